@@ -1,0 +1,61 @@
+"""Command-line entry point: ``stratsim [run|train|check|export|tui] ...``.
+
+Without a subcommand ``stratsim`` opens the TUI on the default scenario. Each
+subcommand lives in its own module exposing ``register(subparsers)``, which adds the
+parser and sets ``func`` (``args -> exit status``). Heavy imports (torch, textual) happen
+inside the handlers so ``--help`` stays fast.
+
+Exit status: 0 success; 1 a check failed (``check``); 2 bad input (one line on stderr,
+no traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+
+SUBCOMMANDS = ("run", "train", "check", "export", "tui")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"stratsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = _Parser(
+        prog="stratsim",
+        description="Local Monte-Carlo strategy simulation of a To C / To B resource balance. "
+        "Without a subcommand, opens the terminal UI on the default scenario.",
+    )
+    parser.add_argument("--version", action="version", version=f"stratsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"{__name__}.{name}_cmd").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..engine.errors import StratsimError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["tui", *(argv or [])])
+    try:
+        return int(args.func(args) or 0)
+    except StratsimError as exc:
+        print(f"stratsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stratsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Helpers shared by the subcommands: argument types, output checks, tables."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..engine.errors import StratsimError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0")
+    return value
+
+
+def check_writable(path: Path) -> None:
+    """Refuse early (before any work) an output path whose folder does not exist."""
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise StratsimError(f"{path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise StratsimError(f"{path}: is a folder, expected a file path")
+
+
+def fmt(value: float) -> str:
+    """Compact number for tables: 1.23M, 45.6k, 0.123."""
+    a = abs(value)
+    if a >= 1e9:
+        return f"{value / 1e9:.3g}G"
+    if a >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    if a >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}"
+
+
+def kpi_table(sim, kpis) -> object:
+    """A rich Table of the last period's KPIs of ``sim`` (mean, P10, P50, P90)."""
+    from rich.table import Table
+
+    from ..engine.kpi import KPIS
+
+    summary = sim.last_summary() or {}
+    table = Table(title=f"Period {sim.period} of {sim.horizon} ({sim.n_paths} paths, policy {sim.policy_name})")
+    table.add_column("KPI")
+    table.add_column("unit", style="dim")
+    for col in ("mean", "P10", "P50", "P90"):
+        table.add_column(col, justify="right")
+    for k in kpis:
+        if k in summary:
+            s = summary[k]
+            table.add_row(KPIS[k][0], KPIS[k][1], *(fmt(s[x]) for x in ("mean", "p10", "p50", "p90")))
+    return table

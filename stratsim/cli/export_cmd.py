@@ -1,0 +1,8 @@
+"""`stratsim export` (placeholder until implemented)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="(not yet implemented)")
+    p.set_defaults(func=lambda args: print("not implemented") or 2)

@@ -1,0 +1,82 @@
+"""KPI summaries over Monte-Carlo paths: mean, P10, P50, P90 per period.
+
+The tidy form (one row per period and KPI, columns ``period, kpi, mean, p10, p50, p90``)
+is what the CLI writes to CSV, the session stores as history and the TUI shows.
+Percentiles use linear interpolation between order statistics (``torch.quantile``'s
+default, the same as NumPy's and pandas' default).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+#: KPI name -> (label, unit). The order is the display order.
+KPIS: dict[str, tuple[str, str]] = {
+    "users_c": ("To C active users", "users"),
+    "free_c": ("To C free users", "users"),
+    "paid_c": ("To C paid users", "users"),
+    "paid_share_c": ("To C paid share", "fraction"),
+    "new_users_c": ("To C new users (Bass)", "users/month"),
+    "conversion_c": ("To C free->paid conversion", "fraction/month"),
+    "churn_free_c": ("To C free churn", "fraction/month"),
+    "churn_paid_c": ("To C paid churn", "fraction/month"),
+    "cac_c": ("To C CAC", "currency/user"),
+    "accounts_b": ("To B accounts", "accounts"),
+    "seats_b": ("To B seats", "seats"),
+    "pipeline_b": ("To B pipeline", "opportunities"),
+    "new_accounts_b": ("To B new accounts", "accounts/month"),
+    "win_rate_b": ("To B win rate", "fraction"),
+    "logo_churn_b": ("To B logo churn", "fraction/month"),
+    "nrr_b": ("To B net revenue retention", "fraction/year"),
+    "cac_b": ("To B CAC", "currency/account"),
+    "satisfaction_c": ("To C satisfaction", "0..10"),
+    "satisfaction_b": ("To B satisfaction", "0..10"),
+    "posture": ("Privacy posture P", "0..10"),
+    "incident_prob": ("Incident probability", "fraction/month"),
+    "incidents": ("Incidents", "count/month"),
+    "incident_cost": ("Incident cost", "currency/month"),
+    "mrr_c": ("MRR To C", "currency/month"),
+    "mrr_b": ("MRR To B", "currency/month"),
+    "mrr": ("MRR", "currency/month"),
+    "arr": ("ARR", "currency/year"),
+    "costs": ("Costs", "currency/month"),
+    "net_cash_flow": ("Net cash flow", "currency/month"),
+    "cash": ("Cash", "currency"),
+    "npv": ("NPV (cumulative)", "currency"),
+    "p_cash_negative": ("P(cash < 0)", "probability"),
+}
+STATS = ("mean", "p10", "p50", "p90")
+_Q = (0.1, 0.5, 0.9)
+
+Summary = dict[str, dict[str, float]]
+
+
+def summarize(outputs: dict[str, torch.Tensor]) -> Summary:
+    """Mean, P10, P50, P90 over paths of every KPI.
+
+    Args:
+        outputs: KPI name -> ``[n_paths]`` tensor (any dtype/device), as returned by
+            :func:`~.market.advance`.
+
+    Returns:
+        ``{kpi: {"mean", "p10", "p50", "p90"}}`` as Python floats, computed in float64.
+        For ``p_cash_negative`` (a 0/1 indicator) the mean is the probability that cash
+        is negative.
+    """
+    names = [k for k in KPIS if k in outputs]
+    x = torch.stack([outputs[k].detach().to(torch.float64) for k in names]).cpu()
+    mean = x.mean(dim=1).tolist()
+    q = torch.quantile(x, torch.tensor(_Q, dtype=torch.float64), dim=1).tolist()
+    return {k: {"mean": mean[i], "p10": q[0][i], "p50": q[1][i], "p90": q[2][i]} for i, k in enumerate(names)}
+
+
+def tidy_frame(history: list[Summary], first_period: int = 1) -> pd.DataFrame:
+    """History (one :data:`Summary` per period) as the tidy table
+    ``period, kpi, mean, p10, p50, p90``; periods are 1-based months."""
+    rows = [
+        {"period": first_period + i, "kpi": kpi, **stats}
+        for i, summary in enumerate(history)
+        for kpi, stats in summary.items()
+    ]
+    return pd.DataFrame(rows, columns=["period", "kpi", *STATS])

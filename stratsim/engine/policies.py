@@ -1,0 +1,101 @@
+"""Allocation policies: map what the operator observed to the next period's decision.
+
+* ``fixed``: the scenario's ``[allocation]`` every period.
+* ``manual``: the operator's allocation, held until changed.
+* ``feedback``: the seed's "dynamic adjustment from market feedback": estimate each
+  segment's marginal return (change in segment MRR per unit of segment spend) over the
+  last ``window`` periods and move ``c_share`` towards the better one by at most
+  ``max_step`` per period, within ``[min_share, max_share]``.
+
+A policy is deterministic given the history, so replaying the stored decisions and
+re-running the policy agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from .decisions import Decision
+from .errors import StratsimError
+from .kpi import Summary
+
+POLICIES = ("manual", "fixed", "feedback")
+
+
+class Policy(Protocol):
+    name: str
+
+    def decide(self, last: Decision, decisions: list[Decision], history: list[Summary]) -> Decision:
+        """Next decision from the last one, all decisions so far and the KPI history."""
+        ...
+
+
+@dataclass
+class FixedPolicy:
+    allocation: Decision
+    name: str = "fixed"
+
+    def decide(self, last, decisions, history) -> Decision:
+        return self.allocation
+
+
+@dataclass
+class ManualPolicy:
+    """Holds ``last``: the operator changes it through ``Simulation.set_decision``."""
+
+    name: str = "manual"
+
+    def decide(self, last, decisions, history) -> Decision:
+        return last
+
+
+@dataclass
+class FeedbackPolicy:
+    """Marginal-return rebalancing of ``c_share``.
+
+    ``ret_x = (MRR_x[t] - MRR_x[t-window]) / sum(spend_x over the window)`` for x in C, B;
+    ``c_share += max_step * tanh(3 * (ret_c - ret_b) / (|ret_c| + |ret_b|))``, clipped
+    to ``[min_share, max_share]``. Needs ``window + 1`` periods of history; holds before.
+    Defaults (window 3, step 0.05) are calibration choices: a quarter of evidence, and
+    at most 5 points a month so the mix cannot swing faster than teams can be moved.
+    """
+
+    window: int = 3
+    max_step: float = 0.05
+    min_share: float = 0.1
+    max_share: float = 0.9
+    name: str = "feedback"
+
+    def decide(self, last, decisions, history) -> Decision:
+        w = self.window
+        if len(history) <= w or len(decisions) < w:
+            return last
+        rets = []
+        for seg, share in (("c", lambda d: d.c_share), ("b", lambda d: 1.0 - d.c_share)):
+            gain = history[-1][f"mrr_{seg}"]["mean"] - history[-1 - w][f"mrr_{seg}"]["mean"]
+            spend = sum(d.budget * (1.0 - d.privacy_share) * share(d) for d in decisions[-w:])
+            rets.append(gain / spend if spend > 0 else 0.0)
+        ret_c, ret_b = rets
+        denom = abs(ret_c) + abs(ret_b)
+        if denom == 0:
+            return last
+        move = self.max_step * math.tanh(3.0 * (ret_c - ret_b) / denom)
+        new_share = min(self.max_share, max(self.min_share, last.c_share + move))
+        return last.with_changes(c_share=new_share)
+
+
+def make_policy(name: str, allocation: Decision) -> Policy:
+    """Policy by name (:data:`POLICIES`).
+
+    Raises:
+        StratsimError: unknown name.
+    """
+    if name == "fixed":
+        return FixedPolicy(allocation)
+    if name == "manual":
+        return ManualPolicy()
+    if name == "feedback":
+        return FeedbackPolicy()
+    raise StratsimError(f"policy {name!r}: expected one of {', '.join(POLICIES)}")

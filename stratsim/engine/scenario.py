@@ -1,0 +1,369 @@
+"""Scenario: every parameter of the market model, typed, with defaults and their sources.
+
+A scenario is a TOML file with the tables below (``stratsim/sample_data/default_scenario.toml``
+ships every key with its default). Any float parameter may instead be *uncertain*: a
+table such as ``bass_p = {dist = "lognormal", median = 0.0025, sigma = 0.3}`` that is drawn
+once per Monte-Carlo path (:func:`draw_parameters`), so the P10..P90 bands show parameter
+uncertainty as well as period noise. Distributions: ``normal`` (mean, sd), ``lognormal``
+(median, sigma), ``uniform`` (low, high), ``triangular`` (low, mode, high). Draws are
+clipped to the parameter's valid range.
+
+Units: currency per month for money flows, fractions 0..1 for shares and rates (per
+month unless said), 0..10 for capability stocks and satisfaction (survey scale).
+
+Validation errors are :class:`~stratsim.engine.errors.ScenarioError` naming the file,
+the key path (``to_c.bass_p``), the value and the expectation.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ScenarioError
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "sample_data" / "default_scenario.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Normal(_Strict):
+    dist: Literal["normal"]
+    mean: float
+    sd: float = Field(ge=0)
+
+
+class LogNormal(_Strict):
+    dist: Literal["lognormal"]
+    median: float = Field(gt=0)
+    sigma: float = Field(ge=0)
+
+
+class Uniform(_Strict):
+    dist: Literal["uniform"]
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class Triangular(_Strict):
+    dist: Literal["triangular"]
+    low: float
+    mode: float
+    high: float
+
+    @model_validator(mode="after")
+    def _order(self):
+        if not self.low <= self.mode <= self.high:
+            raise ValueError(f"need low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
+        return self
+
+
+Distribution = Annotated[Normal | LogNormal | Uniform | Triangular, Field(discriminator="dist")]
+
+
+def _p(default: float, source: str, ge: float | None = None, le: float | None = None, gt: float | None = None):
+    """A float parameter that may be uncertain; ``source`` documents the default."""
+    return Field(default=default, description=source, ge=None, le=None, json_schema_extra={"ge": ge, "le": le, "gt": gt})
+
+
+Param = float | Distribution
+
+
+class _Section(_Strict):
+    pass
+
+
+def _dist_support(d: Any) -> list[float]:
+    if isinstance(d, Normal):
+        return [d.mean]
+    if isinstance(d, LogNormal):
+        return [d.median]
+    if isinstance(d, Uniform):
+        return [d.low, d.high]
+    if isinstance(d, Triangular):
+        return [d.low, d.mode, d.high]
+    return []
+
+
+def _bound_problem(v: float, extra: dict) -> str | None:
+    if not math.isfinite(v):
+        return "expected a finite number"
+    ge, le, gt = extra.get("ge"), extra.get("le"), extra.get("gt")
+    if ge is not None and v < ge:
+        return f"expected >= {ge}"
+    if gt is not None and v <= gt:
+        return f"expected > {gt}"
+    if le is not None and v > le:
+        return f"expected <= {le}"
+    return None
+
+
+def _check_bounds(scenario: Scenario, source: str) -> None:
+    for section in PARAM_SECTIONS:
+        sec = getattr(scenario, section)
+        for name, info in type(sec).model_fields.items():
+            value = getattr(sec, name)
+            values = [value] if isinstance(value, int | float) else _dist_support(value)
+            for v in values:
+                problem = _bound_problem(float(v), info.json_schema_extra or {})
+                if problem:
+                    raise ScenarioError(f"{source}: key {section}.{name}: value {v!r}: {problem}")
+
+
+class Simulation(_Strict):
+    horizon_months: int = Field(36, ge=1, le=600, description="Periods (months) shown as the run's horizon.")
+
+
+class Capability(_Section):
+    """Capability stocks X in 0..10: X' = X + eta*ln(1 + spend/spend_scale)*(1 - X/10) - delta*X.
+
+    A goodwill-style stock with diminishing returns and depreciation (Nerlove & Arrow 1962,
+    Economica 29:129-142); the 0..10 scale matches survey ratings (ECSI/ACSI items)."""
+
+    eta: Param = _p(0.6, "Gain per unit of ln(1+spend/scale); calibration assumption.", ge=0)
+    delta: Param = _p(0.02, "Monthly depreciation (about 22%/yr, product-quality decay; calibration assumption).", ge=0, le=1)
+    spend_scale: Param = _p(20_000.0, "Spend (currency/month) at which ln(1+x) reaches ln 2; calibration assumption.", gt=0)
+    init_c: Param = _p(5.0, "Initial F, U, R of the consumer product (mid-scale).", ge=0, le=10)
+    init_b: Param = _p(5.0, "Initial F, U, R of the enterprise product (mid-scale).", ge=0, le=10)
+    init_posture: Param = _p(5.0, "Initial privacy/security posture P (mid-scale).", ge=0, le=10)
+
+
+class Satisfaction(_Section):
+    noise_sd: Param = _p(0.3, "Per-period noise of satisfaction, survey points (ECSI item sd ~1.5 / sqrt(25) respondents).", ge=0)
+
+
+class ToC(_Section):
+    """Consumer market: Bass diffusion (Bass 1969, Management Science 15:215-227), freemium."""
+
+    market_potential: Param = _p(2_000_000.0, "M_c, addressable users; scenario assumption.", gt=0)
+    bass_p: Param = _p(0.0025, "Innovation coefficient per month: p=0.03/yr mean of Sultan, Farley & Lehmann 1990 (JMR 27:70-77) / 12.", ge=0, le=1)
+    bass_q: Param = _p(0.032, "Imitation coefficient per month: q=0.38/yr mean of Sultan, Farley & Lehmann 1990 / 12.", ge=0, le=1)
+    acquisition_effect: Param = _p(0.004, "Added to p per unit ln(1+acquisition spend/spend_scale); calibration assumption.", ge=0)
+    satisfaction_ref: Param = _p(7.0, "Satisfaction at which word of mouth, churn and conversion take their base values (ACSI mean ~75/100).", gt=0, le=10)
+    adoption_noise_sd: Param = _p(0.1, "Lognormal sd of monthly adopter counts; calibration assumption.", ge=0)
+    initial_free: Param = _p(20_000.0, "Free users at period 0; scenario assumption.", ge=0)
+    initial_paid: Param = _p(600.0, "Paid users at period 0 (3% of users); scenario assumption.", ge=0)
+    conversion_max: Param = _p(0.02, "Ceiling of the monthly free->paid conversion rate; freemium benchmarks (Kumar 2014, HBR) put paid shares at 2-5%.", ge=0, le=1)
+    conversion_logit0: Param = _p(-1.7, "Logit of conversion/conversion_max at reference satisfaction and price (0.31% a month).")
+    conversion_sat_slope: Param = _p(0.5, "Conversion logit change per satisfaction point; calibration assumption.")
+    price_elasticity: Param = _p(1.5, "Conversion logit change per unit ln(price/reference_price); consumer SaaS price elasticity ~1-2.", ge=0)
+    reference_price: Param = _p(12.0, "Reference consumer price, currency/month (median consumer AI subscription ~USD 10-20).", gt=0)
+    churn_free: Param = _p(0.08, "Monthly churn of free users at reference satisfaction (consumer apps 5-10%/month).", ge=0, le=1)
+    churn_paid: Param = _p(0.04, "Monthly churn of paid users at reference satisfaction (consumer subscriptions 3-7%/month, Recurly 2023).", ge=0, le=1)
+    churn_sat_slope: Param = _p(0.25, "Churn multiplier exp(-slope*(S-S_ref)); calibration assumption.", ge=0)
+    compute_cost_per_user: Param = _p(0.15, "Inference compute per active user (free or paid), currency/month; the freemium trade-off.", ge=0)
+
+
+class ToB(_Section):
+    """Enterprise market: leads, a sales pipeline closed over a sales cycle, seats, NRR."""
+
+    market_potential: Param = _p(5_000.0, "M_b, addressable enterprise accounts; scenario assumption.", gt=0)
+    cost_per_lead: Param = _p(800.0, "Sales spend per qualified lead, currency (B2B SaaS CPL USD 200-1000).", gt=0)
+    sales_cycle_months: Param = _p(6.0, "Mean sales cycle; 1/cycle of the pipeline resolves each month (B2B SaaS 3-9 months).", ge=1)
+    win_rate: Param = _p(0.22, "Win rate of resolved deals with security review passed (B2B SaaS 15-30%).", ge=0, le=1)
+    security_review_threshold: Param = _p(6.0, "Posture P below which enterprise security reviews mostly fail.", ge=0, le=10)
+    security_review_steepness: Param = _p(3.0, "Slope of the logistic security-review pass rate per posture point.", ge=0)
+    seats_per_new_account: Param = _p(25.0, "Seats of a newly won account; scenario assumption.", gt=0)
+    seat_expansion_max: Param = _p(0.02, "Max monthly seat growth of retained accounts (NRR 100-130%/yr, KeyBanc SaaS survey).", ge=0, le=1)
+    expansion_sat_mid: Param = _p(6.0, "Satisfaction at which seats neither grow nor shrink.", ge=0, le=10)
+    logo_churn: Param = _p(0.012, "Monthly logo churn at reference satisfaction (B2B SaaS 1-2%/month).", ge=0, le=1)
+    churn_sat_slope: Param = _p(0.25, "Logo-churn multiplier exp(-slope*(S-S_ref)).", ge=0)
+    satisfaction_ref: Param = _p(7.0, "Reference enterprise satisfaction.", gt=0, le=10)
+    leads_noise_sd: Param = _p(0.15, "Lognormal sd of monthly leads.", ge=0)
+    initial_accounts: Param = _p(20.0, "Accounts at period 0.", ge=0)
+    initial_seats: Param = _p(500.0, "Seats at period 0.", ge=0)
+    initial_pipeline: Param = _p(60.0, "Open opportunities at period 0.", ge=0)
+    cost_per_seat: Param = _p(4.0, "Serving cost per seat, currency/month.", ge=0)
+
+
+class Privacy(_Section):
+    """Data-leak incidents and their costs."""
+
+    records_per_seat: Param = _p(50.0, "Personal-data records held per enterprise seat (its customers' data).", ge=0)
+    third_party_access: Param = _p(1.0, "1 if third parties (sub-processors) access the data, else 0.", ge=0, le=1)
+    exposed_fraction: Param = _p(0.02, "Share of records exposed in an incident; scenario assumption.", ge=0, le=1)
+    cost_per_record: Param = _p(165.0, "Remediation per exposed record, currency (IBM Cost of a Data Breach 2023: USD 165).", ge=0)
+    fine_cap_share: Param = _p(0.04, "Fine cap as a share of annual revenue (GDPR Art. 83(5): 4% of worldwide turnover).", ge=0, le=1)
+    fine_fraction_of_cap: Param = _p(0.25, "Share of the cap actually levied (most GDPR fines are far below the cap).", ge=0, le=1)
+    churn_shock_c: Param = _p(0.03, "Extra share of consumers lost in an incident month.", ge=0, le=1)
+    churn_shock_b: Param = _p(0.07, "Extra share of enterprise accounts lost in an incident month (stronger for To B).", ge=0, le=1)
+    brand_hit: Param = _p(1.0, "Brand penalty added by an incident; acquisition and win rate scale by exp(-penalty).", ge=0)
+    brand_decay: Param = _p(0.8, "Monthly persistence of the brand penalty.", ge=0, le=1)
+
+
+class Finance(_Section):
+    initial_cash: Param = _p(10_000_000.0, "Cash at period 0, currency; scenario assumption.")
+    fixed_costs: Param = _p(100_000.0, "Fixed operating costs, currency/month.", ge=0)
+    discount_rate_annual: Param = _p(0.10, "Annual discount rate for NPV (typical SaaS WACC ~10%).", ge=0, le=1)
+
+
+class Split(_Strict):
+    product: float = Field(ge=0, le=1)
+    ux: float = Field(ge=0, le=1)
+    service: float = Field(ge=0, le=1)
+    acquisition: float = Field(ge=0, le=1)
+
+
+class Allocation(_Strict):
+    """The scenario's allocation, used by the ``fixed`` policy and as the initial decision."""
+
+    budget: float = Field(300_000.0, ge=0, description="Spend per month, currency.")
+    privacy_share: float = Field(0.10, ge=0, le=1)
+    c_share: float = Field(0.5, ge=0, le=1)
+    c_split: Split = Split(product=0.3, ux=0.3, service=0.1, acquisition=0.3)
+    b_split: Split = Split(product=0.3, ux=0.1, service=0.2, acquisition=0.4)
+    c_price: float = Field(12.0, ge=0)
+    b_seat_price: float = Field(40.0, ge=0)
+
+
+class Scenario(_Strict):
+    """Every parameter of the model. Build with :func:`load_scenario` or ``Scenario()``."""
+
+    name: str = "default"
+    simulation: Simulation = Simulation()
+    capability: Capability = Capability()
+    satisfaction: Satisfaction = Satisfaction()
+    to_c: ToC = ToC()
+    to_b: ToB = ToB()
+    privacy: Privacy = Privacy()
+    finance: Finance = Finance()
+    allocation: Allocation = Allocation()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (TOML-ready, no None) of every parameter."""
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+PARAM_SECTIONS = ("capability", "satisfaction", "to_c", "to_b", "privacy", "finance")
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a mapping into a :class:`Scenario`.
+
+    Raises:
+        ScenarioError: ``source: key a.b: value V: expectation`` for the first problems.
+    """
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, source)) from None
+    _check_bounds(scenario, source)
+    return scenario
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    parts: dict[str, str] = {}
+    for err in exc.errors():
+        key_parts, detail = [], []
+        in_union = False
+        for x in err["loc"]:
+            x = str(x)
+            if x == "float" or x.startswith(("tagged-union", "function-after")):
+                in_union = True
+                continue
+            (detail if in_union else key_parts).append(x)
+        key = ".".join(key_parts) or "(top level)"
+        value = err.get("input")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (a typo? see the default scenario for every key)"
+        elif in_union and detail and err["type"] == "missing":
+            msg = f"distribution table lacks key {'.'.join(detail)}"
+        elif in_union and detail:
+            msg = f"distribution key {'.'.join(detail)}: {msg}"
+        elif in_union:
+            msg = "expected a number or a distribution table {dist = normal|lognormal|uniform|triangular, ...}"
+        if key in parts and in_union and not detail:
+            continue
+        shown = "a table" if isinstance(value, dict) else repr(value)
+        parts[key] = f"{source}: key {key}: value {shown}: {msg}"
+    items = list(parts.values())
+    more = len(items) - 3
+    return "; ".join(items[:3]) + (f" (and {more} more)" if more > 0 else "")
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario TOML file (the shipped default when ``path`` is None).
+
+    Raises:
+        ScenarioError: missing or unreadable file, TOML syntax error, unknown key, wrong
+            type, out-of-range value (message names file, key path, value, expectation).
+    """
+    p = Path(path) if path is not None else DEFAULT_SCENARIO_PATH
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{p}: cannot read scenario file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: invalid TOML: {exc}") from None
+    return scenario_from_dict(data, str(p))
+
+
+def draw_parameters(
+    scenario: Scenario, n_paths: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Draw every model parameter once per path.
+
+    Returns:
+        ``{"section.name": Tensor[n_paths]}`` for every float parameter of the sections in
+        :data:`PARAM_SECTIONS`; certain parameters are constant tensors. Random numbers are
+        drawn on the CPU generator (in the fixed order of the fields) and then moved, so
+        a run replays identically on any device.
+    """
+    import torch
+
+    out: dict[str, torch.Tensor] = {}
+    for section in PARAM_SECTIONS:
+        sec = getattr(scenario, section)
+        for name, info in type(sec).model_fields.items():
+            value = getattr(sec, name)
+            extra = info.json_schema_extra or {}
+            if isinstance(value, int | float):
+                t = torch.full((n_paths,), float(value), dtype=torch.float64)
+            else:
+                t = _sample(value, n_paths, generator)
+                lo = extra.get("ge") if extra.get("ge") is not None else extra.get("gt")
+                hi = extra.get("le")
+                if lo is not None or hi is not None:
+                    t = t.clamp(min=lo, max=hi)
+            out[f"{section}.{name}"] = t.to(dtype=dtype, device=device)
+    return out
+
+
+def _sample(d: Any, n: int, g: torch.Generator) -> torch.Tensor:
+    import torch
+
+    if isinstance(d, Normal):
+        return d.mean + d.sd * torch.randn(n, generator=g, dtype=torch.float64)
+    if isinstance(d, LogNormal):
+        return d.median * torch.exp(d.sigma * torch.randn(n, generator=g, dtype=torch.float64))
+    u = torch.rand(n, generator=g, dtype=torch.float64)
+    if isinstance(d, Uniform):
+        return d.low + (d.high - d.low) * u
+    # Triangular: inverse CDF.
+    a, c, b = d.low, d.mode, d.high
+    if b == a:
+        return torch.full((n,), a, dtype=torch.float64)
+    fc = (c - a) / (b - a)
+    left = a + torch.sqrt(u * (b - a) * (c - a))
+    right = b - torch.sqrt((1 - u) * (b - a) * (b - c))
+    return torch.where(u < fc, left, right)

@@ -1,0 +1,234 @@
+"""The simulation driver: a scenario, a seed, paths, a policy, models, and the history.
+
+A run is fully determined by scenario + seed + n_paths + dtype + device + decisions +
+model weights: :meth:`Simulation.replay` re-simulates stored decisions and arrives at
+the same state bit for bit (on the same device and dtype). Undo and model changes are
+implemented as replays, so the history always reads as one consistent run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import torch
+
+from . import market
+from .decisions import Decision, decision_from_allocation
+from .device import resolve_device, resolve_dtype
+from .errors import StratsimError
+from .kpi import Summary, summarize, tidy_frame
+from .models import (
+    INCIDENT_FEATURES,
+    SATISFACTION_FEATURES,
+    LinearSatisfaction,
+    LogisticIncident,
+    ResponseModel,
+    check_features,
+)
+from .policies import Policy, make_policy
+from .scenario import Scenario, draw_parameters
+
+MAX_PATHS = 5_000_000
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """An independent 63-bit seed for one purpose (params, shocks) of a run's seed."""
+    digest = hashlib.sha256(f"stratsim:{seed}:{purpose}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class Simulation:
+    """A Monte-Carlo run over ``n_paths`` paths, stepped one month at a time.
+
+    Args:
+        scenario: the parameters (default: ``Scenario()``, the shipped defaults).
+        seed: integer >= 0; with the other arguments it determines the run.
+        n_paths: Monte-Carlo paths, 1..5,000,000.
+        dtype: ``"float32"`` or ``"float64"``.
+        device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"mps"``.
+        policy: ``"fixed"``, ``"manual"`` or ``"feedback"`` (:mod:`.policies`).
+        satisfaction_model, incident_model: :class:`~.models.ResponseModel`; default to
+            the shipped linear/logistic models.
+
+    Raises:
+        StratsimError: invalid seed, n_paths, dtype, device or policy; ModelError when a
+            model needs a feature the simulation cannot supply.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        seed: int = 0,
+        n_paths: int = 1000,
+        dtype: str = "float32",
+        device: str = "auto",
+        policy: str = "fixed",
+        satisfaction_model: ResponseModel | None = None,
+        incident_model: ResponseModel | None = None,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise StratsimError(f"seed {seed!r}: expected an integer in 0..2^63-1")
+        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= MAX_PATHS:
+            raise StratsimError(f"paths {n_paths!r}: expected an integer in 1..{MAX_PATHS}")
+        self.scenario = scenario if scenario is not None else Scenario()
+        self.seed = seed
+        self.n_paths = n_paths
+        self.device = resolve_device(device)
+        self.dtype_name = dtype
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.allocation = decision_from_allocation(self.scenario.allocation)
+        self.decision = self.allocation
+        self.policy: Policy = make_policy(policy, self.allocation)
+        self.satisfaction_model: ResponseModel = satisfaction_model or LinearSatisfaction()
+        self.incident_model: ResponseModel = incident_model or LogisticIncident()
+        check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
+        check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
+        self._reset()
+
+    # ----------------------------------------------------------------- state
+    def _reset(self) -> None:
+        pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
+        self.params = draw_parameters(self.scenario, self.n_paths, pgen, self.dtype, self.device)
+        self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
+        self.state = market.initial_state(self.params)
+        self.decisions: list[Decision] = []
+        self.history: list[Summary] = []
+
+    @property
+    def period(self) -> int:
+        """Months simulated so far (0 before the first step)."""
+        return self.state.period
+
+    @property
+    def horizon(self) -> int:
+        return self.scenario.simulation.horizon_months
+
+    @property
+    def policy_name(self) -> str:
+        return self.policy.name
+
+    # ------------------------------------------------------------- decisions
+    def next_decision(self) -> Decision:
+        """The decision the current policy would take for the next period."""
+        return self.policy.decide(self.decision, self.decisions, self.history)
+
+    def set_decision(self, decision: Decision) -> None:
+        """Hold ``decision`` for the next periods and switch to the ``manual`` policy.
+
+        Raises:
+            DecisionError: invalid decision; nothing changes.
+        """
+        decision.validate()
+        self.decision = decision
+        if self.policy.name != "manual":
+            self.policy = make_policy("manual", self.allocation)
+
+    def set_policy(self, name: str) -> None:
+        """Switch policy (``manual``, ``fixed``, ``feedback``); history is kept."""
+        self.policy = make_policy(name, self.allocation)
+
+    def set_models(self, satisfaction: ResponseModel | None = None, incident: ResponseModel | None = None) -> None:
+        """Use new models and re-simulate the stored decisions with them.
+
+        Raises:
+            ModelError: a model needs a feature the simulation cannot supply; nothing changes.
+        """
+        if satisfaction is not None:
+            check_features(satisfaction, SATISFACTION_FEATURES, "satisfaction")
+        if incident is not None:
+            check_features(incident, INCIDENT_FEATURES, "privacy")
+        self.satisfaction_model = satisfaction or self.satisfaction_model
+        self.incident_model = incident or self.incident_model
+        self.replay(list(self.decisions))
+
+    # ------------------------------------------------------------------ step
+    def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
+        state, outputs = market.step(self.params, self.state, decision, self._gen, self.satisfaction_model, self.incident_model)
+        return state, summarize(outputs)
+
+    def step(self, decision: Decision | None = None) -> Summary:
+        """Simulate one month with ``decision`` (default: the policy's) and record it.
+
+        Returns:
+            the period's KPI summary (see :func:`~.kpi.summarize`).
+
+        Raises:
+            DecisionError: invalid decision, refused before any state changes.
+        """
+        d = (decision if decision is not None else self.next_decision()).validate()
+        state, summary = self._advance(d)
+        self.state = state
+        self.decisions.append(d)
+        self.history.append(summary)
+        self.decision = d
+        return summary
+
+    def preview(self, decision: Decision | None = None) -> Summary:
+        """The next period's KPIs under ``decision`` without committing anything.
+
+        Uses the same random draws the next :meth:`step` will use (common random
+        numbers), so two previews differ only by the decision.
+        """
+        d = (decision if decision is not None else self.next_decision()).validate()
+        saved = self._gen.get_state()
+        try:
+            return self._advance(d)[1]
+        finally:
+            self._gen.set_state(saved)
+
+    def run(
+        self,
+        steps: int,
+        on_step: Callable[[int, Summary], Any] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """Step ``steps`` months with the policy; returns the number actually stepped.
+
+        ``on_step(period, summary)`` is called after each; ``should_stop()`` is checked
+        before each (cancellation).
+        """
+        done = 0
+        for _ in range(steps):
+            if should_stop is not None and should_stop():
+                break
+            summary = self.step()
+            done += 1
+            if on_step is not None:
+                on_step(self.period, summary)
+        return done
+
+    def replay(self, decisions: list[Decision]) -> None:
+        """Reset to period 0 and re-simulate ``decisions`` (validated first, so an
+        invalid list leaves the simulation as it was)."""
+        for d in decisions:
+            d.validate()
+        held = self.decision
+        self._reset()
+        for d in decisions:
+            self.step(d)
+        self.decision = decisions[-1] if decisions else held
+
+    def undo(self, periods: int = 1) -> None:
+        """Remove the last ``periods`` months by replaying the earlier decisions.
+
+        Raises:
+            StratsimError: nothing to undo or ``periods`` out of range.
+        """
+        if not 1 <= periods <= len(self.decisions):
+            raise StratsimError(f"undo {periods} period(s): only {len(self.decisions)} simulated")
+        keep = self.decisions[: len(self.decisions) - periods]
+        self.replay(keep)
+        if not keep:
+            self.decision = self.allocation if self.policy.name != "manual" else self.decision
+
+    # --------------------------------------------------------------- outputs
+    def kpi_frame(self) -> pd.DataFrame:
+        """The history as the tidy table ``period, kpi, mean, p10, p50, p90``."""
+        return tidy_frame(self.history)
+
+    def last_summary(self) -> Summary | None:
+        return self.history[-1] if self.history else None
