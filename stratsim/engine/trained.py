@@ -1,0 +1,485 @@
+"""Trained models on disk: safe save/load and the simulation-facing wrapper.
+
+Layout of a model directory (one pair of files per role)::
+
+    DIR/satisfaction.pt    DIR/satisfaction.toml
+    DIR/privacy.pt         DIR/privacy.toml
+
+``ROLE.pt`` holds only a state dict (``torch.save({name: tensor})``); it is loaded with
+``torch.load(..., weights_only=True)`` and never unpickled otherwise. ``ROLE.toml``
+(written with ``tomli_w``, read with ``tomllib``) holds what is needed to rebuild and
+trust it: kind, role, features, target, input scale, column mapping, normalization,
+hyperparameters, test metrics (finite floats only: TOML has no NaN), the sha256 of
+the training data and of the weights file, the torch version and the UTC creation
+time (ISO 8601).
+
+Loading checks the weights' sha256 against the metadata *before* unpickling (the
+bytes verified are the bytes loaded), then that the file is a state dict with exactly
+the expected keys and shapes; any failure is a :class:`~stratsim.engine.errors.ModelError`.
+``weights_only=True`` is a defence, not a guarantee (CVE-2025-32434, CVE-2026-24747):
+the sha256 recorded at save time is the trust anchor.
+
+Saving is atomic per file (temporary file in the same directory, fsync, ``os.replace``);
+the weights are replaced before the metadata, so a crash in between leaves a pair that
+fails the sha256 check (refused, never silently mixed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import math
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .. import __version__
+from .errors import ModelError
+from .nets import KINDS, TabularNet, build_net
+
+if TYPE_CHECKING:
+    from .training import TrainResult
+
+#: Metadata schema version written by this module (newer ones are refused).
+SCHEMA_VERSION = 1
+#: Roles, in the order :func:`load_models` looks for them.
+ROLES = ("satisfaction", "privacy")
+
+
+def weights_path(directory: str | Path, role: str) -> Path:
+    """``DIR/ROLE.pt``."""
+    return Path(directory) / f"{role}.pt"
+
+
+def metadata_path(directory: str | Path, role: str) -> Path:
+    """``DIR/ROLE.toml``."""
+    return Path(directory) / f"{role}.toml"
+
+
+class TrainedModel:
+    """A trained satisfaction or privacy model implementing ``ResponseModel``.
+
+    Attributes:
+        features: input names, in the order the network reads them.
+        description: short label, e.g. ``"mlp 64x64 (trained 2025-01-02, R² 0.88)"``.
+        role, kind: ``satisfaction``/``privacy``; ``linear``/``logistic``/``mlp``.
+        net: the :class:`~stratsim.engine.nets.TabularNet` (CPU, float32).
+        metadata: the metadata dict (as saved/loaded).
+        path: the weights file it was loaded from (absolute), None if built in memory.
+        sha256: hex sha256 of that weights file (verified at load), None if in memory.
+    """
+
+    def __init__(
+        self,
+        net: TabularNet,
+        role: str,
+        kind: str,
+        features: tuple[str, ...],
+        metadata: dict[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.net = net.eval()
+        self.role = role
+        self.kind = kind
+        self.features = tuple(features)
+        self.metadata = metadata or {}
+        self.description = description or _describe(role, kind, net, self.metadata)
+        self.path: Path | None = None
+        self.sha256: str | None = None
+        self._cache: dict[tuple[torch.device, torch.dtype], TabularNet] = {}
+
+    @classmethod
+    def from_result(cls, result: TrainResult) -> TrainedModel:
+        """Wrap a fresh :class:`~stratsim.engine.training.TrainResult` (no file needed)."""
+        meta = build_metadata(result, weights_sha256="")
+        return cls(copy.deepcopy(result.model), result.role, result.kind, result.features, meta)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Test metrics recorded at training time."""
+        return dict(self.metadata.get("metrics", {}))
+
+    @property
+    def coefficients(self) -> dict[str, float] | None:
+        """Original-unit coefficients (linear/logistic kinds), else None."""
+        c = self.metadata.get("coefficients")
+        return dict(c) if c else None
+
+    def _net_for(self, device: torch.device, dtype: torch.dtype) -> TabularNet:
+        key = (device, dtype)
+        net = self._cache.get(key)
+        if net is None:
+            net = copy.deepcopy(self.net).to(device=device, dtype=dtype).eval()
+            for p in net.parameters():
+                p.requires_grad_(False)  # gradients may flow to the inputs, not the weights
+            self._cache[key] = net
+        return net
+
+    def predict(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Predict ``[n_paths]`` from feature tensors ``[n_paths]`` (or broadcastable).
+
+        Satisfaction is clipped to 0..10; privacy returns a probability 0..1. Runs on the
+        inputs' device, in their floating dtype (float32/float64; others -> float32),
+        returning that dtype. Differentiable with respect to the inputs.
+
+        Raises:
+            ModelError: a feature the model needs is not in ``features``.
+        """
+        missing = [f for f in self.features if f not in features]
+        if missing:
+            raise ModelError(
+                f"{self.role} model {self.description!r} needs feature(s) {', '.join(missing)}"
+            )
+        cols = [torch.as_tensor(features[f]) for f in self.features]
+        dtype = cols[0].dtype
+        for c in cols[1:]:
+            dtype = torch.promote_types(dtype, c.dtype)
+        if not dtype.is_floating_point:
+            dtype = torch.float32
+        device = cols[0].device
+        cols = torch.broadcast_tensors(*[c.to(device=device, dtype=dtype) for c in cols])
+        x = torch.stack(cols, dim=-1)
+        out = self._net_for(device, dtype).predict_output(x)
+        if self.role == "satisfaction":
+            out = out.clamp(0.0, 10.0)
+        return out
+
+    def __repr__(self) -> str:
+        return f"TrainedModel({self.role!r}, {self.kind!r}, features={self.features})"
+
+
+def _describe(role: str, kind: str, net: TabularNet, meta: Mapping[str, Any]) -> str:
+    shape = "x".join(map(str, net.hidden))
+    label = f"{kind} {shape}".strip()
+    m = meta.get("metrics", {})
+    if role == "satisfaction" and "r2" in m:
+        score = f"R² {m['r2']:.3f}"
+    elif "roc_auc" in m:
+        score = f"AUC {m['roc_auc']:.3f}"
+    else:
+        score = ""
+    when = str(meta.get("created", ""))[:10]
+    extra = ", ".join(s for s in (f"trained {when}" if when else "", score) if s)
+    return f"{label} ({extra})" if extra else label
+
+
+# -------------------------------------------------------------------------- metadata
+
+
+def _finite_floats(d: Mapping[str, Any]) -> dict[str, float]:
+    """Keep entries whose value is a finite number, as Python floats (TOML has no NaN)."""
+    out = {}
+    for k, v in d.items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out[str(k)] = f
+    return out
+
+
+def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
+    """The metadata dict saved beside the weights (TOML-ready: no None, no NaN)."""
+    cfg = result.config
+    net = result.model
+    data = result.data
+    meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "role": result.role,
+        "kind": result.kind,
+        "features": list(result.features),
+        "target": result.target,
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "torch_version": torch.__version__,
+        "stratsim_version": __version__,
+        "weights_file": f"{result.role}.pt",
+        "weights_sha256": weights_sha256,
+    }
+    if data is not None:
+        d: dict[str, Any] = {
+            "source": data.source,
+            "sha256": data.sha256,
+            "rows_read": int(data.rows_read),
+            "rows_used": int(data.n),
+            "rows_dropped": len(data.dropped_rows),
+            "mapping": {k: list(v) for k, v in data.mapping.items()},
+            "missing_values": list(data.missing_values),
+        }
+        if data.input_scale is not None:
+            d["input_scale"] = [float(data.input_scale[0]), float(data.input_scale[1])]
+        meta["data"] = d
+    meta["normalization"] = {
+        "x_mean": [float(v) for v in net.x_mean.tolist()],
+        "x_std": [float(v) for v in net.x_std.tolist()],
+        "y_mean": float(net.y_mean),
+        "y_std": float(net.y_std),
+        "logit_offset": float(net.logit_offset),
+    }
+    hp: dict[str, Any] = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": float(result.lr),
+        "weight_decay": float(cfg.weight_decay),
+        "hidden": list(net.hidden),
+        "patience": cfg.patience,
+        "min_delta": float(cfg.min_delta),
+        "val_fraction": float(cfg.val_fraction),
+        "test_fraction": float(cfg.test_fraction),
+        "seed": int(cfg.seed),
+        "lr_schedule": cfg.lr_schedule,
+        "device": result.device,
+    }
+    if result.pos_weight is not None:
+        hp["pos_weight"] = float(result.pos_weight)
+    meta["hyperparameters"] = hp
+    meta["training"] = {
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "cancelled": bool(result.cancelled),
+        "stopped_early": bool(result.stopped_early),
+        "seconds": float(result.seconds),
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "n_test": result.n_test,
+    }
+    if math.isfinite(result.best_val_loss):
+        meta["training"]["best_val_loss"] = float(result.best_val_loss)
+    meta["metrics"] = _finite_floats(result.test_metrics)
+    if result.coefficients:
+        meta["coefficients"] = _finite_floats(result.coefficients)
+    if result.reliability:
+        meta["reliability"] = [
+            {
+                "lower": float(b.lower),
+                "upper": float(b.upper),
+                "mean_predicted": float(b.mean_predicted),
+                "observed": float(b.observed),
+                "count": int(b.count),
+            }
+            for b in result.reliability
+        ]
+    return meta
+
+
+# ------------------------------------------------------------------------------- save
+
+
+def _atomic_write(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` via a temp file in the same dir + fsync + os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable (POSIX; not possible on Windows)
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def state_dict_bytes(net: TabularNet) -> bytes:
+    """``torch.save`` of the CPU state dict of ``net`` (tensors only), as bytes."""
+    state = {k: v.detach().to("cpu").clone().contiguous() for k, v in net.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """Paths and digest of a saved model."""
+
+    weights: Path
+    metadata: Path
+    sha256: str
+
+
+def save_model(result: TrainResult, directory: str | Path) -> SavedModel:
+    """Save ``result`` as ``DIR/ROLE.pt`` + ``DIR/ROLE.toml`` (creating ``DIR``).
+
+    Call only after a successful training: a diverged run raises before reaching here,
+    which is what keeps the previously saved model intact.
+
+    Raises:
+        ModelError: the directory or files cannot be written.
+    """
+    import tomli_w
+
+    d = Path(directory)
+    blob = state_dict_bytes(result.model)
+    sha = hashlib.sha256(blob).hexdigest()
+    meta = build_metadata(result, sha)
+    try:
+        text = tomli_w.dumps(meta)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - build_metadata keeps it clean
+        raise ModelError(f"cannot encode model metadata as TOML: {exc}") from None
+    wp, mp = weights_path(d, result.role), metadata_path(d, result.role)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write(wp, blob)
+        _atomic_write(mp, text.encode("utf-8"))
+    except OSError as exc:
+        raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
+    return SavedModel(wp, mp, sha)
+
+
+# ------------------------------------------------------------------------------- load
+
+
+def _expect(cond: bool, path: Path, msg: str) -> None:
+    if not cond:
+        raise ModelError(f"{path}: {msg}")
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Read and validate a metadata TOML file.
+
+    Raises:
+        ModelError: unreadable, not TOML, newer schema, or a key missing/of the wrong type
+            (the message names the key).
+    """
+    p = Path(path)
+    try:
+        meta = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{p}: metadata file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{p}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{p}: not valid TOML: {exc}") from None
+    ver = meta.get("schema_version")
+    _expect(isinstance(ver, int), p, "key 'schema_version' missing or not an integer")
+    _expect(
+        ver <= SCHEMA_VERSION,
+        p,
+        f"schema_version {ver} is newer than this stratsim supports ({SCHEMA_VERSION}); upgrade",
+    )
+    role = meta.get("role")
+    _expect(role in ROLES, p, f"key 'role' is {role!r}; expected one of {', '.join(ROLES)}")
+    kind = meta.get("kind")
+    _expect(
+        kind in KINDS[role], p, f"key 'kind' is {kind!r}; expected one of {', '.join(KINDS[role])}"
+    )
+    feats = meta.get("features")
+    _expect(
+        isinstance(feats, list) and feats and all(isinstance(f, str) for f in feats),
+        p,
+        "key 'features' must be a non-empty list of names",
+    )
+    sha = meta.get("weights_sha256")
+    _expect(
+        isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha),
+        p,
+        "key 'weights_sha256' must be 64 lowercase hex digits",
+    )
+    hidden = meta.get("hyperparameters", {}).get("hidden", [])
+    _expect(
+        isinstance(hidden, list) and all(isinstance(h, int) and h > 0 for h in hidden),
+        p,
+        "key 'hyperparameters.hidden' must be a list of positive integers",
+    )
+    return meta
+
+
+def load_model(directory: str | Path, role: str) -> TrainedModel:
+    """Load and verify ``DIR/ROLE.pt`` against ``DIR/ROLE.toml``.
+
+    Raises:
+        ModelError: a file missing, metadata invalid, role mismatch, sha256 mismatch,
+            not a state dict (or not loadable with ``weights_only=True``), wrong keys or
+            shapes.
+    """
+    if role not in ROLES:
+        raise ModelError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
+    wp, mp = weights_path(directory, role), metadata_path(directory, role)
+    if not mp.exists():
+        raise ModelError(f"{mp}: metadata file missing; weights without it cannot be verified")
+    meta = read_metadata(mp)
+    _expect(meta["role"] == role, mp, f"key 'role' is {meta['role']!r}, expected {role!r}")
+    try:
+        blob = wp.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{wp}: weights file missing (metadata {mp.name} is present)") from None
+    except OSError as exc:
+        raise ModelError(f"{wp}: cannot read: {exc.strerror or exc}") from None
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != meta["weights_sha256"]:
+        raise ModelError(
+            f"{wp}: sha256 {actual[:16]}... does not match {meta['weights_sha256'][:16]}... "
+            f"recorded in {mp.name}; the file was modified or corrupted, refusing to load it"
+        )
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ...
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise ModelError(
+            f"{wp}: not a weights-only state dict ({type(exc).__name__}: {first}); refusing it"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ModelError(
+            f"{wp}: not a state dict (a mapping of names to tensors): {type(state).__name__}"
+        )
+    hidden = tuple(meta.get("hyperparameters", {}).get("hidden", []))
+    net = build_net(role, meta["kind"], len(meta["features"]), hidden)
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelError(
+            f"{wp}: state dict keys do not match a {meta['kind']} model "
+            f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})"
+        )
+    for k, v in expected.items():
+        if state[k].shape != v.shape or not state[k].dtype.is_floating_point:
+            raise ModelError(
+                f"{wp}: tensor {k!r} has shape {tuple(state[k].shape)} {state[k].dtype}, "
+                f"expected {tuple(v.shape)} floating point"
+            )
+    net.load_state_dict(state)
+    model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
+    model.path = wp.resolve()
+    model.sha256 = actual
+    return model
+
+
+def load_models(directory: str | Path) -> dict[str, TrainedModel]:
+    """Load every model present in ``directory``: ``{"satisfaction": ..., "privacy": ...}``.
+
+    A role whose two files are both absent is simply absent from the result.
+
+    Raises:
+        ModelError: ``directory`` does not exist, or a present model fails
+            :func:`load_model`.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise ModelError(f"{d}: model directory not found")
+    out: dict[str, TrainedModel] = {}
+    for role in ROLES:
+        if weights_path(d, role).exists() or metadata_path(d, role).exists():
+            out[role] = load_model(d, role)
+    return out
