@@ -91,7 +91,7 @@ def test_ecsi_realdata_beats_the_mean(tmp_path, capsys):
         (["--target", "nope"], "no target column 'nope'"),
         (["--model", "logistic"], "privacy model"),
         (["--epochs", "0"], "epochs must be >= 1"),
-        (["--device", "cuda"], "CUDA is not available"),
+        (["--device", "cuda"], "'cuda' is not available"),
     ],
 )
 def test_bad_input_exit_2_one_line(tmp_path, capsys, args, needle):

@@ -58,7 +58,11 @@ def kpi_table(sim, kpis) -> object:
     from ..engine.kpi import KPIS
 
     summary = sim.last_summary() or {}
-    table = Table(title=f"Period {sim.period} of {sim.horizon} ({sim.n_paths} paths, policy {sim.policy_name})")
+    table = Table(
+        title=f"Period {sim.period} of {sim.horizon} ({sim.n_paths} paths, policy {sim.policy_name})",
+        caption=f"satisfaction model: {sim.satisfaction_model.description}; "
+        f"privacy model: {sim.incident_model.description}",
+    )
     table.add_column("KPI")
     table.add_column("unit", style="dim")
     for col in ("mean", "P10", "P50", "P90"):

@@ -128,7 +128,9 @@ def draw_shocks(generator: torch.Generator, n_paths: int, dtype: torch.dtype, de
     return Shocks(z[0], z[1], z[2], z[3], u)
 
 
-def _grow(x: torch.Tensor, spend: float, p: Params) -> torch.Tensor:
+def _grow(x: torch.Tensor, spend: float | torch.Tensor, p: Params) -> torch.Tensor:
+    """Capability stocks ``x`` (``[n_paths]`` or ``[k, n_paths]`` with ``spend`` ``[k, 1]``)
+    after one month: ``clamp(x + eta*ln(1 + spend/scale)*(1 - x/10) - delta*x, 0, 10)``."""
     gain = p["capability.eta"] * torch.log1p(spend / p["capability.spend_scale"])
     return (x + gain * (1.0 - x / 10.0) - p["capability.delta"] * x).clamp(0.0, 10.0)
 
@@ -158,9 +160,12 @@ def advance(
     sp = decision.spend()
     scale = p["capability.spend_scale"]
 
-    F_c, U_c, R_c = _grow(state.F_c, sp["c_product"], p), _grow(state.U_c, sp["c_ux"], p), _grow(state.R_c, sp["c_service"], p)
-    F_b, U_b, R_b = _grow(state.F_b, sp["b_product"], p), _grow(state.U_b, sp["b_ux"], p), _grow(state.R_b, sp["b_service"], p)
-    P = _grow(state.P, sp["privacy"], p)
+    # The seven stocks grow in one [7, n_paths] pass (one kernel per operation instead
+    # of seven: the step is dominated by per-operation overhead at these sizes).
+    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P])
+    spends = [sp["c_product"], sp["c_ux"], sp["c_service"], sp["b_product"], sp["b_ux"], sp["b_service"], sp["privacy"]]
+    spend = torch.tensor(spends, dtype=stocks.dtype).to(stocks.device).unsqueeze(1)
+    F_c, U_c, R_c, F_b, U_b, R_b, P = _grow(stocks, spend, p).unbind(0)
 
     sd = p["satisfaction.noise_sd"]
     zeros = torch.zeros_like(F_c)

@@ -34,7 +34,7 @@ Clipping at 10 touches a handful of rows at the top and biases nothing measurabl
     security_posture   ~ Uniform(0, 10)    (posture P, 0..10)
     enterprise_share   ~ Uniform(0, 1)     (share of records from To B customers)
     third_party_access ~ Bernoulli(0.3)    (0/1)
-    logit = -5.0 + 0.55*records_log10 - 0.45*security_posture
+    logit = -5.4 + 0.55*records_log10 - 0.45*security_posture
             + 0.6*enterprise_share + 0.8*third_party_access   (LogisticIncident defaults)
     incident ~ Bernoulli(sigmoid(logit))   (0/1)
 
@@ -66,7 +66,7 @@ SAT_NOISE_SD = 0.6
 
 #: Ground truth of the incident log (= LogisticIncident defaults).
 INC_INTERCEPT, INC_RECORDS, INC_POSTURE, INC_ENTERPRISE, INC_THIRD_PARTY = (
-    -5.0,
+    -5.4,
     0.55,
     -0.45,
     0.6,
