@@ -1,4 +1,11 @@
-"""``stratsim run``: a headless Monte-Carlo run with a progress bar and a KPI table."""
+"""``stratsim run``: a headless Monte-Carlo run with a progress bar and a KPI table.
+
+Sessions: ``--out SESSION.toml`` saves the run as a session (atomically, at the end);
+``--session SESSION.toml`` continues a saved one (saved back to it unless ``--out``).
+While a session target is set, the run autosaves to ``NAME.autosave.toml`` beside it (at
+most once a second, and on the last step), on Ctrl-C, and on SIGHUP/SIGTERM (then exits
+129/143); the autosave is removed once the session itself is saved.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +30,34 @@ def register(sub) -> None:
     )
     p.add_argument("--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)")
     p.add_argument("--steps", type=positive_int, help="months to simulate (default: the scenario's horizon)")
-    p.add_argument("--paths", type=positive_int, default=1000, help="Monte-Carlo sample paths (default 1000)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
-    p.add_argument("--policy", choices=("fixed", "feedback"), default="fixed", help="allocation policy (default fixed)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device (default auto: cuda, mps, cpu)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
+    p.add_argument("--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})")
+    p.add_argument("--seed", type=nonneg_int, help=f"random seed (default {DEFAULTS['seed']})")
+    p.add_argument("--policy", choices=("fixed", "feedback"), help="allocation policy (default fixed; with --session: the session's)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="torch device (default auto: cuda, mps, cpu; with --session: the session's)")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="tensor dtype (default float32)")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
     p.add_argument("--csv", type=Path, help="write the tidy KPI table (period,kpi,mean,p10,p50,p90) here")
+    p.add_argument("--out", type=Path, metavar="SESSION.toml", help="save the run as a session file (autosaves to NAME.autosave.toml beside it while running)")
+    p.add_argument(
+        "--session", type=Path, metavar="SESSION.toml",
+        help="continue a saved session (replayed from its seed); --steps more months (default: up to the "
+        "horizon); saved back to it unless --out is given. Not combinable with --scenario/--paths/--seed/--dtype/--models",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", type=nonneg_int, default=0,
+        help="torch CPU threads (default 0: one thread below 100,000 paths, torch's default above)",
+    )  # fmt: skip
+    p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
     p.set_defaults(func=run)
+
+
+DEFAULTS = {"paths": 1000, "seed": 0, "policy": "fixed", "device": "auto", "dtype": "float32"}
+_NEW_RUN_ONLY = ("scenario", "paths", "seed", "dtype", "models")
+
+
+def _opt(args: argparse.Namespace, name: str):
+    value = getattr(args, name, None)
+    return DEFAULTS[name] if value is None else value
 
 
 def build_simulation(args: argparse.Namespace):
@@ -46,17 +73,35 @@ def build_simulation(args: argparse.Namespace):
         models = load_models(args.models)
     return Simulation(
         scenario,
-        seed=args.seed,
-        n_paths=args.paths,
-        dtype=args.dtype,
-        device=args.device,
-        policy=args.policy,
+        seed=_opt(args, "seed"),
+        n_paths=_opt(args, "paths"),
+        dtype=_opt(args, "dtype"),
+        device=_opt(args, "device"),
+        policy=_opt(args, "policy"),
         satisfaction_model=models.get("satisfaction"),
         incident_model=models.get("privacy"),
     )
 
 
+def _continue_session(args: argparse.Namespace):
+    """Load ``--session`` (refusing flags that would contradict it); returns the LoadedSession."""
+    from ..engine.errors import StratsimError
+    from ..engine.session import load_session
+
+    given = [f"--{n}" for n in _NEW_RUN_ONLY if getattr(args, n, None) is not None]
+    if given:
+        raise StratsimError(f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models")
+    loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    for line in loaded.warnings:
+        print(f"stratsim: warning: {line}", file=sys.stderr)
+    if args.policy is not None:
+        loaded.simulation.set_policy(args.policy)
+    return loaded
+
+
 def run(args: argparse.Namespace) -> int:
+    import time
+
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -66,21 +111,57 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from ._common import check_writable, kpi_table
+    from ..engine.session import autosave, discard_autosave, install_signal_autosave, save_session
+    from ._common import check_writable, kpi_table, set_threads
 
-    if args.csv is not None:
-        check_writable(args.csv)
-    sim = build_simulation(args)
-    steps = args.steps if args.steps is not None else sim.horizon
+    for out in (args.csv, args.out):
+        if out is not None:
+            check_writable(out)
+    name = created = None
+    if args.session is not None:
+        loaded = _continue_session(args)
+        sim, name, created = loaded.simulation, loaded.meta.name, loaded.meta.created
+        default_steps = max(0, sim.horizon - sim.period)
+    else:
+        sim = build_simulation(args)
+        default_steps = sim.horizon
+    set_threads(args.threads, sim.n_paths)
+    steps = args.steps if args.steps is not None else default_steps
+    target = args.out if args.out is not None else args.session
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("run", total=steps)
-        sim.run(steps, on_step=lambda period, summary: progress.advance(task))
+    last_autosave = [0.0]
+
+    def after_step(period: int, progress, task) -> None:
+        progress.advance(task)
+        now = time.monotonic()
+        if target is not None and (now - last_autosave[0] >= 1.0 or period == start + steps):
+            autosave(sim, target, name=name, created=created)
+            last_autosave[0] = time.monotonic()
+
+    start = sim.period
+    guard = install_signal_autosave(lambda: sim, target, name=name, created=created) if target is not None else None
+    try:
+        with Progress(
+            TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("run", total=steps)
+            sim.run(steps, on_step=lambda period, summary: after_step(period, progress, task))
+    except KeyboardInterrupt:
+        if target is not None:
+            path = autosave(sim, target, name=name, created=created)
+            print(f"stratsim: autosaved period {sim.period} to {path}", file=sys.stderr)
+        raise
+    finally:
+        if guard is not None:
+            guard.uninstall()
     Console().print(kpi_table(sim, SHOWN_KPIS))
     if args.csv is not None:
         sim.kpi_frame().to_csv(args.csv, index=False)
-        print(f"wrote {args.csv} ({steps} periods x {len(sim.history[-1])} KPIs)", file=sys.stderr)
+        n_kpis = len(sim.history[-1]) if sim.history else 0
+        print(f"wrote {args.csv} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
+    if target is not None:
+        save_session(sim, target, name=name, created=created)
+        discard_autosave(target)
+        print(f"saved session {target} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
     return 0

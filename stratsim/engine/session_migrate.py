@@ -1,0 +1,68 @@
+"""Migration of older session files to the current schema (:data:`session.SCHEMA_VERSION`).
+
+Each step ``_v{n}_to_v{n+1}`` takes a parsed document of version ``n`` and returns a new
+document of version ``n + 1`` (the input is not modified). Steps only reshape; the
+current schema's validation (:func:`stratsim.engine.session.parse_session`) runs after
+the last step, so errors name the keys of the current schema.
+
+Schema version 1 (stratsim before 0.1.0's session format was settled):
+
+* ``[meta]`` had no ``app_version``;
+* ``[run]`` called the number of Monte-Carlo paths ``paths`` (now ``n_paths``) and had
+  no ``next_decision`` (the held allocation was the last decision taken);
+* each ``[[decisions]]`` table held its splits flattened: ``c_split_product``,
+  ``c_split_ux``, ``c_split_service``, ``c_split_acquisition`` and the same for
+  ``b_split_*`` (now the sub-tables ``c_split`` and ``b_split``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .decisions import SPLIT_KEYS
+from .errors import SessionError
+
+#: ``[meta].app_version`` given to files migrated from version 1, which did not record it.
+V1_APP_VERSION = "unknown (schema 1)"
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    meta = out.get("meta")
+    if isinstance(meta, dict):
+        meta.setdefault("app_version", V1_APP_VERSION)
+    run = out.get("run")
+    if isinstance(run, dict) and "paths" in run and "n_paths" not in run:
+        run["n_paths"] = run.pop("paths")
+    decisions = out.get("decisions")
+    if isinstance(decisions, list):
+        for d in decisions:
+            if not isinstance(d, dict):
+                continue  # reported by the validation of the current schema
+            for seg in ("c_split", "b_split"):
+                flat = [f"{seg}_{k}" for k in SPLIT_KEYS]
+                if seg not in d and any(k in d for k in flat):
+                    d[seg] = {k: d.pop(f"{seg}_{k}") for k in SPLIT_KEYS if f"{seg}_{k}" in d}
+    out["schema_version"] = 2
+    return out
+
+
+_STEPS = {1: _v1_to_v2}
+
+
+def migrate(doc: dict[str, Any], version: int, source: str) -> dict[str, Any]:
+    """Bring a parsed session document from ``version`` to the current schema.
+
+    Raises:
+        SessionError: no migration is known from ``version``.
+    """
+    from .session import SCHEMA_VERSION
+
+    while version < SCHEMA_VERSION:
+        step = _STEPS.get(version)
+        if step is None:
+            raise SessionError(f"{source}: key schema_version: value {version}: no migration from this version (expected 1..{SCHEMA_VERSION})")
+        doc = step(doc)
+        version += 1
+    return doc
