@@ -1,0 +1,76 @@
+"""The main screen: status header, tabs (Run, KPIs, Charts, Training, Compare, Log)
+and the footer of key bindings.
+
+Bindings live on this screen (not the App) and are not priority bindings, so a focused
+Input takes the letters being typed and they never fire an action; ``escape`` leaves an
+input. They are inactive while a dialog is open (dialogs are other screens).
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
+
+from ..widgets.allocation import AllocationPanel
+from ..widgets.charts import HistoryCharts
+from ..widgets.compare import ComparePane
+from ..widgets.kpis import KpiTable, PreviewTable
+from ..widgets.status import StatusHeader, StatusInfo
+from ..widgets.training import TrainingPane
+
+#: (key, action on the app, footer label, shown in footer). Order = footer order.
+MAIN_BINDINGS: list[Binding] = [
+    Binding("n", "app.step", "Step", tooltip="Simulate one period (month)"),
+    Binding("r", "app.run_horizon", "Run", tooltip="Run to the horizon with the policy (x cancels)"),
+    Binding("u", "app.undo", "Undo", tooltip="Undo the last period"),
+    Binding("p", "app.cycle_policy", "Policy", tooltip="Switch policy: manual, fixed, feedback"),
+    Binding("t", "app.train", "Train", tooltip="Train a model (satisfaction or privacy)"),
+    Binding("x", "app.cancel", "Cancel", tooltip="Cancel training or the run to the horizon"),
+    Binding("s", "app.save", "Save", tooltip="Save the session"),
+    Binding("a", "app.save_as", "SaveAs", tooltip="Save the session under a new name"),
+    Binding("o", "app.open", "Open", tooltip="Open a session file"),
+    Binding("b", "app.branch", "Fork", tooltip="Branch: keep the run as a named branch, compare with it, or restore it"),
+    Binding("question_mark", "app.help", "Help", key_display="?", tooltip="List every key"),
+    Binding("q", "app.quit_app", "Quit", tooltip="Quit (asks if there are unsaved changes)"),
+]
+
+
+class MainScreen(Screen):
+    """Composes the panes; the App fills them (it owns the simulation)."""
+
+    BINDINGS = MAIN_BINDINGS
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with TabbedContent(id="tabs", initial="tab-run"):
+            with TabPane("Run", id="tab-run"):
+                yield Lazy(
+                    Horizontal(
+                        AllocationPanel(id="allocation"),
+                        Vertical(
+                            Static("Next period preview (Δ: draft minus policy)", id="preview-title"),
+                            PreviewTable(id="preview"),
+                            id="preview-box",
+                        ),
+                    )
+                )
+            # Panes mount just after the first frame (textual.lazy.Lazy): a faster start.
+            with TabPane("KPIs", id="tab-kpis"):
+                yield Lazy(Vertical(Static("", id="kpi-title"), KpiTable(id="kpis")))
+            with TabPane("Charts", id="tab-charts"):
+                yield Lazy(HistoryCharts(id="charts"))
+            with TabPane("Training", id="tab-training"):
+                yield Lazy(TrainingPane(id="training"))
+            with TabPane("Compare", id="tab-compare"):
+                yield Lazy(ComparePane(id="compare"))
+            with TabPane("Log", id="tab-log"):
+                yield Lazy(RichLog(id="log", max_lines=2000, wrap=True, markup=False))
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(StatusHeader).show(StatusInfo(session=self.app.session_label(), loading=True))
+        self.call_after_refresh(self.app.main_screen_shown)

@@ -1,0 +1,1 @@
+"""Widgets of the stratsim TUI, one concept per module."""

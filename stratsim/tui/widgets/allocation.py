@@ -1,0 +1,218 @@
+"""The allocation panel: every decision value, adjustable from the keyboard.
+
+Keys in a value: ``up``/``+`` one step up, ``down``/``-`` one step down, or type a
+number; ``enter`` applies the draft (the simulation then holds it and the policy turns
+``manual``), ``escape`` discards the draft and leaves the panel so single-letter keys
+work again. A typed value that is not a number or is out of range is shown as invalid
+and never reaches the draft. Changing a split share rebalances the other shares of that
+split proportionally (:func:`stratsim.tui.edit.rebalance`), and the sum is shown.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Static
+
+from ...engine.decisions import SPLIT_KEYS, Decision
+from ...engine.errors import DecisionError
+from .. import edit
+
+
+class ValueInput(Input):
+    """An Input for one decision field; arrows and ``+``/``-`` step the value."""
+
+    BINDINGS = [
+        Binding("up", "bump(1)", "Step up", show=False),
+        Binding("down", "bump(-1)", "Step down", show=False),
+        Binding("escape", "leave", "Discard draft", show=False),
+    ]
+
+    class Bump(Message):
+        def __init__(self, key: str, direction: int) -> None:
+            super().__init__()
+            self.key = key
+            self.direction = direction
+
+    class Leave(Message):
+        pass
+
+    def __init__(self, key: str, **kwargs) -> None:
+        super().__init__(id=f"value-{key.replace('.', '-')}", select_on_focus=False, **kwargs)
+        self.field_key = key
+
+    async def _on_key(self, event) -> None:
+        if event.character in ("+", "-"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Bump(self.field_key, 1 if event.character == "+" else -1))
+            return
+        await super()._on_key(event)
+
+    def action_bump(self, direction: int) -> None:
+        self.post_message(self.Bump(self.field_key, direction))
+
+    def action_leave(self) -> None:
+        self.post_message(self.Leave())
+
+
+class AllocationPanel(VerticalScroll):
+    """Edits a draft :class:`Decision`; posts :class:`DraftChanged` / :class:`Apply`."""
+
+    can_focus = False  # tab goes straight to the values
+
+    DEFAULT_CSS = """
+    AllocationPanel { width: 36; height: 1fr; padding: 0 1; }
+    AllocationPanel .row { height: 1; }
+    AllocationPanel .row Label { width: 14; }
+    AllocationPanel ValueInput { width: 12; height: 1; border: none; padding: 0 1; }
+    AllocationPanel ValueInput:focus { border: none; background: $accent 40%; }
+    AllocationPanel ValueInput.-bad { background: $error 40%; text-style: bold; }
+    AllocationPanel .sum { height: 1; color: $text-muted; }
+    AllocationPanel #alloc-status { height: auto; }
+    """
+
+    class DraftChanged(Message):
+        """The draft changed (valid); ``decision`` is the validated draft."""
+
+        def __init__(self, decision: Decision) -> None:
+            super().__init__()
+            self.decision = decision
+
+    class Apply(Message):
+        """The operator pressed enter: hold ``decision`` from now on."""
+
+        def __init__(self, decision: Decision) -> None:
+            super().__init__()
+            self.decision = decision
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.baseline: Decision | None = None
+        self.draft: Decision | None = None
+        self._typing_base: Decision | None = None
+        self.invalid: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("[b]Allocation[/b] (next period)", markup=True)
+        for f in edit.FIELDS:
+            with Horizontal(classes="row"):
+                yield Label(f.label)
+                yield ValueInput(f.key, placeholder="…")
+            if f.key == f"c_split.{SPLIT_KEYS[-1]}":
+                yield Label("", id="sum-c_split", classes="sum")
+            if f.key == f"b_split.{SPLIT_KEYS[-1]}":
+                yield Label("", id="sum-b_split", classes="sum")
+        yield Static("", id="alloc-status")
+
+    # ------------------------------------------------------------------ public
+    @property
+    def has_draft(self) -> bool:
+        return self.draft is not None and self.baseline is not None and self.draft != self.baseline
+
+    def set_baseline(self, decision: Decision, keep_draft: bool = False) -> None:
+        """Show ``decision`` (the one the simulation holds); drop the draft unless asked."""
+        self.baseline = decision
+        if not keep_draft or self.draft is None:
+            self.draft = decision
+            self.invalid.clear()
+        self._sync_inputs()
+        self._set_status()
+
+    def input_for(self, key: str) -> ValueInput:
+        return self.query_one(f"#value-{key.replace('.', '-')}", ValueInput)
+
+    # ---------------------------------------------------------------- internal
+    def _sync_inputs(self, skip: str | None = None) -> None:
+        if self.draft is None:
+            return
+        for f in edit.FIELDS:
+            if f.key == skip:
+                continue
+            inp = self.input_for(f.key)
+            with inp.prevent(Input.Changed):
+                inp.value = edit.format_value(f.key, edit.get_value(self.draft, f.key))
+            inp.cursor_position = len(inp.value)
+            if f.key not in self.invalid:
+                inp.remove_class("-bad")
+        for split in ("c_split", "b_split"):
+            total = math.fsum(getattr(self.draft, split).values())
+            self.query_one(f"#sum-{split}", Label).update(f"{'':14}sum {total:.3f}")
+
+    def _set_status(self, text: str | None = None) -> None:
+        if text is None:
+            if self.invalid:
+                text = "[b]invalid, not applied:[/b] " + "; ".join(self.invalid.values())
+            elif self.has_draft:
+                text = "draft previewed: [b]enter[/b] apply, [b]esc[/b] discard"
+            else:
+                text = "tab to a value; ↑↓ or +/- step, or type; enter applies"
+        self.query_one("#alloc-status", Static).update(text)
+
+    def _new_draft(self, decision: Decision, skip: str | None = None) -> None:
+        try:
+            decision.validate()
+        except DecisionError as exc:
+            self._set_status(f"[b]invalid, not applied:[/b] {exc}")
+            return
+        self.draft = decision
+        self._sync_inputs(skip=skip)
+        self._set_status()
+        self.post_message(self.DraftChanged(decision))
+
+    @on(ValueInput.Bump)
+    def _on_bump(self, event: ValueInput.Bump) -> None:
+        event.stop()
+        if self.draft is None:
+            return
+        self.invalid.pop(event.key, None)
+        self.input_for(event.key).remove_class("-bad")
+        self._typing_base = None
+        self._new_draft(edit.stepped(self.draft, event.key, event.direction))
+
+    @on(Input.Changed)
+    def _on_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        inp = event.input
+        if not isinstance(inp, ValueInput) or self.draft is None:
+            return
+        if self._typing_base is None:
+            self._typing_base = self.draft
+        try:
+            value = edit.parse_value(inp.field_key, event.value)
+        except DecisionError as exc:
+            self.invalid[inp.field_key] = str(exc)
+            inp.add_class("-bad")
+            self._set_status()
+            return
+        self.invalid.pop(inp.field_key, None)
+        inp.remove_class("-bad")
+        self._new_draft(edit.with_value(self._typing_base, inp.field_key, value), skip=inp.field_key)
+
+    @on(Input.Submitted)
+    def _on_submit(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._typing_base = None
+        if self.invalid:
+            self._set_status()
+            self.app.bell()
+            return
+        if self.draft is not None:
+            self.post_message(self.Apply(self.draft))
+
+    @on(ValueInput.Leave)
+    def _on_leave(self, event: ValueInput.Leave) -> None:
+        event.stop()
+        self._typing_base = None
+        if self.baseline is not None:
+            self.set_baseline(self.baseline)
+            self.post_message(self.DraftChanged(self.baseline))
+        self.screen.set_focus(None)
+
+    def on_descendant_blur(self, event) -> None:
+        self._typing_base = None

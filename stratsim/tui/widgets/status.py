@@ -1,0 +1,55 @@
+"""The status header: session, ``Period N/H``, policy, device, models, saved mark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """What the header shows; built by the app from its state.
+
+    ``period``/``horizon`` are months; ``models`` maps role -> label; ``busy`` is a short
+    activity note (``running``, ``training``) or empty.
+    """
+
+    session: str
+    period: int | None = None
+    horizon: int | None = None
+    policy: str = ""
+    device: str = ""
+    paths: int = 0
+    models: tuple[tuple[str, str], ...] = ()
+    dirty: bool = False
+    busy: str = ""
+    loading: bool = False
+
+
+class StatusHeader(Static):
+    """Two lines: identity and progress of the run, then the models in use."""
+
+    DEFAULT_CSS = """
+    StatusHeader { height: 2; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def show(self, info: StatusInfo) -> None:
+        """Render ``info`` (called by the app whenever its state changes)."""
+        line1 = Text()
+        line1.append("stratsim ", style="bold")
+        line1.append(info.session, style="bold")
+        if info.loading:
+            line1.append("  loading engine…", style="italic")
+            self.update(line1)
+            return
+        line1.append("  ")
+        line1.append("modified" if info.dirty else "saved", style="bold reverse" if info.dirty else "")
+        line1.append(f"  Period {info.period}/{info.horizon}", style="bold")
+        line1.append(f"  policy {info.policy}  {info.device} {info.paths} paths")
+        if info.busy:
+            line1.append(f"  [{info.busy}]", style="italic")
+        line2 = Text("models: ")
+        line2.append("  ".join(f"{role}={label}" for role, label in info.models))
+        self.update(Text("\n").join([line1, line2]))
