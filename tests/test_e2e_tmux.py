@@ -76,7 +76,7 @@ def test_step_train_save_reopen(tmp_path):
         assert "Period 3/36" in screen
         assert "satisfaction=linear (trained" in screen
         assert (tmp_path / "session.toml").is_file()
-        assert (tmp_path / "models" / "satisfaction.pt").is_file()
+        assert len(list((tmp_path / "models").glob("satisfaction-*/satisfaction.pt"))) == 1
         pane.keys("q")
         end = time.monotonic() + 10
         while pane.alive() and time.monotonic() < end:

@@ -217,7 +217,7 @@ async def test_training_both_models_changes_the_models_in_use(make_app, tmp_path
         await ready(app, pilot)
         assert type(app.sim.satisfaction_model).__name__ == "TrainedModel"
         assert app.sim.satisfaction_model.kind == "linear"
-        assert (tmp_path / "models" / "satisfaction.pt").is_file()
+        assert len(list((tmp_path / "models").glob("satisfaction-*/satisfaction.pt"))) == 1
         text = screen_text(app)
         assert "satisfaction=linear (trained" in text
         assert "Period 1/36" in text

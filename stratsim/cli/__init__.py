@@ -1,6 +1,6 @@
 """Command-line entry point: ``stratsim [run|train|check|export|tui] ...``.
 
-Without a subcommand ``stratsim`` opens the TUI on the default scenario. Each
+Without a subcommand ``stratsim [ARGS]`` means ``stratsim tui [ARGS]``: the TUI. Each
 subcommand lives in its own module exposing ``register(subparsers)``, which adds the
 parser and sets ``func`` (``args -> exit status``). Heavy imports (torch, textual) happen
 inside the handlers so ``--help`` stays fast.
@@ -44,9 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     from ..engine.errors import StratsimError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `stratsim`, `stratsim SESSION.toml` and `stratsim --paths 200` mean `stratsim tui ...`.
+    first = argv[0] if argv else ""
+    if not argv or (first not in ("-h", "--help", "--version") and (first.startswith("-") or first.endswith(".toml"))):
+        argv = ["tui", *argv]
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["tui", *(argv or [])])
     try:
         return int(args.func(args) or 0)
     except StratsimError as exc:

@@ -109,14 +109,28 @@ class Coalescer:
             self.post(events)
 
 
+def new_model_dir(models_dir: Path, role: str) -> Path:
+    """A folder name under ``models_dir`` not used yet: ``ROLE-YYYYmmdd-HHMMSS[-N]`` (UTC)."""
+    from datetime import UTC, datetime
+
+    stem = f"{role}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    target, n = models_dir / stem, 1
+    while target.exists():
+        n += 1
+        target = models_dir / f"{stem}-{n}"
+    return target
+
+
 def run_training(
     request: TrainRequest,
     models_dir: Path,
     listener: Callable[[Any], None] | None,
     stop: threading.Event,
 ) -> TrainOutcome:
-    """Load the data, train, save into ``models_dir`` (``ROLE.pt`` + ``ROLE.toml``) and
-    reload the model. A cancelled run keeps its best weights but is not saved.
+    """Load the data, train, save into a new folder ``models_dir/ROLE-YYYYmmdd-HHMMSS``
+    (``ROLE.pt`` + ``ROLE.toml``) and reload the model. Each run gets its own folder so a
+    retrained model never overwrites the file an earlier saved session references (its
+    sha256 would no longer match). A cancelled run keeps its best weights but is not saved.
 
     Raises:
         DataError, TrainingError, ModelError: from the engine, with their messages.
@@ -146,8 +160,9 @@ def run_training(
     if result.cancelled:
         model = TrainedModel.from_result(result)
     else:
-        saved = save_model(result, models_dir)
-        model = load_model(models_dir, request.role)
+        target = new_model_dir(models_dir, request.role)
+        saved = save_model(result, target)
+        model = load_model(target, request.role)
     return TrainOutcome(
         request=request,
         model=model,
