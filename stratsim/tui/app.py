@@ -16,7 +16,7 @@ one at a time, the simulation is never touched by two threads) and training (gro
 ``training``, cancellable with ``x`` at any batch). Workers post messages
 (:mod:`stratsim.tui.messages`), throttled to about 10 per second.
 
-Environment: ``STRATSIM_EXIT_ON_READY=1`` exits right after the first frame (used by
+Environment: ``STRATSIM_EXIT_ON_READY=1`` exits right after the first frame (the splash screen) (used by
 ``bench/bench_tui.py`` to time startup); ``STRATSIM_EXIT_ON_READY=engine`` exits once
 the engine is loaded.
 """
@@ -30,22 +30,45 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
-from textual.widgets import RichLog, TabbedContent
 
+from .bindings import MAIN_BINDINGS
 from .messages import EngineFailed, EngineReady, RunProgress, TrainFinished, TrainUpdate
-from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
-from .screens.help import HelpScreen, binding_rows
-from .screens.main import MAIN_BINDINGS, MainScreen
-from .widgets.allocation import AllocationPanel, ValueInput
-from .widgets.charts import HistoryCharts
-from .widgets.compare import ComparePane
-from .widgets.kpis import KpiTable, PreviewTable
+from .screens.splash import SplashScreen
 from .widgets.status import StatusHeader, StatusInfo
-from .widgets.training import TrainingPane
+
+if TYPE_CHECKING:
+    from textual.widgets import RichLog, TabbedContent
+
+    from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
+    from .screens.help import HelpScreen, binding_rows
+    from .screens.main import MainScreen
+    from .widgets.allocation import AllocationPanel, ValueInput
+    from .widgets.charts import HistoryCharts
+    from .widgets.compare import ComparePane
+    from .widgets.kpis import KpiTable, PreviewTable
+    from .widgets.training import TrainingPane
+
+
+def _import_ui() -> None:
+    """Import the screens and widgets into this module. Called right after the first
+    frame (the splash screen), so they do not delay it."""
+    global BranchDialog, ChoiceDialog, FileDialog, MessageDialog, HelpScreen, binding_rows
+    global MainScreen, AllocationPanel, ValueInput, HistoryCharts, ComparePane, KpiTable
+    global PreviewTable, TrainingPane, RichLog, TabbedContent
+    from textual.widgets import RichLog, TabbedContent
+
+    from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
+    from .screens.help import HelpScreen, binding_rows
+    from .screens.main import MainScreen
+    from .widgets.allocation import AllocationPanel, ValueInput
+    from .widgets.charts import HistoryCharts
+    from .widgets.compare import ComparePane
+    from .widgets.kpis import KpiTable, PreviewTable
+    from .widgets.training import TrainingPane
 
 POLICY_CYCLE = ("manual", "fixed", "feedback")
 UNTITLED = "untitled.toml"
@@ -113,14 +136,19 @@ class StratsimApp(App):
             self.theme = self.options.theme
 
     # ================================================================ lifecycle
-    def get_default_screen(self) -> MainScreen:
-        return MainScreen()
+    def get_default_screen(self) -> SplashScreen:
+        return SplashScreen()
 
-    def main_screen_shown(self) -> None:
-        """Called by the main screen after its first refresh (the first frame)."""
+    def show_main_screen(self) -> None:
+        """Called by the splash screen once drawn: build the main screen and show it over the splash."""
         if os.environ.get("STRATSIM_EXIT_ON_READY", "") == "1":
             self.exit()
             return
+        _import_ui()
+        self.push_screen(MainScreen())
+
+    def main_screen_shown(self) -> None:
+        """Called by the main screen after its first refresh (the first frame)."""
         if self.sim is None and not self.engine_ready:
             self.note("stratsim started; loading the engine (torch) in the background")
             self._load_engine(self.options.session, startup=True)
@@ -398,18 +426,15 @@ class StratsimApp(App):
         current = sim.history[-1] if sim.history else None
         screen.query_one(PreviewTable).show(current, draft_preview, baseline)
 
-    @on(TabbedContent.TabActivated)
-    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-charts" and self.sim is not None:
             self.screen.query_one(HistoryCharts).show(list(self.sim.history))
 
     # ============================================================ allocation
-    @on(AllocationPanel.DraftChanged)
-    def _draft_changed(self, event: AllocationPanel.DraftChanged) -> None:
+    def on_allocation_panel_draft_changed(self, event: AllocationPanel.DraftChanged) -> None:
         self._update_preview(event.decision)
 
-    @on(AllocationPanel.Apply)
-    def _apply(self, event: AllocationPanel.Apply) -> None:
+    def on_allocation_panel_apply(self, event: AllocationPanel.Apply) -> None:
         from ..engine.errors import DecisionError
 
         if self.sim is None or self.busy:
@@ -871,6 +896,7 @@ class StratsimApp(App):
         self.push_screen(HelpScreen(self.help_rows(), notes))
 
     def get_system_commands(self, screen):
+        _import_ui()
         yield from super().get_system_commands(screen)
         for b in MAIN_BINDINGS:
             action = b.action.removeprefix("app.")

@@ -9,34 +9,18 @@ input. They are inactive while a dialog is open (dialogs are other screens).
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
+from ..bindings import MAIN_BINDINGS
 from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
 from ..widgets.compare import ComparePane
 from ..widgets.kpis import KpiTable, PreviewTable
 from ..widgets.status import StatusHeader, StatusInfo
 from ..widgets.training import TrainingPane
-
-#: (key, action on the app, footer label, shown in footer). Order = footer order.
-MAIN_BINDINGS: list[Binding] = [
-    Binding("n", "app.step", "Step", tooltip="Simulate one period (month)"),
-    Binding("r", "app.run_horizon", "Run", tooltip="Run to the horizon with the policy (x cancels)"),
-    Binding("u", "app.undo", "Undo", tooltip="Undo the last period"),
-    Binding("p", "app.cycle_policy", "Policy", tooltip="Switch policy: manual, fixed, feedback"),
-    Binding("t", "app.train", "Train", tooltip="Train a model (satisfaction or privacy)"),
-    Binding("x", "app.cancel", "Cancel", tooltip="Cancel training or the run to the horizon"),
-    Binding("s", "app.save", "Save", tooltip="Save the session"),
-    Binding("a", "app.save_as", "SaveAs", tooltip="Save the session under a new name"),
-    Binding("o", "app.open", "Open", tooltip="Open a session file"),
-    Binding("b", "app.branch", "Fork", tooltip="Branch: keep the run as a named branch, compare with it, or restore it"),
-    Binding("question_mark", "app.help", "Help", key_display="?", tooltip="List every key"),
-    Binding("q", "app.quit_app", "Quit", tooltip="Quit (asks if there are unsaved changes)"),
-]
 
 
 class MainScreen(Screen):
