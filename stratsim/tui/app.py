@@ -132,6 +132,8 @@ class StratsimApp(App):
         self._switch_interval = sys.getswitchinterval()
         self._kpi_labels: dict[str, str] = {}
         self._pending_notes: list[tuple[str, str]] = []
+        self._panes_pending = False
+        self._panes_keep_draft = False
         if self.options.theme:
             self.theme = self.options.theme
 
@@ -384,10 +386,31 @@ class StratsimApp(App):
         screen = self.screen if isinstance(self.screen, MainScreen) else self._main_screen()
         if screen is None:
             return
+        # The header first, drawn at once; the panes (KPI table, preview: a simulated
+        # period) right after that frame, so a key press shows its effect without waiting
+        # for the preview (bench/bench_tui.py: key-to-screen latency while training).
+        screen.query_one(StatusHeader).show(self.status_info())
+        if self.sim is None:
+            return
+        self._panes_keep_draft = self._panes_keep_draft and keep_draft if self._panes_pending else keep_draft
+        if not self._panes_pending:
+            self._panes_pending = True
+            self.call_after_refresh(self._refresh_panes_now)
+
+    def _refresh_panes_now(self) -> None:
+        from textual.css.query import NoMatches
+
+        self._panes_pending = False
+        screen = self._main_screen()
+        if screen is None or self.sim is None:
+            return
+        try:
+            self._refresh_panes(screen, self._panes_keep_draft)
+        except NoMatches:  # hidden panes not mounted yet (Lazy): try again shortly
+            self.set_timer(0.05, lambda: self.refresh_all(self._panes_keep_draft))
+
+    def _refresh_panes(self, screen: MainScreen, keep_draft: bool) -> None:
         with self.batch_update():
-            screen.query_one(StatusHeader).show(self.status_info())
-            if self.sim is None:
-                return
             history = list(self.sim.history)
             screen.query_one("#kpi-title").update(f"Period {self.sim.period} of {self.sim.horizon}: KPIs over {self.sim.n_paths} paths (mean, P10, P50, P90; Δ from the previous period)")
             screen.query_one(KpiTable).show(history)
