@@ -90,7 +90,7 @@ def test_ecsi_realdata_beats_the_mean(tmp_path, capsys):
         (["--scale", "10:1"], "--scale"),
         (["--target", "nope"], "no target column 'nope'"),
         (["--model", "logistic"], "privacy model"),
-        (["--epochs", "0"], "epochs must be >= 1"),
+        (["--epochs", "0"], "--epochs: 0 must be at least 1"),
         (["--device", "cuda"], "'cuda' is not available"),
     ],
 )
@@ -129,8 +129,6 @@ def test_bad_labels_and_divergence(tmp_path, capsys):
 
 
 def test_help_mentions_mapping(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["train", "--help"])
+    assert main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    assert e.value.code == 0
     assert "--map" in out and "--scale" in out and "--missing" in out

@@ -20,9 +20,8 @@ SUBCOMMANDS = ("run", "train", "check", "export", "tui")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
-        self.print_usage(sys.stderr)
-        self.exit(2, f"stratsim: error: {message}\n")
+    def error(self, message: str):  # one line on stderr, exit 2 (no usage dump)
+        self.exit(2, f"stratsim: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     first = argv[0] if argv else ""
     if not argv or (first not in ("-h", "--help", "--version") and (first.startswith("-") or first.endswith(".toml"))):
         argv = ["tui", *argv]
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args.func(args) or 0)
     except StratsimError as exc:

@@ -26,6 +26,34 @@ positive_int = _int_at_least(1)
 nonneg_int = _int_at_least(0)
 
 
+def output_file(text: str) -> Path:
+    """argparse type of an output file path: not empty, not a folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path, expected a file path")
+    if text.endswith(("/", "\\")) or Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, expected a file path")
+    return Path(text)
+
+
+def refuse_clobber(outputs: dict[str, Path | None], inputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, an output that would overwrite an input or another output.
+
+    Raises:
+        StratsimError: naming both flags and the path.
+    """
+    seen: dict[Path, str] = {}
+    for flag, path in inputs.items():
+        if path is not None:
+            seen[path.resolve()] = flag
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        other = seen.get(path.resolve())
+        if other is not None:
+            raise StratsimError(f"{path}: {flag} would overwrite the file given to {other}; choose another path")
+        seen[path.resolve()] = flag
+
+
 def check_writable(path: Path) -> None:
     """Refuse early (before any work) an output path whose folder does not exist."""
     parent = path.resolve().parent

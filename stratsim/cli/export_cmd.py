@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import output_file
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -26,9 +28,9 @@ def register(sub) -> None:
     )
     p.add_argument("session", type=Path, metavar="SESSION.toml", help="the session file")
     fmt = p.add_mutually_exclusive_group(required=True)
-    fmt.add_argument("--csv", type=Path, metavar="PATH", help="write CSV files")
-    fmt.add_argument("--parquet", type=Path, metavar="PATH", help="write Parquet files (pyarrow)")
-    p.add_argument("--decisions", type=Path, metavar="PATH", help="where to write the decisions (default: PATH with .decisions before the suffix)")
+    fmt.add_argument("--csv", type=output_file, metavar="PATH", help="write CSV files")
+    fmt.add_argument("--parquet", type=output_file, metavar="PATH", help="write Parquet files (pyarrow)")
+    p.add_argument("--decisions", type=output_file, metavar="PATH", help="where to write the decisions (default: PATH with .decisions before the suffix)")
     p.set_defaults(func=export)
 
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import nonneg_int, positive_int
+from ._common import nonneg_int, output_file, positive_int
 
 SHOWN_KPIS = (
     "users_c", "paid_c", "paid_share_c", "accounts_b", "seats_b", "mrr_c", "mrr_b", "satisfaction_c",
@@ -36,8 +36,8 @@ def register(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="torch device (default auto: cuda, mps, cpu; with --session: the session's)")
     p.add_argument("--dtype", choices=("float32", "float64"), help="tensor dtype (default float32)")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
-    p.add_argument("--csv", type=Path, help="write the tidy KPI table (period,kpi,mean,p10,p50,p90) here")
-    p.add_argument("--out", type=Path, metavar="SESSION.toml", help="save the run as a session file (autosaves to NAME.autosave.toml beside it while running)")
+    p.add_argument("--csv", type=output_file, help="write the tidy KPI table (period,kpi,mean,p10,p50,p90) here")
+    p.add_argument("--out", type=output_file, metavar="SESSION.toml", help="save the run as a session file (autosaves to NAME.autosave.toml beside it while running)")
     p.add_argument(
         "--session", type=Path, metavar="SESSION.toml",
         help="continue a saved session (replayed from its seed); --steps more months (default: up to the "
@@ -112,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
     )
 
     from ..engine.session import autosave, discard_autosave, install_signal_autosave, save_session
-    from ._common import check_writable, kpi_table, set_threads
+    from ._common import check_writable, kpi_table, refuse_clobber, set_threads
 
+    refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario, "--session": args.session, "--out": args.out})
+    refuse_clobber({"--out": args.out}, {"--scenario": args.scenario})
     for out in (args.csv, args.out):
         if out is not None:
             check_writable(out)
@@ -127,6 +129,14 @@ def run(args: argparse.Namespace) -> int:
         default_steps = sim.horizon
     set_threads(args.threads, sim.n_paths)
     steps = args.steps if args.steps is not None else default_steps
+    if sim.period + steps > sim.horizon:
+        print(
+            f"stratsim: warning: periods {max(sim.period, sim.horizon) + 1}..{sim.period + steps} lie past the "
+            f"scenario's horizon of {sim.horizon} months (simulation.horizon_months); simulating them anyway",
+            file=sys.stderr,
+        )
+    elif steps == 0:
+        print(f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on", file=sys.stderr)
     target = args.out if args.out is not None else args.session
     err = Console(stderr=True)
     last_autosave = [0.0]

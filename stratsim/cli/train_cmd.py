@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import nonneg_int, positive_int
+
 EPILOG = """\
 column mapping:
   --map FEATURE=COL[,COL...]   feature from a column, or the mean of several columns
@@ -78,16 +80,16 @@ def register(sub) -> None:
         choices=("linear", "logistic", "mlp"),
         help="model kind (default: linear for satisfaction, logistic for privacy)",
     )
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=256, help="mini-batch size (default 256)")
+    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default 100)")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="mini-batch size (default 256)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.02 linear, 0.003 mlp)")
     p.add_argument("--hidden", default="64,64", help="MLP hidden sizes (default 64,64)")
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    p.add_argument("--seed", type=int, default=0, help="seed of split, init and shuffling")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default auto)")
+    p.add_argument("--patience", type=positive_int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of split, init and shuffling")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="training device (default auto: cuda, mps, cpu)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=nonneg_int,
         default=1,
         help="torch CPU threads for this run (default 1: these small models gain nothing "
         "from more, and several threads slow down 10x on a busy machine; 0 = torch's default)",

@@ -33,7 +33,7 @@ DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "sample_data" /
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 class Normal(_Strict):

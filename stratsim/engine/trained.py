@@ -34,6 +34,7 @@ import math
 import os
 import tempfile
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -431,9 +432,13 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
             f"recorded in {mp.name}; the file was modified or corrupted, refusing to load it"
         )
     try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ...
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if len(first) > 160:
+            first = first[:160].rsplit(" ", 1)[0] + " ..."
         raise ModelError(
             f"{wp}: not a weights-only state dict ({type(exc).__name__}: {first}); refusing it"
         ) from None
@@ -459,6 +464,8 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
                 f"{wp}: tensor {k!r} has shape {tuple(state[k].shape)} {state[k].dtype}, "
                 f"expected {tuple(v.shape)} floating point"
             )
+        if not bool(torch.isfinite(state[k]).all()):
+            raise ModelError(f"{wp}: tensor {k!r} holds NaN or infinite values; refusing it")
     net.load_state_dict(state)
     model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
     model.path = wp.resolve()
@@ -472,8 +479,8 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     A role whose two files are both absent is simply absent from the result.
 
     Raises:
-        ModelError: ``directory`` does not exist, or a present model fails
-            :func:`load_model`.
+        ModelError: ``directory`` does not exist or holds no model at all, or a present
+            model fails :func:`load_model`.
     """
     d = Path(directory)
     if not d.is_dir():
@@ -482,4 +489,7 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     for role in ROLES:
         if weights_path(d, role).exists() or metadata_path(d, role).exists():
             out[role] = load_model(d, role)
+    if not out:
+        names = ", ".join(f"{r}.pt" for r in ROLES)
+        raise ModelError(f"{d}: no trained model in this folder (expected {names} from `stratsim train --out {d}`)")
     return out
