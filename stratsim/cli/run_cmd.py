@@ -29,7 +29,7 @@ def register(sub) -> None:
         "period's KPIs (mean, P10, P50, P90 over paths); --csv writes every period.",
     )
     p.add_argument("--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)")
-    p.add_argument("--steps", type=positive_int, help="months to simulate (default: the scenario's horizon)")
+    p.add_argument("--steps", type=nonneg_int, help="months to simulate (default: the scenario's horizon; 0 with --session: just re-save it)")
     p.add_argument("--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})")
     p.add_argument("--seed", type=nonneg_int, help=f"random seed (default {DEFAULTS['seed']})")
     p.add_argument("--policy", choices=("fixed", "feedback"), help="allocation policy (default fixed; with --session: the session's)")
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             f"scenario's horizon of {sim.horizon} months (simulation.horizon_months); simulating them anyway",
             file=sys.stderr,
         )
-    elif steps == 0:
+    elif steps == 0 and args.steps is None:
         print(f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on", file=sys.stderr)
     target = args.out if args.out is not None else args.session
     err = Console(stderr=True)
