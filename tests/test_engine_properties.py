@@ -19,29 +19,7 @@ from stratsim.engine.simulation import Simulation
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-fraction = st.floats(0.0, 1.0, allow_nan=False)
-
-
-@st.composite
-def splits(draw) -> dict[str, float]:
-    w = [draw(st.floats(0.0, 1.0)) for _ in SPLIT_KEYS]
-    assume(sum(w) > 1e-3)
-    total = math.fsum(w)
-    return {k: x / total for k, x in zip(SPLIT_KEYS, w, strict=True)}
-
-
-@st.composite
-def decisions(draw) -> Decision:
-    return Decision(
-        budget=draw(st.floats(0.0, 5e6)),
-        privacy_share=draw(fraction),
-        c_share=draw(fraction),
-        c_split=draw(splits()),
-        b_split=draw(splits()),
-        c_price=draw(st.floats(0.0, 200.0)),
-        b_seat_price=draw(st.floats(0.0, 500.0)),
-    )
-
+from strategies import decisions  # noqa: E402
 
 bad_number = st.sampled_from([-1.0, -1e-9, math.nan, math.inf, -math.inf])
 

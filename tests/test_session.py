@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratsim.engine.decisions import SPLIT_KEYS, Decision
+from stratsim.engine.decisions import Decision
 from stratsim.engine.errors import SessionError
 from stratsim.engine.scenario import LogNormal, Normal, Triangular, Uniform
 from stratsim.engine.session import (
@@ -54,29 +54,7 @@ def write_doc(path: Path, doc: dict) -> Path:
 
 # ------------------------------------------------------------------- strategies
 
-fraction = st.floats(0.0, 1.0, allow_nan=False)
-
-
-@st.composite
-def splits(draw):
-    raw = [draw(st.floats(0.0, 1.0)) for _ in SPLIT_KEYS]
-    total = sum(raw)
-    if total == 0:
-        return {"product": 1.0, "ux": 0.0, "service": 0.0, "acquisition": 0.0}
-    return {k: v / total for k, v in zip(SPLIT_KEYS, raw, strict=True)}
-
-
-@st.composite
-def decisions(draw):
-    return Decision(
-        budget=draw(st.floats(0.0, 5e6)),
-        privacy_share=draw(fraction),
-        c_share=draw(fraction),
-        c_split=draw(splits()),
-        b_split=draw(splits()),
-        c_price=draw(st.floats(0.0, 100.0)),
-        b_seat_price=draw(st.floats(0.0, 500.0)),
-    ).validate()
+from strategies import decisions  # noqa: E402
 
 
 @st.composite
