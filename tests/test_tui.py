@@ -57,7 +57,7 @@ async def test_first_frame_shows_loading_then_period_0(make_app):
         text = screen_text(app)
         assert "Period 0/36" in text
         assert "policy fixed" in text
-        assert "linear (shipped defaults)" in text
+        assert "satisfaction=linear (default)" in text and "privacy=logistic (default)" in text
 
 
 async def test_step_changes_period_and_kpi_table(make_app):
@@ -103,7 +103,8 @@ async def test_allocation_change_previews_then_applies(make_app):
         await pilot.pause()
         assert app.sim.policy_name == "manual"
         assert app.sim.decision.c_share == pytest.approx(0.53)
-        await pilot.press("escape", "n")
+        assert app.focused is None  # enter leaves the value: letters act again
+        await pilot.press("n")
         await pilot.pause()
         assert app.sim.period == 1
         assert app.sim.decisions[-1].c_share == pytest.approx(0.53)
@@ -320,6 +321,65 @@ async def test_quitting_with_unsaved_changes_asks(make_app):
         await pilot.press("d")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_ctrl_q_and_the_palette_quit_ask_too(make_app):
+    """Textual's own quit (ctrl+q, the palette's "Quit") must not skip the question."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n", "ctrl+q")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "ChoiceDialog"
+        await pilot.press("escape")
+        await pilot.pause()
+        await app.run_action("quit")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "ChoiceDialog"
+
+
+async def test_a_burst_of_keys_is_applied_in_order(make_app):
+    """Over SSH keys arrive in bursts: backspaces must not overtake the digits."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        box = app.screen.query_one("#value-budget")
+        box.focus()
+        await pilot.pause()
+        assert box.selection.start != box.selection.end  # focus selects: typing replaces
+        box.action_end()
+        for key in ["backspace"] * 8 + list("380000"):  # posted at once, as a burst
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        await pilot.pause()
+        assert box.value == "380000"
+        assert app.screen.query_one("#allocation").draft.budget == 380000
+
+
+async def test_recovered_autosave_counts_as_unsaved(make_app, tmp_path):
+    """Recovering an autosave must not mark the session saved (quitting would lose it)."""
+    from stratsim.engine import session as store
+    from stratsim.engine.simulation import Simulation
+
+    plan = tmp_path / "plan.toml"
+    sim = Simulation(n_paths=200, device="cpu")
+    sim.run(2)
+    store.save_session(sim, plan)
+    sim.run(3)
+    store.autosave(sim, plan)
+    app = make_app(session=plan, check_recovery=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert type(app.screen).__name__ == "ChoiceDialog"
+        await pilot.press("y")
+        await ready(app, pilot)
+        assert app.sim.period == 5
+        assert app.dirty and "modified" in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "ChoiceDialog"
 
 
 async def test_quitting_a_clean_session_does_not_ask(make_app):

@@ -278,7 +278,7 @@ class StratsimApp(App):
         meta = getattr(message, "meta", None)
         self.session_name = meta.name if meta is not None else None
         self.session_created = meta.created if meta is not None else None
-        self.dirty = False
+        self.dirty = bool(getattr(message, "unsaved", False))
         self._baseline_cache = None
         for line in message.notes:
             self.note(line, "warning")
@@ -336,7 +336,8 @@ class StratsimApp(App):
 
             loaded = store.load_session(autosave)
             target = self.session_path  # keep saving to the real session file
-            self.post_message(EngineReady(loaded.simulation, target, {}, [*loaded.warnings, f"recovered from {autosave}"], None, meta=None))
+            notes = [*loaded.warnings, f"recovered from {autosave}: save (s) to keep it in the session file"]
+            self.post_message(EngineReady(loaded.simulation, target, {}, notes, None, meta=loaded.meta, unsaved=True))
         except Exception as exc:
             self.post_message(EngineFailed(self._describe_error(exc, autosave)))
 
@@ -470,6 +471,7 @@ class StratsimApp(App):
             self.error_dialog("Allocation not applied", f"{exc}\n\nFix the value and press enter again.")
             return
         self.dirty = True
+        self.screen.set_focus(None)  # leave the value: letter keys act again (n steps)
         changed = self._describe_change(event.decision)
         self.note(f"allocation applied ({changed}); policy {before} -> manual" if before != "manual" else f"allocation applied ({changed})")
         self.refresh_all()
@@ -854,6 +856,10 @@ class StratsimApp(App):
             ),
             answer,
         )
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (ctrl+q, the palette's "Quit"): ask like ``q`` does."""
+        self.action_quit_app()
 
     def action_quit_app(self) -> None:
         """Quit; asks to save when there are unsaved changes."""

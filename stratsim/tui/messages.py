@@ -21,11 +21,14 @@ class EngineReady(Message):
         notes: lines for the log (e.g. migrations, warnings).
         recovery: path of an autosave newer than the session, offered for recovery.
         meta: the loaded session's SessionMeta (name, created), or None.
+        unsaved: True when the state is not what the session file holds (a recovered
+            autosave): the header says modified and quitting asks.
     """
 
-    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None) -> None:
+    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False) -> None:
         super().__init__()
         self.meta = meta
+        self.unsaved = unsaved
         self.sim = sim
         self.session_path = session_path
         self.model_refs = model_refs

@@ -25,7 +25,21 @@ from .. import edit
 
 
 class ValueInput(Input):
-    """An Input for one decision field; arrows and ``+``/``-`` step the value."""
+    """An Input for one decision field; arrows and ``+``/``-`` step the value.
+
+    Editing keys (backspace, delete, ctrl+u, cursor moves, enter) are handled in the key
+    handler, in the order they arrive, rather than as bindings: Textual runs a binding as
+    soon as the key arrives but inserts characters when the widget processes the key, so
+    a burst of keys (common over SSH) came out reordered ("backspace x8, 380000" gave 3700).
+    Focusing a value selects it, so typing replaces it.
+    """
+
+    inherit_bindings = False
+    KEY_ACTIONS = {
+        "backspace": "delete_left", "delete": "delete_right", "left": "cursor_left",
+        "right": "cursor_right", "home": "home", "end": "end", "ctrl+u": "delete_left_all",
+        "ctrl+k": "delete_right_all", "ctrl+w": "delete_left_word", "enter": "submit",
+    }  # fmt: skip
 
     BINDINGS = [
         Binding("up", "bump(1)", "Step up", show=False),
@@ -43,10 +57,16 @@ class ValueInput(Input):
         pass
 
     def __init__(self, key: str, **kwargs) -> None:
-        super().__init__(id=f"value-{key.replace('.', '-')}", select_on_focus=False, **kwargs)
+        super().__init__(id=f"value-{key.replace('.', '-')}", select_on_focus=True, **kwargs)
         self.field_key = key
 
     async def _on_key(self, event) -> None:
+        action = self.KEY_ACTIONS.get(event.key)
+        if action is not None:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(action)
+            return
         if event.character in ("+", "-"):
             event.stop()
             event.prevent_default()

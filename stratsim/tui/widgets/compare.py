@@ -36,14 +36,15 @@ class ComparePane(Vertical):
         if branch is None:
             title.update("No branch yet: press [b]b[/b] to keep the current run as a branch.")
             return
-        period = len(history)
-        other = branch.summary_at(period) if period else branch.summary_at(branch.period)
-        shown_period = min(period, branch.period) if period else branch.period
+        # Both runs at the same period (the later of the two periods both have reached).
+        period = min(len(history), branch.period)
+        other = branch.summary_at(period) if period else None
+        cur = history[period - 1] if period else None
+        ahead = "" if len(history) == branch.period else f"; the current run is at Period {len(history)}"
         title.update(
-            f"Current run at Period {period} vs branch [b]{branch.name}[/b] at period {shown_period} "
-            f"(kept at {branch.period}, policy {branch.policy}). Branches: {', '.join(branches)}"
+            f"Period {period}: current run vs branch [b]{branch.name}[/b] (kept at {branch.period}, "
+            f"policy {branch.policy}{ahead}). Branches: {', '.join(branches)}"
         )
-        cur = history[-1] if history else None
         for k in SHOWN:
             c = cur[k]["mean"] if cur else None
             b = other[k]["mean"] if other else None

@@ -28,6 +28,17 @@ class StatusInfo:
     loading: bool = False
 
 
+def short_label(label: str) -> str:
+    """A model description shortened for the header: no training date, "default" for the
+    shipped models ("mlp 64x64 (trained 2026-11-30, R² 0.88)" -> "mlp 64x64 (trained, R² 0.88)")."""
+    label = label.replace("(shipped defaults)", "(default)")
+    if "(trained " in label:
+        head, _, tail = label.partition("(trained ")
+        _, comma, rest = tail.partition(", ")
+        label = f"{head}(trained{comma}{rest}" if comma else f"{head}(trained)"
+    return label
+
+
 class StatusHeader(Static):
     """Two lines: identity and progress of the run, then the models in use."""
 
@@ -47,9 +58,10 @@ class StatusHeader(Static):
         line1.append("  ")
         line1.append("modified" if info.dirty else "saved", style="bold reverse" if info.dirty else "")
         line1.append(f"  Period {info.period}/{info.horizon}", style="bold")
-        line1.append(f"  policy {info.policy}  {info.device} {info.paths} paths")
-        if info.busy:
-            line1.append(f"  [{info.busy}]", style="italic")
-        line2 = Text("models: ")
-        line2.append("  ".join(f"{role}={label}" for role, label in info.models))
+        line1.append(f"  policy {info.policy}  ")
+        if info.busy:  # in place of device and paths, so the line fits 80 columns
+            line1.append(f"[{info.busy}]", style="italic")
+        else:
+            line1.append(f"{info.device} {info.paths} paths")
+        line2 = Text("  ".join(f"{role}={short_label(label)}" for role, label in info.models))
         self.update(Text("\n").join([line1, line2]))
