@@ -435,7 +435,7 @@ def _check_role(role: str) -> None:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
 
 
-def _short_list(items: Sequence[str], limit: int = 12) -> str:
+def _short_list(items: Sequence[str], limit: int = 40) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
