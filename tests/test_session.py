@@ -371,7 +371,7 @@ def sim_with_models(model_dir: Path, steps: int = 3) -> Simulation:
 
 
 def test_models_are_referenced_and_reloaded(model_dir):
-    from stratsim.engine.session import file_sha256
+    from stratsim.engine.fileio import file_sha256
 
     path = model_dir.parent / "s.toml"
     sim = sim_with_models(model_dir)

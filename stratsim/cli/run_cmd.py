@@ -63,9 +63,10 @@ def _opt(args: argparse.Namespace, name: str):
 def build_simulation(args: argparse.Namespace):
     """The Simulation described by run's flags (scenario, seed, paths, policy, device, dtype, models)."""
     from ..engine.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)  # before torch is imported: bad input fails fast
     from ..engine.simulation import Simulation
 
-    scenario = load_scenario(args.scenario)
     models = {}
     if args.models is not None:
         from ..engine.trained import load_models

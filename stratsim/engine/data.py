@@ -31,7 +31,6 @@ Rules (documented for the CLI as well):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
+from .fileio import file_sha256
 from .models import INCIDENT_FEATURES
 
 #: Roles a model can play in the simulation.
@@ -254,15 +254,6 @@ def read_table(path: str | Path):
     if len(df) == 0:
         raise DataError(f"{p}: no data rows (header only)")
     return df
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (streamed in 1 MiB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_training_data(

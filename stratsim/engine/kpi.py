@@ -8,9 +8,11 @@ default, the same as NumPy's and pandas' default).
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: sessions and the CLI read KPIS without torch
+    import pandas as pd
+    import torch
 
 #: KPI name -> (label, unit). The order is the display order.
 KPIS: dict[str, tuple[str, str]] = {
@@ -72,6 +74,9 @@ def summarize(outputs: dict[str, torch.Tensor]) -> Summary:
     ``torch.quantile`` on the CPU sorted in float64 and was ~10x slower (it took most of
     a 10,000-path run: bench/bench_engine.py).
     """
+    import numpy as np
+    import torch
+
     names = [k for k in KPIS if k in outputs]
     tensors = [outputs[k].detach() for k in names]
     dtype = tensors[0].dtype if all(t.dtype == tensors[0].dtype and t.is_floating_point() for t in tensors) else torch.float64
@@ -95,6 +100,8 @@ def summarize(outputs: dict[str, torch.Tensor]) -> Summary:
 def tidy_frame(history: list[Summary], first_period: int = 1) -> pd.DataFrame:
     """History (one :data:`Summary` per period) as the tidy table
     ``period, kpi, mean, p10, p50, p90``; periods are 1-based months."""
+    import pandas as pd
+
     rows = [
         {"period": first_period + i, "kpi": kpi, **stats}
         for i, summary in enumerate(history)

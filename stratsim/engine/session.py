@@ -66,12 +66,10 @@ are refused on save, naming the key path, before anything is written.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import signal
 import sys
-import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +78,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from . import fileio
 from .decisions import DECISION_KEYS, SPLIT_KEYS, Decision
 from .device import DEVICES, DTYPES
 from .errors import ScenarioError, SessionError, StratsimError
@@ -359,60 +358,17 @@ def _base_name(path: Path) -> str:
     return stem.removesuffix(AUTOSAVE_SUFFIX) or stem
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        fd = os.open(folder, flags)
-    except OSError:
-        return  # platforms without directory fds (Windows): rename is still atomic
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, flush,
-    ``os.fsync``, ``os.replace`` over the target, then fsync of the folder.
-
-    Keeps the permission bits of an existing target (new files: 0o666 minus the umask).
-    A symlinked target is written through (the link stays).
+    """:func:`stratsim.engine.fileio.atomic_write_bytes` with OS errors as SessionError.
 
     Raises:
         SessionError: the folder does not exist or is not writable, disk full, ... (the
-            target is then unchanged and the temporary file removed).
+            target is then unchanged).
     """
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    folder = target.parent
     try:
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        fileio.atomic_write_bytes(path, data)
     except OSError as exc:
-        raise SessionError(f"{target}: cannot save: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise SessionError(f"{target}: cannot save: {exc.strerror or exc}") from None
-        raise
-    _fsync_dir(folder)
+        raise SessionError(f"{path}: cannot save: {exc.strerror or exc}") from None
 
 
 def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None) -> Path:
@@ -807,18 +763,9 @@ def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external:
     return refs
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_model_file(ref: ModelRef, source: str) -> None:
     try:
-        digest = file_sha256(ref.file)
+        digest = fileio.file_sha256(ref.file)
     except OSError as exc:
         raise SessionError(f"{source}: key models.{ref.role}.path: value {ref.path!r}: cannot read model file {ref.file}: {exc.strerror or exc}") from None
     if digest != ref.sha256:

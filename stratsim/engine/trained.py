@@ -26,13 +26,10 @@ fails the sha256 check (refused, never silently mixed).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import io
 import math
-import os
-import tempfile
 import tomllib
 import warnings
 from collections.abc import Mapping
@@ -45,6 +42,7 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
+from .fileio import atomic_write_bytes
 from .nets import KINDS, TabularNet, build_net
 
 if TYPE_CHECKING:
@@ -275,31 +273,6 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- save
 
 
-def _atomic_write(path: Path, blob: bytes) -> None:
-    """Write ``blob`` to ``path`` via a temp file in the same dir + fsync + os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable (POSIX; not possible on Windows)
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
 def state_dict_bytes(net: TabularNet) -> bytes:
     """``torch.save`` of the CPU state dict of ``net`` (tensors only), as bytes."""
     state = {k: v.detach().to("cpu").clone().contiguous() for k, v in net.state_dict().items()}
@@ -339,8 +312,8 @@ def save_model(result: TrainResult, directory: str | Path) -> SavedModel:
     wp, mp = weights_path(d, result.role), metadata_path(d, result.role)
     try:
         d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(wp, blob)
-        _atomic_write(mp, text.encode("utf-8"))
+        atomic_write_bytes(wp, blob)
+        atomic_write_bytes(mp, text.encode("utf-8"))
     except OSError as exc:
         raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
     return SavedModel(wp, mp, sha)

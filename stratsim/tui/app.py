@@ -605,7 +605,8 @@ class StratsimApp(App):
         """Run ``fn(sim)`` in the sim worker (replays can take a while), then refresh."""
         self.busy = busy
         self.refresh_bindings()
-        self.query_one(StatusHeader).show(self.status_info()) if isinstance(self.screen, MainScreen) else None
+        if isinstance(self.screen, MainScreen):
+            self.query_one(StatusHeader).show(self.status_info())
         self._sim_worker(fn, label)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sim")
