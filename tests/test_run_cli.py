@@ -109,3 +109,36 @@ def test_unwritable_csv_exits_2_before_simulating(tmp_path, capsys, where):
     assert str(target) in line
     assert captured.out == ""  # refused before the run: no table printed
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--out"])
+def test_an_output_never_overwrites_the_scenario(tmp_path, capsys, flag):
+    scn = tmp_path / "my.toml"
+    scn.write_text('name = "mine"\n')
+    before = scn.read_bytes()
+    assert main(["run", "--scenario", str(scn), flag, str(scn), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{flag} would overwrite the file given to --scenario" in line
+    assert scn.read_bytes() == before
+
+
+def test_csv_and_out_must_differ(tmp_path, capsys):
+    target = tmp_path / "s.toml"
+    assert main(["run", "--out", str(target), "--csv", str(target), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
+    assert "--csv would overwrite the file given to --out" in one_error_line(capsys.readouterr().err)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("args", [["--steps", "0x"], ["--policy", "foo"], ["--csv", ""]])
+def test_usage_errors_are_one_line(capsys, args):
+    assert main(["run", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(see 'stratsim run --help')" in one_error_line(err)
+
+
+def test_steps_past_the_horizon_warn(tmp_path, capsys):
+    scn = tmp_path / "short.toml"
+    scn.write_text("[simulation]\nhorizon_months = 2\n")
+    assert main(["run", "--scenario", str(scn), "--steps", "4", "--paths", "10", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "periods 3..4 lie past the scenario's horizon of 2 months" in err

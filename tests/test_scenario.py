@@ -159,6 +159,10 @@ def write(tmp_path, text: str):
         ("[allocation]\nc_share = 1.5\n", "allocation.c_share", "1"),
         ("[allocation.c_split]\nproduct = 0.5\n", "allocation.c_split.ux", "field required"),
         ("[simulation]\nhorizon_months = 0\n", "simulation.horizon_months", "1"),
+        # strict types: TOML has real numbers and booleans, so no silent coercion
+        ("[capability]\neta = '0.6'\n", "capability.eta", "expected a number"),
+        ("[simulation]\nhorizon_months = true\n", "simulation.horizon_months", "valid integer"),
+        ("[allocation]\nbudget = '300000'\n", "allocation.budget", "valid number"),
     ],
 )
 def test_toml_errors_name_the_file_the_key_and_the_expectation(tmp_path, text, key, expect):
