@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StratsimError as exc:
-        print(f"stratsim: error: {exc}", file=sys.stderr)
+        from ..engine.fileio import printable
+
+        print(f"stratsim: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stratsim: interrupted", file=sys.stderr)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..engine.errors import StratsimError
+
+if TYPE_CHECKING:
+    from ..engine.fileio import OutputKind
 
 
 def _int_at_least(minimum: int):
@@ -55,12 +59,33 @@ def refuse_clobber(outputs: dict[str, Path | None], inputs: dict[str, Path | Non
 
 
 def check_writable(path: Path) -> None:
-    """Refuse early (before any work) an output path whose folder does not exist."""
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise StratsimError(f"{path}: folder {parent} does not exist")
-    if path.is_dir():
-        raise StratsimError(f"{path}: is a folder, expected a file path")
+    """Refuse early (before any work) an output path whose folder does not exist or does
+    not take a new file, or that is a folder."""
+    from ..engine.fileio import check_output
+
+    check_output(path, None)
+
+
+def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: bool) -> None:
+    """Refuse, before any work, each ``(flag, path, kind)`` output that cannot or must not
+    be written (:func:`stratsim.engine.fileio.check_output`): a missing or unwritable
+    folder, a folder, and, unless ``force``, a symbolic link or an existing file that is
+    not a stratsim file of that kind.
+
+    Raises:
+        StratsimError: one line naming the flag, the path and the problem (and ``--force``
+            when it would accept it).
+    """
+    from ..engine.fileio import OutputError, check_output
+
+    for flag, path, kind in outputs:
+        if path is None:
+            continue
+        try:
+            check_output(path, kind, force=force)
+        except OutputError as exc:
+            hint = " (give --force to replace it)" if exc.overridable else ""
+            raise StratsimError(f"{flag} {exc}{hint}") from None
 
 
 def fmt(value: float) -> str:

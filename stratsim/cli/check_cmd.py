@@ -46,13 +46,14 @@ def register(sub) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
+    from ..engine.fileio import printable
     from ..engine.session import load_session
 
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
     for line in loaded.warnings:
-        print(f"stratsim: warning: {line}", file=sys.stderr)
+        print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     sim = loaded.simulation
-    what = f"{args.session}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"
+    what = f"{printable(args.session)}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"
     diff = loaded.first_difference(args.tolerance)
     if diff is None:
         print(f"{what}: replay matches the stored history")

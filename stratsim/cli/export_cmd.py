@@ -31,6 +31,11 @@ def register(sub) -> None:
     fmt.add_argument("--csv", type=output_file, metavar="PATH", help="write CSV files")
     fmt.add_argument("--parquet", type=output_file, metavar="PATH", help="write Parquet files (pyarrow)")
     p.add_argument("--decisions", type=output_file, metavar="PATH", help="where to write the decisions (default: PATH with .decisions before the suffix)")
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace existing output files that are not stratsim tables with the same columns "
+        "(or symbolic links: the link is replaced, never the file it points to)",
+    )  # fmt: skip
     p.set_defaults(func=export)
 
 
@@ -41,10 +46,12 @@ def decisions_path(path: Path) -> Path:
 
 def export(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
-    from ..engine.kpi import tidy_frame
+    from ..engine.fileio import printable, table_kind, write_table
+    from ..engine.kpi import TIDY_COLUMNS, tidy_frame
     from ..engine.session import decisions_frame, read_session
-    from ._common import check_writable
+    from ._common import check_outputs
 
+    fmt = "csv" if args.csv is not None else "parquet"
     out = args.csv if args.csv is not None else args.parquet
     dec = args.decisions if args.decisions is not None else decisions_path(out)
     for path in (out, dec):
@@ -52,19 +59,16 @@ def export(args: argparse.Namespace) -> int:
             raise StratsimError(f"{path}: is the session file; choose another output path")
     if out.resolve() == dec.resolve():
         raise StratsimError(f"{dec}: the decisions would overwrite the KPI table {out}; choose another --decisions path")
-    check_writable(out)
-    check_writable(dec)
+    decision_columns = list(decisions_frame([]).columns)
+    check_outputs([(f"--{fmt}", out, table_kind(TIDY_COLUMNS, fmt)), ("--decisions", dec, table_kind(decision_columns, fmt))], args.force)
     data = read_session(args.session, check_models=False, allow_external_models=True)  # reads no model file
     for line in data.warnings:
-        print(f"stratsim: warning: {line}", file=sys.stderr)
+        print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     kpis, decisions = tidy_frame(data.history), decisions_frame(data.decisions)
     for frame, path in ((kpis, out), (decisions, dec)):
         try:
-            if args.csv is not None:
-                frame.to_csv(path, index=False)
-            else:
-                frame.to_parquet(path, index=False)
+            write_table(frame, path, fmt, force=args.force)
         except OSError as exc:
-            raise StratsimError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {out} ({len(kpis)} rows) and {dec} ({len(decisions)} rows)", file=sys.stderr)
+            raise StratsimError(f"{printable(path)}: cannot write: {exc.strerror or exc}") from None
+    print(f"wrote {printable(out)} ({len(kpis)} rows) and {printable(dec)} ({len(decisions)} rows)", file=sys.stderr)
     return 0

@@ -48,6 +48,11 @@ def register(sub) -> None:
         help="torch CPU threads (default 0: one thread below 100,000 paths, torch's default above)",
     )  # fmt: skip
     p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace an existing --out/--csv file that stratsim did not write as that kind of file "
+        "(or a symbolic link: the link is replaced, never the file it points to)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -93,8 +98,10 @@ def _continue_session(args: argparse.Namespace):
     if given:
         raise StratsimError(f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models")
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    from ..engine.fileio import printable
+
     for line in loaded.warnings:
-        print(f"stratsim: warning: {line}", file=sys.stderr)
+        print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     if args.policy is not None:
         loaded.simulation.set_policy(args.policy)
     return loaded
@@ -112,14 +119,29 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from ..engine.session import autosave, discard_autosave, install_signal_autosave, save_session
-    from ._common import check_writable, kpi_table, refuse_clobber, set_threads
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import OutputError, check_output, printable, table_kind, write_table
+    from ..engine.kpi import TIDY_COLUMNS
+    from ..engine.session import (
+        SESSION_FILE,
+        autosave,
+        autosave_path,
+        discard_autosave,
+        install_signal_autosave,
+        save_session,
+    )
+    from ._common import check_outputs, kpi_table, refuse_clobber, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario, "--session": args.session, "--out": args.out})
     refuse_clobber({"--out": args.out}, {"--scenario": args.scenario})
-    for out in (args.csv, args.out):
-        if out is not None:
-            check_writable(out)
+    target = args.out if args.out is not None else args.session
+    csv_kind = table_kind(TIDY_COLUMNS, "csv")
+    check_outputs([("--out" if args.out is not None else "--session", target, SESSION_FILE), ("--csv", args.csv, csv_kind)], args.force)
+    if target is not None:
+        try:  # the autosave beside the session: only ever replaced when it is a session
+            check_output(autosave_path(target), SESSION_FILE)
+        except OutputError as exc:
+            raise StratsimError(f"{exc} (this run autosaves there: move it away)") from None
     name = created = None
     if args.session is not None:
         loaded = _continue_session(args)
@@ -138,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
         )
     elif steps == 0 and args.steps is None:
         print(f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on", file=sys.stderr)
-    target = args.out if args.out is not None else args.session
     err = Console(stderr=True)
     last_autosave = [0.0]
 
@@ -161,18 +182,26 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if target is not None:
             path = autosave(sim, target, name=name, created=created)
-            print(f"stratsim: autosaved period {sim.period} to {path}", file=sys.stderr)
+            print(f"stratsim: autosaved period {sim.period} to {printable(path)}", file=sys.stderr)
         raise
     finally:
         if guard is not None:
             guard.uninstall()
     Console().print(kpi_table(sim, SHOWN_KPIS))
-    if args.csv is not None:
-        sim.kpi_frame().to_csv(args.csv, index=False)
-        n_kpis = len(sim.history[-1]) if sim.history else 0
-        print(f"wrote {args.csv} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
+    # The session (primary output) first: a failing --csv must not lose the run.
     if target is not None:
-        save_session(sim, target, name=name, created=created)
+        try:
+            save_session(sim, target, name=name, created=created, force=args.force)
+        except StratsimError as exc:
+            raise StratsimError(f"{exc} (the run is autosaved in {printable(autosave_path(target))})") from None
         discard_autosave(target)
-        print(f"saved session {target} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
+        print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
+    if args.csv is not None:
+        try:
+            write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
+        except OSError as exc:
+            saved = f" (the session {printable(target)} is saved)" if target is not None else ""
+            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}{saved}") from None
+        n_kpis = len(sim.history[-1]) if sim.history else 0
+        print(f"wrote {printable(args.csv)} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
     return 0

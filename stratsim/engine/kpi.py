@@ -50,6 +50,8 @@ KPIS: dict[str, tuple[str, str]] = {
     "p_cash_negative": ("P(cash < 0)", "probability"),
 }
 STATS = ("mean", "p10", "p50", "p90")
+#: Columns of :func:`tidy_frame` (``stratsim run --csv``, ``stratsim export``).
+TIDY_COLUMNS = ("period", "kpi", *STATS)
 _Q = (0.1, 0.5, 0.9)
 
 Summary = dict[str, dict[str, float]]
@@ -107,4 +109,4 @@ def tidy_frame(history: list[Summary], first_period: int = 1) -> pd.DataFrame:
         for i, summary in enumerate(history)
         for kpi, stats in summary.items()
     ]
-    return pd.DataFrame(rows, columns=["period", "kpi", *STATS])
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))

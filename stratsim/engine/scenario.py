@@ -18,7 +18,6 @@ the key path (``to_c.bass_p``), the value and the expectation.
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -304,18 +303,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         ScenarioError: missing or unreadable file, TOML syntax error, unknown key, wrong
             type, out-of-range value (message names file, key path, value, expectation).
     """
+    from .fileio import printable, read_toml
+
     p = Path(path) if path is not None else DEFAULT_SCENARIO_PATH
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"{p}: cannot read scenario file: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{p}: invalid TOML: {exc}") from None
-    return scenario_from_dict(data, str(p))
+    data = read_toml(p, ScenarioError, "scenario file")
+    return scenario_from_dict(data, printable(p))
 
 
 def draw_parameters(

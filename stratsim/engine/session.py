@@ -68,9 +68,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import signal
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,6 +99,14 @@ MODEL_ROLES = {"satisfaction": "satisfaction_model", "privacy": "incident_model"
 #: TOML floats written by tomli-w round-trip exactly, so a same-device replay differs by 0).
 DEFAULT_REL_TOL = 1e-9
 _INT64 = (-(2**63), 2**63 - 1)
+#: Output kind of session files and autosaves: an existing file is replaced without
+#: ``force`` only when it is a stratsim session (``schema_version`` plus ``[meta]`` and
+#: ``[run]`` tables; fast path: the layout :func:`save_session` writes).
+SESSION_FILE = fileio.toml_kind(
+    "session file",
+    lambda d: isinstance(d.get("schema_version"), int) and isinstance(d.get("meta"), dict) and isinstance(d.get("run"), dict),
+    re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*schema_version = \d+\n\n\[meta\]\n"),
+)
 _SAVED_DEVICES = tuple(d for d in DEVICES if d != "auto")
 
 
@@ -242,7 +250,15 @@ def _check_toml_values(value: Any, key: str, target: Path) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value, start=1):
             _check_toml_values(v, f"{key}[{i}]", target)
-    elif isinstance(value, bool | str | datetime):
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SessionError(
+                f"{fileio.printable(target)}: cannot save: key {key}: value {fileio.printable(value)!r}: "
+                "not valid UTF-8 text (a file name with non-UTF-8 bytes? rename it)"
+            ) from None
+    elif isinstance(value, bool | datetime):
         return
     elif isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
@@ -354,24 +370,29 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
 
 
 def _base_name(path: Path) -> str:
+    """The session name a file gives by default: its stem without ``.autosave``, as
+    printable text (bytes of a non-UTF-8 name as ``\\xe9``: TOML holds only UTF-8)."""
     stem = path.stem
-    return stem.removesuffix(AUTOSAVE_SUFFIX) or stem
+    return fileio.printable(stem.removesuffix(AUTOSAVE_SUFFIX) or stem)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """:func:`stratsim.engine.fileio.atomic_write_bytes` with OS errors as SessionError.
+def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> None:
+    """:func:`stratsim.engine.fileio.write_bytes` of a :data:`SESSION_FILE`, with OS
+    errors as SessionError.
 
     Raises:
+        OutputError: ``path`` is a symbolic link or an existing file that is not a
+            session, and not ``force`` (nothing written).
         SessionError: the folder does not exist or is not writable, disk full, ... (the
             target is then unchanged).
     """
     try:
-        fileio.atomic_write_bytes(path, data)
+        fileio.write_bytes(path, data, SESSION_FILE, force=force)
     except OSError as exc:
-        raise SessionError(f"{path}: cannot save: {exc.strerror or exc}") from None
+        raise SessionError(f"{fileio.printable(path)}: cannot save: {exc.strerror or exc}") from None
 
 
-def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None) -> Path:
+def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None, force: bool = False) -> Path:
     """Save ``sim`` to ``path`` atomically (see :func:`atomic_write_bytes`).
 
     Args:
@@ -379,11 +400,15 @@ def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, 
         path: the session file; trained model paths are stored relative to its folder.
         name: ``[meta].name`` (default: the file's stem without ``.autosave``).
         created: ``[meta].created`` (default: now); pass the loaded session's to keep it.
+        force: replace ``path`` even when it is a symbolic link (the link itself is
+            replaced, never its target) or a file that is not a stratsim session (ask
+            the user first: :func:`stratsim.engine.fileio.output_problem`).
 
     Returns:
         the path written.
 
     Raises:
+        OutputError: ``path`` is a link or a foreign file and not ``force``.
         SessionError: a value TOML cannot hold (nothing is written), a model with no
             file, or an OS error (the previous file is kept).
     """
@@ -391,7 +416,7 @@ def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, 
 
     target = Path(path)
     doc = session_document(sim, target, name=name, created=created)
-    atomic_write_bytes(target, tomli_w.dumps(doc).encode("utf-8"))
+    atomic_write_bytes(target, tomli_w.dumps(doc).encode("utf-8"), force=force)
     return target
 
 
@@ -406,16 +431,16 @@ def autosave_path(path: str | Path) -> Path:
     return p.with_name(f"{p.stem}{AUTOSAVE_SUFFIX}{p.suffix or '.toml'}")
 
 
-def autosave(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None) -> Path:
+def autosave(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None, force: bool = False) -> Path:
     """Save ``sim`` to :func:`autosave_path` of the session ``path`` (atomically).
 
     Call after every period stepped. Returns the autosave path.
 
     Raises:
-        SessionError: as :func:`save_session`.
+        OutputError, SessionError: as :func:`save_session` (``force`` likewise).
     """
     p = Path(path)
-    return save_session(sim, autosave_path(p), name=name if name is not None else _base_name(p), created=created)
+    return save_session(sim, autosave_path(p), name=name if name is not None else _base_name(p), created=created, force=force)
 
 
 def find_recovery(path: str | Path) -> Path | None:
@@ -627,20 +652,7 @@ _MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SessionError(f"{path}: cannot read session file: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SessionError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start}): expected a TOML session file") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SessionError(f"{path}: invalid TOML: {exc}") from None
-    except (RecursionError, ValueError) as exc:  # pathological nesting / numbers
-        raise SessionError(f"{path}: invalid TOML: {exc}") from None
+    return fileio.read_toml(path, SessionError, "session file")
 
 
 def _strip_unknown_scenario_keys(data: dict[str, Any], v: _Validator) -> dict[str, Any]:
@@ -781,7 +793,7 @@ def parse_session(
     """Validate (and migrate) a parsed session document; reads no file.
 
     Args:
-        data: the document as returned by :func:`tomllib.loads`.
+        data: the document as returned by :func:`stratsim.engine.fileio.read_toml`.
         source: the file name used in messages (and the path recorded in the result).
         base_dir: folder that model paths are relative to (default: the source's folder).
         allow_external_models: accept model paths outside ``base_dir``.
