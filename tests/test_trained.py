@@ -20,9 +20,11 @@ from stratsim.engine.models import (
     check_features,
 )
 from stratsim.engine.trained import (
+    CHECKSUM_KEY,
     TrainedModel,
     load_model,
     load_models,
+    metadata_checksum,
     metadata_path,
     save_model,
     weights_path,
@@ -119,6 +121,7 @@ def _rewrite_weights(tmp_path: Path, role: str, obj, fix_sha: bool) -> None:
     if fix_sha:  # make the sha check pass so the loader's other defences are exercised
         meta = tomllib.loads(mp.read_text())
         meta["weights_sha256"] = hashlib.sha256(wp.read_bytes()).hexdigest()
+        meta[CHECKSUM_KEY] = metadata_checksum(meta)
         mp.write_text(tomli_w.dumps(meta))
 
 
@@ -197,7 +200,7 @@ def test_missing_or_bad_metadata(tmp_path, sat_result):
     saved = save_model(sat_result, tmp_path)
     assert set(load_models(tmp_path)) == {"satisfaction"}  # privacy simply absent
     saved.metadata.write_text("role = [unclosed")
-    with pytest.raises(ModelError, match="not valid TOML"):
+    with pytest.raises(ModelError, match="invalid TOML"):
         load_model(tmp_path, "satisfaction")
     saved.metadata.unlink()
     with pytest.raises(ModelError, match="metadata file missing"):

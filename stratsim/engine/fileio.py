@@ -198,7 +198,7 @@ def parse_toml(raw: bytes | str, source: str | Path, error: type[StratsimError],
         at = f" at {_where(text, pos)}" if pos is not None else ""
         raise error(f"{src}: invalid TOML{at}: arrays or inline tables nested too deeply (at most {MAX_TOML_DEPTH} levels)") from None
     except ValueError as exc:  # int() beyond sys.get_int_max_str_digits()
-        m = re.search(rf"(?<![\w.])[+-]?\d[\d_]{{{sys.get_int_max_str_digits() - 1},}}", text)
+        m = re.search(rf"(?<![\w.])[+-]?\d[\d_]{{{max(sys.get_int_max_str_digits(), 640) - 1},}}", text)
         if m is None:
             raise error(f"{src}: invalid TOML: {exc}") from None
         digits = sum(c.isdigit() for c in m.group())

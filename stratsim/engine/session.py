@@ -764,14 +764,16 @@ def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external:
         if not isinstance(undefined, list) or not all(isinstance(u, str) for u in undefined):
             raise v.error(f"{prefix}.undefined_metrics", undefined, "an array of metric names")
         p = Path(rel)
-        external = p.is_absolute() or ".." in p.parts or bool(p.drive)
-        if external and not allow_external:
+        file = (base / p).resolve()  # symbolic links followed: containment is judged on the real place
+        inside = not p.is_absolute() and not p.drive and file.is_relative_to(base.resolve())
+        if not inside and not allow_external:
+            where = "" if p.is_absolute() else f" (it resolves to {file})"
             raise SessionError(
-                f"{v.source}: key {prefix}.path: value {rel!r}: expected a path inside the session's "
-                f"folder {base} (no absolute path, no '..'); to trust this file anyway, pass "
-                "allow_external_models=True (CLI: --allow-external-models)"
+                f"{v.source}: key {prefix}.path: value {rel!r}{where}: expected a model file inside the "
+                f"session's folder {base}; copy the model folder next to the session file, or, to trust "
+                "it where it is, pass --allow-external-models to stratsim run or stratsim check"
             )
-        refs[role] = ModelRef(role, rel, (base / p).resolve() if not p.is_absolute() else p, sha.lower(), kind, metrics, tuple(undefined))
+        refs[role] = ModelRef(role, rel, file, sha.lower(), kind, metrics, tuple(undefined))
     return refs
 
 

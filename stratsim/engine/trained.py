@@ -10,10 +10,11 @@ Layout of a model directory (one pair of files per role)::
 (written with ``tomli_w``, read with ``tomllib``) holds what is needed to rebuild and
 trust it: kind, role, features, target, input scale, column mapping, normalization,
 hyperparameters, test metrics (finite floats only: TOML has no NaN), the sha256 of
-the training data and of the weights file, the torch version and the UTC creation
-time (ISO 8601).
+the training data and of the weights file, the torch version, the UTC creation
+time (ISO 8601), and ``metadata_sha256``: a checksum over every other key, so an edit of
+anything that changes results (the ``features`` order, the kind, ...) is refused.
 
-Loading checks the weights' sha256 against the metadata *before* unpickling (the
+Loading checks the metadata's checksum, then the weights' sha256 against the metadata *before* unpickling (the
 bytes verified are the bytes loaded), then that the file is a state dict with exactly
 the expected keys and shapes; any failure is a :class:`~stratsim.engine.errors.ModelError`.
 ``weights_only=True`` is a defence, not a guarantee (CVE-2025-32434, CVE-2026-24747):
@@ -30,7 +31,6 @@ import copy
 import hashlib
 import io
 import math
-import tomllib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +42,7 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
-from .fileio import atomic_write_bytes
+from .fileio import TORCH_WEIGHTS, check_output, document_sha256, read_toml, toml_kind, write_bytes
 from .nets import KINDS, TabularNet, build_net
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 #: Roles, in the order :func:`load_models` looks for them.
 ROLES = ("satisfaction", "privacy")
+#: Metadata key of the checksum over every other key (:func:`metadata_checksum`).
+CHECKSUM_KEY = "metadata_sha256"
+#: Output kind of ``ROLE.toml``: replaced without ``force`` only when it is model metadata.
+MODEL_METADATA = toml_kind(
+    "model metadata file", lambda d: all(k in d for k in ("schema_version", "role", "weights_sha256"))
+)
 
 
 def weights_path(directory: str | Path, role: str) -> Path:
@@ -267,6 +273,7 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
             }
             for b in result.reliability
         ]
+    meta[CHECKSUM_KEY] = metadata_checksum(meta)
     return meta
 
 
@@ -290,13 +297,17 @@ class SavedModel:
     sha256: str
 
 
-def save_model(result: TrainResult, directory: str | Path) -> SavedModel:
+def save_model(result: TrainResult, directory: str | Path, *, force: bool = False) -> SavedModel:
     """Save ``result`` as ``DIR/ROLE.pt`` + ``DIR/ROLE.toml`` (creating ``DIR``).
 
     Call only after a successful training: a diverged run raises before reaching here,
-    which is what keeps the previously saved model intact.
+    which is what keeps the previously saved model intact. Both files are checked before
+    either is written: an existing ``ROLE.pt`` that is not a torch archive, a ``ROLE.toml``
+    that is not model metadata, or a symbolic link, is not replaced unless ``force``
+    (:func:`stratsim.engine.fileio.output_problem`).
 
     Raises:
+        OutputError: a file in the way is not a model file (or a link), and not ``force``.
         ModelError: the directory or files cannot be written.
     """
     import tomli_w
@@ -306,14 +317,16 @@ def save_model(result: TrainResult, directory: str | Path) -> SavedModel:
     sha = hashlib.sha256(blob).hexdigest()
     meta = build_metadata(result, sha)
     try:
-        text = tomli_w.dumps(meta)
-    except (TypeError, ValueError) as exc:  # pragma: no cover - build_metadata keeps it clean
+        data = tomli_w.dumps(meta).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError: a non-UTF-8 name in the metadata
         raise ModelError(f"cannot encode model metadata as TOML: {exc}") from None
     wp, mp = weights_path(d, result.role), metadata_path(d, result.role)
     try:
         d.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(wp, blob)
-        atomic_write_bytes(mp, text.encode("utf-8"))
+        check_output(wp, TORCH_WEIGHTS, force=force, probe=False)
+        check_output(mp, MODEL_METADATA, force=force, probe=False)
+        write_bytes(wp, blob, TORCH_WEIGHTS, force=force)
+        write_bytes(mp, data, MODEL_METADATA, force=force)
     except OSError as exc:
         raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
     return SavedModel(wp, mp, sha)
@@ -327,28 +340,43 @@ def _expect(cond: bool, path: Path, msg: str) -> None:
         raise ModelError(f"{path}: {msg}")
 
 
+def metadata_checksum(meta: Mapping[str, Any]) -> str:
+    """SHA-256 over every metadata key but :data:`CHECKSUM_KEY` itself
+    (:func:`stratsim.engine.fileio.document_sha256`): the ``features`` order, kind,
+    hidden sizes, normalization, input scale, weights sha256, ... An edit of any of them
+    is caught at load time, so nothing that changes results can change silently."""
+    return document_sha256(dict(meta), exclude=(CHECKSUM_KEY,))
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """Read and validate a metadata TOML file.
+    """Read and validate a metadata TOML file (:func:`stratsim.engine.fileio.read_toml`).
 
     Raises:
-        ModelError: unreadable, not TOML, newer schema, or a key missing/of the wrong type
-            (the message names the key).
+        ModelError: unreadable, not TOML, newer schema, a checksum that does not match
+            (the file was edited), or a key missing/of the wrong type (the message names
+            the key).
     """
     p = Path(path)
-    try:
-        meta = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{p}: metadata file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{p}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(f"{p}: not valid TOML: {exc}") from None
+    meta = read_toml(p, ModelError, "model metadata file")
     ver = meta.get("schema_version")
     _expect(isinstance(ver, int), p, "key 'schema_version' missing or not an integer")
     _expect(
         ver <= SCHEMA_VERSION,
         p,
         f"schema_version {ver} is newer than this stratsim supports ({SCHEMA_VERSION}); upgrade",
+    )
+    recorded = meta.get(CHECKSUM_KEY)
+    _expect(
+        isinstance(recorded, str),
+        p,
+        f"key {CHECKSUM_KEY} missing: the metadata cannot be verified (written by stratsim 0.1.0, "
+        "or edited); retrain the model with `stratsim train ROLE --out DIR`",
+    )
+    _expect(
+        recorded == metadata_checksum(meta),
+        p,
+        f"key {CHECKSUM_KEY}: the metadata was edited since it was saved (features order, "
+        "normalization, kind, ... no longer match its checksum); refusing it: retrain or restore the file",
     )
     role = meta.get("role")
     _expect(role in ROLES, p, f"key 'role' is {role!r}; expected one of {', '.join(ROLES)}")

@@ -4,10 +4,9 @@ A test checks that the shipped file loads to exactly ``Scenario()``."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tomli_w
 
+from stratsim.engine.fileio import toml_kind, write_bytes
 from stratsim.engine.scenario import DEFAULT_SCENARIO_PATH, Scenario
 
 
@@ -37,8 +36,13 @@ def render(scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Output kind of scenario files: an existing file is replaced only when its top-level keys
+#: are scenario keys.
+SCENARIO_FILE = toml_kind("scenario file", lambda d: bool(d) and set(d) <= set(Scenario.model_fields))
+
+
 def main() -> None:
-    Path(DEFAULT_SCENARIO_PATH).write_text(render(Scenario()), encoding="utf-8")
+    write_bytes(DEFAULT_SCENARIO_PATH, render(Scenario()).encode("utf-8"), SCENARIO_FILE)
     print(f"wrote {DEFAULT_SCENARIO_PATH}")
 
 
