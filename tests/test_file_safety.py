@@ -181,19 +181,15 @@ def test_error_lines_stay_one_printable_line():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny trained satisfaction model: (TrainResult, folder it was saved to)."""
-    import numpy as np
-
-    from stratsim.engine.data import from_arrays
+    from stratsim.engine.data import load_training_data, sample_data_path
     from stratsim.engine.trained import save_model
     from stratsim.engine.training import TrainConfig, train_model
 
-    d = tmp_path_factory.mktemp("proj") / "models"
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 10, (200, 3))
-    y = 0.5 * x[:, 0] + 0.3 * x[:, 1] + 0.1 * x[:, 2] + 1 + rng.normal(0, 0.3, 200)
-    result = train_model(from_arrays("satisfaction", x, y), TrainConfig(role="satisfaction", epochs=2, device="cpu"))
-    save_model(result, d)
-    return result, d
+    data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(slice(0, 200))
+    result = train_model(data, TrainConfig(role="satisfaction", epochs=2, device="cpu", num_threads=1))
+    folder = tmp_path_factory.mktemp("proj") / "models"
+    save_model(result, folder)
+    return result, folder
 
 
 @pytest.fixture
