@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stratsim.cli import main
 from stratsim.engine.session import load_session
@@ -316,3 +318,25 @@ def test_hostile_model_metadata_fails_in_one_line(tmp_path, model_dir, capsys):
     assert rc == 2
     line = one_error_line(err)
     assert "satisfaction.toml" in line and "schema_version" in line and "5000 digits" in line
+
+
+TOML_PIECES = st.sampled_from(
+    ["[", "]", "{", "}", "=", "x", "a.b", '"', "'", "1", "9" * 5000, "1e400", "\n", ",", "[[t]]", "inf", "\\", "#", "\xff"]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.lists(TOML_PIECES, max_size=60).map("".join), st.integers(1, 3000).map(_deep)))
+def test_the_toml_reader_fails_only_with_the_callers_error(raw):
+    """Whatever the bytes, read_toml's parser returns a document or raises the caller's
+    error in one line: never RecursionError, ValueError, OverflowError, UnicodeError."""
+    from stratsim.engine.errors import ScenarioError
+    from stratsim.engine.fileio import parse_toml
+
+    data = raw if isinstance(raw, bytes) else f"x = {raw}" if raw.startswith("[[[") else raw.encode("utf-8", "surrogateescape")
+    try:
+        doc = parse_toml(data, "f.toml", ScenarioError)
+    except ScenarioError as exc:
+        assert str(exc).startswith("f.toml: ")
+    else:
+        assert isinstance(doc, dict)

@@ -94,7 +94,7 @@ def _parse_float(literal: str) -> float | _FloatOverflow:
     return value
 
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]\[=#]+?)\s*\]\]?\s*(#.*)?$")
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_\-.\"' ]+?)\s*\]\]?\s*(#.*)?$")
 _KEYLINE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
 
 

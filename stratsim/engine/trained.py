@@ -7,7 +7,7 @@ Layout of a model directory (one pair of files per role)::
 
 ``ROLE.pt`` holds only a state dict (``torch.save({name: tensor})``); it is loaded with
 ``torch.load(..., weights_only=True)`` and never unpickled otherwise. ``ROLE.toml``
-(written with ``tomli_w``, read with ``tomllib``) holds what is needed to rebuild and
+(written with ``tomli_w``, read with :func:`stratsim.engine.fileio.read_toml`) holds what is needed to rebuild and
 trust it: kind, role, features, target, input scale, column mapping, normalization,
 hyperparameters, test metrics (finite floats only: TOML has no NaN), the sha256 of
 the training data and of the weights file, the torch version, the UTC creation
