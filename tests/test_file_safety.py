@@ -145,6 +145,9 @@ def test_output_problem_is_what_a_dialog_asks_about(tmp_path):
     (tmp_path / "l.toml").symlink_to(tmp_path / "notes.txt")
     assert "symbolic link" in output_problem(tmp_path / "l.toml", SESSION_FILE)
     assert output_problem("/dev/null", SESSION_FILE) is None  # a stream is written in place
+    assert output_problem("/dev/stdout", SESSION_FILE) is None  # even when redirected to a file
+    (tmp_path / "empty").touch()  # e.g. from mktemp: nothing to lose
+    assert output_problem(tmp_path / "empty", SESSION_FILE) is None
 
 
 def test_non_utf8_file_names_round_trip_through_run_check_export(tmp_path, capsys, monkeypatch):

@@ -319,11 +319,27 @@ def _is_stream(st: os.stat_result) -> bool:
     return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
 
 
+def _is_fd_alias(path: Path) -> bool:
+    """``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``: this process's
+    open files, written in place whatever they point to (``--csv /dev/stdout > out.csv``)."""
+    text = os.path.abspath(path)
+    return text in ("/dev/stdout", "/dev/stderr") or text.startswith(("/dev/fd/", "/proc/self/fd/"))
+
+
+def _written_in_place(path: Path) -> bool:
+    if _is_fd_alias(path):
+        return True
+    try:
+        return _is_stream(path.stat())
+    except OSError:
+        return False
+
+
 def output_problem(path: str | Path, kind: OutputKind) -> str | None:
     """Why writing ``kind`` to ``path`` would destroy something the user may want, or None.
 
-    None when nothing is at ``path``, when it is a file of ``kind`` (see
-    :attr:`OutputKind.recognize`), or when it is (or links to) a stream such as
+    None when nothing is at ``path``, when it is an empty file (``mktemp``) or a file of
+    ``kind`` (see :attr:`OutputKind.recognize`), or when it is (or links to) a stream such as
     ``/dev/stdout`` or a FIFO, which is written in place. Otherwise a phrase to follow the
     path in a message: ``"is a symbolic link to /etc/passwd; ..."`` or ``"exists and is
     not a stratsim session file"``. The TUI uses it to ask before replacing; writers
@@ -335,6 +351,8 @@ def output_problem(path: str | Path, kind: OutputKind) -> str | None:
         st = os.lstat(p)
     except OSError:
         return None
+    if _is_fd_alias(p):
+        return None
     if stat.S_ISLNK(st.st_mode):
         target = printable(os.path.realpath(p))
         try:
@@ -343,8 +361,8 @@ def output_problem(path: str | Path, kind: OutputKind) -> str | None:
         except OSError:
             return f"is a symbolic link to {target}, which does not exist; stratsim does not write through links"
         return f"is a symbolic link to {target}; stratsim does not write through links"
-    if stat.S_ISDIR(st.st_mode) or _is_stream(st):
-        return None  # a folder is refused by check_output; a stream is written in place
+    if stat.S_ISDIR(st.st_mode) or _is_stream(st) or st.st_size == 0:
+        return None  # a folder is refused by check_output; a stream is written in place; empty: nothing to lose
     if kind.recognize(p):
         return None
     return f"exists and is not a stratsim {kind.name}"
@@ -379,7 +397,7 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
     if not probe:
         return p
     try:
-        if p.exists() and _is_stream(p.stat()):
+        if _written_in_place(p):
             if not os.access(p, os.W_OK):
                 raise PermissionError(13, "Permission denied")
         else:
@@ -394,7 +412,7 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
 def write_bytes(path: str | Path, data: bytes, kind: OutputKind, *, force: bool = False) -> Path:
     """Write an output safely: refuse what :func:`output_problem` finds unless ``force``,
     then :func:`atomic_write_bytes` for a file, or an in-place write for a stream
-    (``/dev/stdout``, a FIFO). Returns the path.
+    (a FIFO, a device, ``/dev/stdout`` whatever it points to). Returns the path.
 
     Raises:
         OutputError: a symbolic link or an existing file not of ``kind``, and not
@@ -406,11 +424,7 @@ def write_bytes(path: str | Path, data: bytes, kind: OutputKind, *, force: bool 
     problem = output_problem(p, kind) if not force else None
     if problem is not None:
         raise OutputError(f"{printable(p)}: {problem}: not replaced", p, True)
-    try:
-        stream = _is_stream(p.stat())
-    except OSError:
-        stream = False
-    if stream:
+    if _written_in_place(p):
         with open(p, "wb") as fh:
             fh.write(data)
     else:
