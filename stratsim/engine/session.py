@@ -34,9 +34,12 @@ program reads is refused.
 
 Public API (the TUI and the CLI use only these):
 
-* :func:`save_session` ``(sim, path, *, name=None, created=None) -> Path``: atomic save
-  (temporary file in the same folder, flush, ``os.fsync``, ``os.replace``, fsync of the
-  folder): a crash at any moment leaves the old file or the new one, never a broken one.
+* :func:`save_session` ``(sim, path, *, name=None, created=None, force=False) -> Path``:
+  atomic save (temporary file in the same folder, flush, ``os.fsync``, ``os.replace``,
+  fsync of the folder): a crash at any moment leaves the old file or the new one, never a
+  broken one. A symbolic link or an existing file that is not a session
+  (:data:`SESSION_FILE`) is refused (:class:`~stratsim.engine.fileio.OutputError`) unless
+  ``force``; ask first with :func:`stratsim.engine.fileio.output_problem`.
   A crash may leave a stray ``.NAME.toml.*.tmp`` file in the folder; it is never read.
 * :func:`load_session` ``(path, *, allow_external_models=False, device=None) ->
   LoadedSession``: validate, migrate, check model files, rebuild and replay; nothing is
