@@ -92,14 +92,13 @@ def build_simulation(args: argparse.Namespace):
 def _continue_session(args: argparse.Namespace):
     """Load ``--session`` (refusing flags that would contradict it); returns the LoadedSession."""
     from ..engine.errors import StratsimError
+    from ..engine.fileio import printable
     from ..engine.session import load_session
 
     given = [f"--{n}" for n in _NEW_RUN_ONLY if getattr(args, n, None) is not None]
     if given:
         raise StratsimError(f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models")
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
-    from ..engine.fileio import printable
-
     for line in loaded.warnings:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     if args.policy is not None:
@@ -193,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             save_session(sim, target, name=name, created=created, force=args.force)
         except StratsimError as exc:
-            raise StratsimError(f"{exc} (the run is autosaved in {printable(autosave_path(target))})") from None
+            auto = autosave_path(target)
+            kept = f" (the run is autosaved in {printable(auto)})" if auto.exists() and steps > 0 else ""
+            raise StratsimError(f"{exc}{kept}") from None
         discard_autosave(target)
         print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
     if args.csv is not None:
