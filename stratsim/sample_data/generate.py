@@ -148,11 +148,14 @@ def make_incidents(n: int = N_INCIDENTS, seed: int = SEED) -> pd.DataFrame:
 
 
 def main() -> None:
-    """Rewrite both CSV files next to this module (LF line endings, no index)."""
+    """Rewrite both CSV files next to this module (LF line endings, no index; atomically,
+    and only over files with the same columns: :func:`stratsim.engine.fileio.write_table`)."""
+    from stratsim.engine.fileio import write_table
+
     survey = make_survey()
     incidents = make_incidents()
-    survey.to_csv(SURVEY_FILE, index=False, lineterminator="\n")
-    incidents.to_csv(INCIDENTS_FILE, index=False, lineterminator="\n")
+    write_table(survey, SURVEY_FILE, "csv")
+    write_table(incidents, INCIDENTS_FILE, "csv")
     print(f"wrote {SURVEY_FILE} ({len(survey)} rows)")
     print(
         f"wrote {INCIDENTS_FILE} ({len(incidents)} rows, "
