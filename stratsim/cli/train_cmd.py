@@ -19,19 +19,34 @@ from pathlib import Path
 from ._common import nonneg_int, positive_int
 
 EPILOG = """\
-column mapping:
-  --map FEATURE=COL[,COL...]   feature from a column, or the mean of several columns
-                               (repeat per feature); unmapped features use the column
-                               of the same name. satisfaction: functionality, ux,
-                               service_response (+ optional segment);
-                               privacy: records_log10, security_posture,
-                               enterprise_share, third_party_access
-  --scale MIN:MAX              the file's rating scale, rescaled to 0..10 (satisfaction:
-                               features and target; privacy: security_posture)
-  --missing VALUE              treat cells equal to VALUE as missing (repeatable), in
-                               addition to empty, NA, N/A, NaN, null, None
-  rows with missing values are dropped with a warning if at most --max-missing of the
-  rows (default 0.05); binary labels accept yes/no, true/false, 1/0.
+reading (detected and printed; override when the guess is wrong):
+  --sep CHAR | tab    --decimal . | ,    --thousands , | . | ' ' | ''
+  --encoding NAME     (UTF-8 with or without BOM and UTF-16 with BOM are detected)
+  .csv/.tsv/.txt, .xlsx (first sheet) and .parquet files are read.
+  --skip-rows-matching REGEX   skip rows with a matching cell (repeatable); repeated
+                               header rows and Total/Sum rows are skipped and reported
+target:
+  --target COL --positive LABEL[,LABEL...]   a label target: these labels are 1, every
+                               other label 0 (satisfaction: modelled as 10 x P(label))
+features (satisfaction: functionality, ux, service_response [+ segment];
+          privacy: records_log10, security_posture, enterprise_share, third_party_access):
+  --map FEATURE=COL[,COL...]   a column, or the mean of several items (a construct)
+  --min-items K                a construct needs K items present (default: all)
+  --derive NAME=EXPR           a derived column: log10, log1p, log, exp, sqrt, abs,
+                               clip, where, minimum, maximum, + - * / **, comparisons,
+                               == "label", in [...], and/or/not; `back ticks` for names
+                               with spaces. NAME may be a feature or be used in --map.
+  --set FEATURE=VALUE          a constant feature (its effect is fixed at zero)
+  --scale MIN:MAX | COL=MIN:MAX   the scale of the rating columns / of one column,
+                               rescaled to 0..10
+  --missing VALUE | COL=VALUE  cells meaning "missing" (repeatable), besides empty,
+                               NA, N/A, NaN, null, None
+  --max-missing F              train on the rest when at most F of the rows are unusable
+                               (missing or invalid); default: missing rows up to 0.05
+                               dropped, invalid cells refused
+recipes: --recipe prep.toml reads all of the above (flags given win); --save-recipe
+  prep.toml writes it, detected format included; the recipe is also stored in the
+  model's metadata.
 
 example (ECSI mobile-phone survey):
   stratsim train satisfaction --data ecsi_mobi_survey.csv --scale 1:10 --target CUSA1 \\
@@ -43,7 +58,7 @@ example (ECSI mobile-phone survey):
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train the satisfaction or privacy model on a CSV/Parquet file",
+        help="train the satisfaction or privacy model on a CSV/XLSX/Parquet file",
         description="Train the satisfaction model (regression of satisfaction 0..10 on "
         "functionality, ux, service_response) or the privacy model (probability of a "
         "data-leak incident) and save it for `stratsim run --models DIR` and the TUI.",
@@ -51,7 +66,17 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("role", choices=("satisfaction", "privacy"), help="which model to train")
-    p.add_argument("--data", metavar="PATH", help="CSV or Parquet file (default: sample data)")
+    p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
+    p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
+    p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
+    p.add_argument("--sep", help="cell separator (default: detected)")
+    p.add_argument("--decimal", choices=(".", ","), help="decimal mark (default: detected)")
+    p.add_argument("--thousands", help="thousands separator, '' for none (default: detected)")
+    p.add_argument("--encoding", help="text encoding (default: detected)")
+    p.add_argument(
+        "--skip-rows-matching", action="append", default=[], metavar="REGEX",
+        help="skip rows with a cell matching REGEX (repeatable)",
+    )
     p.add_argument(
         "--map",
         dest="mapping",
@@ -60,19 +85,36 @@ def register(sub) -> None:
         metavar="FEATURE=COL[,COL...]",
         help="map a feature to column(s) (mean of several); repeatable",
     )
+    p.add_argument("--min-items", type=positive_int, metavar="K", help="items a construct needs")
+    p.add_argument(
+        "--derive", action="append", default=[], metavar="NAME=EXPR", help="a derived column"
+    )
+    p.add_argument(
+        "--set", dest="constants", action="append", default=[], metavar="FEATURE=VALUE",
+        help="a constant feature",
+    )
     p.add_argument(
         "--target", metavar="COL", help="target column (default satisfaction / incident)"
     )
-    p.add_argument("--scale", metavar="MIN:MAX", help="input rating scale, rescaled to 0..10")
+    p.add_argument("--positive", metavar="LABEL[,LABEL]", help="positive label(s) of the target")
     p.add_argument(
-        "--missing", action="append", default=[], metavar="VALUE", help="sentinel for missing"
+        "--label-period", choices=("month", "year"),
+        help="privacy: the period one incident label covers (default month)",
+    )
+    p.add_argument(
+        "--scale", action="append", default=[], metavar="[COL=]MIN:MAX",
+        help="input rating scale, rescaled to 0..10 (repeatable per column)",
+    )
+    p.add_argument(
+        "--missing", action="append", default=[], metavar="[COL=]VALUE", help="sentinel for missing"
     )
     p.add_argument(
         "--max-missing",
         type=float,
-        default=0.05,
+        default=None,
         metavar="FRACTION",
-        help="largest fraction of rows with missing values dropped with a warning (default 0.05)",
+        help="largest fraction of unusable rows dropped with a warning "
+        "(default: missing rows up to 0.05, invalid cells refused)",
     )
     p.add_argument(
         "--model",
@@ -114,33 +156,66 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def recipe_from_args(args: argparse.Namespace):
+    """The :class:`~stratsim.engine.recipe.Recipe` of ``--recipe`` and the data flags
+    (flags given explicitly win over the recipe file)."""
+    from ..engine.data import parse_mapping
+    from ..engine.recipe import (
+        Recipe,
+        load_recipe,
+        parse_constants,
+        parse_derive,
+        split_missing_items,
+        split_scale_items,
+    )
+
+    base = load_recipe(args.recipe) if args.recipe else Recipe()
+    scale, column_scale = split_scale_items(args.scale)
+    missing, column_missing = split_missing_items(args.missing)
+    positive = tuple(x.strip() for x in args.positive.split(",") if x.strip()) if args.positive else None
+    thousands = args.thousands
+    if thousands is not None and thousands.lower() in ("none", "''", '""'):
+        thousands = ""
+    return base.merged(
+        sep=args.sep,
+        decimal=args.decimal,
+        thousands=thousands,
+        encoding=args.encoding,
+        skip_rows_matching=tuple(args.skip_rows_matching) or None,
+        target=args.target,
+        positive=positive,
+        label_period=args.label_period,
+        mapping=parse_mapping(args.mapping, args.role) or None,
+        min_items=args.min_items,
+        scale=scale,
+        column_scale={**base.column_scale, **column_scale} if column_scale else None,
+        missing=missing or None,
+        column_missing={**base.column_missing, **column_missing} if column_missing else None,
+        max_missing=args.max_missing,
+        derive={**base.derive, **parse_derive(args.derive)} if args.derive else None,
+        constants={**base.constants, **parse_constants(args.constants)} if args.constants else None,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..engine.data import load_training_data, parse_mapping, parse_scale, sample_data_path
-    from ..engine.trained import save_model
+    from ..engine.data import load_training_data, sample_data_path
+    from ..engine.device import resolve_device
+    from ..engine.errors import TrainingError
+    from ..engine.fileio import atomic_write_bytes
+    from ..engine.tableread import display_path
+    from ..engine.trained import metadata_path, save_model, weights_path
     from ..engine.training import TrainConfig, train_model
+    from ._common import refuse_clobber
 
     err = Console(stderr=True)
-    mapping = parse_mapping(args.mapping, args.role)
-    scale = parse_scale(args.scale)
-    path = Path(args.data) if args.data else sample_data_path(args.role)
-    data = load_training_data(
-        path,
-        args.role,
-        mapping=mapping,
-        target=args.target,
-        scale=scale,
-        missing=args.missing,
-        max_missing_fraction=args.max_missing,
-    )
-    for w in data.warnings:
-        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
+    # Everything that does not need the data is checked before the data are read.
     kind = args.kind
     if args.role == "satisfaction" and kind == "logistic":
-        from ..engine.errors import TrainingError
-
         raise TrainingError("--model logistic is for the privacy model; use linear or mlp")
+    if args.max_missing is not None and not 0.0 <= args.max_missing <= 1.0:
+        raise TrainingError(f"--max-missing {args.max_missing}: expected a fraction 0..1")
     config = TrainConfig(
         role=args.role,
         kind=kind,
@@ -153,9 +228,40 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         num_threads=args.threads if args.threads != 0 else None,
     )
-    config.validate()
+    try:
+        config.validate()
+    except TrainingError as exc:
+        raise TrainingError(f"{exc} (--lr, --hidden, --model, --epochs, --batch-size)") from None
+    resolve_device(args.device)
+    recipe = recipe_from_args(args)
+    path = Path(args.data) if args.data else sample_data_path(args.role)
+    save_recipe = Path(args.save_recipe) if args.save_recipe else None
+    refuse_clobber(
+        {
+            "--out (weights)": weights_path(args.out, args.role),
+            "--out (metadata)": metadata_path(args.out, args.role),
+            "--save-recipe": save_recipe,
+        },
+        {"--data": path, "--recipe": Path(args.recipe) if args.recipe else None},
+    )
+    data = load_training_data(path, args.role, recipe=recipe)
+    err.print(f"read {display_path(data.source)}: {data.format}", markup=False, highlight=False)
+    if data.target_note:
+        err.print(f"target: {data.target_note}", markup=False, highlight=False)
+    for w in data.warnings:
+        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
     result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
+    for w in result.warnings:
+        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
     saved = save_model(result, args.out)
+    if save_recipe is not None and data.recipe is not None:
+        try:
+            atomic_write_bytes(save_recipe, data.recipe.to_toml().encode("utf-8"))
+        except OSError as exc:
+            raise TrainingError(
+                f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc} "
+                f"(the model was saved in {display_path(args.out)})"
+            ) from None
     if args.json:
         print(json.dumps(_summary(result, saved, data), allow_nan=False))
     else:
@@ -234,6 +340,8 @@ def _fmt_s(s: float) -> str:
 def _summary(result, saved, data) -> dict:
     import math
 
+    from ..engine.tableread import display_path
+
     def clean(d):
         return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in d.items()}
 
@@ -242,7 +350,8 @@ def _summary(result, saved, data) -> dict:
         "kind": result.kind,
         "features": list(result.features),
         "target": result.target,
-        "data": str(data.source),
+        "data": display_path(data.source),
+        "format": data.format,
         "rows_used": data.n,
         "rows_dropped": len(data.dropped_rows),
         "device": result.device,
@@ -254,11 +363,15 @@ def _summary(result, saved, data) -> dict:
         "n_val": result.n_val,
         "n_test": result.n_test,
         "metrics": clean(result.test_metrics),
-        "weights": str(saved.weights),
-        "metadata": str(saved.metadata),
+        "weights": display_path(saved.weights),
+        "metadata": display_path(saved.metadata),
         "weights_sha256": saved.sha256,
-        "warnings": list(data.warnings),
+        "warnings": list(data.warnings) + list(result.warnings),
     }
+    if result.test_intervals:
+        out["intervals"] = {k: [lo, hi] for k, (lo, hi) in result.test_intervals.items()}
+    if data.target_note:
+        out["target_note"] = data.target_note
     if result.coefficients:
         out["coefficients"] = clean(result.coefficients)
     if result.reliability:
@@ -285,8 +398,10 @@ def _print_tables(result, saved) -> None:
     t = Table(title=f"{result.role} model ({result.kind}) - test split, n={result.n_test}")
     t.add_column("metric")
     t.add_column("value", justify="right")
+    t.add_column("95% interval", justify="right")
     for k, v in result.test_metrics.items():
-        t.add_row(names.get(k, k), f"{v:.4f}")
+        ci = result.test_intervals.get(k)
+        t.add_row(names.get(k, k), f"{v:.4f}", f"{ci[0]:.4f}..{ci[1]:.4f}" if ci else "")
     t.add_row("epochs (best)", f"{result.epochs_run} ({result.best_epoch})")
     t.add_row("time", f"{result.seconds:.1f} s on {result.device}")
     con.print(t)
@@ -309,4 +424,10 @@ def _print_tables(result, saved) -> None:
                 str(b.count),
             )
         con.print(r)
-    con.print(f"saved {saved.weights} and {saved.metadata.name}", markup=False, highlight=False)
+    from ..engine.tableread import display_path
+
+    con.print(
+        f"saved {display_path(saved.weights)} and {display_path(saved.metadata.name)}",
+        markup=False,
+        highlight=False,
+    )
