@@ -396,24 +396,38 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     keep_rows: list[list[str]] = []
     keep_nums: list[int] = []
     header_cells = [n.lower() for n in names]
-    for cells, num in zip(table.rows, table.row_numbers, strict=True):
-        non_empty = [(c, h) for c, h in zip(cells, header_cells, strict=True) if c]
-        reason = ""
+    def skip_reason(cells: list[str]) -> str:
+        non_empty = [(c, h) for c, h in zip(cells, header_cells, strict=False) if c]
         if len(non_empty) >= min(2, len(names)) and all(c.lower() == h for c, h in non_empty):
-            reason = "repeated header"
-        elif any(TOTAL_ROW.fullmatch(c) for c in cells[:2]):
-            reason = "total row"
-        elif any(p.search(c) for p in patterns for c in cells):
-            reason = "matches --skip-rows-matching"
+            return "repeated header"
+        if any(TOTAL_ROW.fullmatch(c) for c in cells[:2]):
+            return "total row"
+        if any(p.search(c) for p in patterns for c in cells):
+            return "matches --skip-rows-matching"
+        return ""
+
+    for cells, num in zip(table.rows, table.row_numbers, strict=True):
+        reason = skip_reason(cells)
         if reason:
             skipped.append((num, reason))
         else:
             keep_rows.append(cells)
             keep_nums.append(num)
+    ragged: list[tuple[int, int]] = []
+    for num, cells in table.ragged:
+        reason = skip_reason(cells)
+        if reason:
+            skipped.append((num, reason))
+        else:
+            ragged.append((num, len(cells)))
+    skipped.sort()
     row_nums = np.asarray(keep_nums, dtype=np.int64)
     rep = _Report(src, row_nums)
-    for num, count in table.ragged:
-        rep.structural.append(f"row {num} has {count} cells, the header has {len(names)}")
+    ragged_text = "; ".join(
+        f"row {num} has {count} cells, the header has {len(names)}" for num, count in ragged
+    )
+    if ragged and recipe.max_missing is None:
+        rep.structural.append(ragged_text + " (skip such rows with --skip-rows-matching)")
     n_rows = len(keep_rows)
     if n_rows == 0 and not rep.structural:
         raise DataError(f"{src}: no data rows left after skipping {len(skipped)} row(s)")
@@ -442,6 +456,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     # -- derived columns, in order
     derived: dict[str, np.ndarray] = {}
     derived_miss: dict[str, np.ndarray] = {}
+    derived_refs: dict[str, list[str]] = {}
     namespace_cache: dict[str, Column] = {}
 
     def as_column(name: str) -> Column:
@@ -481,6 +496,22 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             rep.invalid_cells(dname, bad, "derived value is not finite (log of 0? division by 0?)")
         derived[dname] = np.where(bad, np.nan, col.values)
         derived_miss[dname] = col.missing
+        derived_refs[dname] = refs
+
+    def note_missing(col: str, mask: np.ndarray) -> None:
+        """Report missing cells of ``col``; for a derived column, under the file's columns
+        whose missing cells made it missing."""
+        if col not in derived:
+            rep.missing_cells(col, mask)
+            return
+        left = mask.copy()
+        for ref in derived_refs[col]:
+            m = mask & (derived_miss[ref] if ref in derived else as_column(ref).missing)
+            if m.any():
+                note_missing(ref, m)
+                left &= ~m
+        if left.any():
+            rep.missing_cells(col, left)
 
     def exists(col: str) -> bool:
         return col in positions or col in derived
@@ -575,7 +606,10 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             absent = [p for p in positive if p not in found]
             if absent:
                 shown = ", ".join(repr(lbl) for lbl, _ in _label_counts(cells[~miss])[:8])
-                rep.add(col, f"positive label(s) {', '.join(map(repr, absent))} not found; labels: {shown}")
+                raise DataError(
+                    f"{src}: column {col!r}: positive label(s) {', '.join(map(repr, absent))} "
+                    f"not found; labels: {shown}"
+                )
             out = np.where(pos, 1.0, 0.0)
         else:
             is_true = np.isin(low, list(_TRUE)) & ~miss
@@ -642,7 +676,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         need = len(cols) if min_items is None else min(min_items, len(cols))
         too_few = n_present < need
         for col, pres in zip(cols, present, strict=True):
-            rep.missing_cells(col, too_few & ~pres)
+            note_missing(col, too_few & ~pres)
         finite = np.isfinite(stack)
         with np.errstate(all="ignore"):
             value = np.where(finite, stack, 0.0).sum(axis=1) / finite.sum(axis=1)
@@ -677,7 +711,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         else:
             y, y_miss = numbers(target)
             y = rescaled(target, None, y)
-    rep.missing_cells(target, y_miss)
+    note_missing(target, y_miss)
 
     # -- ranges (model units)
     for j, feat in enumerate(features):
@@ -716,7 +750,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     invalid = rep.invalid.copy()
     missing_rows = rep.missing & ~invalid
     unusable = invalid | missing_rows
-    n_unusable = int(unusable.sum())
+    n_unusable = int(unusable.sum()) + len(ragged)
     allowed_frac = recipe.max_missing
     if invalid.any() and allowed_frac is None:
         raise rep.fail(
@@ -746,6 +780,8 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             )
         )
     warnings += [f"{src}: {note}" for note in table.notes]
+    if ragged:
+        warnings.append(f"{src}: dropped {len(ragged)} row(s) of the wrong width: {ragged_text}")
     if n_unusable:
         warnings.append(
             f"{src}: dropped {n_unusable} of {n_rows} rows with missing or invalid values; "

@@ -154,6 +154,8 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
     if not isinstance(node, allowed):
         raise refuse(f"{type(node).__name__}")
     if isinstance(node, ast.Call):
+        if isinstance(node.func, ast.Attribute):
+            raise refuse(f"attribute access '.{node.func.attr}'")
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else "this call"
             raise refuse(f"calling {name!r}")

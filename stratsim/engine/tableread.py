@@ -91,7 +91,7 @@ class RawTable:
         row_numbers: spreadsheet row number of each data row (header = 1).
         format: what was detected / used.
         notes: what the reader did besides reading (blank rows skipped, ...).
-        ragged: spreadsheet rows whose cell count differs from the header's: (row, count).
+        ragged: rows whose cell count differs from the header's: (spreadsheet row, cells).
     """
 
     source: str
@@ -101,7 +101,7 @@ class RawTable:
     row_numbers: list[int]
     format: TableFormat
     notes: list[str] = field(default_factory=list)
-    ragged: list[tuple[int, int]] = field(default_factory=list)
+    ragged: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, str]:
@@ -275,7 +275,7 @@ def _from_grid(grid: list[list[str]], src: str, fmt: TableFormat) -> RawTable:
     width = len(names)
     rows: list[list[str]] = []
     numbers: list[int] = []
-    ragged: list[tuple[int, int]] = []
+    ragged: list[tuple[int, list[str]]] = []
     blank = 0
     for i in range(start + 1, len(grid)):
         cells = [str(c).strip() for c in grid[i]]
@@ -286,7 +286,7 @@ def _from_grid(grid: list[list[str]], src: str, fmt: TableFormat) -> RawTable:
             if len(cells) > width and not any(cells[width:]):
                 cells = cells[:width]  # trailing empty cells (a separator at the line end)
             else:
-                ragged.append((i + 1, len(cells)))
+                ragged.append((i + 1, cells))
                 continue
         rows.append(cells)
         numbers.append(i + 1)
