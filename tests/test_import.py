@@ -295,6 +295,13 @@ def test_recipe_reproduces_the_model_bit_for_bit(tmp_path, capsys):
     assert meta["data"]["recipe"]["derive"] == {"records_log10": "log10(Affected)"}
     assert meta["label_period"] == "year"
     assert recipe_from_dict(meta["data"]["recipe"]) == recipe
+    # a session using the model carries the recipe too, and loads again
+    session = tmp_path / "plan.toml"
+    run = ["run", "--steps", "1", "--paths", "10", "--device", "cpu", "--models"]
+    assert main([*run, str(tmp_path / "b"), "--out", str(session)]) == 0
+    doc = tomllib.loads(session.read_text())
+    assert recipe_from_dict(doc["models"]["privacy"]["recipe"]) == recipe
+    assert main(["check", str(session)]) == 0
 
 
 def test_small_test_split_warns_with_bootstrap_intervals(tmp_path, capsys):

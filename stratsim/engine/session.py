@@ -307,6 +307,9 @@ def _models_table(sim: Simulation, target: Path) -> dict[str, Any]:
         table: dict[str, Any] = {"path": Path(rel).as_posix(), "sha256": sha, "kind": kind, "metrics": good}
         if undefined:
             table["undefined_metrics"] = undefined
+        recipe = ((getattr(model, "metadata", None) or {}).get("data") or {}).get("recipe")
+        if isinstance(recipe, dict) and recipe:
+            table["recipe"] = recipe  # the model's data preparation, for review (data.py)
         out[role] = table
     return out
 
@@ -623,7 +626,7 @@ class _Validator:
 _TOP_KEYS = ("schema_version", "meta", "run", "models", "scenario", "decisions", "history")
 _META_KEYS = ("name", "created", "saved", "app_version")
 _RUN_KEYS = ("seed", "n_paths", "dtype", "device", "policy", "period", "next_decision")
-_MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics")
+_MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics", "recipe")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:
@@ -751,6 +754,15 @@ def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external:
         undefined = t.get("undefined_metrics", [])
         if not isinstance(undefined, list) or not all(isinstance(u, str) for u in undefined):
             raise v.error(f"{prefix}.undefined_metrics", undefined, "an array of metric names")
+        recipe = v.table(t, "recipe", prefix, required=False)
+        if recipe is not None:
+            from .errors import DataError
+            from .recipe import recipe_from_dict
+
+            try:
+                recipe_from_dict(recipe, f"{v.source}: key {prefix}.recipe")
+            except DataError as exc:
+                raise SessionError(str(exc)) from None
         p = Path(rel)
         external = p.is_absolute() or ".." in p.parts or bool(p.drive)
         if external and not allow_external:
