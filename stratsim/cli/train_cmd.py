@@ -159,41 +159,26 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def recipe_from_args(args: argparse.Namespace):
     """The :class:`~stratsim.engine.recipe.Recipe` of ``--recipe`` and the data flags
     (flags given explicitly win over the recipe file)."""
-    from ..engine.data import parse_mapping
-    from ..engine.recipe import (
-        Recipe,
-        load_recipe,
-        parse_constants,
-        parse_derive,
-        split_missing_items,
-        split_scale_items,
-    )
+    from ..engine.recipe import Recipe, build_recipe, load_recipe
 
-    base = load_recipe(args.recipe) if args.recipe else Recipe()
-    scale, column_scale = split_scale_items(args.scale)
-    missing, column_missing = split_missing_items(args.missing)
-    positive = tuple(x.strip() for x in args.positive.split(",") if x.strip()) if args.positive else None
-    thousands = args.thousands
-    if thousands is not None and thousands.lower() in ("none", "''", '""'):
-        thousands = ""
-    return base.merged(
+    return build_recipe(
+        load_recipe(args.recipe) if args.recipe else Recipe(),
+        args.role,
         sep=args.sep,
         decimal=args.decimal,
-        thousands=thousands,
+        thousands=args.thousands,
         encoding=args.encoding,
-        skip_rows_matching=tuple(args.skip_rows_matching) or None,
+        skip_rows_matching=args.skip_rows_matching,
         target=args.target,
-        positive=positive,
+        positive=args.positive,
         label_period=args.label_period,
-        mapping=parse_mapping(args.mapping, args.role) or None,
+        mapping=args.mapping,
         min_items=args.min_items,
-        scale=scale,
-        column_scale={**base.column_scale, **column_scale} if column_scale else None,
-        missing=missing or None,
-        column_missing={**base.column_missing, **column_missing} if column_missing else None,
+        scale=args.scale,
+        missing=args.missing,
         max_missing=args.max_missing,
-        derive={**base.derive, **parse_derive(args.derive)} if args.derive else None,
-        constants={**base.constants, **parse_constants(args.constants)} if args.constants else None,
+        derive=args.derive,
+        constants=args.constants,
     )
 
 

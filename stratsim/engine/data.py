@@ -307,7 +307,9 @@ def column_labels(table: RawTable, column: str, limit: int = 20) -> list[tuple[s
     if column not in table.names:
         return []
     j = table.names.index(column)
-    counts = Counter(row[j] for row in table.rows if row[j].lower() not in MISSING_TOKENS)
+    counts = Counter(
+        row[j] for row in table.rows if row[j].lower() not in MISSING_TOKENS and row[j] != column
+    )
     return counts.most_common(limit)
 
 
@@ -396,13 +398,17 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     keep_rows: list[list[str]] = []
     keep_nums: list[int] = []
     header_cells = [n.lower() for n in names]
+    h0 = header_cells[0] if header_cells else ""
+
     def skip_reason(cells: list[str]) -> str:
-        non_empty = [(c, h) for c, h in zip(cells, header_cells, strict=False) if c]
-        if len(non_empty) >= min(2, len(names)) and all(c.lower() == h for c, h in non_empty):
-            return "repeated header"
-        if any(TOTAL_ROW.fullmatch(c) for c in cells[:2]):
+        c0 = cells[0].lower() if cells else ""
+        if c0 == h0 or not c0:  # cheap test first: a repeated header starts like the header
+            non_empty = [(c, h) for c, h in zip(cells, header_cells, strict=False) if c]
+            if len(non_empty) >= min(2, len(names)) and all(c.lower() == h for c, h in non_empty):
+                return "repeated header"
+        if any(c[:1] in "TtSsGgAaMm" and TOTAL_ROW.fullmatch(c) for c in cells[:2]):
             return "total row"
-        if any(p.search(c) for p in patterns for c in cells):
+        if patterns and any(p.search(c) for p in patterns for c in cells):
             return "matches --skip-rows-matching"
         return ""
 
@@ -444,7 +450,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
 
     def missing_mask(col: str, cells: np.ndarray) -> np.ndarray:
         tokens = set(recipe.missing) | set(recipe.column_missing.get(col, ()))
-        low = np.array([c.lower() for c in cells], dtype=object)
+        low = _lower(cells)
         miss = np.isin(low, list(MISSING_TOKENS)) | np.isin(cells, list(tokens) or [""])
         nums = [_num(t) for t in tokens]
         nums = [v for v in nums if v is not None]
@@ -533,6 +539,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     features = REQUIRED_FEATURES[role] + tuple(optional)
     target = recipe.target or DEFAULT_TARGETS[role]
     sources: dict[str, tuple[str, ...]] = {}
+    no_column = False
     for feat in features:
         if feat in recipe.constants:
             continue
@@ -551,8 +558,11 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             example = "log10(`COUNT COLUMN`)" if feat == "records_log10" else "EXPR"
             rep.structural.append(
                 f"no column {feat!r} for feature {feat}; supply it with --map {feat}=COLUMN[,COLUMN...], "
-                f"--derive {feat}={example} or --set {feat}=VALUE; columns: {_short_list(names)}"
+                f"--derive {feat}={example} or --set {feat}=VALUE"
             )
+            no_column = True
+    if no_column:
+        rep.structural.append(f"columns in the file: {_short_list(names)}")
     if not exists(target):
         rep.structural.append(
             f"no target column {target!r} (choose one with --target COLUMN); "
@@ -599,7 +609,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         else:
             cells = text(col)
             miss = missing_mask(col, cells)
-        low = np.array([c.lower() for c in cells], dtype=object)
+        low = _lower(cells)
         if positive:
             pos = np.isin(cells, list(positive)) & ~miss
             found = set(cells[~miss].tolist())
@@ -879,6 +889,12 @@ def _ambiguous_text(name: str, ambiguous: dict[str, list[int]], table: RawTable)
         f"columns {cols} are named {', '.join(repr(r) for r in raws)}, the same name "
         f"{name!r} once spaces are stripped; rename one in the file"
     )
+
+
+def _lower(cells: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(cells, dtype=object).str.lower().to_numpy(dtype=object)
 
 
 def _label_counts(cells: np.ndarray) -> list[tuple[str, int]]:

@@ -43,7 +43,7 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,67 @@ def split_missing_items(items: Sequence[str]) -> tuple[tuple[str, ...], dict]:
     return tuple(common), {k: tuple(v) for k, v in per.items()}
 
 
+def build_recipe(
+    base: Recipe,
+    role: str,
+    *,
+    sep: str | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    encoding: str | None = None,
+    skip_rows_matching: Sequence[str] = (),
+    target: str | None = None,
+    positive: str | None = None,
+    label_period: str | None = None,
+    mapping: Sequence[str] = (),
+    min_items: int | None = None,
+    scale: Sequence[str] = (),
+    missing: Sequence[str] = (),
+    max_missing: float | None = None,
+    derive: Sequence[str] = (),
+    constants: Sequence[str] = (),
+) -> Recipe:
+    """``base`` with the options given as the command line (and the TUI's training
+    dialog) writes them: ``positive`` ``"A,B"``, ``mapping`` ``["ux=Q1,Q2"]``, ``scale``
+    ``["1:5", "Q9=1:10"]``, ``missing`` ``["0", "Q1=-99"]``, ``derive`` ``["n=log10(x)"]``,
+    ``constants`` ``["enterprise_share=0.3"]``. Options given win over ``base``;
+    per-column tables are merged.
+
+    Raises:
+        DataError: a malformed item, naming its flag.
+    """
+    from .data import parse_mapping
+
+    if thousands is not None and thousands.lower() in ("none", "''", '""'):
+        thousands = ""
+    if label_period is not None and label_period not in LABEL_PERIODS:
+        raise DataError(f"--label-period {label_period!r}: expected month or year")
+    if max_missing is not None and not 0.0 <= max_missing <= 1.0:
+        raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
+    default_scale, column_scale = split_scale_items(scale)
+    common_missing, column_missing = split_missing_items(missing)
+    labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None
+    return base.merged(
+        sep=sep or None,
+        decimal=decimal or None,
+        thousands=thousands,
+        encoding=encoding or None,
+        skip_rows_matching=tuple(skip_rows_matching) or None,
+        target=target or None,
+        positive=labels,
+        label_period=label_period,
+        mapping=parse_mapping(list(mapping), role) or None,
+        min_items=min_items,
+        scale=default_scale,
+        column_scale={**base.column_scale, **column_scale} if column_scale else None,
+        missing=common_missing or None,
+        column_missing={**base.column_missing, **column_missing} if column_missing else None,
+        max_missing=max_missing,
+        derive={**base.derive, **parse_derive(derive)} if derive else None,
+        constants={**base.constants, **parse_constants(constants)} if constants else None,
+    )
+
+
 # ------------------------------------------------------------------------------- TOML
 
 
@@ -302,7 +363,3 @@ def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
         constants=constants,
     )
 
-
-def recipe_dict_equal(a: Recipe, b: Recipe) -> bool:
-    """True when two recipes hold the same choices."""
-    return asdict(a) == asdict(b)
