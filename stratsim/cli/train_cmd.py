@@ -1,6 +1,10 @@
-"""`stratsim train satisfaction|privacy`: train a model on a CSV/Parquet file and save it.
+"""`stratsim train satisfaction|privacy`: train a model on a CSV/XLSX/Parquet file and save it.
 
-Without ``--data`` it trains on the shipped sample data (``stratsim/sample_data``).
+Without ``--data`` it trains on the shipped sample data (``stratsim/sample_data``). The
+data options (format overrides, target labels, constructs, derived and constant
+features, dirty rows, recipes) become a :class:`stratsim.engine.recipe.Recipe` applied by
+:func:`stratsim.engine.data.load_training_data`; flags that do not need the data are
+checked before it is read.
 The model is saved as ``OUT/ROLE.pt`` + ``OUT/ROLE.toml`` (default ``OUT`` = ``models/``
 in the current directory) only after training succeeded; ``stratsim run --models OUT``
 and the TUI load it from there.
@@ -230,14 +234,15 @@ def run(args: argparse.Namespace) -> int:
         {"--data": path, "--recipe": Path(args.recipe) if args.recipe else None},
     )
     data = load_training_data(path, args.role, recipe=recipe)
-    err.print(f"read {display_path(data.source)}: {data.format}", markup=False, highlight=False)
+    say = lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"read {display_path(data.source)}: {data.format}")
     if data.target_note:
-        err.print(f"target: {data.target_note}", markup=False, highlight=False)
+        say(f"target: {data.target_note}")
     for w in data.warnings:
-        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
+        say(f"stratsim: warning: {w}")
     result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
     for w in result.warnings:
-        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
+        say(f"stratsim: warning: {w}")
     saved = save_model(result, args.out)
     if save_recipe is not None and data.recipe is not None:
         try:
