@@ -5,10 +5,10 @@ recipes. Each fixture is written here, with the values it must parse to."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from test_data import realdata, write  # noqa: E402  (shared helpers of the data tests)
 
 from stratsim.cli import main
 from stratsim.engine.data import load_training_data
@@ -17,21 +17,6 @@ from stratsim.engine.expr import Column, evaluate, parse_expression
 from stratsim.engine.recipe import Recipe, load_recipe, recipe_from_dict
 from stratsim.engine.trained import state_dict_bytes
 from stratsim.engine.training import TrainConfig, train_model
-
-REALDATA = Path(__file__).parents[2] / "shared" / "realdata"
-
-
-def realdata(name: str) -> Path:
-    p = REALDATA / name
-    if not p.exists():
-        pytest.skip("../shared/realdata not found")
-    return p
-
-
-def write(tmp_path: Path, data: str | bytes, name: str = "d.csv") -> Path:
-    p = tmp_path / name
-    p.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    return p
 
 
 def survey_rows(n: int = 40) -> list[tuple[float, float, float, float]]:

@@ -4,33 +4,16 @@ the rows as the model sees them, and every problem shown before training starts.
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 
 import pytest
 
 pytest.importorskip("textual")
 
-from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
+import test_tui  # noqa: E402
+from test_tui import SIZE, ready  # noqa: E402
 
-SIZE = (80, 24)
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "models", train_epochs=3)
-    return StratsimApp(TuiOptions(**opts))
-
-
-async def settle(app, pilot) -> None:
-    for _ in range(400):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("app not idle")
+app_factory = test_tui.make_app  # the TUI tests' app fixture, under this module's name
 
 
 def breach_file(tmp_path):
@@ -49,12 +32,13 @@ def breach_file(tmp_path):
     return p
 
 
-async def test_dialog_detects_previews_reports_problems_then_trains(app, tmp_path):
+async def test_dialog_detects_previews_reports_problems_then_trains(app_factory, tmp_path):
     from textual.widgets import DataTable, Input, Select
 
+    app = app_factory()
     path = breach_file(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+        await ready(app, pilot)
         await pilot.press("t")
         await pilot.pause()
         dialog = app.screen
@@ -106,7 +90,7 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app, tmp_pat
 
         dialog.query_one("#train-go").focus()
         await pilot.press("enter")
-        await settle(app, pilot)
+        await ready(app, pilot)
         assert type(app.sim.incident_model).__name__ == "TrainedModel"
         meta = app.sim.incident_model.metadata
         assert meta["data"]["recipe"]["positive"] == ["Hacking"]
@@ -115,11 +99,12 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app, tmp_pat
         assert saved["derive"] == {"records_log10": "log10(Betroffene)"}
 
 
-async def test_dialog_default_start_still_trains_on_sample_data(app):
+async def test_dialog_default_start_still_trains_on_sample_data(app_factory):
+    app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+        await ready(app, pilot)
         await pilot.press("t")
         await pilot.pause()
         await pilot.press("enter")
-        await settle(app, pilot)
+        await ready(app, pilot)
         assert type(app.sim.satisfaction_model).__name__ == "TrainedModel"
