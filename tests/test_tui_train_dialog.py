@@ -97,14 +97,3 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         assert meta["data"]["recipe"]["sep"] == ";" and meta["data"]["constant_features"] == ["third_party_access"]
         saved = tomllib.loads((tmp_path / "prep.toml").read_text())
         assert saved["derive"] == {"records_log10": "log10(Betroffene)"}
-
-
-async def test_dialog_default_start_still_trains_on_sample_data(app_factory):
-    app = app_factory()
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("t")
-        await pilot.pause()
-        await pilot.press("enter")
-        await ready(app, pilot)
-        assert type(app.sim.satisfaction_model).__name__ == "TrainedModel"
