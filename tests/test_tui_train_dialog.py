@@ -95,5 +95,8 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         meta = app.sim.incident_model.metadata
         assert meta["data"]["recipe"]["positive"] == ["Hacking"]
         assert meta["data"]["recipe"]["sep"] == ";" and meta["data"]["constant_features"] == ["third_party_access"]
+        # 48 rows: a 7-row test split, its metrics shown with their bootstrap intervals
+        metrics_text = str(app.screen.query_one("#train-metrics").render())
+        assert "roc_auc" in metrics_text and "[" in metrics_text.split("roc_auc", 1)[1].split("brier")[0]
         saved = tomllib.loads((tmp_path / "prep.toml").read_text())
         assert saved["derive"] == {"records_log10": "log10(Betroffene)"}

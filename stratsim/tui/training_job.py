@@ -67,7 +67,8 @@ class TrainOutcome:
     """A finished (or cancelled, best-so-far) training run, saved and reloaded.
 
     ``model`` is the :class:`~stratsim.engine.trained.TrainedModel` for
-    ``Simulation.set_models``; ``saved`` the paths; ``metrics`` the test metrics.
+    ``Simulation.set_models``; ``saved`` the paths; ``metrics`` the test metrics;
+    ``intervals`` their 95% bootstrap intervals when the test split is small.
     """
 
     request: TrainRequest
@@ -80,6 +81,15 @@ class TrainOutcome:
     cancelled: bool
     seconds: float
     warnings: tuple[str, ...] = ()
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def metrics_text(self) -> str:
+        """``r2 0.3188 [-0.342, 0.538]  mae 0.8963 [...]``: each metric, with its interval."""
+        parts = []
+        for k, v in self.metrics.items():
+            ci = self.intervals.get(k)
+            parts.append(f"{k} {v:.4g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else ""))
+        return "  ".join(parts)
 
 
 @dataclass
@@ -192,4 +202,5 @@ def run_training(
         cancelled=result.cancelled,
         seconds=result.seconds,
         warnings=tuple(data.warnings) + tuple(result.warnings) + tuple(extra),
+        intervals=dict(result.test_intervals),
     )
