@@ -313,6 +313,23 @@ def column_labels(table: RawTable, column: str, limit: int = 20) -> list[tuple[s
     return counts.most_common(limit)
 
 
+def column_ranges(table: RawTable, columns: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Observed ``(min, max)`` of the numeric cells of each of ``columns`` in the file's
+    number format (to see a column's scale before declaring it)."""
+    out: dict[str, tuple[float, float]] = {}
+    fmt = table.format
+    for col in columns:
+        if col not in table.names:
+            continue
+        j = table.names.index(col)
+        cells = np.array([r[j] for r in table.rows], dtype=object)
+        vals = _to_numbers(cells, fmt.decimal, fmt.thousands)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            out[col] = (float(vals.min()), float(vals.max()))
+    return out
+
+
 class _Report:
     """Problems found while preparing, grouped by column, with spreadsheet rows."""
 
@@ -626,7 +643,6 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             is_false = np.isin(low, list(_FALSE)) & ~miss
             bad = ~(miss | is_true | is_false)
             if bad.any():
-                shown = _label_counts(cells[bad])
                 hint = (
                     f"; choose the positive class with --positive LABEL (labels: "
                     f"{', '.join(repr(lbl) for lbl, _ in _label_counts(cells[~miss])[:6])})"
@@ -636,7 +652,6 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
                 rep.invalid_cells(
                     col, bad, "expected a binary label (yes/no, true/false, 1/0)" + hint, cells
                 )
-                del shown
             out = np.where(is_true, 1.0, 0.0)
             out[bad] = np.nan
         out[miss] = np.nan
@@ -741,13 +756,9 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
                 hint += "; declare the file's scale with --scale MIN:MAX"
             if feat == "records_log10" and np.nanmax(v) > hi:
                 hint += f"; raw counts? derive the log: --derive records_log10=log10({sources[feat][0]})"
-            label = (
-                repr(sources[feat][0]) if len(sources[feat]) == 1
-                else f"{', '.join(sources[feat])} (mean)"
-            )
+            column = ", ".join(sources[feat]) + (" (mean)" if len(sources[feat]) > 1 else "")
             rep.invalid_cells(
-                label.strip("'"), bad, f"value(s) outside {lo:g}..{hi:g} (feature {feat}; {hint})",
-                _fmt_vals(v),
+                column, bad, f"value(s) outside {lo:g}..{hi:g} (feature {feat}; {hint})", _fmt_vals(v)
             )
             x_cols[j] = np.where(bad, np.nan, v)
     if role == "satisfaction" and not binary:
@@ -844,7 +855,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         y=np.ascontiguousarray(y, dtype=np.float64),
         source=src,
         sha256=sha256,
-        mapping={f: sources.get(f, ()) for f in features},
+        mapping={f: sources[f] for f in features if f in sources},
         input_scale=scale_of_features,
         missing_values=tuple(recipe.missing),
         rows_read=rows_read,

@@ -194,7 +194,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def check(self) -> bool:
         """Read and prepare the data as training would; show what was detected, a
         preview and every problem. Returns True when training can start."""
-        from ...engine.data import column_labels, inspect_table, prepare
+        from ...engine.data import column_labels, column_ranges, inspect_table, prepare
         from ...engine.fileio import file_sha256
 
         detected = self.query_one("#train-detected", Static)
@@ -229,11 +229,15 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             [f"rating columns {recipe.scale[0]:g}:{recipe.scale[1]:g}"] if recipe.scale else []
         ) + "".join(f", {c} {lo:g}:{hi:g}" for c, (lo, hi) in recipe.column_scale.items())
         label_text = ", ".join(f"{lbl} ({n})" for lbl, n in labels[:6])
+        mapped = [c for cols in recipe.mapping.values() for c in cols] or table.names
+        ranges = column_ranges(table, [*dict.fromkeys([*mapped, target])][:10])
+        range_text = ", ".join(f"{c} {lo:g}..{hi:g}" for c, (lo, hi) in ranges.items())
         lines = [
             f"read as: {fmt.describe()}",
             f"columns ({len(table.names)}): {', '.join(table.names[:12])}" + (" ..." if len(table.names) > 12 else ""),
             f"target {target!r} values: {label_text or '-'}",
             f"scales: {scales.lstrip(', ') or 'none declared (0..10 as is)'}",
+            f"values found: {range_text or '-'}",
         ]
         detected.update(Text("\n".join(lines)))
         try:
