@@ -37,6 +37,9 @@ def test_semicolon_decimal_comma_bom_crlf(tmp_path):
     np.testing.assert_allclose(d.x[:, 0], [r[0] for r in rows])
     assert "separator ';'" in d.format and "decimal ','" in d.format and "utf-8-sig" in d.format
     assert d.recipe.sep == ";" and d.recipe.decimal == ","
+    # a wrong separator given by hand: the one-column header is pointed out
+    with pytest.raises(DataError, match=r"one column: its name holds ';'.*--sep ;"):
+        load_training_data(p, "satisfaction", recipe=Recipe(sep=",", mapping={"ux": ("Bedienung",)}))
 
 
 def test_utf16_tab_separated_excel_unicode_text(tmp_path):

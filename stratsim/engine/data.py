@@ -447,8 +447,9 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     row_nums = np.asarray(keep_nums, dtype=np.int64)
     rep = _Report(src, row_nums)
     ragged_text = "; ".join(
-        f"row {num} has {count} cells, the header has {len(names)}" for num, count in ragged
-    )
+        f"row {num} has {count} cells, the header has {len(names)}"
+        for num, count in ragged[:MAX_ROWS_SHOWN]
+    ) + (f" (+{len(ragged) - MAX_ROWS_SHOWN} more such rows)" if len(ragged) > MAX_ROWS_SHOWN else "")
     if ragged and recipe.max_missing is None:
         rep.structural.append(ragged_text + " (skip such rows with --skip-rows-matching)")
     n_rows = len(keep_rows)
@@ -566,8 +567,9 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
                 if not exists(col):
                     rep.structural.append(
                         f"no column {col!r} for feature {feat} (mapped with --map "
-                        f"{feat}={','.join(cols)}); columns: {_short_list(names)}"
+                        f"{feat}={','.join(cols)})"
                     )
+                    no_column = True
             sources[feat] = cols
         elif exists(feat):
             sources[feat] = (feat,)
@@ -578,13 +580,19 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
                 f"--derive {feat}={example} or --set {feat}=VALUE"
             )
             no_column = True
-    if no_column:
-        rep.structural.append(f"columns in the file: {_short_list(names)}")
     if not exists(target):
-        rep.structural.append(
-            f"no target column {target!r} (choose one with --target COLUMN); "
-            f"columns: {_short_list(names)}"
-        )
+        rep.structural.append(f"no target column {target!r} (choose one with --target COLUMN)")
+        no_column = True
+    if no_column:
+        hint = ""
+        if len(names) == 1 and table.format.kind == "csv":
+            seps = [c for c in (";", ",", "\t", "|") if c in names[0] and c != table.format.sep]
+            if seps:
+                hint = (
+                    f" (one column: its name holds {seps[0]!r}; is the separator "
+                    f"{seps[0]!r}? read with --sep {'tab' if seps[0] == chr(9) else seps[0]})"
+                )
+        rep.structural.append(f"columns in the file: {_short_list(names)}{hint}")
     used = {c for cols in sources.values() for c in cols} | {target}
     for col in sorted(used):
         if col in ambiguous:
