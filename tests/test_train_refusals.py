@@ -106,7 +106,7 @@ def test_names_colliding_after_stripping_and_exact_duplicates(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--model", "mlp", "--hidden", "100000,100000"], "more than the 1,000,000 allowed"),
+        (["--model", "mlp", "--hidden", "100000,100000"], "more than the 10,000,000 allowed"),
         (["--lr", "-1"], "learning rate must be a positive number"),
         (["--lr", "nan"], "learning rate must be a positive number"),
         (["--model", "logistic"], "privacy model"),

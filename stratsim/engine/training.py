@@ -63,10 +63,10 @@ if TYPE_CHECKING:
 
 #: Learning rate per kind when the config leaves it None (Adam on standardized inputs).
 DEFAULT_LR = {"linear": 0.02, "logistic": 0.02, "mlp": 0.003}
-#: Largest MLP accepted (weights and biases). 64x64 has ~4.5k; 1,000,000 parameters
-#: already take longer to train than these data can justify (a 100,000x100,000 request
-#: would need 40 GB for the weights alone).
-MAX_PARAMETERS = 1_000_000
+#: Largest MLP accepted (weights and biases). 64x64 has ~4.5k; 10,000,000 (40 MB of
+#: float32 weights, 160 MB with Adam's state) is far beyond what a few thousand survey
+#: rows can fit; a 100,000x100,000 request would need 40 GB for the weights alone.
+MAX_PARAMETERS = 10_000_000
 #: Below this many test rows the test metrics get bootstrap intervals and a warning:
 #: with n < 100 the standard error of R² or ROC-AUC is typically 0.05-0.1 (Hanley &
 #: McNeil 1982 for the AUC), as large as the differences one would act on.
