@@ -186,3 +186,25 @@ def test_model_folder_is_written_completely_or_not_at_all(tmp_path, monkeypatch)
     save_model(new, out)
     assert (out / "notes.txt").read_text() == "mine"
     assert load_models(out)["satisfaction"].metadata["hyperparameters"]["seed"] == 5
+
+
+def test_model_folder_writer_never_writes_through_links(tmp_path):
+    from stratsim.engine.modelfolder import write_model_files
+
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text("precious")
+    for layout in ("flat", "with-subfolder"):
+        d = tmp_path / layout
+        d.mkdir()
+        if layout == "with-subfolder":
+            (d / "sub").mkdir()
+        (d / "satisfaction.toml").symlink_to(elsewhere)
+        (d / "keep.csv").write_text("a,b\n")
+        write_model_files(d, {"satisfaction.pt": b"w", "satisfaction.toml": b"m"})
+        assert elsewhere.read_text() == "precious"
+        assert not (d / "satisfaction.toml").is_symlink()
+        assert (d / "satisfaction.toml").read_bytes() == b"m" and (d / "keep.csv").exists()
+    new = tmp_path / "new" / "m"
+    write_model_files(new, {"privacy.pt": b"w", "privacy.toml": b"m"})
+    assert sorted(p.name for p in new.iterdir()) == ["privacy.pt", "privacy.toml"]
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["m"]

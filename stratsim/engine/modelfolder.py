@@ -11,9 +11,11 @@ to (or copies of) the other files already in the folder, flushes it, and swaps i
   Linux, else by two renames (old folder aside, new folder in) -- the window between
   them is two system calls, and the old folder is kept under its temporary name until
   the new one is in place;
-* an existing folder that holds sub-folders or special files (``--out .`` in a project
-  folder) is not swapped: each file is replaced atomically on its own, weights first,
-  so an interruption leaves a pair that fails the sha256 check and is refused.
+* an existing folder that holds sub-folders, links or special files (``--out .`` in a
+  project folder) is not swapped: each file is replaced atomically on its own (a
+  temporary file renamed over the name: a link at that name is replaced, never written
+  through), weights first, so an interruption leaves a pair that fails the sha256 check
+  and is refused.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-
-from .fileio import atomic_write_bytes
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -66,7 +66,8 @@ def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None
     others = [e for e in d.iterdir() if e.name not in files] if d.exists() else []
     if any(e.is_symlink() or not e.is_file() for e in others):
         for name, blob in files.items():
-            atomic_write_bytes(d / name, blob)
+            _replace_file(d, name, blob)
+        _fsync_dir(d)
         return
     d.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{d.name}.", suffix=".tmp"))
@@ -100,6 +101,22 @@ def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(d.parent)
+
+
+def _replace_file(folder: Path, name: str, blob: bytes) -> None:
+    """Write ``folder/name`` by renaming a flushed temporary file over it."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _umask() -> int:
