@@ -43,6 +43,7 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
+from .modelfolder import write_model_files
 from .nets import KINDS, TabularNet, build_net
 
 if TYPE_CHECKING:
@@ -320,18 +321,14 @@ def save_model(result: TrainResult, directory: str | Path) -> SavedModel:
     sha = hashlib.sha256(blob).hexdigest()
     meta = build_metadata(result, sha)
     try:
-        text = tomli_w.dumps(meta)
-    except (TypeError, ValueError) as exc:  # pragma: no cover - build_metadata keeps it clean
+        data = tomli_w.dumps(meta).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError: a non-UTF-8 name in the metadata
         raise ModelError(f"cannot encode model metadata as TOML: {exc}") from None
-    from .modelfolder import write_model_files
-    from .tableread import display_path
-
     wp, mp = weights_path(d, result.role), metadata_path(d, result.role)
-    encoded = text.encode("utf-8")  # before any write: the pair is written whole or not at all
     try:
-        write_model_files(d, {wp.name: blob, mp.name: encoded})
+        write_model_files(d, {wp.name: blob, mp.name: data})  # the pair whole, or nothing
     except OSError as exc:
-        raise ModelError(f"{display_path(d)}: cannot write the model: {exc.strerror or exc}") from None
+        raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
     return SavedModel(wp, mp, sha)
 
 
