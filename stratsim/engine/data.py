@@ -887,8 +887,12 @@ def _check_role(role: str) -> None:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _short_list(items: Sequence[str], limit: int = 40) -> str:
-    shown = ", ".join(items[:limit])
+    """``a, b, ... (N more)``; control characters in names shown escaped (one line)."""
+    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(i)) for i in items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
