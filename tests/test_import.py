@@ -356,3 +356,21 @@ def test_telco_blank_total_charges_reported_not_guessed():
     d = load_training_data(path, "privacy", recipe=recipe)
     assert d.n == 7043 - 11 and d.dropped_rows[:3] == (490, 755, 938)
     assert "'TotalCharges': 11 missing at row(s) 490, 755, 938" in " ".join(d.warnings)
+
+
+def test_format_overrides_from_the_command_line(tmp_path, capsys):
+    rows = survey_rows()
+    text = "functionality\tux\tservice_response\tsatisfaction\n" + "".join(
+        f"{a:g}\t{b:g}\t{c:g}\t{d:g}\n" for a, b, c, d in rows
+    )
+    p = write(tmp_path, text.encode("utf-16"), "u16.txt")
+    base = ["train", "satisfaction", "--data", str(p), "--epochs", "1", "--quiet", "--json"]
+    args = [*base, "--sep", "tab", "--encoding", "utf-16", "--thousands", "", "--decimal", "."]
+    assert main([*args, "--out", str(tmp_path / "m")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rows_used"] == 40
+    assert "separator tab" in captured.err and "encoding utf-16" in captured.err
+    assert main([*base, "--encoding", "klingon", "--out", str(tmp_path / "m")]) == 2
+    assert "--encoding 'klingon' is not a known encoding" in capsys.readouterr().err
+    assert main([*base, "--skip-rows-matching", "(", "--out", str(tmp_path / "m")]) == 2
+    assert "--skip-rows-matching: not a regular expression" in capsys.readouterr().err

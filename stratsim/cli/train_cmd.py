@@ -74,7 +74,7 @@ def register(sub) -> None:
     p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
     p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
     p.add_argument("--sep", help="cell separator (default: detected)")
-    p.add_argument("--decimal", choices=(".", ","), help="decimal mark (default: detected)")
+    p.add_argument("--decimal", choices=(".", ","), metavar=".|,", help="decimal mark (default: detected)")
     p.add_argument("--thousands", help="thousands separator, '' for none (default: detected)")
     p.add_argument("--encoding", help="text encoding (default: detected)")
     p.add_argument(
