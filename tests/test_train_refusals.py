@@ -85,6 +85,10 @@ def test_two_positives_refused(tmp_path, capsys):
     [
         (["--target", "functionality"], "'functionality' is both the target and feature functionality"),
         (["--map", "ux=satisfaction"], "'satisfaction' is both the target and feature ux"),
+        (
+            ["--derive", "u2=satisfaction / 2", "--map", "ux=u2"],
+            "feature ux (u2) and the target 'satisfaction' are both made from column 'satisfaction'",
+        ),
     ],
 )
 def test_target_used_as_a_feature_refused(tmp_path, capsys, flags, needle):

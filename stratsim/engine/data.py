@@ -597,11 +597,25 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     for col in sorted(used):
         if col in ambiguous:
             rep.structural.append(_ambiguous_text(col, ambiguous, table))
+    def base_columns(col: str) -> set[str]:
+        """The file's columns that ``col`` is made of (itself, or a derived column's)."""
+        if col not in derived_refs:
+            return {col}
+        return set().union(*(base_columns(r) for r in derived_refs[col])) if derived_refs[col] else set()
+
+    target_base = base_columns(target) if exists(target) else set()
     for feat, cols in sources.items():
         if target in cols:
             rep.structural.append(
                 f"column {target!r} is both the target and feature {feat}'s column; "
                 "a model would only learn to copy it: map the feature to another column"
+            )
+            continue
+        shared = sorted(target_base & set().union(*(base_columns(c) for c in cols if exists(c))))
+        if shared:
+            rep.structural.append(
+                f"feature {feat} ({', '.join(cols)}) and the target {target!r} are both made "
+                f"from column {shared[0]!r}; a model would only learn to copy it"
             )
     if rep.structural:
         raise rep.fail(f"{len(rep.structural)} problem(s)", rep.structural)
