@@ -370,6 +370,12 @@ def test_format_overrides_from_the_command_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["rows_used"] == 40
     assert "separator tab" in captured.err and "encoding utf-16" in captured.err
+    check = [*base, "--check", "--save-recipe", str(tmp_path / "r.toml")]
+    assert main([*check, "--out", str(tmp_path / "nothing")]) == 0
+    assert load_recipe(tmp_path / "r.toml").encoding == "utf-16"
+    captured = capsys.readouterr()
+    assert "40 usable rows of 40" in captured.out and "target satisfaction" in captured.out
+    assert not (tmp_path / "nothing").exists()  # nothing trained, nothing written
     assert main([*base, "--encoding", "klingon", "--out", str(tmp_path / "m")]) == 2
     assert "--encoding 'klingon' is not a known encoding" in capsys.readouterr().err
     assert main([*base, "--skip-rows-matching", "(", "--out", str(tmp_path / "m")]) == 2

@@ -143,6 +143,12 @@ def register(sub) -> None:
     p.add_argument(
         "--out", default="models", metavar="DIR", help="model directory (default models/)"
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only read and prepare the data: print the format, the first rows as the model "
+        "sees them and every problem; train nothing (--save-recipe still writes the recipe)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -240,23 +246,46 @@ def run(args: argparse.Namespace) -> int:
         say(f"target: {data.target_note}")
     for w in data.warnings:
         say(f"stratsim: warning: {w}")
-    result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
-    for w in result.warnings:
-        say(f"stratsim: warning: {w}")
-    saved = save_model(result, args.out)
-    if save_recipe is not None and data.recipe is not None:
+    def write_recipe(after: str) -> None:
+        if save_recipe is None or data.recipe is None:
+            return
         try:
             atomic_write_bytes(save_recipe, data.recipe.to_toml().encode("utf-8"))
         except OSError as exc:
             raise TrainingError(
-                f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc} "
-                f"(the model was saved in {display_path(args.out)})"
+                f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc}{after}"
             ) from None
+
+    if args.check:
+        _print_preview(data)
+        write_recipe("")
+        return 0
+    result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
+    for w in result.warnings:
+        say(f"stratsim: warning: {w}")
+    saved = save_model(result, args.out)
+    write_recipe(f" (the model was saved in {display_path(args.out)})")
     if args.json:
         print(json.dumps(_summary(result, saved, data), allow_nan=False))
     else:
         _print_tables(result, saved)
     return 0
+
+
+def _print_preview(data, rows: int = 10) -> None:
+    """The first ``rows`` rows as the model sees them (model units), on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{data.n} usable rows of {data.rows_read}; first {min(rows, data.n)} as the model sees them")
+    t.add_column("row", justify="right")
+    for f in data.features:
+        t.add_column(f, justify="right")
+    t.add_column(f"target {data.target}", justify="right")
+    for i in range(min(rows, data.n)):
+        num = str(int(data.row_numbers[i])) if data.row_numbers is not None else str(i + 1)
+        t.add_row(num, *(f"{v:.4g}" for v in data.x[i]), f"{data.y[i]:.4g}")
+    Console().print(t)
 
 
 def _train_with_progress(data, config, console):
