@@ -28,6 +28,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from .fileio import _fsync_dir, _umask  # the same durable-write primitives as every writer
+
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
@@ -42,15 +44,6 @@ def _exchange(a: Path, b: Path) -> bool:
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return rc == 0
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None:
@@ -117,9 +110,3 @@ def _replace_file(folder: Path, name: str, blob: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
