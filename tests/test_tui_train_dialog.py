@@ -101,3 +101,13 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         assert "roc_auc" in metrics_text and "[" in metrics_text.split("roc_auc", 1)[1].split("brier")[0]
         saved = tomllib.loads((tmp_path / "prep.toml").read_text())
         assert saved["derive"] == {"records_log10": "log10(Betroffene)"}
+
+
+def test_field_items_allow_column_names_with_spaces():
+    from stratsim.tui.screens.train_dialog import split_items
+
+    assert split_items("functionality=Q1,Q2 ux=Q3") == ["functionality=Q1,Q2", "ux=Q3"]
+    assert split_items("ux=Seat comfort; functionality=Online boarding,Wifi") == [
+        "ux=Seat comfort",
+        "functionality=Online boarding,Wifi",
+    ]

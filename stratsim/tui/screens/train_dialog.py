@@ -9,7 +9,8 @@ in another field checks and starts when nothing is wrong; ``escape`` cancels.
 
 The fields are those of ``stratsim train`` (see its ``--help``): data file, recipe file,
 separator / decimal mark / thousands separator / encoding (empty: detected, and the
-detected value is shown), column mapping (``functionality=Q1,Q2 ux=Q3``), minimum items
+detected value is shown), column mapping (``functionality=Q1,Q2 ux=Q3``; items separated by ``;`` instead when column names hold
+spaces), minimum items
 of a construct, target column and its positive labels (picked from the labels found),
 scales (``1:5 overall=1:10``), missing sentinels (``0 Q1=-99``), derived columns
 (``NAME=EXPR``, several separated by ``;``), constant features (``enterprise_share=0.3``),
@@ -45,7 +46,7 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("decimal", "Decimal", "detected"),
     ("thousands", "Thousands", "detected ('none' for none)"),
     ("encoding", "Encoding", "detected"),
-    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3"),
+    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3 (';' between items if names hold spaces)"),
     ("min_items", "Min items", "items a construct needs (default all)"),
     ("target", "Target col.", "default: satisfaction / incident"),
     ("scale", "Scales", "e.g. 1:5 overall=1:10"),
@@ -59,6 +60,14 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("save_recipe", "Save recipe", "optional: write the recipe to this .toml"),
 )
 PREVIEW_ROWS = 5
+
+
+def split_items(text: str) -> list[str]:
+    """Items of a field: separated by ``;`` when the text holds one (so column names may
+    hold spaces: ``ux=Seat comfort; functionality=Online boarding``), else by spaces."""
+    if ";" in text:
+        return [t.strip() for t in text.split(";") if t.strip()]
+    return text.split()
 
 
 class TrainDialog(ModalScreen[TrainRequest | None]):
@@ -175,13 +184,13 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             target=self.value("target") or None,
             positive=positive if isinstance(positive, str) and positive else None,
             label_period=self.value("label_period") or None,
-            mapping=self.value("map").split(),
+            mapping=split_items(self.value("map")),
             min_items=min_items,
-            scale=self.value("scale").split(),
-            missing=self.value("missing").split(),
+            scale=split_items(self.value("scale")),
+            missing=split_items(self.value("missing")),
             max_missing=number("max_missing", float, "max unusable"),
             derive=[d.strip() for d in self.value("derive").split(";") if d.strip()],
-            constants=self.value("set").split(),
+            constants=split_items(self.value("set")),
         )
 
     def _data_path(self, role: str) -> Path:
