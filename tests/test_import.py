@@ -258,6 +258,12 @@ def test_recipe_toml_round_trip_and_validation(tmp_path):
         recipe_from_dict({"colour": 1})
     with pytest.raises(DataError, match="attribute"):
         recipe_from_dict({"derive": {"x": "a.b"}})
+    # flags given on top of a recipe win entry by entry
+    from stratsim.engine.recipe import build_recipe
+
+    over = build_recipe(r, "satisfaction", mapping=["functionality=F1"], scale=["Z=0:5"], sep="\t")
+    assert over.mapping == {"ux": ("B1", "B2"), "functionality": ("F1",)}
+    assert over.column_scale == {"Z": (0.0, 5.0)} and over.sep == "\t" and over.scale == (1.0, 5.0)
 
 
 def test_recipe_reproduces_the_model_bit_for_bit(tmp_path, capsys):

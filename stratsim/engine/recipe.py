@@ -213,7 +213,8 @@ def build_recipe(
     dialog) writes them: ``positive`` ``"A,B"``, ``mapping`` ``["ux=Q1,Q2"]``, ``scale``
     ``["1:5", "Q9=1:10"]``, ``missing`` ``["0", "Q1=-99"]``, ``derive`` ``["n=log10(x)"]``,
     ``constants`` ``["enterprise_share=0.3"]``. Options given win over ``base``;
-    per-column tables are merged.
+    tables (map, per-column scales and missing values, derive, set) are merged entry by
+    entry.
 
     Raises:
         DataError: a malformed item, naming its flag.
@@ -229,6 +230,7 @@ def build_recipe(
     default_scale, column_scale = split_scale_items(scale)
     common_missing, column_missing = split_missing_items(missing)
     labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None
+    parsed_map = parse_mapping(list(mapping), role)
     return base.merged(
         sep=sep or None,
         decimal=decimal or None,
@@ -238,7 +240,7 @@ def build_recipe(
         target=target or None,
         positive=labels,
         label_period=label_period,
-        mapping=parse_mapping(list(mapping), role) or None,
+        mapping={**base.mapping, **parsed_map} if parsed_map else None,
         min_items=min_items,
         scale=default_scale,
         column_scale={**base.column_scale, **column_scale} if column_scale else None,
