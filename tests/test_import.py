@@ -4,6 +4,7 @@ recipes. Each fixture is written here, with the values it must parse to."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -237,9 +238,13 @@ def test_expressions_cannot_run_code():
         ("a[0]", "Subscript"),
         ("log10(a).real", "attribute"),
         ("log10(a, base=2)", "keyword"),
+        ("-" * 500 + "a", "nested"),
+        ("a+" * 600 + "a", "longer than 1000"),
+        ("(" * 300 + "a" + ")" * 300, "too many nested|nested"),
+        ("a * " + "9" * 400, "too large"),
     ]:
         with pytest.raises(DataError, match=what):
-            parse_expression(bad)
+            evaluate(parse_expression(bad), cols)
 
 
 def test_recipe_toml_round_trip_and_validation(tmp_path):
@@ -386,3 +391,32 @@ def test_format_overrides_from_the_command_line(tmp_path, capsys):
     assert "--encoding 'klingon' is not a known encoding" in capsys.readouterr().err
     assert main([*base, "--skip-rows-matching", "(", "--out", str(tmp_path / "m")]) == 2
     assert "--skip-rows-matching: not a regular expression" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- hostile inputs
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.binary(max_size=400) | st.text(alphabet="ab,;\t|\"'\r\n 0123456789.-", max_size=400).map(str.encode))
+def test_any_bytes_read_or_refused_with_the_projects_error(tmp_path, raw):
+    p = tmp_path / "any.csv"
+    p.write_bytes(raw)
+    try:
+        load_training_data(p, "satisfaction")
+    except DataError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_any_expression_parses_or_is_refused(text):
+    cols = {"a": Column(np.array([1.0, 2.0]), np.zeros(2, bool), True)}
+    try:
+        expr = parse_expression(text)
+    except DataError:
+        return
+    with contextlib.suppress(DataError):
+        evaluate(expr, cols)

@@ -93,6 +93,8 @@ _CMPOPS = {
     ast.GtE: np.greater_equal,
 }
 _BACKTICK = re.compile(r"`([^`]+)`")
+#: Longest expression accepted (characters); also bounds the parser's recursion.
+MAX_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,31 @@ def parse_expression(text: str, where: str = "--derive") -> Expression:
         aliases[name] = m.group(1)
         return name
 
+    if len(text) > MAX_LENGTH:
+        raise DataError(f"{where} {text[:40]!r}...: longer than {MAX_LENGTH} characters")
     src = _BACKTICK.sub(alias, text)
     try:
         tree = ast.parse(src.strip(), mode="eval")
     except SyntaxError as exc:
         raise DataError(f"{where} {text!r}: not a valid expression ({exc.msg})") from None
+    except (RecursionError, MemoryError, ValueError):  # pathological nesting, NUL bytes
+        raise DataError(f"{where} {text!r}: not a valid expression (nested too deeply)") from None
+    depth = _depth(tree)
+    if depth > 100:
+        raise DataError(f"{where} {text!r}: nested {depth} levels deep, more than 100")
     for node in ast.walk(tree):
         _check_node(node, text, where)
     return Expression(text, tree, aliases)
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of ``tree`` (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _check_node(node: ast.AST, text: str, where: str) -> None:
@@ -229,7 +248,10 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str):
                 return _Text(node.value.strip())
-            return float(node.value)
+            try:
+                return float(node.value)
+            except OverflowError:
+                raise self.error(f"the number {str(node.value)[:20]}... is too large") from None
         if isinstance(node, ast.Name):
             name = self.expr.aliases.get(node.id, node.id)
             col = self.columns[name]
