@@ -259,6 +259,9 @@ def test_recipe_toml_round_trip_and_validation(tmp_path):
     assert load_recipe(p) == r
     with pytest.raises(DataError, match=r"prep.toml: key 'min_items': value 0"):
         recipe_from_dict({"min_items": 0}, str(p))
+    deep = write(tmp_path, "x = " + "[" * 2000 + "]" * 2000 + "\n", "deep.toml")
+    with pytest.raises(DataError, match="deep.toml: not valid TOML"):
+        load_recipe(deep)
     with pytest.raises(DataError, match="unknown key 'colour'"):
         recipe_from_dict({"colour": 1})
     with pytest.raises(DataError, match="attribute"):

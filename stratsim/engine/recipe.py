@@ -273,6 +273,8 @@ def load_recipe(path: str | Path) -> Recipe:
         raise DataError(f"{src}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{src}: not valid TOML: {exc}") from None
+    except (RecursionError, ValueError) as exc:  # pathological nesting, huge integers
+        raise DataError(f"{src}: not valid TOML: {str(exc)[:120]}") from None
     return recipe_from_dict(doc, src)
 
 
