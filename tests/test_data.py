@@ -12,7 +12,6 @@ from stratsim.engine.data import (
     load_training_data,
     parse_mapping,
     parse_scale,
-    read_table,
     sample_data_path,
 )
 from stratsim.engine.errors import DataError
@@ -111,7 +110,7 @@ def test_non_numeric_cells_name_rows(tmp_path):
     with pytest.raises(DataError) as e:
         load_training_data(p, "satisfaction")
     msg = str(e.value)
-    assert str(p) in msg and "column 'ux'" in msg and "row(s) 3, 8" in msg and "'abc'" in msg
+    assert str(p) in msg and "column 'ux'" in msg and "row(s) 4, 9" in msg and "'abc'" in msg
 
 
 def test_bom_and_crlf_accepted(tmp_path):
@@ -159,7 +158,7 @@ def test_bad_binary_target_names_rows_and_values(tmp_path):
         load_training_data(p, "privacy")
     msg = str(e.value)
     assert str(p) in msg and "column 'incident'" in msg
-    assert "row(s) 5, 10" in msg and "'maybe'" in msg and "'2'" in msg
+    assert "row(s) 6, 11" in msg and "'maybe'" in msg and "'2'" in msg
 
 
 def test_single_class_target_refused(tmp_path):
@@ -173,29 +172,29 @@ def test_missing_values_dropped_below_threshold_with_warning(tmp_path):
     lines[6] = "5,3,NA,7"  # row 6: NA
     p = write(tmp_path, "\n".join(lines) + "\n")
     d = load_training_data(p, "satisfaction")
-    assert d.n == 38 and d.dropped_rows == (2, 6)
+    assert d.n == 38 and d.dropped_rows == (3, 7)
     assert len(d.warnings) == 1
     w = d.warnings[0]
-    assert str(p) in w and "column 'ux'" in w and "row(s) 2" in w and "'service_response'" in w
+    assert str(p) in w and "column 'ux'" in w and "row(s) 3" in w and "'service_response'" in w
     with pytest.raises(DataError) as e:
         load_training_data(p, "satisfaction", max_missing_fraction=0.01)
-    assert "2 of 40 rows" in str(e.value) and "row(s) 2" in str(e.value)
+    assert "2 of 40 rows" in str(e.value) and "row(s) 3" in str(e.value)
 
 
 def test_sentinel_missing_value(tmp_path):
     lines = SURVEY.splitlines()
     lines[5] = "5,-99,2,7"
     p = write(tmp_path, "\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"outside 0..10.*row\(s\) 5"):
+    with pytest.raises(DataError, match=r"outside 0..10.*row\(s\) 6"):
         load_training_data(p, "satisfaction")
     d = load_training_data(p, "satisfaction", missing=["-99"])
-    assert d.dropped_rows == (5,)
+    assert d.dropped_rows == (6,)
 
 
 def test_scale_checks_and_rescales(tmp_path):
     p = write(tmp_path, SURVEY)  # values 0..9: 0 is outside a 1:10 scale
     with pytest.raises(
-        DataError, match=r"outside the declared scale 1:10 at row\(s\) 1, 11, 21, 31"
+        DataError, match=r"outside the declared scale 1:10 at row\(s\) 2, 12, 22, 32"
     ):
         load_training_data(p, "satisfaction", scale=(1.0, 10.0))
     d = load_training_data(p, "satisfaction", scale=(0.0, 20.0))
@@ -226,7 +225,7 @@ def test_parquet_roundtrip(tmp_path):
     assert d.n == 500
     np.testing.assert_allclose(d.x[:, 0], df["records_log10"].to_numpy())
     np.testing.assert_array_equal(d.y, (df["incident"] == "Yes").to_numpy(dtype=float))
-    assert isinstance(read_table(p), pd.DataFrame)
+    assert d.format.startswith("parquet")
 
 
 TELCO_MAP = {
@@ -247,10 +246,10 @@ def test_telco_labels_and_blank_cells():
     with pytest.raises(DataError) as e:
         load_training_data(path, "privacy", mapping=blank, target="Churn", max_missing_fraction=0)
     msg = str(e.value)
-    assert str(path) in msg and "'TotalCharges'" in msg and "row(s) 489, 754, 937" in msg
+    assert str(path) in msg and "'TotalCharges'" in msg and "row(s) 490, 755, 938" in msg
     # Text where numbers are expected, and a label that is not binary.
     text = {**TELCO_MAP, "records_log10": ["gender"]}
-    with pytest.raises(DataError, match=r"column 'gender': non-numeric.*row\(s\) 1, 2, 3"):
+    with pytest.raises(DataError, match=r"column 'gender': non-numeric.*row\(s\) 2, 3, 4"):
         load_training_data(path, "privacy", mapping=text, target="Churn")
     with pytest.raises(DataError, match=r"column 'Contract': expected a binary label"):
         load_training_data(path, "privacy", mapping=TELCO_MAP, target="Contract")

@@ -1,6 +1,10 @@
-"""`stratsim train satisfaction|privacy`: train a model on a CSV/Parquet file and save it.
+"""`stratsim train satisfaction|privacy`: train a model on a CSV/XLSX/Parquet file and save it.
 
-Without ``--data`` it trains on the shipped sample data (``stratsim/sample_data``).
+Without ``--data`` it trains on the shipped sample data (``stratsim/sample_data``). The
+data options (format overrides, target labels, constructs, derived and constant
+features, dirty rows, recipes) become a :class:`stratsim.engine.recipe.Recipe` applied by
+:func:`stratsim.engine.data.load_training_data`; flags that do not need the data are
+checked before it is read.
 The model is saved as ``OUT/ROLE.pt`` + ``OUT/ROLE.toml`` (default ``OUT`` = ``models/``
 in the current directory) only after training succeeded; ``stratsim run --models OUT``
 and the TUI load it from there.
@@ -19,19 +23,34 @@ from pathlib import Path
 from ._common import nonneg_int, positive_int
 
 EPILOG = """\
-column mapping:
-  --map FEATURE=COL[,COL...]   feature from a column, or the mean of several columns
-                               (repeat per feature); unmapped features use the column
-                               of the same name. satisfaction: functionality, ux,
-                               service_response (+ optional segment);
-                               privacy: records_log10, security_posture,
-                               enterprise_share, third_party_access
-  --scale MIN:MAX              the file's rating scale, rescaled to 0..10 (satisfaction:
-                               features and target; privacy: security_posture)
-  --missing VALUE              treat cells equal to VALUE as missing (repeatable), in
-                               addition to empty, NA, N/A, NaN, null, None
-  rows with missing values are dropped with a warning if at most --max-missing of the
-  rows (default 0.05); binary labels accept yes/no, true/false, 1/0.
+reading (detected and printed; override when the guess is wrong):
+  --sep CHAR | tab    --decimal . | ,    --thousands , | . | ' ' | ''
+  --encoding NAME     (UTF-8 with or without BOM and UTF-16 with BOM are detected)
+  .csv/.tsv/.txt, .xlsx (first sheet) and .parquet files are read.
+  --skip-rows-matching REGEX   skip rows with a matching cell (repeatable); repeated
+                               header rows and Total/Sum rows are skipped and reported
+target:
+  --target COL --positive LABEL[,LABEL...]   a label target: these labels are 1, every
+                               other label 0 (satisfaction: modelled as 10 x P(label))
+features (satisfaction: functionality, ux, service_response [+ segment];
+          privacy: records_log10, security_posture, enterprise_share, third_party_access):
+  --map FEATURE=COL[,COL...]   a column, or the mean of several items (a construct)
+  --min-items K                a construct needs K items present (default: all)
+  --derive NAME=EXPR           a derived column: log10, log1p, log, exp, sqrt, abs,
+                               clip, where, minimum, maximum, + - * / **, comparisons,
+                               == "label", in [...], and/or/not; `back ticks` for names
+                               with spaces. NAME may be a feature or be used in --map.
+  --set FEATURE=VALUE          a constant feature (its effect is fixed at zero)
+  --scale MIN:MAX | COL=MIN:MAX   the scale of the rating columns / of one column,
+                               rescaled to 0..10
+  --missing VALUE | COL=VALUE  cells meaning "missing" (repeatable), besides empty,
+                               NA, N/A, NaN, null, None
+  --max-missing F              train on the rest when at most F of the rows are unusable
+                               (missing or invalid); default: missing rows up to 0.05
+                               dropped, invalid cells refused
+recipes: --recipe prep.toml reads all of the above (flags given win); --save-recipe
+  prep.toml writes it, detected format included; the recipe is also stored in the
+  model's metadata.
 
 example (ECSI mobile-phone survey):
   stratsim train satisfaction --data ecsi_mobi_survey.csv --scale 1:10 --target CUSA1 \\
@@ -43,7 +62,7 @@ example (ECSI mobile-phone survey):
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train the satisfaction or privacy model on a CSV/Parquet file",
+        help="train the satisfaction or privacy model on a CSV/XLSX/Parquet file",
         description="Train the satisfaction model (regression of satisfaction 0..10 on "
         "functionality, ux, service_response) or the privacy model (probability of a "
         "data-leak incident) and save it for `stratsim run --models DIR` and the TUI.",
@@ -51,7 +70,17 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("role", choices=("satisfaction", "privacy"), help="which model to train")
-    p.add_argument("--data", metavar="PATH", help="CSV or Parquet file (default: sample data)")
+    p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
+    p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
+    p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
+    p.add_argument("--sep", help="cell separator (default: detected)")
+    p.add_argument("--decimal", choices=(".", ","), metavar=".|,", help="decimal mark (default: detected)")
+    p.add_argument("--thousands", help="thousands separator, '' for none (default: detected)")
+    p.add_argument("--encoding", help="text encoding (default: detected)")
+    p.add_argument(
+        "--skip-rows-matching", action="append", default=[], metavar="REGEX",
+        help="skip rows with a cell matching REGEX (repeatable)",
+    )
     p.add_argument(
         "--map",
         dest="mapping",
@@ -60,19 +89,36 @@ def register(sub) -> None:
         metavar="FEATURE=COL[,COL...]",
         help="map a feature to column(s) (mean of several); repeatable",
     )
+    p.add_argument("--min-items", type=positive_int, metavar="K", help="items a construct needs")
+    p.add_argument(
+        "--derive", action="append", default=[], metavar="NAME=EXPR", help="a derived column"
+    )
+    p.add_argument(
+        "--set", dest="constants", action="append", default=[], metavar="FEATURE=VALUE",
+        help="a constant feature",
+    )
     p.add_argument(
         "--target", metavar="COL", help="target column (default satisfaction / incident)"
     )
-    p.add_argument("--scale", metavar="MIN:MAX", help="input rating scale, rescaled to 0..10")
+    p.add_argument("--positive", metavar="LABEL[,LABEL]", help="positive label(s) of the target")
     p.add_argument(
-        "--missing", action="append", default=[], metavar="VALUE", help="sentinel for missing"
+        "--label-period", choices=("month", "year"),
+        help="privacy: the period one incident label covers (default month)",
+    )
+    p.add_argument(
+        "--scale", action="append", default=[], metavar="[COL=]MIN:MAX",
+        help="input rating scale, rescaled to 0..10 (repeatable per column)",
+    )
+    p.add_argument(
+        "--missing", action="append", default=[], metavar="[COL=]VALUE", help="sentinel for missing"
     )
     p.add_argument(
         "--max-missing",
         type=float,
-        default=0.05,
+        default=None,
         metavar="FRACTION",
-        help="largest fraction of rows with missing values dropped with a warning (default 0.05)",
+        help="largest fraction of unusable rows dropped with a warning "
+        "(default: missing rows up to 0.05, invalid cells refused)",
     )
     p.add_argument(
         "--model",
@@ -97,6 +143,12 @@ def register(sub) -> None:
     p.add_argument(
         "--out", default="models", metavar="DIR", help="model directory (default models/)"
     )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only read and prepare the data: print the format, the first rows as the model "
+        "sees them and every problem; train nothing (--save-recipe still writes the recipe)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -114,33 +166,51 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def recipe_from_args(args: argparse.Namespace):
+    """The :class:`~stratsim.engine.recipe.Recipe` of ``--recipe`` and the data flags
+    (flags given explicitly win over the recipe file)."""
+    from ..engine.recipe import Recipe, build_recipe, load_recipe
+
+    return build_recipe(
+        load_recipe(args.recipe) if args.recipe else Recipe(),
+        args.role,
+        sep=args.sep,
+        decimal=args.decimal,
+        thousands=args.thousands,
+        encoding=args.encoding,
+        skip_rows_matching=args.skip_rows_matching,
+        target=args.target,
+        positive=args.positive,
+        label_period=args.label_period,
+        mapping=args.mapping,
+        min_items=args.min_items,
+        scale=args.scale,
+        missing=args.missing,
+        max_missing=args.max_missing,
+        derive=args.derive,
+        constants=args.constants,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..engine.data import load_training_data, parse_mapping, parse_scale, sample_data_path
-    from ..engine.trained import save_model
+    from ..engine.data import load_training_data, sample_data_path
+    from ..engine.device import resolve_device
+    from ..engine.errors import TrainingError
+    from ..engine.fileio import atomic_write_bytes
+    from ..engine.fileio import printable as display_path
+    from ..engine.trained import metadata_path, save_model, weights_path
     from ..engine.training import TrainConfig, train_model
+    from ._common import refuse_clobber
 
     err = Console(stderr=True)
-    mapping = parse_mapping(args.mapping, args.role)
-    scale = parse_scale(args.scale)
-    path = Path(args.data) if args.data else sample_data_path(args.role)
-    data = load_training_data(
-        path,
-        args.role,
-        mapping=mapping,
-        target=args.target,
-        scale=scale,
-        missing=args.missing,
-        max_missing_fraction=args.max_missing,
-    )
-    for w in data.warnings:
-        err.print(f"stratsim: warning: {w}", markup=False, highlight=False)
+    # Everything that does not need the data is checked before the data are read.
     kind = args.kind
     if args.role == "satisfaction" and kind == "logistic":
-        from ..engine.errors import TrainingError
-
         raise TrainingError("--model logistic is for the privacy model; use linear or mlp")
+    if args.max_missing is not None and not 0.0 <= args.max_missing <= 1.0:
+        raise TrainingError(f"--max-missing {args.max_missing}: expected a fraction 0..1")
     config = TrainConfig(
         role=args.role,
         kind=kind,
@@ -153,14 +223,69 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         num_threads=args.threads if args.threads != 0 else None,
     )
-    config.validate()
+    try:
+        config.validate()
+    except TrainingError as exc:
+        raise TrainingError(f"{exc} (--lr, --hidden, --model, --epochs, --batch-size)") from None
+    resolve_device(args.device)
+    recipe = recipe_from_args(args)
+    path = Path(args.data) if args.data else sample_data_path(args.role)
+    save_recipe = Path(args.save_recipe) if args.save_recipe else None
+    refuse_clobber(
+        {
+            "--out (weights)": weights_path(args.out, args.role),
+            "--out (metadata)": metadata_path(args.out, args.role),
+            "--save-recipe": save_recipe,
+        },
+        {"--data": path, "--recipe": Path(args.recipe) if args.recipe else None},
+    )
+    data = load_training_data(path, args.role, recipe=recipe)
+    say = lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    say(f"read {display_path(data.source)}: {data.format}")
+    if data.target_note:
+        say(f"target: {data.target_note}")
+    for w in data.warnings:
+        say(f"stratsim: warning: {w}")
+    def write_recipe(after: str) -> None:
+        if save_recipe is None or data.recipe is None:
+            return
+        try:
+            atomic_write_bytes(save_recipe, data.recipe.to_toml().encode("utf-8"))
+        except OSError as exc:
+            raise TrainingError(
+                f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc}{after}"
+            ) from None
+
+    if args.check:
+        _print_preview(data)
+        write_recipe("")
+        return 0
     result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
+    for w in result.warnings:
+        say(f"stratsim: warning: {w}")
     saved = save_model(result, args.out)
+    write_recipe(f" (the model was saved in {display_path(args.out)})")
     if args.json:
         print(json.dumps(_summary(result, saved, data), allow_nan=False))
     else:
         _print_tables(result, saved)
     return 0
+
+
+def _print_preview(data, rows: int = 10) -> None:
+    """The first ``rows`` rows as the model sees them (model units), on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{data.n} usable rows of {data.rows_read}; first {min(rows, data.n)} as the model sees them")
+    t.add_column("row", justify="right")
+    for f in data.features:
+        t.add_column(f, justify="right")
+    t.add_column(f"target {data.target}", justify="right")
+    for i in range(min(rows, data.n)):
+        num = str(int(data.row_numbers[i])) if data.row_numbers is not None else str(i + 1)
+        t.add_row(num, *(f"{v:.4g}" for v in data.x[i]), f"{data.y[i]:.4g}")
+    Console().print(t)
 
 
 def _train_with_progress(data, config, console):
@@ -234,6 +359,8 @@ def _fmt_s(s: float) -> str:
 def _summary(result, saved, data) -> dict:
     import math
 
+    from ..engine.fileio import printable as display_path
+
     def clean(d):
         return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in d.items()}
 
@@ -242,7 +369,8 @@ def _summary(result, saved, data) -> dict:
         "kind": result.kind,
         "features": list(result.features),
         "target": result.target,
-        "data": str(data.source),
+        "data": display_path(data.source),
+        "format": data.format,
         "rows_used": data.n,
         "rows_dropped": len(data.dropped_rows),
         "device": result.device,
@@ -254,11 +382,15 @@ def _summary(result, saved, data) -> dict:
         "n_val": result.n_val,
         "n_test": result.n_test,
         "metrics": clean(result.test_metrics),
-        "weights": str(saved.weights),
-        "metadata": str(saved.metadata),
+        "weights": display_path(saved.weights),
+        "metadata": display_path(saved.metadata),
         "weights_sha256": saved.sha256,
-        "warnings": list(data.warnings),
+        "warnings": list(data.warnings) + list(result.warnings),
     }
+    if result.test_intervals:
+        out["intervals"] = {k: [lo, hi] for k, (lo, hi) in result.test_intervals.items()}
+    if data.target_note:
+        out["target_note"] = data.target_note
     if result.coefficients:
         out["coefficients"] = clean(result.coefficients)
     if result.reliability:
@@ -285,8 +417,10 @@ def _print_tables(result, saved) -> None:
     t = Table(title=f"{result.role} model ({result.kind}) - test split, n={result.n_test}")
     t.add_column("metric")
     t.add_column("value", justify="right")
+    t.add_column("95% interval", justify="right")
     for k, v in result.test_metrics.items():
-        t.add_row(names.get(k, k), f"{v:.4f}")
+        ci = result.test_intervals.get(k)
+        t.add_row(names.get(k, k), f"{v:.4f}", f"{ci[0]:.4f}..{ci[1]:.4f}" if ci else "")
     t.add_row("epochs (best)", f"{result.epochs_run} ({result.best_epoch})")
     t.add_row("time", f"{result.seconds:.1f} s on {result.device}")
     con.print(t)
@@ -309,4 +443,10 @@ def _print_tables(result, saved) -> None:
                 str(b.count),
             )
         con.print(r)
-    con.print(f"saved {saved.weights} and {saved.metadata.name}", markup=False, highlight=False)
+    from ..engine.fileio import printable as display_path
+
+    con.print(
+        f"saved {display_path(saved.weights)} and {display_path(saved.metadata.name)}",
+        markup=False,
+        highlight=False,
+    )

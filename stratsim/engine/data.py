@@ -1,36 +1,42 @@
-"""Training-data import: CSV/Parquet files, column mapping, validation.
+"""Training-data import: read a user's table, prepare it by a recipe, validate it.
 
-A user's file rarely has the model's feature names, scale or labels. This module reads
-a table with pandas, maps the user's columns to the model's features (a feature may be
-the mean of several columns: a survey construct measured by several items), rescales a
-declared input scale to the model's 0..10 scale, treats sentinel values as missing and
-parses binary labels. Every problem is raised as :class:`~stratsim.engine.errors.DataError`
-whose message names the file, the column and the first few row numbers.
+A user's file rarely has the model's feature names, scale, labels or number format.
+:func:`load_training_data` reads it (:mod:`stratsim.engine.tableread`: CSV/TSV with
+detected separator, decimal mark, thousands separator and encoding; ``.xlsx``; Parquet),
+then applies a :class:`~stratsim.engine.recipe.Recipe`:
 
-Row numbers are **1-based data rows**: row 1 is the first row after the header (for a
-CSV with one header line, row ``k`` is on line ``k + 1`` unless a quoted cell spans
-lines).
+* rows skipped before anything else: blank rows, repeated header rows (every non-empty
+  cell equal to its column's name), total/footer rows (a cell reading ``Total``, ``Sum``,
+  ``Summe``, ``Gesamt``, ``Average`` ...) and rows with a cell matching a
+  ``skip_rows_matching`` regular expression; each skip is reported;
+* derived columns (``derive``, :mod:`stratsim.engine.expr`), in order;
+* each model feature from, in this order: a constant (``set``), the columns mapped to
+  it (``map``; several columns form a construct, the mean of the items present, at least
+  ``min_items`` of them, default all), or a column / derived column of its own name;
+  a feature found nowhere is an error listing these three ways;
+* per column: missing sentinels (always: empty, NA, N/A, NaN, null, None; plus
+  ``missing`` and ``column_missing``), numbers in the detected format, binary labels
+  (``yes/no``, ``true/false``, ``1/0``), declared scales rescaled to 0..10 (``scale`` for
+  the rating features -- satisfaction: the three features and the target; privacy:
+  ``security_posture`` -- and ``column_scale`` for any column, the target included);
+* the target: a number (satisfaction 0..10) or a binary label; with ``positive`` labels
+  the target is 1 for those labels and 0 for every other label -- for the satisfaction
+  role it becomes 10 x 1/0, so the model predicts 10 x P(positive), said in the metadata.
 
-Rules (documented for the CLI as well):
-
-* CSV is read as UTF-8 with an optional byte-order mark (``utf-8-sig``); CRLF and LF
-  line endings are both accepted. ``.parquet``/``.pq`` files are read with pyarrow.
-* Missing cells: empty or whitespace-only cells, ``NA``, ``N/A``, ``NaN``, ``null``,
-  ``None`` (case-insensitive), and any user sentinel given in ``missing`` (e.g. ``0`` or
-  ``-99``; compared as text and, when numeric, as a number). Rows with a missing value
-  in any used column are dropped with a warning when they are at most
-  ``max_missing_fraction`` of the rows (default 5%); above that the import fails.
-* Non-numeric (or infinite) cells in a used column fail the import.
-* Binary labels (the privacy target, ``third_party_access``): ``yes``/``no``,
-  ``true``/``false``, ``1``/``0`` (case-insensitive; ``1.0``/``0.0`` too).
-* ``scale=(lo, hi)`` maps ``lo..hi`` linearly to ``0..10``. For the satisfaction role it
-  applies to the three features and the target (all survey ratings); for the privacy
-  role to ``security_posture`` only. Values outside the declared scale fail the import.
+Every problem in the file is collected and reported in one message, grouped by column,
+with **spreadsheet row numbers** (the header is row 1, the first data row is row 2).
+Rows with missing values are dropped with a warning when they are at most 5% of the rows
+(the default); rows with invalid cells (not a number, outside the range or the declared
+scale, an unexpected label) fail the import unless the user allows dropping unusable rows
+with ``max_missing`` (``--max-missing F``: missing and invalid rows together at most
+``F`` of the rows). Data that cannot teach the model is refused: a feature column that
+is constant (use ``set`` for a constant on purpose), a constant target, a target column
+that is also a feature's column, a target with one class, fewer than 10 rows.
 """
 
 from __future__ import annotations
 
-import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +46,8 @@ import numpy as np
 from .errors import DataError
 from .fileio import file_sha256
 from .models import INCIDENT_FEATURES
+from .recipe import Recipe, parse_scale_text
+from .tableread import RawTable, read_cells
 
 #: Roles a model can play in the simulation.
 ROLES = ("satisfaction", "privacy")
@@ -109,9 +117,20 @@ class TrainingData:
         mapping: feature -> source column(s) (a feature is the mean of its columns).
         input_scale: the declared ``(lo, hi)`` scale, or None for 0..10 as is.
         missing_values: the user's sentinel values.
-        rows_read: data rows in the file.
-        dropped_rows: 1-based data rows dropped for missing values.
+        rows_read: data rows in the file (before skipped rows).
+        dropped_rows: spreadsheet rows (header = row 1) dropped as unusable.
         warnings: human-readable warnings (e.g. rows dropped).
+        recipe: the complete preparation (:class:`~stratsim.engine.recipe.Recipe`),
+            with the detected reading format filled in.
+        format: what the reader detected/used, in words.
+        skipped_rows: ``(spreadsheet row, reason)`` of rows skipped before parsing.
+        constant_features: features set to a constant (``--set``); the trainer keeps
+            their weights at zero (the data cannot tell their effect).
+        binary_target: True when ``y`` holds two classes (privacy, or a label target);
+            the split is then stratified.
+        target_note: how the target was formed, e.g. ``"10 x P(Satisfaction in
+            {'satisfied'})"``; empty for a plain numeric target.
+        row_numbers: ``[n]`` spreadsheet row of each kept row.
     """
 
     role: str
@@ -127,6 +146,13 @@ class TrainingData:
     rows_read: int = 0
     dropped_rows: tuple[int, ...] = ()
     warnings: tuple[str, ...] = ()
+    recipe: Recipe | None = None
+    format: str = ""
+    skipped_rows: tuple[tuple[int, str], ...] = ()
+    constant_features: tuple[str, ...] = ()
+    binary_target: bool = False
+    target_note: str = ""
+    row_numbers: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -137,7 +163,8 @@ class TrainingData:
         """A copy restricted to ``rows`` (indices into ``x``/``y``), same provenance."""
         from dataclasses import replace
 
-        return replace(self, x=self.x[rows], y=self.y[rows])
+        nums = self.row_numbers[rows] if self.row_numbers is not None else None
+        return replace(self, x=self.x[rows], y=self.y[rows], row_numbers=nums)
 
 
 def from_arrays(
@@ -167,6 +194,7 @@ def from_arrays(
         y=y,
         mapping={f: (f,) for f in feats},
         rows_read=int(x.shape[0]),
+        binary_target=role == "privacy",
     )
 
 
@@ -205,202 +233,642 @@ def parse_scale(text: str | None) -> tuple[float, float] | None:
     """
     if text is None:
         return None
-    lo_s, sep, hi_s = str(text).partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        lo, hi = float(lo_s), float(hi_s)
-    except ValueError:
-        raise DataError(f"--scale {text!r}: expected MIN:MAX, e.g. 1:10") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise DataError(f"--scale {text!r}: MIN must be less than MAX (both finite)")
-    return (lo, hi)
+    return parse_scale_text(text, "--scale")
 
 
-def read_table(path: str | Path):
-    """Read a CSV (as text cells) or Parquet file into a pandas DataFrame.
-
-    CSV cells stay strings (``dtype=str``, no automatic NA parsing) so that this module
-    decides what is missing or non-numeric and can name the rows.
-
-    Raises:
-        DataError: file missing / unreadable, empty, not UTF-8, malformed CSV, no data rows.
-    """
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found")
-    if not p.is_file():
-        raise DataError(f"{p}: not a file")
-    try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            df = pd.read_parquet(p)
-        else:
-            df = pd.read_csv(
-                p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True
-            )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{p}: file is empty (no header, no rows)") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 CSV"
-        ) from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{p}: malformed CSV: {exc}".strip()) from None
-    except (OSError, ValueError, ImportError) as exc:
-        raise DataError(f"{p}: cannot read: {exc}") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
-        raise DataError(f"{p}: no data rows (header only)")
-    return df
+#: Spreadsheet row numbers quoted per problem before "(+N more)".
+TOTAL_ROW = re.compile(
+    r"(grand\s+)?(total|totals|sum|summe|gesamt|gesamtsumme|average|mean|avg)\s*:?", re.I
+)
+#: Default largest fraction of rows with missing values dropped with a warning.
+DEFAULT_MAX_MISSING = 0.05
 
 
 def load_training_data(
     path: str | Path,
     role: str,
     *,
+    recipe: Recipe | None = None,
     mapping: Mapping[str, Sequence[str]] | None = None,
     target: str | None = None,
     scale: tuple[float, float] | None = None,
     missing: Sequence[str] = (),
-    max_missing_fraction: float = 0.05,
+    max_missing_fraction: float | None = None,
 ) -> TrainingData:
-    """Read, map and validate a training file for ``role``.
+    """Read ``path`` and prepare it for ``role`` by ``recipe`` (see the module docstring).
 
     Args:
-        path: CSV or Parquet file.
+        path: CSV/TSV, ``.xlsx`` or Parquet file.
         role: ``"satisfaction"`` or ``"privacy"``.
-        mapping: feature -> column(s); features not given map to the column of the same
-            name. Optional features (``segment``) are used only when mapped.
+        recipe: every preparation choice; the keyword arguments below, when given,
+            override the recipe's entries of the same meaning.
+        mapping: feature -> column(s).
         target: target column (default ``satisfaction`` / ``incident``).
-        scale: declared input scale ``(lo, hi)`` rescaled to 0..10 (see module docs).
-        missing: sentinel cell values treated as missing (e.g. ``["0", "-99"]``).
-        max_missing_fraction: largest fraction of rows with missing values that is
-            dropped with a warning instead of failing (0..1).
+        scale: ``(lo, hi)`` of the rating columns, rescaled to 0..10.
+        missing: sentinel cell values meaning missing (e.g. ``["0"]``).
+        max_missing_fraction: largest fraction 0..1 of unusable rows (missing or
+            invalid) that is dropped with a warning; None: missing rows up to 5%,
+            invalid cells refused.
 
     Returns:
         :class:`TrainingData` with ``x`` ``[n, k]`` and ``y`` ``[n]`` in model units.
 
     Raises:
-        DataError: naming file, column and rows, for every problem listed in the module
-            docstring.
+        DataError: naming the file, and every column and spreadsheet row with a problem.
     """
     _check_role(role)
-    if not 0.0 <= max_missing_fraction <= 1.0:
-        raise DataError(f"max missing fraction {max_missing_fraction} is not within 0..1")
-    df = read_table(path)
-    src = str(path)
-    columns = list(df.columns)
-    user_map = {k: tuple(v) for k, v in (mapping or {}).items()}
+    r = (recipe or Recipe()).merged(
+        mapping={k: tuple(v) for k, v in (mapping or {}).items()} or None,
+        target=target,
+        scale=scale,
+        missing=tuple(str(m) for m in missing) or None,
+        max_missing=max_missing_fraction,
+    )
+    if r.max_missing is not None and not 0.0 <= r.max_missing <= 1.0:
+        raise DataError(f"max missing fraction {r.max_missing} is not within 0..1")
+    table = read_cells(path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands)
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        raise DataError(f"{table.source}: cannot read: {exc.strerror or exc}") from None
+    return prepare(table, role, r, sha256=sha)
+
+
+def inspect_table(path: str | Path, recipe: Recipe | None = None) -> RawTable:
+    """Read ``path`` as text cells with the recipe's reading options (for previews)."""
+    r = recipe or Recipe()
+    return read_cells(path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands)
+
+
+def column_labels(table: RawTable, column: str, limit: int = 20) -> list[tuple[str, int]]:
+    """The most frequent ``(label, count)`` of a column (for choosing positive labels)."""
+    from collections import Counter
+
+    if column not in table.names:
+        return []
+    j = table.names.index(column)
+    counts = Counter(
+        row[j] for row in table.rows if row[j].lower() not in MISSING_TOKENS and row[j] != column
+    )
+    return counts.most_common(limit)
+
+
+def column_ranges(table: RawTable, columns: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Observed ``(min, max)`` of the numeric cells of each of ``columns`` in the file's
+    number format (to see a column's scale before declaring it)."""
+    out: dict[str, tuple[float, float]] = {}
+    fmt = table.format
+    for col in columns:
+        if col not in table.names:
+            continue
+        j = table.names.index(col)
+        cells = np.array([r[j] for r in table.rows], dtype=object)
+        vals = _to_numbers(cells, fmt.decimal, fmt.thousands)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            out[col] = (float(vals.min()), float(vals.max()))
+    return out
+
+
+class _Report:
+    """Problems found while preparing, grouped by column, with spreadsheet rows."""
+
+    def __init__(self, src: str, row_numbers: np.ndarray) -> None:
+        self.src = src
+        self.rows = row_numbers
+        self.structural: list[str] = []
+        self.by_column: dict[str, list[str]] = {}
+        self.missing = np.zeros(len(row_numbers), dtype=bool)
+        self.invalid = np.zeros(len(row_numbers), dtype=bool)
+        self.missing_by_column: dict[str, np.ndarray] = {}
+
+    def rows_text(self, mask: np.ndarray) -> str:
+        idx = np.flatnonzero(mask)
+        shown = ", ".join(str(int(self.rows[i])) for i in idx[:MAX_ROWS_SHOWN])
+        extra = len(idx) - MAX_ROWS_SHOWN
+        return shown + (f" (+{extra} more)" if extra > 0 else "")
+
+    def add(self, column: str, text: str) -> None:
+        self.by_column.setdefault(column, []).append(text)
+
+    def invalid_cells(self, column: str, mask: np.ndarray, what: str, examples=None) -> None:
+        if not mask.any():
+            return
+        self.invalid |= mask
+        ex = ""
+        if examples is not None:
+            vals = list(dict.fromkeys(str(v) for v in np.asarray(examples, dtype=object)[mask]))
+            ex = ": " + ", ".join(repr(v) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
+        self.add(column, f"{what} at row(s) {self.rows_text(mask)}{ex}")
+
+    def missing_cells(self, column: str, mask: np.ndarray) -> None:
+        if mask.any():
+            self.missing |= mask
+            prev = self.missing_by_column.get(column)
+            self.missing_by_column[column] = mask if prev is None else prev | mask
+
+    def lines(self, with_missing: bool = True) -> list[str]:
+        out = list(self.structural)
+        cols = list(self.by_column)
+        if with_missing:
+            cols += [c for c in self.missing_by_column if c not in self.by_column]
+        for c in cols:
+            parts = list(self.by_column.get(c, []))
+            m = self.missing_by_column.get(c) if with_missing else None
+            if m is not None:
+                parts.append(f"{int(m.sum())} missing at row(s) {self.rows_text(m)}")
+            out.append(f"column {c!r}: " + "; ".join(parts))
+        return out
+
+    def fail(self, lead: str, lines: list[str], hint: str = "") -> DataError:
+        text = f"{self.src}: {lead}: " + "; ".join(lines) + (f"; {hint}" if hint else "")
+        err = DataError(text)
+        err.problems = lines  # type: ignore[attr-defined]
+        return err
+
+
+def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> TrainingData:
+    """Turn text cells into :class:`TrainingData` by ``recipe`` (module docstring).
+
+    Raises:
+        DataError: every problem found, in one message (see :func:`load_training_data`).
+    """
+    from .expr import Column, evaluate, parse_expression
+
+    _check_role(role)
+    src = table.source
+    names = table.names
+    rows_read = len(table.rows) + len(table.ragged)
+
+    # -- header: duplicates, and names that collide once spaces are stripped
+    positions: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        positions.setdefault(name, []).append(j)
+    ambiguous = {n: p for n, p in positions.items() if len(p) > 1}
+
+    # -- rows skipped before parsing
+    try:
+        patterns = [re.compile(p) for p in recipe.skip_rows_matching]
+    except re.error as exc:
+        raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
+    skipped: list[tuple[int, str]] = []
+    keep_rows: list[list[str]] = []
+    keep_nums: list[int] = []
+    header_cells = [n.lower() for n in names]
+    h0 = header_cells[0] if header_cells else ""
+
+    def skip_reason(cells: list[str]) -> str:
+        c0 = cells[0].lower() if cells else ""
+        if c0 == h0 or not c0:  # cheap test first: a repeated header starts like the header
+            non_empty = [(c, h) for c, h in zip(cells, header_cells, strict=False) if c]
+            if len(non_empty) >= min(2, len(names)) and all(c.lower() == h for c, h in non_empty):
+                return "repeated header"
+        if any(c[:1] in "TtSsGgAaMm" and TOTAL_ROW.fullmatch(c) for c in cells[:2]):
+            return "total row"
+        if patterns and any(p.search(c) for p in patterns for c in cells):
+            return "matches --skip-rows-matching"
+        return ""
+
+    for cells, num in zip(table.rows, table.row_numbers, strict=True):
+        reason = skip_reason(cells)
+        if reason:
+            skipped.append((num, reason))
+        else:
+            keep_rows.append(cells)
+            keep_nums.append(num)
+    ragged: list[tuple[int, int]] = []
+    for num, cells in table.ragged:
+        reason = skip_reason(cells)
+        if reason:
+            skipped.append((num, reason))
+        else:
+            ragged.append((num, len(cells)))
+    skipped.sort()
+    row_nums = np.asarray(keep_nums, dtype=np.int64)
+    rep = _Report(src, row_nums)
+    ragged_text = "; ".join(
+        f"row {num} has {count} cells, the header has {len(names)}"
+        for num, count in ragged[:MAX_ROWS_SHOWN]
+    ) + (f" (+{len(ragged) - MAX_ROWS_SHOWN} more such rows)" if len(ragged) > MAX_ROWS_SHOWN else "")
+    if ragged and recipe.max_missing is None:
+        rep.structural.append(ragged_text + " (skip such rows with --skip-rows-matching)")
+    n_rows = len(keep_rows)
+    if n_rows == 0 and not rep.structural:
+        raise DataError(f"{src}: no data rows left after skipping {len(skipped)} row(s)")
+
+    text_cache: dict[str, np.ndarray] = {}
+
+    def text(col: str) -> np.ndarray:
+        if col not in text_cache:
+            j = positions[col][0]
+            text_cache[col] = np.array([r[j] for r in keep_rows], dtype=object)
+        return text_cache[col]
+
+    fmt = table.format
+
+    def missing_mask(col: str, cells: np.ndarray) -> np.ndarray:
+        tokens = set(recipe.missing) | set(recipe.column_missing.get(col, ()))
+        low = _lower(cells)
+        miss = np.isin(low, list(MISSING_TOKENS)) | np.isin(cells, list(tokens) or [""])
+        nums = [_num(t) for t in tokens]
+        nums = [v for v in nums if v is not None]
+        if nums:
+            parsed = _to_numbers(cells, fmt.decimal, fmt.thousands)
+            miss |= np.isin(parsed, nums)
+        return miss
+
+    # -- derived columns, in order
+    derived: dict[str, np.ndarray] = {}
+    derived_miss: dict[str, np.ndarray] = {}
+    derived_refs: dict[str, list[str]] = {}
+    namespace_cache: dict[str, Column] = {}
+
+    def as_column(name: str) -> Column:
+        if name in derived:
+            return Column(derived[name], derived_miss[name], True)
+        if name not in namespace_cache:
+            cells = text(name)
+            miss = missing_mask(name, cells)
+            vals = _to_numbers(cells, fmt.decimal, fmt.thousands)
+            if np.all(np.isfinite(vals) | miss):
+                namespace_cache[name] = Column(np.where(miss, np.nan, vals), miss, True)
+            else:
+                namespace_cache[name] = Column(cells, miss, False)
+        return namespace_cache[name]
+
+    for dname, dexpr in recipe.derive.items():
+        where = f"--derive {dname}="
+        if dname in positions:
+            raise DataError(
+                f"{src}: {where}{dexpr}: the file already has a column {dname!r}; "
+                "choose another name (or --map the feature to it)"
+            )
+        expr = parse_expression(dexpr, where)
+        refs = [n for n in expr.names() if n in positions or n in derived]
+        unknown = [n for n in expr.names() if n not in positions and n not in derived]
+        if unknown:
+            raise DataError(
+                f"{src}: {where}{dexpr}: no column {unknown[0]!r} (use `backticks` for "
+                f"names with spaces); columns: {_short_list(names)}"
+            )
+        for n in refs:
+            if n in ambiguous:
+                raise DataError(f"{src}: {where}{dexpr}: {_ambiguous_text(n, ambiguous, table)}")
+        col = evaluate(expr, {n: as_column(n) for n in refs}, where=where)
+        bad = ~col.missing & ~np.isfinite(col.values)
+        if bad.any():
+            rep.invalid_cells(dname, bad, "derived value is not finite (log of 0? division by 0?)")
+        derived[dname] = np.where(bad, np.nan, col.values)
+        derived_miss[dname] = col.missing
+        derived_refs[dname] = refs
+
+    def note_missing(col: str, mask: np.ndarray) -> None:
+        """Report missing cells of ``col``; for a derived column, under the file's columns
+        whose missing cells made it missing."""
+        if col not in derived:
+            rep.missing_cells(col, mask)
+            return
+        left = mask.copy()
+        for ref in derived_refs[col]:
+            m = mask & (derived_miss[ref] if ref in derived else as_column(ref).missing)
+            if m.any():
+                note_missing(ref, m)
+                left &= ~m
+        if left.any():
+            rep.missing_cells(col, left)
+
+    def exists(col: str) -> bool:
+        return col in positions or col in derived
+
+    # -- which columns make each feature
     allowed = REQUIRED_FEATURES[role] + OPTIONAL_FEATURES[role]
-    for feat in user_map:
+    for feat in list(recipe.mapping) + list(recipe.constants):
         if feat not in allowed:
             raise DataError(
                 f"{src}: unknown feature {feat!r} for the {role} model; "
                 f"expected one of {', '.join(allowed)}"
             )
-    features = REQUIRED_FEATURES[role] + tuple(f for f in OPTIONAL_FEATURES[role] if f in user_map)
-    full_map = {f: user_map.get(f, (f,)) for f in features}
-    target = target or DEFAULT_TARGETS[role]
-
-    for feat, cols in full_map.items():
-        for col in cols:
-            if col not in columns:
-                how = (
-                    f"mapped with --map {feat}={','.join(cols)}"
-                    if feat in user_map
-                    else f"map one with --map {feat}=COLUMN"
-                )
-                raise DataError(
-                    f"{src}: no column {col!r} for feature {feat} ({how}); "
-                    f"columns: {_short_list(columns)}"
-                )
-    if target not in columns:
-        raise DataError(
-            f"{src}: no target column {target!r} (choose one with --target COLUMN); "
-            f"columns: {_short_list(columns)}"
-        )
-
-    tokens = tuple(str(m).strip() for m in missing)
-    n_rows = len(df)
-    missing_mask = np.zeros(n_rows, dtype=bool)
-    missing_by_col: dict[str, np.ndarray] = {}
-    x_cols: list[np.ndarray] = []
+    both = set(recipe.mapping) & set(recipe.constants)
+    if both:
+        raise DataError(f"{src}: feature {sorted(both)[0]!r} is both mapped (--map) and set (--set)")
+    optional = [
+        f for f in OPTIONAL_FEATURES[role] if f in recipe.mapping or f in recipe.constants
+    ]
+    features = REQUIRED_FEATURES[role] + tuple(optional)
+    target = recipe.target or DEFAULT_TARGETS[role]
+    sources: dict[str, tuple[str, ...]] = {}
+    no_column = False
     for feat in features:
-        parts = []
-        for col in full_map[feat]:
-            if feat in BINARY_FEATURES:
-                vals, miss = _parse_binary(df[col], src, col, tokens)
-            else:
-                vals, miss = _parse_numeric(df[col], src, col, tokens)
-            if miss.any():
-                missing_by_col[col] = miss
-            missing_mask |= miss
-            if scale is not None and feat in SCALED_FEATURES[role]:
-                _check_scale(vals, miss, scale, src, col)
-            parts.append(vals)
-        x_cols.append(np.mean(np.stack(parts, axis=1), axis=1))
-    if role == "privacy":
-        y, y_miss = _parse_binary(df[target], src, target, tokens)
-    else:
-        y, y_miss = _parse_numeric(df[target], src, target, tokens)
-    if y_miss.any():
-        missing_by_col[target] = y_miss
-    if scale is not None and role == "satisfaction":
-        _check_scale(y, y_miss, scale, src, target)
-    missing_mask |= y_miss
-
-    n_missing = int(missing_mask.sum())
-    warnings: list[str] = []
-    dropped: tuple[int, ...] = ()
-    if n_missing:
-        detail = "; ".join(
-            f"column {c!r}: {int(m.sum())} at row(s) {_rows(np.flatnonzero(m))}"
-            for c, m in missing_by_col.items()
-        )
-        frac = n_missing / n_rows
-        if frac > max_missing_fraction:
-            raise DataError(
-                f"{src}: {n_missing} of {n_rows} rows ({frac:.1%}) have missing values, "
-                f"more than the {max_missing_fraction:.1%} allowed; {detail}"
+        if feat in recipe.constants:
+            continue
+        if feat in recipe.mapping:
+            cols = recipe.mapping[feat]
+            for col in cols:
+                if not exists(col):
+                    rep.structural.append(
+                        f"no column {col!r} for feature {feat} (mapped with --map "
+                        f"{feat}={','.join(cols)})"
+                    )
+                    no_column = True
+            sources[feat] = cols
+        elif exists(feat):
+            sources[feat] = (feat,)
+        else:
+            example = "log10(`COUNT COLUMN`)" if feat == "records_log10" else "EXPR"
+            rep.structural.append(
+                f"no column {feat!r} for feature {feat}; supply it with --map {feat}=COLUMN[,COLUMN...], "
+                f"--derive {feat}={example} or --set {feat}=VALUE"
             )
-        dropped = tuple(int(i) + 1 for i in np.flatnonzero(missing_mask))
-        warnings.append(
-            f"{src}: dropped {n_missing} of {n_rows} rows with missing values; {detail}"
-        )
-    keep = ~missing_mask
-    x = np.stack(x_cols, axis=1)[keep]
-    y = y[keep]
-    kept_rows = np.flatnonzero(keep)  # 0-based original rows of the kept data
+            no_column = True
+    if not exists(target):
+        rep.structural.append(f"no target column {target!r} (choose one with --target COLUMN)")
+        no_column = True
+    if no_column:
+        hint = ""
+        if len(names) == 1 and table.format.kind == "csv":
+            seps = [c for c in (";", ",", "\t", "|") if c in names[0] and c != table.format.sep]
+            if seps:
+                hint = (
+                    f" (one column: its name holds {seps[0]!r}; is the separator "
+                    f"{seps[0]!r}? read with --sep {'tab' if seps[0] == chr(9) else seps[0]})"
+                )
+        rep.structural.append(f"columns in the file: {_short_list(names)}{hint}")
+    used = {c for cols in sources.values() for c in cols} | {target}
+    for col in sorted(used):
+        if col in ambiguous:
+            rep.structural.append(_ambiguous_text(col, ambiguous, table))
+    def base_columns(col: str) -> set[str]:
+        """The file's columns that ``col`` is made of (itself, or a derived column's)."""
+        if col not in derived_refs:
+            return {col}
+        return set().union(*(base_columns(r) for r in derived_refs[col])) if derived_refs[col] else set()
 
-    if scale is not None:
-        lo, hi = scale
-        scaled = SCALED_FEATURES[role]
-        for j, feat in enumerate(features):
-            if feat in scaled:
-                x[:, j] = (x[:, j] - lo) / (hi - lo) * 10.0
-        if role == "satisfaction":
-            y = (y - lo) / (hi - lo) * 10.0
-    for j, feat in enumerate(features):
-        lo, hi = VALUE_RANGES[feat]
-        hint = "range of the feature" + (
-            "; declare the file's scale with --scale MIN:MAX"
-            if feat in SCALED_FEATURES[role] and scale is None
+    target_base = base_columns(target) if exists(target) else set()
+    for feat, cols in sources.items():
+        if target in cols:
+            rep.structural.append(
+                f"column {target!r} is both the target and feature {feat}'s column; "
+                "a model would only learn to copy it: map the feature to another column"
+            )
+            continue
+        shared = sorted(target_base & set().union(*(base_columns(c) for c in cols if exists(c))))
+        if shared:
+            rep.structural.append(
+                f"feature {feat} ({', '.join(cols)}) and the target {target!r} are both made "
+                f"from column {shared[0]!r}; a model would only learn to copy it"
+            )
+    if rep.structural:
+        raise rep.fail(f"{len(rep.structural)} problem(s)", rep.structural)
+
+    # -- features
+    def numbers(col: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values ``[n]`` (NaN where missing or invalid) and the missing mask ``[n]``."""
+        if col in derived:
+            return derived[col].copy(), derived_miss[col].copy()
+        cells = text(col)
+        miss = missing_mask(col, cells)
+        vals = _to_numbers(cells, fmt.decimal, fmt.thousands)
+        bad = ~miss & ~np.isfinite(vals)
+        what = "non-numeric value(s)" + (
+            f" (reading decimal {fmt.decimal!r}, thousands {fmt.thousands!r}; "
+            "see --decimal/--thousands)"
+            if any(("," in c or "." in c) for c in cells[bad][:20])
             else ""
         )
-        _check_range(x[:, j], lo, hi, src, full_map[feat], kept_rows, hint, feature=feat)
-    if role == "satisfaction":
-        hint = "satisfaction range" + ("; declare --scale MIN:MAX" if scale is None else "")
-        _check_range(y, 0.0, 10.0, src, (target,), kept_rows, hint)
+        rep.invalid_cells(col, bad, what, cells)
+        vals[miss | bad] = np.nan
+        return vals, miss
 
+    def labels(col: str, positive: tuple[str, ...], what: str) -> tuple[np.ndarray, np.ndarray]:
+        """0/1 values ``[n]`` (NaN where missing/invalid) and the missing mask ``[n]``."""
+        if col in derived:
+            vals = derived[col].copy()
+            miss = derived_miss[col].copy()
+            cells = np.array(["" if m else f"{v:g}" for v, m in zip(vals, miss, strict=True)], dtype=object)
+        else:
+            cells = text(col)
+            miss = missing_mask(col, cells)
+        low = _lower(cells)
+        if positive:
+            pos = np.isin(cells, list(positive)) & ~miss
+            found = set(cells[~miss].tolist())
+            absent = [p for p in positive if p not in found]
+            if absent:
+                shown = ", ".join(repr(lbl) for lbl, _ in _label_counts(cells[~miss])[:8])
+                raise DataError(
+                    f"{src}: column {col!r}: positive label(s) {', '.join(map(repr, absent))} "
+                    f"not found; labels: {shown}"
+                )
+            out = np.where(pos, 1.0, 0.0)
+        else:
+            is_true = np.isin(low, list(_TRUE)) & ~miss
+            is_false = np.isin(low, list(_FALSE)) & ~miss
+            bad = ~(miss | is_true | is_false)
+            if bad.any():
+                hint = (
+                    f"; choose the positive class with --positive LABEL (labels: "
+                    f"{', '.join(repr(lbl) for lbl, _ in _label_counts(cells[~miss])[:6])})"
+                    if what == "target"
+                    else ""
+                )
+                rep.invalid_cells(
+                    col, bad, "expected a binary label (yes/no, true/false, 1/0)" + hint, cells
+                )
+            out = np.where(is_true, 1.0, 0.0)
+            out[bad] = np.nan
+        out[miss] = np.nan
+        return out, miss
+
+    def declared_scale(col: str, feat: str | None) -> tuple[float, float] | None:
+        if col in recipe.column_scale:
+            return recipe.column_scale[col]
+        if recipe.scale is not None and (
+            (feat is not None and feat in SCALED_FEATURES[role])
+            or (feat is None and role == "satisfaction" and not recipe.positive)
+        ):
+            return recipe.scale
+        return None
+
+    def rescaled(col: str, feat: str | None, vals: np.ndarray) -> np.ndarray:
+        sc = declared_scale(col, feat)
+        if sc is None:
+            return vals
+        lo, hi = sc
+        tol = 1e-9 * (hi - lo)
+        bad = np.isfinite(vals) & ((vals < lo - tol) | (vals > hi + tol))
+        rep.invalid_cells(
+            col, bad, f"value(s) outside the declared scale {lo:g}:{hi:g}", _fmt_vals(vals)
+        )
+        vals = np.where(bad, np.nan, vals)
+        return (vals - lo) / (hi - lo) * 10.0
+
+    min_items = recipe.min_items
+    x_cols: list[np.ndarray] = []
+    for feat in features:
+        if feat in recipe.constants:
+            x_cols.append(np.full(n_rows, recipe.constants[feat]))
+            continue
+        cols = sources[feat]
+        parts, present = [], []
+        for col in cols:
+            if feat in BINARY_FEATURES:
+                vals, miss = labels(col, (), "feature")
+            else:
+                vals, miss = numbers(col)
+                vals = rescaled(col, feat, vals)
+            parts.append(vals)
+            present.append(~miss)
+        stack = np.stack(parts, axis=1)
+        n_present = np.stack(present, axis=1).sum(axis=1)
+        need = len(cols) if min_items is None else min(min_items, len(cols))
+        too_few = n_present < need
+        for col, pres in zip(cols, present, strict=True):
+            note_missing(col, too_few & ~pres)
+        finite = np.isfinite(stack)
+        with np.errstate(all="ignore"):
+            value = np.where(finite, stack, 0.0).sum(axis=1) / finite.sum(axis=1)
+        value = np.where(too_few | (finite.sum(axis=1) == 0), np.nan, value)
+        x_cols.append(value)
+
+    # -- target
+    target_note = ""
+    binary = role == "privacy" or bool(recipe.positive)
+    if binary:
+        y, y_miss = labels(target, recipe.positive, "target")
+        if recipe.positive:
+            label_set = "{" + ", ".join(repr(p) for p in recipe.positive) + "}"
+            target_note = (
+                f"10 x P({target} in {label_set})" if role == "satisfaction"
+                else f"{target} in {label_set}"
+            )
+            if role == "satisfaction":
+                y = y * 10.0
+    else:
+        cells = text(target) if target not in derived else None
+        if cells is not None and not np.isfinite(_to_numbers(cells, fmt.decimal, fmt.thousands)).any():
+            found = _label_counts(cells[~missing_mask(target, cells)])[:6]
+            rep.add(
+                target,
+                "holds labels, not numbers ("
+                + ", ".join(repr(lbl) for lbl, _ in found)
+                + "); model P(label) x 10 with --positive LABEL",
+            )
+            y, y_miss = np.full(n_rows, np.nan), np.zeros(n_rows, dtype=bool)
+            rep.invalid |= True
+        else:
+            y, y_miss = numbers(target)
+            y = rescaled(target, None, y)
+    note_missing(target, y_miss)
+
+    # -- ranges (model units)
+    for j, feat in enumerate(features):
+        if feat in recipe.constants:
+            lo, hi = VALUE_RANGES[feat]
+            v = recipe.constants[feat]
+            if not lo <= v <= hi:
+                raise DataError(f"{src}: --set {feat}={v:g}: outside {lo:g}..{hi:g} (range of the feature)")
+            continue
+        lo, hi = VALUE_RANGES[feat]
+        v = x_cols[j]
+        tol = 1e-9 * max(1.0, hi - lo)
+        bad = np.isfinite(v) & ((v < lo - tol) | (v > hi + tol))
+        if bad.any():
+            hint = "range of the feature"
+            if feat in SCALED_FEATURES[role] and declared_scale(sources[feat][0], feat) is None:
+                hint += "; declare the file's scale with --scale MIN:MAX"
+            if feat == "records_log10" and np.nanmax(v) > hi:
+                hint += f"; raw counts? derive the log: --derive records_log10=log10({sources[feat][0]})"
+            column = ", ".join(sources[feat]) + (" (mean)" if len(sources[feat]) > 1 else "")
+            rep.invalid_cells(
+                column, bad, f"value(s) outside {lo:g}..{hi:g} (feature {feat}; {hint})", _fmt_vals(v)
+            )
+            x_cols[j] = np.where(bad, np.nan, v)
+    if role == "satisfaction" and not binary:
+        bad = np.isfinite(y) & ((y < -1e-9) | (y > 10 + 1e-9))
+        hint = "satisfaction range" + ("; declare --scale MIN:MAX" if declared_scale(target, None) is None else "")
+        rep.invalid_cells(target, bad, f"value(s) outside 0..10 ({hint})", _fmt_vals(y))
+        y = np.where(bad, np.nan, y)
+
+    # -- decide: drop unusable rows, or refuse with every problem
+    invalid = rep.invalid.copy()
+    missing_rows = rep.missing & ~invalid
+    unusable = invalid | missing_rows
+    n_unusable = int(unusable.sum()) + len(ragged)
+    allowed_frac = recipe.max_missing
+    if invalid.any() and allowed_frac is None:
+        raise rep.fail(
+            f"{len(rep.lines())} column(s) with problems",
+            rep.lines(),
+            "fix the file, mark such cells missing (--missing), skip rows "
+            "(--skip-rows-matching), or allow dropping the unusable rows with --max-missing F",
+        )
+    limit = DEFAULT_MAX_MISSING if allowed_frac is None else allowed_frac
+    frac = n_unusable / max(n_rows, 1)
+    if n_unusable and frac > limit:
+        raise rep.fail(
+            f"{n_unusable} of {n_rows} rows ({frac:.1%}) are unusable, more than the "
+            f"{limit:.1%} allowed",
+            rep.lines(),
+            "raise --max-missing to train on the rest",
+        )
+    warnings: list[str] = []
+    if skipped:
+        by_reason: dict[str, list[int]] = {}
+        for num, reason in skipped:
+            by_reason.setdefault(reason, []).append(num)
+        warnings.append(
+            f"{src}: skipped "
+            + "; ".join(
+                f"{len(v)} {k} row(s) at row(s) {_join_rows(v)}" for k, v in by_reason.items()
+            )
+        )
+    warnings += [f"{src}: {note}" for note in table.notes]
+    if ragged:
+        warnings.append(f"{src}: dropped {len(ragged)} row(s) of the wrong width: {ragged_text}")
+    if n_unusable:
+        warnings.append(
+            f"{src}: dropped {n_unusable} of {n_rows} rows with missing or invalid values; "
+            + "; ".join(rep.lines())
+        )
+    keep = ~unusable
+    x = np.stack(x_cols, axis=1)[keep]
+    y = y[keep]
+    kept_nums = row_nums[keep]
+
+    # -- data that cannot teach
     if y.shape[0] < 10:
         raise DataError(f"{src}: only {y.shape[0]} usable rows; at least 10 are needed")
-    if role == "privacy":
-        n_pos = int(y.sum())
+    for j, feat in enumerate(features):
+        if feat in recipe.constants:
+            continue
+        if np.ptp(x[:, j]) == 0:
+            cols = ", ".join(sources[feat])
+            raise DataError(
+                f"{src}: column(s) {cols} (feature {feat}): every row is {x[0, j]:g}; a constant "
+                f"column cannot teach the model its effect; drop it with --set {feat}=VALUE "
+                "if the constant is meant (its effect is then fixed at zero)"
+            )
+    if binary:
+        n_pos = int(y.sum() / (10.0 if role == "satisfaction" and recipe.positive else 1.0))
         if n_pos == 0 or n_pos == y.shape[0]:
-            label = "positive (yes/true/1)" if n_pos == 0 else "negative (no/false/0)"
-            raise DataError(f"{src}: column {target!r} has no {label} labels; need both classes")
+            label = "positive" if n_pos == 0 else "negative"
+            hint = " (yes/true/1)" if not recipe.positive else f" (labels {', '.join(recipe.positive)})"
+            raise DataError(
+                f"{src}: column {target!r} has no {label} labels{hint if label == 'positive' else ''}; "
+                "need both classes"
+            )
+    elif np.ptp(y) == 0:
+        raise DataError(
+            f"{src}: target column {target!r}: every usable row is {y[0]:g}; a constant target "
+            "cannot be learned"
+        )
+    filled = recipe.merged(
+        sep=fmt.sep if fmt.kind == "csv" else None,
+        decimal=fmt.decimal,
+        thousands=fmt.thousands,
+        encoding=fmt.encoding,
+    )
+    scale_of_features = recipe.scale
     return TrainingData(
         role=role,
         features=features,
@@ -408,13 +876,20 @@ def load_training_data(
         x=np.ascontiguousarray(x, dtype=np.float64),
         y=np.ascontiguousarray(y, dtype=np.float64),
         source=src,
-        sha256=file_sha256(path),
-        mapping=full_map,
-        input_scale=scale,
-        missing_values=tokens,
-        rows_read=n_rows,
-        dropped_rows=dropped,
+        sha256=sha256,
+        mapping={f: sources[f] for f in features if f in sources},
+        input_scale=scale_of_features,
+        missing_values=tuple(recipe.missing),
+        rows_read=rows_read,
+        dropped_rows=tuple(int(v) for v in row_nums[unusable]),
         warnings=tuple(warnings),
+        recipe=filled,
+        format=fmt.describe(),
+        skipped_rows=tuple(skipped),
+        constant_features=tuple(f for f in features if f in recipe.constants),
+        binary_target=binary,
+        target_note=target_note,
+        row_numbers=kept_nums,
     )
 
 
@@ -426,139 +901,68 @@ def _check_role(role: str) -> None:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _short_list(items: Sequence[str], limit: int = 40) -> str:
-    shown = ", ".join(items[:limit])
+    """``a, b, ... (N more)``; control characters in names shown escaped (one line)."""
+    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(i)) for i in items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _rows(zero_based: np.ndarray) -> str:
-    """'3, 7, 9 (+12 more)' from 0-based indices (printed 1-based)."""
-    idx = [int(i) + 1 for i in zero_based[:MAX_ROWS_SHOWN]]
-    extra = len(zero_based) - len(idx)
-    return ", ".join(map(str, idx)) + (f" (+{extra} more)" if extra > 0 else "")
+def _join_rows(nums: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in nums[:MAX_ROWS_SHOWN])
+    extra = len(nums) - MAX_ROWS_SHOWN
+    return shown + (f" (+{extra} more)" if extra > 0 else "")
 
 
-def _missing_text(s, tokens: tuple[str, ...]):
-    """Mask ``[n]`` of cells that are missing (built-in tokens or user sentinels)."""
-    import pandas as pd
-
-    low = s.str.lower()
-    miss = low.isin(MISSING_TOKENS) | s.isin(tokens)
-    num_tokens = []
-    for t in tokens:
-        with contextlib.suppress(ValueError):
-            num_tokens.append(float(t))
-    if num_tokens:
-        parsed = pd.to_numeric(s.where(~miss), errors="coerce")
-        miss |= parsed.isin(num_tokens)
-    return miss
-
-
-def _as_text(series):
-    return series.astype("string").fillna("").str.strip()
-
-
-def _parse_numeric(series, src: str, col: str, tokens: tuple[str, ...]):
-    """Parse a column to float64 ``[n]`` (NaN where missing) and a missing mask ``[n]``."""
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series.dtype):
-        series = series.astype("float64")
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        miss = np.isnan(vals)
-        for t in tokens:
-            with contextlib.suppress(ValueError):
-                miss |= vals == float(t)
-        bad = ~miss & ~np.isfinite(vals)
-        if bad.any():
-            raise DataError(
-                f"{src}: column {col!r}: non-finite value(s) at row(s) {_rows(np.flatnonzero(bad))}"
-            )
-        vals = np.where(miss, np.nan, vals)
-        return vals, miss
-    text = _as_text(series)
-    miss = _missing_text(text, tokens).to_numpy(dtype=bool)
-    parsed = pd.to_numeric(text.where(~miss, None), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
+def _ambiguous_text(name: str, ambiguous: dict[str, list[int]], table: RawTable) -> str:
+    pos = ambiguous[name]
+    raws = [table.raw_names[j] for j in pos]
+    cols = " and ".join(str(j + 1) for j in pos)
+    if len(set(raws)) == 1:
+        return f"columns {cols} are both named {name!r}; rename one in the file"
+    return (
+        f"columns {cols} are named {', '.join(repr(r) for r in raws)}, the same name "
+        f"{name!r} once spaces are stripped; rename one in the file"
     )
-    bad = ~miss & ~np.isfinite(parsed)
-    if bad.any():
-        where = np.flatnonzero(bad)
-        examples = ", ".join(repr(str(text.iloc[i])) for i in where[:3])
-        raise DataError(
-            f"{src}: column {col!r}: non-numeric value(s) at row(s) {_rows(where)}: {examples}"
-        )
-    return np.where(miss, np.nan, parsed), miss
 
 
-def _parse_binary(series, src: str, col: str, tokens: tuple[str, ...]):
-    """Parse a binary label column to 0.0/1.0 ``[n]`` (NaN where missing) and a mask."""
+def _lower(cells: np.ndarray) -> np.ndarray:
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(series.dtype):
-        series = series.astype("Int64")
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        vals = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        text = pd.Series(
-            ["" if np.isnan(v) else (str(int(v)) if v in (0.0, 1.0) else repr(v)) for v in vals],
-            index=series.index,
-            dtype="string",
-        )
-    else:
-        text = _as_text(series)
-    low = text.str.lower()
-    miss = _missing_text(text, tokens).to_numpy(dtype=bool)
-    is_true = low.isin(_TRUE).to_numpy(dtype=bool) & ~miss
-    is_false = low.isin(_FALSE).to_numpy(dtype=bool) & ~miss
-    bad = ~(miss | is_true | is_false)
-    if bad.any():
-        where = np.flatnonzero(bad)
-        values = sorted({str(text.iloc[i]) for i in where})
-        shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
-        raise DataError(
-            f"{src}: column {col!r}: expected a binary label (yes/no, true/false, 1/0) "
-            f"at row(s) {_rows(where)}; found {shown}"
-        )
-    vals = np.where(is_true, 1.0, 0.0)
-    vals[miss] = np.nan
-    return vals, miss
+    return pd.Series(cells, dtype=object).str.lower().to_numpy(dtype=object)
 
 
-def _check_range(
-    values: np.ndarray,
-    lo: float,
-    hi: float,
-    src: str,
-    cols: Sequence[str],
-    kept_rows: np.ndarray,
-    what: str,
-    feature: str | None = None,
-) -> None:
-    tol = 1e-9 * max(1.0, abs(hi - lo))
-    bad = (values < lo - tol) | (values > hi + tol)
-    if bad.any():
-        where = kept_rows[np.flatnonzero(bad)]
-        examples = ", ".join(f"{v:g}" for v in values[np.flatnonzero(bad)][:3])
-        label = f"column {cols[0]!r}" if len(cols) == 1 else f"columns {', '.join(cols)} (mean)"
-        feat = f" (feature {feature})" if feature else ""
-        raise DataError(
-            f"{src}: {label}{feat}: value(s) outside {lo:g}..{hi:g} ({what}) "
-            f"at row(s) {_rows(where)}: {examples}"
-        )
+def _label_counts(cells: np.ndarray) -> list[tuple[str, int]]:
+    from collections import Counter
+
+    return Counter(str(c) for c in cells).most_common()
 
 
-def _check_scale(
-    vals: np.ndarray, miss: np.ndarray, scale: tuple[float, float], src: str, col: str
-) -> None:
-    """Refuse cells of ``col`` outside the declared scale (rows 1-based)."""
-    lo, hi = scale
-    tol = 1e-9 * (hi - lo)
-    bad = ~miss & ((vals < lo - tol) | (vals > hi + tol))
-    if bad.any():
-        where = np.flatnonzero(bad)
-        examples = ", ".join(f"{v:g}" for v in vals[where][:3])
-        raise DataError(
-            f"{src}: column {col!r}: value(s) outside the declared scale {lo:g}:{hi:g} "
-            f"at row(s) {_rows(where)}: {examples}"
-        )
+def _fmt_vals(vals: np.ndarray) -> np.ndarray:
+    return np.array([f"{v:g}" for v in vals], dtype=object)
+
+
+def _num(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _to_numbers(cells: np.ndarray, decimal: str, thousands: str) -> np.ndarray:
+    """Parse text cells ``[n]`` as numbers in the given format: float64 ``[n]``, NaN
+    where a cell is not a number in that format (digit groups must be of three)."""
+    import pandas as pd
+
+    s = pd.Series(cells, dtype="string")
+    if thousands:
+        t, d = re.escape(thousands), re.escape(decimal)
+        grouped = s.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d*)?").fillna(False)
+        s = s.where(~grouped, s.str.replace(thousands, "", regex=False))
+    if decimal == ",":
+        s = s.where(~s.str.contains(".", regex=False).fillna(False), "x")
+        s = s.str.replace(",", ".", regex=False)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -453,13 +453,13 @@ def write_table(frame: Any, path: str | Path, fmt: str, *, force: bool = False) 
 # ====================================================================== atomic write
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
     try:
         fd = os.open(folder, flags)
@@ -490,9 +490,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     folder = target.parent
     try:
         st = os.lstat(target)
-        mode = st.st_mode & 0o7777 if stat.S_ISREG(st.st_mode) else 0o666 & ~_umask()
+        mode = st.st_mode & 0o7777 if stat.S_ISREG(st.st_mode) else 0o666 & ~current_umask()
     except OSError:
-        mode = 0o666 & ~_umask()
+        mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -506,7 +506,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 # ========================================================================= checksums

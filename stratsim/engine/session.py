@@ -326,6 +326,9 @@ def _models_table(sim: Simulation, target: Path) -> dict[str, Any]:
         table: dict[str, Any] = {"path": Path(rel).as_posix(), "sha256": sha, "kind": kind, "metrics": good}
         if undefined:
             table["undefined_metrics"] = undefined
+        recipe = ((getattr(model, "metadata", None) or {}).get("data") or {}).get("recipe")
+        if isinstance(recipe, dict) and recipe:
+            table["recipe"] = recipe  # the model's data preparation, for review (data.py)
         out[role] = table
     return out
 
@@ -651,7 +654,7 @@ class _Validator:
 _TOP_KEYS = ("schema_version", "meta", "run", "models", "scenario", "decisions", "history")
 _META_KEYS = ("name", "created", "saved", "app_version")
 _RUN_KEYS = ("seed", "n_paths", "dtype", "device", "policy", "period", "next_decision")
-_MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics")
+_MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics", "recipe")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:
@@ -766,6 +769,15 @@ def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external:
         undefined = t.get("undefined_metrics", [])
         if not isinstance(undefined, list) or not all(isinstance(u, str) for u in undefined):
             raise v.error(f"{prefix}.undefined_metrics", undefined, "an array of metric names")
+        recipe = v.table(t, "recipe", prefix, required=False)
+        if recipe is not None:
+            from .errors import DataError
+            from .recipe import recipe_from_dict
+
+            try:
+                recipe_from_dict(recipe, f"{v.source}: key {prefix}.recipe")
+            except DataError as exc:
+                raise SessionError(str(exc)) from None
         p = Path(rel)
         file = (base / p).resolve()  # symbolic links followed: containment is judged on the real place
         inside = not p.is_absolute() and not p.drive and file.is_relative_to(base.resolve())

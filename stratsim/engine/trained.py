@@ -20,9 +20,10 @@ the expected keys and shapes; any failure is a :class:`~stratsim.engine.errors.M
 ``weights_only=True`` is a defence, not a guarantee (CVE-2025-32434, CVE-2026-24747):
 the sha256 recorded at save time is the trust anchor.
 
-Saving is atomic per file (temporary file in the same directory, fsync, ``os.replace``);
-the weights are replaced before the metadata, so a crash in between leaves a pair that
-fails the sha256 check (refused, never silently mixed).
+Saving writes the folder completely or not at all (:mod:`.modelfolder`: a temporary
+sibling folder swapped in); where that is not possible (a folder holding sub-folders),
+each file is replaced atomically, weights first, so a crash in between leaves a pair
+that fails the sha256 check (refused, never silently mixed).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
-from .fileio import TORCH_WEIGHTS, check_output, document_sha256, read_toml, toml_kind, write_bytes
+from .fileio import TORCH_WEIGHTS, check_output, document_sha256, read_toml, toml_kind
+from .modelfolder import write_model_files
 from .nets import KINDS, TabularNet, build_net
 
 if TYPE_CHECKING:
@@ -211,8 +213,10 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         "weights_sha256": weights_sha256,
     }
     if data is not None:
+        from .fileio import printable as display_path
+
         d: dict[str, Any] = {
-            "source": data.source,
+            "source": display_path(data.source),
             "sha256": data.sha256,
             "rows_read": int(data.rows_read),
             "rows_used": int(data.n),
@@ -222,6 +226,18 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         }
         if data.input_scale is not None:
             d["input_scale"] = [float(data.input_scale[0]), float(data.input_scale[1])]
+        if data.format:
+            d["format"] = data.format
+        if data.target_note:
+            d["target_note"] = data.target_note
+        if data.constant_features:
+            d["constant_features"] = list(data.constant_features)
+        if data.skipped_rows:
+            d["rows_skipped"] = len(data.skipped_rows)
+        if data.recipe is not None:
+            d["recipe"] = data.recipe.to_dict()
+            if result.role == "privacy":
+                meta["label_period"] = data.recipe.label_period or "month"
         meta["data"] = d
     meta["normalization"] = {
         "x_mean": [float(v) for v in net.x_mean.tolist()],
@@ -325,8 +341,7 @@ def save_model(result: TrainResult, directory: str | Path, *, force: bool = Fals
         d.mkdir(parents=True, exist_ok=True)
         check_output(wp, TORCH_WEIGHTS, force=force, probe=False)
         check_output(mp, MODEL_METADATA, force=force, probe=False)
-        write_bytes(wp, blob, TORCH_WEIGHTS, force=force)
-        write_bytes(mp, data, MODEL_METADATA, force=force)
+        write_model_files(d, {wp.name: blob, mp.name: data})  # the pair whole, or nothing
     except OSError as exc:
         raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
     return SavedModel(wp, mp, sha)

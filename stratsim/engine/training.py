@@ -63,6 +63,16 @@ if TYPE_CHECKING:
 
 #: Learning rate per kind when the config leaves it None (Adam on standardized inputs).
 DEFAULT_LR = {"linear": 0.02, "logistic": 0.02, "mlp": 0.003}
+#: Largest MLP accepted (weights and biases). 64x64 has ~4.5k; 10,000,000 (40 MB of
+#: float32 weights, 160 MB with Adam's state) is far beyond what a few thousand survey
+#: rows can fit; a 100,000x100,000 request would need 40 GB for the weights alone.
+MAX_PARAMETERS = 10_000_000
+#: Below this many test rows the test metrics get bootstrap intervals and a warning:
+#: with n < 100 the standard error of R² or ROC-AUC is typically 0.05-0.1 (Hanley &
+#: McNeil 1982 for the AUC), as large as the differences one would act on.
+SMALL_TEST_ROWS = 100
+#: Bootstrap resamples of the test split (percentile intervals, Efron & Tibshirani 1993).
+BOOTSTRAP_RESAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -145,10 +155,25 @@ class TrainConfig:
                 self.num_threads is None or self.num_threads >= 1,
                 f"threads must be >= 1, got {self.num_threads}",
             ),
+            (
+                kind != "mlp" or mlp_parameters(8, self.hidden) <= MAX_PARAMETERS,
+                f"hidden sizes {','.join(map(str, self.hidden))} make an MLP of "
+                f"{mlp_parameters(8, self.hidden):,} parameters, more than the {MAX_PARAMETERS:,} "
+                "allowed; these small tabular models need tens to hundreds per layer (default 64,64)",
+            ),
         ]
         for ok, msg in checks:
             if not ok:
                 raise TrainingError(msg)
+
+
+def mlp_parameters(n_features: int, hidden: tuple[int, ...]) -> int:
+    """Weights and biases of an MLP ``n_features -> hidden... -> 1``."""
+    total, width = 0, n_features
+    for h in (*hidden, 1):
+        total += width * h + h
+        width = h
+    return total
 
 
 # ------------------------------------------------------------------------------ events
@@ -245,6 +270,9 @@ class TrainResult:
         history: one :class:`EpochEnd` per completed epoch.
         split: ``(train, val, test)`` row indices ``[n_*]`` (CPU int64) into the data.
         cancelled / stopped_early: how training ended.
+        test_intervals: 95% bootstrap percentile intervals ``(lo, hi)`` of the main
+            test metrics when the test split has fewer than :data:`SMALL_TEST_ROWS` rows.
+        warnings: what the user should know about the result (e.g. a small test split).
     """
 
     role: str
@@ -271,6 +299,8 @@ class TrainResult:
     lr: float
     split: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     data: TrainingData | None = field(default=None, repr=False)
+    test_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -286,10 +316,11 @@ def split_indices(
     """Seeded ``(train, val, test)`` row indices (CPU int64), disjoint, covering 0..n-1.
 
     With ``labels`` ``[n]`` (0/1) the split is stratified: each class is split with the
-    same fractions, so every split keeps the class balance.
+    same fractions, so every split keeps the class balance, and every split holds at
+    least one row of each class (so the test ROC-AUC is defined).
 
     Raises:
-        TrainingError: a split would be empty.
+        TrainingError: a split would be empty, or a class has fewer than 3 rows.
     """
     gen = torch.Generator().manual_seed(_derive_seed(seed, 0))
     groups = [torch.arange(n)]
@@ -301,6 +332,13 @@ def split_indices(
         perm = g[torch.randperm(g.numel(), generator=gen)]
         n_test = round(g.numel() * test_fraction)
         n_val = round(g.numel() * val_fraction)
+        if labels is not None:
+            if g.numel() < 3:
+                raise TrainingError(
+                    f"only {g.numel()} row(s) of one class: each of the train, validation and "
+                    "test splits needs one of each class; at least 3 are needed"
+                )
+            n_test, n_val = max(1, n_test), max(1, n_val)
         parts[2].append(perm[:n_test])
         parts[1].append(perm[n_test : n_test + n_val])
         parts[0].append(perm[n_test + n_val :])
@@ -375,6 +413,44 @@ def _diverged(what: str, value: float, epoch: int, lr: float) -> TrainingError:
     )
 
 
+def bootstrap_intervals(
+    y: torch.Tensor, pred: torch.Tensor, classification: bool, seed: int, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of the main test metrics (Efron & Tibshirani 1993).
+
+    Args:
+        y, pred: ``[n]`` targets and predictions (satisfaction points, or 0/1 labels and
+            probabilities).
+        classification: ROC-AUC and Brier score; else R² and MAE.
+        seed: seeds the resampling (numpy ``default_rng``).
+
+    Returns:
+        ``{metric: (lo, hi)}``; resamples where a metric is undefined (one class) are
+        left out.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(y.shape[0])
+    idx = torch.as_tensor(rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n)))
+    y64, p64 = y.detach().cpu().double(), pred.detach().cpu().double()
+    names = ("roc_auc", "brier") if classification else ("r2", "mae")
+    funcs = (M.roc_auc, M.brier_score) if classification else (M.r2_score, M.mae)
+    samples = {k: [] for k in names}
+    for row in idx:
+        yb, pb = y64[row], p64[row]
+        for k, f in zip(names, funcs, strict=True):
+            samples[k].append(f(yb, pb))
+    alpha = (1.0 - level) / 2.0
+    out = {}
+    for k, vals in samples.items():
+        arr = np.asarray(vals, dtype=np.float64)
+        arr = arr[np.isfinite(arr)]
+        if arr.size:
+            out[k] = (float(np.quantile(arr, alpha)), float(np.quantile(arr, 1.0 - alpha)))
+    return out
+
+
 # ----------------------------------------------------------------------------- trainer
 
 
@@ -427,8 +503,9 @@ def _train(
 
     x_all = torch.as_tensor(data.x, dtype=torch.float32)
     y_all = torch.as_tensor(data.y, dtype=torch.float32)
+    stratify = is_clf or bool(getattr(data, "binary_target", False))
     train_idx, val_idx, test_idx = split_indices(
-        x_all.shape[0], cfg.seed, cfg.val_fraction, cfg.test_fraction, y_all if is_clf else None
+        x_all.shape[0], cfg.seed, cfg.val_fraction, cfg.test_fraction, y_all if stratify else None
     )
     x_tr, y_tr = x_all[train_idx], y_all[train_idx]
     n_train = x_tr.shape[0]
@@ -446,7 +523,24 @@ def _train(
         if is_clf
         else (float(y_tr.double().mean()), float(y_tr.double().std(correction=0)))
     )
-    model.set_normalization(xd.mean(0).float(), xd.std(0, correction=0).float(), y_mean, y_std)
+    x_std = xd.std(0, correction=0).float()
+    constant = [j for j, f in enumerate(data.features) if f in getattr(data, "constant_features", ())]
+    flat = [f for j, f in enumerate(data.features) if j not in constant and float(x_std[j]) == 0.0]
+    if flat:
+        raise TrainingError(
+            f"feature(s) {', '.join(flat)} are constant in the train split ({n_train} rows): "
+            "the model cannot learn their effect; use more varied data"
+        )
+    for j in constant:
+        x_std[j] = 1.0
+    model.set_normalization(xd.mean(0).float(), x_std, y_mean, y_std)
+    if constant:
+        # A feature set to a constant (--set) is standardized to exactly 0 in every row, so
+        # its first-layer weights get zero gradients: zeroed here, they stay zero and the
+        # model gives the feature no effect, instead of a random one.
+        first = next(m for m in model.body if isinstance(m, nn.Linear))
+        with torch.no_grad():
+            first.weight[:, constant] = 0.0
     pos_weight = None
     if is_clf:
         n_pos = float(y_tr.sum())
@@ -614,6 +708,16 @@ def _train(
         test_metrics, reliability = M.classification_metrics(y_te, test_pred)
     else:
         test_metrics = M.regression_metrics(y_te, test_pred)
+    intervals: dict[str, tuple[float, float]] = {}
+    warnings: list[str] = []
+    n_te = int(test_idx.numel())
+    if n_te < SMALL_TEST_ROWS:
+        intervals = bootstrap_intervals(y_te, test_pred, is_clf, _derive_seed(cfg.seed, 3))
+        shown = ", ".join(f"{k} {test_metrics[k]:.3f} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in intervals.items())
+        warnings.append(
+            f"the test split holds only {n_te} rows (fewer than {SMALL_TEST_ROWS}): its metrics "
+            f"are uncertain; 95% bootstrap intervals: {shown}"
+        )
     model.to("cpu")
     coefficients = model.linear_coefficients(tuple(data.features)) if model.is_linear else None
     result = TrainResult(
@@ -641,6 +745,8 @@ def _train(
         lr=lr,
         split=(train_idx, val_idx, test_idx),
         data=data,
+        test_intervals=intervals,
+        warnings=tuple(warnings),
     )
     if listener is not None:
         listener(TrainEnd(result))

@@ -728,7 +728,7 @@ class StratsimApp(App):
             self.note(f"training {outcome.request.label} cancelled after {outcome.epochs_run} epochs; model unchanged", "warning")
             self.refresh_all(keep_draft=True)
             return
-        metrics = "  ".join(f"{k} {v:.4g}" for k, v in outcome.metrics.items())
+        metrics = outcome.metrics_text()
         coef = ""
         if outcome.coefficients:
             coef = "\ncoefficients: " + "  ".join(f"{k} {v:.3g}" for k, v in outcome.coefficients.items())

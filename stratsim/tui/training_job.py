@@ -38,6 +38,9 @@ class TrainRequest:
         seed: seeds split, initialization and shuffling.
         device: torch device for training (``auto``, ``cpu``, ``cuda``, ``mps``).
         patience: early-stopping patience in epochs (the trainer's default 10).
+        recipe: the data preparation (:class:`stratsim.engine.recipe.Recipe`) chosen in
+            the dialog; ``mapping``/``target``/``scale``, when given, override it.
+        save_recipe: where to write the recipe after a successful training, or None.
     """
 
     role: str
@@ -50,6 +53,8 @@ class TrainRequest:
     seed: int = 0
     device: str = "auto"
     patience: int = 10
+    recipe: Any = None
+    save_recipe: Path | None = None
 
     @property
     def label(self) -> str:
@@ -62,7 +67,8 @@ class TrainOutcome:
     """A finished (or cancelled, best-so-far) training run, saved and reloaded.
 
     ``model`` is the :class:`~stratsim.engine.trained.TrainedModel` for
-    ``Simulation.set_models``; ``saved`` the paths; ``metrics`` the test metrics.
+    ``Simulation.set_models``; ``saved`` the paths; ``metrics`` the test metrics;
+    ``intervals`` their 95% bootstrap intervals when the test split is small.
     """
 
     request: TrainRequest
@@ -75,6 +81,15 @@ class TrainOutcome:
     cancelled: bool
     seconds: float
     warnings: tuple[str, ...] = ()
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def metrics_text(self) -> str:
+        """``r2 0.3188 [-0.342, 0.538]  mae 0.8963 [...]``: each metric, with its interval."""
+        parts = []
+        for k, v in self.metrics.items():
+            ci = self.intervals.get(k)
+            parts.append(f"{k} {v:.4g}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else ""))
+        return "  ".join(parts)
 
 
 @dataclass
@@ -145,7 +160,9 @@ def run_training(
         from ..engine.data import parse_mapping
 
         mapping = parse_mapping(list(request.mapping), request.role)
-    data = load_training_data(path, request.role, mapping=mapping, target=request.target, scale=request.scale)
+    data = load_training_data(
+        path, request.role, recipe=request.recipe, mapping=mapping, target=request.target, scale=request.scale
+    )
     config = TrainConfig(
         role=request.role,
         kind=request.kind,
@@ -157,12 +174,23 @@ def run_training(
     )
     result = train_model(data, config, listener=listener, should_stop=stop)
     saved = None
+    extra: list[str] = []
     if result.cancelled:
         model = TrainedModel.from_result(result)
     else:
         target = new_model_dir(models_dir, request.role)
         saved = save_model(result, target)
         model = load_model(target, request.role)
+        if request.save_recipe is not None and data.recipe is not None:
+            from ..engine.fileio import atomic_write_bytes
+
+            try:
+                atomic_write_bytes(request.save_recipe, data.recipe.to_toml().encode("utf-8"))
+            except OSError as exc:
+                extra.append(
+                    f"{request.save_recipe}: cannot write the recipe: {exc.strerror or exc} "
+                    f"(the model was saved in {target}, its metadata holds the recipe)"
+                )
     return TrainOutcome(
         request=request,
         model=model,
@@ -173,5 +201,6 @@ def run_training(
         stopped_early=result.stopped_early,
         cancelled=result.cancelled,
         seconds=result.seconds,
-        warnings=tuple(data.warnings),
+        warnings=tuple(data.warnings) + tuple(result.warnings) + tuple(extra),
+        intervals=dict(result.test_intervals),
     )

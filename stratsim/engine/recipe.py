@@ -1,0 +1,358 @@
+"""Data-preparation recipes: every choice that turns a user's file into training data.
+
+A :class:`Recipe` holds how the file is read (separator, decimal mark, thousands
+separator, encoding, rows to skip), which column is the target and which labels are
+positive, how each model feature is formed (a column, the mean of several items with a
+minimum count, a derived expression, a constant), the scales of the columns, the cells
+that mean "missing" and how many unusable rows may be dropped. It is written as a small
+TOML file (``stratsim train --save-recipe prep.toml``), read back with ``--recipe``, and
+stored in the trained model's metadata (``[data.recipe]``) and in sessions that use the
+model, so a model's data preparation can be reviewed and reproduced: the same file, the
+same recipe and the same seed give the same weights, bit for bit.
+
+TOML layout (every key optional)::
+
+    recipe_version = 1
+    sep = ";"                 # "," ";" "\\t" "|" ...; absent: detected
+    decimal = ","             # "." or ","; absent: detected
+    thousands = "."           # "," "." " " "'" or "" (none); absent: detected
+    encoding = "utf-8-sig"    # absent: detected (UTF-8, UTF-8 with BOM, UTF-16 with BOM)
+    skip_rows_matching = ["^Subtotal"]   # regular expressions; a row with a matching cell
+    target = "Zufriedenheit"
+    positive = ["satisfied"]  # a label target: these labels are the positive class
+    label_period = "month"    # privacy: the period an incident label covers (month/year)
+    min_items = 2             # constructs: least number of items present (default: all)
+    scale = [1, 5]            # scale of the rating columns (rescaled to 0..10)
+    missing = ["0"]           # cells meaning "missing" in every column
+    max_missing = 0.1         # largest fraction of unusable rows dropped (see data.py)
+    [map]                     # feature -> columns (a construct: the mean of the items)
+    functionality = ["PERQ2", "PERQ4"]
+    [column_scale]            # per-column scales, over `scale`
+    CUSA1 = [1, 10]
+    [column_missing]          # per-column missing sentinels, besides `missing`
+    PERQ1 = ["0"]
+    [derive]                  # derived columns, in order (see stratsim.engine.expr)
+    records_log10 = "log10(`Individuals Affected`)"
+    [set]                     # constant features
+    enterprise_share = 0.3
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+RECIPE_VERSION = 1
+LABEL_PERIODS = ("month", "year")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every data-preparation choice (see the module docstring for each key)."""
+
+    sep: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
+    encoding: str | None = None
+    skip_rows_matching: tuple[str, ...] = ()
+    target: str | None = None
+    positive: tuple[str, ...] = ()
+    label_period: str | None = None
+    mapping: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min_items: int | None = None
+    scale: tuple[float, float] | None = None
+    column_scale: dict[str, tuple[float, float]] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    column_missing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    max_missing: float | None = None
+    derive: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, float] = field(default_factory=dict)
+
+    def merged(self, **overrides: Any) -> Recipe:
+        """A copy with the ``overrides`` that are not None / empty (command-line flags
+        given explicitly win over a loaded recipe)."""
+        keep = {k: v for k, v in overrides.items() if v is not None and v != () and v != {}}
+        return replace(self, **keep)
+
+    def to_dict(self) -> dict[str, Any]:
+        """TOML-ready dict (None and empty entries left out)."""
+        out: dict[str, Any] = {"recipe_version": RECIPE_VERSION}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is None or v == () or v == {}:
+                continue
+            key = "map" if f.name == "mapping" else "set" if f.name == "constants" else f.name
+            if isinstance(v, tuple):
+                v = [float(x) for x in v] if f.name == "scale" else list(v)
+            elif isinstance(v, dict):
+                v = {
+                    k: ([float(x) for x in x_] if f.name == "column_scale" else list(x_))
+                    if isinstance(x_, tuple)
+                    else x_
+                    for k, x_ in v.items()
+                }
+            out[key] = v
+        return out
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def parse_scale_text(text: str, where: str) -> tuple[float, float]:
+    """``"1:5"`` -> ``(1.0, 5.0)``; DataError naming ``where`` otherwise."""
+    lo_s, sep, hi_s = str(text).partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        lo, hi = float(lo_s), float(hi_s)
+    except ValueError:
+        raise DataError(f"{where} {text!r}: expected MIN:MAX, e.g. 1:10") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise DataError(f"{where} {text!r}: MIN must be less than MAX (both finite)")
+    return (lo, hi)
+
+
+def _pairs(items: Sequence[str], flag: str, example: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise DataError(f"{flag} {item!r}: expected {example}")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def parse_derive(items: Sequence[str]) -> dict[str, str]:
+    """``["records_log10=log10(x)"]`` -> ``{name: expr}`` (expressions checked)."""
+    from .expr import parse_expression
+
+    out: dict[str, str] = {}
+    for name, expr in _pairs(items, "--derive", "NAME=EXPRESSION, e.g. logn=log10(count)"):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise DataError(f"--derive {name}={expr}: NAME must be a plain identifier")
+        if name in out:
+            raise DataError(f"--derive: {name!r} is derived twice")
+        parse_expression(expr, f"--derive {name}=")
+        out[name] = expr
+    return out
+
+
+def parse_constants(items: Sequence[str]) -> dict[str, float]:
+    """``["enterprise_share=0.3"]`` -> ``{feature: value}``."""
+    out: dict[str, float] = {}
+    for name, value in _pairs(items, "--set", "FEATURE=NUMBER, e.g. enterprise_share=0.3"):
+        try:
+            v = float(value)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise DataError(f"--set {name}={value}: expected a finite number")
+        out[name] = v
+    return out
+
+
+def split_scale_items(items: Sequence[str]) -> tuple[tuple[float, float] | None, dict]:
+    """``--scale`` items: ``MIN:MAX`` (all rating columns) or ``COL=MIN:MAX``."""
+    default = None
+    per: dict[str, tuple[float, float]] = {}
+    for item in items:
+        if "=" in item:
+            col, _, text = item.partition("=")
+            per[col.strip()] = parse_scale_text(text.strip(), f"--scale {col.strip()}=")
+        else:
+            default = parse_scale_text(item, "--scale")
+    return default, per
+
+
+def split_missing_items(items: Sequence[str]) -> tuple[tuple[str, ...], dict]:
+    """``--missing`` items: ``VALUE`` (every column) or ``COL=VALUE`` (that column)."""
+    common: list[str] = []
+    per: dict[str, list[str]] = {}
+    for item in items:
+        if "=" in item:
+            col, _, value = item.partition("=")
+            per.setdefault(col.strip(), []).append(value.strip())
+        else:
+            common.append(item.strip())
+    return tuple(common), {k: tuple(v) for k, v in per.items()}
+
+
+def build_recipe(
+    base: Recipe,
+    role: str,
+    *,
+    sep: str | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    encoding: str | None = None,
+    skip_rows_matching: Sequence[str] = (),
+    target: str | None = None,
+    positive: str | None = None,
+    label_period: str | None = None,
+    mapping: Sequence[str] = (),
+    min_items: int | None = None,
+    scale: Sequence[str] = (),
+    missing: Sequence[str] = (),
+    max_missing: float | None = None,
+    derive: Sequence[str] = (),
+    constants: Sequence[str] = (),
+) -> Recipe:
+    """``base`` with the options given as the command line (and the TUI's training
+    dialog) writes them: ``positive`` ``"A,B"``, ``mapping`` ``["ux=Q1,Q2"]``, ``scale``
+    ``["1:5", "Q9=1:10"]``, ``missing`` ``["0", "Q1=-99"]``, ``derive`` ``["n=log10(x)"]``,
+    ``constants`` ``["enterprise_share=0.3"]``. Options given win over ``base``;
+    tables (map, per-column scales and missing values, derive, set) are merged entry by
+    entry.
+
+    Raises:
+        DataError: a malformed item, naming its flag.
+    """
+    from .data import parse_mapping
+
+    if thousands is not None and thousands.lower() in ("none", "''", '""'):
+        thousands = ""
+    if label_period is not None and label_period not in LABEL_PERIODS:
+        raise DataError(f"--label-period {label_period!r}: expected month or year")
+    if max_missing is not None and not 0.0 <= max_missing <= 1.0:
+        raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
+    default_scale, column_scale = split_scale_items(scale)
+    common_missing, column_missing = split_missing_items(missing)
+    labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None
+    parsed_map = parse_mapping(list(mapping), role)
+    return base.merged(
+        sep=sep or None,
+        decimal=decimal or None,
+        thousands=thousands,
+        encoding=encoding or None,
+        skip_rows_matching=tuple(skip_rows_matching) or None,
+        target=target or None,
+        positive=labels,
+        label_period=label_period,
+        mapping={**base.mapping, **parsed_map} if parsed_map else None,
+        min_items=min_items,
+        scale=default_scale,
+        column_scale={**base.column_scale, **column_scale} if column_scale else None,
+        missing=common_missing or None,
+        column_missing={**base.column_missing, **column_missing} if column_missing else None,
+        max_missing=max_missing,
+        derive={**base.derive, **parse_derive(derive)} if derive else None,
+        constants={**base.constants, **parse_constants(constants)} if constants else None,
+    )
+
+
+# ------------------------------------------------------------------------------- TOML
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe TOML file.
+
+    Raises:
+        DataError: unreadable, not TOML, or a key of the wrong type (naming the key).
+    """
+    from .fileio import printable, read_toml
+
+    doc = read_toml(path, DataError, "recipe file")
+    src = printable(Path(path))
+    return recipe_from_dict(doc, src)
+
+
+def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
+    """Validate a recipe dict (as read from TOML) into a :class:`Recipe`."""
+
+    def bad(key: str, value: Any, expected: str) -> DataError:
+        return DataError(f"{src}: key {key!r}: value {value!r}: expected {expected}")
+
+    known = {f.name for f in fields(Recipe)} - {"mapping", "constants"} | {
+        "map", "set", "recipe_version",
+    }  # fmt: skip
+    for k in doc:
+        if k not in known:
+            raise DataError(f"{src}: unknown key {k!r}; expected one of {', '.join(sorted(known))}")
+    ver = doc.get("recipe_version", RECIPE_VERSION)
+    if not isinstance(ver, int) or ver > RECIPE_VERSION:
+        raise bad("recipe_version", ver, f"an integer <= {RECIPE_VERSION}")
+
+    def text(key: str) -> str | None:
+        v = doc.get(key)
+        if v is not None and not isinstance(v, str):
+            raise bad(key, v, "a string")
+        return v
+
+    def texts(value: Any, key: str) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(x, (str, int, float)) for x in value):
+            raise bad(key, value, "a list of strings")
+        return tuple(str(x) for x in value)
+
+    def scale(value: Any, key: str) -> tuple[float, float]:
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+            or not value[0] < value[1]
+        ):
+            raise bad(key, value, "[MIN, MAX] with MIN < MAX")
+        return (float(value[0]), float(value[1]))
+
+    def table(key: str) -> dict[str, Any]:
+        v = doc.get(key, {})
+        if not isinstance(v, dict):
+            raise bad(key, v, "a table")
+        return v
+
+    min_items = doc.get("min_items")
+    if min_items is not None and (not isinstance(min_items, int) or min_items < 1):
+        raise bad("min_items", min_items, "an integer >= 1")
+    max_missing = doc.get("max_missing")
+    if max_missing is not None and (
+        not isinstance(max_missing, (int, float)) or not 0 <= max_missing <= 1
+    ):
+        raise bad("max_missing", max_missing, "a fraction 0..1")
+    period = text("label_period")
+    if period is not None and period not in LABEL_PERIODS:
+        raise bad("label_period", period, "month or year")
+    derive = {}
+    for k, v in table("derive").items():
+        if not isinstance(v, str):
+            raise bad(f"derive.{k}", v, "an expression string")
+        derive[k] = v
+    parse_derive([f"{k}={v}" for k, v in derive.items()])
+    constants = {}
+    for k, v in table("set").items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise bad(f"set.{k}", v, "a finite number")
+        constants[k] = float(v)
+    return Recipe(
+        sep=text("sep"),
+        decimal=text("decimal"),
+        thousands=text("thousands"),
+        encoding=text("encoding"),
+        skip_rows_matching=texts(doc.get("skip_rows_matching", []), "skip_rows_matching"),
+        target=text("target"),
+        positive=texts(doc.get("positive", []), "positive"),
+        label_period=period,
+        mapping={k: texts(v, f"map.{k}") for k, v in table("map").items()},
+        min_items=min_items,
+        scale=scale(doc["scale"], "scale") if "scale" in doc else None,
+        column_scale={k: scale(v, f"column_scale.{k}") for k, v in table("column_scale").items()},
+        missing=texts(doc.get("missing", []), "missing"),
+        column_missing={
+            k: texts(v, f"column_missing.{k}") for k, v in table("column_missing").items()
+        },
+        max_missing=float(max_missing) if max_missing is not None else None,
+        derive=derive,
+        constants=constants,
+    )
+
