@@ -14,7 +14,14 @@ from stratsim.engine import market
 from stratsim.engine.decisions import SPLIT_KEYS, Decision
 from stratsim.engine.errors import DecisionError, ScenarioError, StratsimError
 from stratsim.engine.models import LinearSatisfaction, LogisticIncident
-from stratsim.engine.scenario import PARAM_SECTIONS, Scenario, draw_parameters, scenario_from_dict
+from stratsim.engine.scenario import (
+    PARAM_SECTIONS,
+    Normal,
+    Scenario,
+    draw_parameters,
+    mass_inside,
+    scenario_from_dict,
+)
 from stratsim.engine.simulation import Simulation
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -195,7 +202,10 @@ def good_scenario_value(draw):
     if kind == "value":
         return section, name, v, v
     if kind == "normal":
-        return section, name, {"dist": "normal", "mean": v, "sd": draw(st.floats(0, 10))}, None
+        dist = {"dist": "normal", "mean": v, "sd": draw(st.floats(0, 10))}
+        # Truncation to the bounds keeps at least half of the mass (less is refused).
+        assume(mass_inside(Normal(**dist), extra) >= 0.5)
+        return section, name, dist, None
     w = draw(st.floats(lo, hi, exclude_min=extra.get("gt") is not None))
     a, b = min(v, w), max(v, w)
     if kind == "uniform":

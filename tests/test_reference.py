@@ -165,7 +165,7 @@ def test_simulation_summaries_match_reference(seed):
     and its state == the reference state, period by period."""
     scn = uncertain_scenario()
     sim = Simulation(scn, seed=seed, n_paths=N_PATHS, dtype="float64", device="cpu", satisfaction_model=SAT, incident_model=RISKY)
-    ref_params = ref.split_paths(sim.params)
+    ref_params = ref.split_paths(sim.params.as_tensors())
     ref_states = [ref.initial_state(p) for p in ref_params]
     gen = torch.Generator().manual_seed(derive_seed(seed, "shocks"))
     bad = []

@@ -6,7 +6,9 @@ table such as ``bass_p = {dist = "lognormal", median = 0.0025, sigma = 0.3}`` th
 once per Monte-Carlo path (:func:`draw_parameters`), so the P10..P90 bands show parameter
 uncertainty as well as period noise. Distributions: ``normal`` (mean, sd), ``lognormal``
 (median, sigma), ``uniform`` (low, high), ``triangular`` (low, mode, high). Draws are
-clipped to the parameter's valid range.
+truncated to the parameter's valid range by the inverse CDF (never clipped onto a bound);
+a normal or lognormal with most of its mass outside the range is refused, as is any value
+of magnitude above :data:`MAX_MAGNITUDE`.
 
 Units: currency per month for money flows, fractions 0..1 for shares and rates (per
 month unless said), 0..10 for capability stocks and satisfaction (survey scale).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -100,9 +103,19 @@ def _dist_support(d: Any) -> list[float]:
     return []
 
 
+#: Largest magnitude of any scenario value, decision value or draw: money flows are summed
+#: over months, squared in variances and multiplied by 12 for ARR, and must stay finite in
+#: float32 (max 3.4e38) with room to spare; 1e15 is a thousand times any plausible budget.
+MAX_MAGNITUDE = 1e15
+#: Largest lognormal sigma (a factor of e^5 = 148 per standard deviation).
+MAX_LOG_SIGMA = 5.0
+
+
 def _bound_problem(v: float, extra: dict) -> str | None:
     if not math.isfinite(v):
         return "expected a finite number"
+    if abs(v) > MAX_MAGNITUDE:
+        return f"expected a magnitude <= {MAX_MAGNITUDE:g} (larger values overflow the simulation's arithmetic)"
     ge, le, gt = extra.get("ge"), extra.get("le"), extra.get("gt")
     if ge is not None and v < ge:
         return f"expected >= {ge}"
@@ -123,6 +136,19 @@ def _check_bounds(scenario: Scenario, source: str) -> None:
                 problem = _bound_problem(float(v), info.json_schema_extra or {})
                 if problem:
                     raise ScenarioError(f"{source}: key {section}.{name}: value {v!r}: {problem}")
+            if isinstance(value, int | float):
+                continue
+            for k, v in value.model_dump().items():
+                if k != "dist" and not (math.isfinite(v) and abs(v) <= MAX_MAGNITUDE):
+                    raise ScenarioError(f"{source}: key {section}.{name}.{k}: value {v!r}: expected a finite number of magnitude <= {MAX_MAGNITUDE:g}")
+            if isinstance(value, LogNormal) and value.sigma > MAX_LOG_SIGMA:
+                raise ScenarioError(f"{source}: key {section}.{name}.sigma: value {value.sigma!r}: expected <= {MAX_LOG_SIGMA:g}")
+            mass = mass_inside(value, info.json_schema_extra or {})
+            if mass < 0.5:
+                raise ScenarioError(
+                    f"{source}: key {section}.{name}: value a table: only {mass:.0%} of the distribution lies inside the "
+                    f"parameter's bounds; expected most of it (draws are truncated to the bounds)"
+                )
 
 
 class Simulation(_Strict):
@@ -319,7 +345,12 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def draw_parameters(
-    scenario: Scenario, n_paths: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device
+    scenario: Scenario,
+    n_paths: int,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    device: torch.device,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Draw every model parameter once per path.
 
@@ -327,43 +358,141 @@ def draw_parameters(
         ``{"section.name": Tensor[n_paths]}`` for every float parameter of the sections in
         :data:`PARAM_SECTIONS`; certain parameters are constant tensors. Random numbers are
         drawn on the CPU generator (in the fixed order of the fields) and then moved, so
-        a run replays identically on any device.
+        a run replays identically on any device. The engine's typed form of the same
+        draw is :func:`~.params.draw_params` (certain values kept as Python floats).
+    """
+    return draw_flat(scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=False)
+
+
+def draw_flat(
+    scenario: Scenario,
+    n_paths: int,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    device: torch.device,
+    overrides: Mapping[str, Any] | None = None,
+    keep_scalars: bool = False,
+) -> dict[str, Any]:
+    """The draw behind :func:`draw_parameters` and :func:`~.params.draw_params`.
+
+    Uncertain parameters are drawn in the fixed order of the fields, each from its
+    distribution *truncated to the parameter's support* by the inverse CDF (so a draw
+    never lands on or beyond a bound, and every key consumes exactly ``n_paths`` uniform
+    or normal numbers: an override of one key leaves the draws of the others unchanged).
+    ``overrides`` (``{"section.name": value or Tensor[n_paths]}``) replace the drawn or
+    certain values; each is checked against the key's bounds. With ``keep_scalars`` a
+    certain (or scalar-overridden) value stays a Python float.
+
+    Raises:
+        ScenarioError: an override names an unknown key, has the wrong shape, or a value
+            outside the key's bounds (naming the key, the path and the value).
     """
     import torch
 
-    out: dict[str, torch.Tensor] = {}
+    overrides = dict(overrides or {})
+    known = {f"{s}.{n}" for s in PARAM_SECTIONS for n in type(getattr(scenario, s)).model_fields}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ScenarioError(f"override key {unknown[0]}: unknown parameter; expected a key such as to_b.win_rate")
+    out: dict[str, Any] = {}
     for section in PARAM_SECTIONS:
         sec = getattr(scenario, section)
         for name, info in type(sec).model_fields.items():
+            key = f"{section}.{name}"
             value = getattr(sec, name)
             extra = info.json_schema_extra or {}
+            t: Any
             if isinstance(value, int | float):
-                t = torch.full((n_paths,), float(value), dtype=torch.float64)
+                t = float(value)
             else:
-                t = _sample(value, n_paths, generator)
-                lo = extra.get("ge") if extra.get("ge") is not None else extra.get("gt")
-                hi = extra.get("le")
-                if lo is not None or hi is not None:
-                    t = t.clamp(min=lo, max=hi)
-            out[f"{section}.{name}"] = t.to(dtype=dtype, device=device)
+                t = _sample(value, n_paths, generator, extra)
+            if key in overrides:
+                t = _override(key, overrides[key], n_paths, extra)
+            if isinstance(t, float):
+                out[key] = t if keep_scalars else torch.full((n_paths,), t, dtype=dtype, device=device)
+            else:
+                out[key] = t.to(dtype=dtype, device=device)
     return out
 
 
-def _sample(d: Any, n: int, g: torch.Generator) -> torch.Tensor:
+def _override(key: str, value: Any, n_paths: int, extra: dict) -> Any:
     import torch
 
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        problem = _bound_problem(float(value), extra)
+        if problem:
+            raise ScenarioError(f"override {key}: value {value!r}: {problem}")
+        return float(value)
+    t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+    if t.dim() != 1 or t.shape[0] != n_paths:
+        raise ScenarioError(f"override {key}: shape {tuple(t.shape)}: expected a number or [{n_paths}] values (one per path)")
+    for i, v in enumerate(t.tolist()):
+        problem = _bound_problem(v, extra)
+        if problem:
+            raise ScenarioError(f"override {key}: path {i}: value {v!r}: {problem}")
+    return t
+
+
+def _support(extra: dict) -> tuple[float, float, bool]:
+    """(low, high, low_is_strict) of a parameter's bounds (+-inf when unbounded)."""
+    ge, gt, le = extra.get("ge"), extra.get("gt"), extra.get("le")
+    lo = gt if gt is not None else (ge if ge is not None else -math.inf)
+    hi = le if le is not None else math.inf
+    return float(lo), float(hi), gt is not None
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def mass_inside(d: Any, extra: dict) -> float:
+    """Probability that distribution ``d`` falls inside the parameter's support."""
+    lo, hi, _ = _support(extra)
     if isinstance(d, Normal):
-        return d.mean + d.sd * torch.randn(n, generator=g, dtype=torch.float64)
+        if d.sd == 0:
+            return 1.0 if lo <= d.mean <= hi else 0.0
+        return _normal_cdf((hi - d.mean) / d.sd) - _normal_cdf((lo - d.mean) / d.sd)
     if isinstance(d, LogNormal):
-        return d.median * torch.exp(d.sigma * torch.randn(n, generator=g, dtype=torch.float64))
-    u = torch.rand(n, generator=g, dtype=torch.float64)
-    if isinstance(d, Uniform):
-        return d.low + (d.high - d.low) * u
-    # Triangular: inverse CDF.
-    a, c, b = d.low, d.mode, d.high
-    if b == a:
-        return torch.full((n,), a, dtype=torch.float64)
-    fc = (c - a) / (b - a)
-    left = a + torch.sqrt(u * (b - a) * (c - a))
-    right = b - torch.sqrt((1 - u) * (b - a) * (b - c))
-    return torch.where(u < fc, left, right)
+        if d.sigma == 0:
+            return 1.0 if lo <= d.median <= hi else 0.0
+        z = lambda x: (math.log(x) - math.log(d.median)) / d.sigma  # noqa: E731
+        return (_normal_cdf(z(hi)) if hi < math.inf else 1.0) - (_normal_cdf(z(lo)) if lo > 0 else 0.0)
+    return 1.0
+
+
+def _sample(d: Any, n: int, g: torch.Generator, extra: dict) -> torch.Tensor:
+    """``n`` float64 draws of ``d`` truncated to the bounds in ``extra`` (inverse CDF)."""
+    import torch
+
+    lo, hi, strict = _support(extra)
+    u = torch.rand(n, generator=g, dtype=torch.float64) + 2.0**-54  # in (0, 1)
+    if isinstance(d, Normal | LogNormal):
+        mu, sd = (d.mean, d.sd) if isinstance(d, Normal) else (math.log(d.median), d.sigma)
+        if isinstance(d, LogNormal):
+            lo_x, hi_x = (math.log(lo) if lo > 0 else -math.inf), (math.log(hi) if hi < math.inf else math.inf)
+        else:
+            lo_x, hi_x = lo, hi
+        if sd == 0:
+            x = torch.full((n,), mu, dtype=torch.float64)
+        else:
+            a = _normal_cdf((lo_x - mu) / sd) if lo_x > -math.inf else 0.0
+            b = _normal_cdf((hi_x - mu) / sd) if hi_x < math.inf else 1.0
+            x = mu + sd * torch.special.ndtri(a + (b - a) * u)
+        x = torch.exp(x) if isinstance(d, LogNormal) else x
+    elif isinstance(d, Uniform):
+        x = d.low + (d.high - d.low) * u
+    else:  # Triangular: inverse CDF.
+        a, c, b = d.low, d.mode, d.high
+        if b == a:
+            x = torch.full((n,), a, dtype=torch.float64)
+        else:
+            fc = (c - a) / (b - a)
+            left = a + torch.sqrt(u * (b - a) * (c - a))
+            right = b - torch.sqrt((1 - u) * (b - a) * (b - c))
+            x = torch.where(u < fc, left, right)
+    # Rounding can land on a bound: keep draws inside the support (strictly above a
+    # strict lower bound).
+    if strict:
+        lo = math.nextafter(lo, math.inf) if lo != 0 else max(1e-12, 0.0)
+    lo, hi = max(lo, -MAX_MAGNITUDE), min(hi, MAX_MAGNITUDE)
+    return x.clamp(min=lo, max=hi)

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from . import market
-from .decisions import Decision, decision_from_allocation
+from .decisions import Decision, DecisionTensors, decision_from_allocation
 from .device import resolve_device, resolve_dtype
 from .errors import StratsimError
 from .kpi import Summary, summarize, tidy_frame
@@ -28,8 +28,9 @@ from .models import (
     ResponseModel,
     check_features,
 )
+from .params import Params, draw_params
 from .policies import Policy, make_policy
-from .scenario import Scenario, draw_parameters
+from .scenario import Scenario
 
 MAX_PATHS = 5_000_000
 
@@ -92,7 +93,7 @@ class Simulation:
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
         pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
-        self.params = draw_parameters(self.scenario, self.n_paths, pgen, self.dtype, self.device)
+        self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device)
         self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
         self.state = market.initial_state(self.params)
         self.decisions: list[Decision] = []
@@ -146,8 +147,17 @@ class Simulation:
         self.replay(list(self.decisions))
 
     # ------------------------------------------------------------------ step
+    def decision_tensors(self, decision: Decision) -> DecisionTensors:
+        """``decision`` as 0-d tensors of the run's dtype and device (cached for the last one)."""
+        cached = getattr(self, "_dt_cache", None)
+        if cached is None or cached[0] is not decision:
+            cached = (decision, DecisionTensors.from_decision(decision, self.dtype, self.device))
+            self._dt_cache = cached
+        return cached[1]
+
     def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
-        state, outputs = market.step(self.params, self.state, decision, self._gen, self.satisfaction_model, self.incident_model)
+        dt = self.decision_tensors(decision)
+        state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.incident_model)
         return state, summarize(outputs)
 
     def step(self, decision: Decision | None = None) -> Summary:
