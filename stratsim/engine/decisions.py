@@ -36,8 +36,8 @@ class Decision:
     budget: float = 300_000.0
     privacy_share: float = 0.10
     c_share: float = 0.5
-    c_split: dict[str, float] = field(default_factory=lambda: _split(0.3, 0.3, 0.1, 0.3))
-    b_split: dict[str, float] = field(default_factory=lambda: _split(0.3, 0.1, 0.2, 0.4))
+    c_split: dict[str, float] = field(default_factory=lambda: _split(0.2, 0.2, 0.1, 0.5))
+    b_split: dict[str, float] = field(default_factory=lambda: _split(0.2, 0.1, 0.1, 0.6))
     c_price: float = 12.0
     b_seat_price: float = 40.0
 

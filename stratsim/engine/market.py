@@ -57,13 +57,28 @@ from .params import Params, as_params
 Tensor = torch.Tensor
 
 
+#: Rows of ``State.trail`` (the last 12 months, oldest first): log of the To B
+#: net-revenue-retention factor, log of the gross-retention factor, MRR, and the net cash
+#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses).
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow")
+TRAIL_MONTHS = 12
+#: Stages of the Erlang sales pipeline.
+PIPELINE_STAGES = 3
+
+
 @dataclass(frozen=True)
 class State:
-    """Simulation state after ``period`` months; every tensor is ``[n_paths]``.
+    """Simulation state after ``period`` months; every tensor is ``[n_paths]`` except
+    ``trail`` (``[4, 12, n_paths]``).
 
-    Capability stocks F/U/R per segment and privacy posture P are 0..10; brand is the
-    incident brand penalty (>= 0); free_c/paid_c users; pipeline_b open opportunities;
-    accounts_b, seats_b; cash and npv in currency.
+    Stocks 0..10: F/U/R per segment, privacy posture P, shared core K. ``brand``: the
+    incident brand penalty (>= 0). To C users: free_c, paid_c, lapsed_c (churned, not yet
+    back in the market). To B: opportunities in the three pipeline stages opp1..opp3,
+    reps_hired and reps_ramped (full-productivity equivalents), accounts_b, seats_b.
+    cash and npv in currency. last_c_price: last month's consumer price (price-rise shock).
+    s_ref_c/s_ref_b: the satisfaction reference level (the model's prediction at the
+    initial stocks). cum_*: cumulative acquisition spend and acquisitions (CAC);
+    any_incident: 1 once a path had an incident (its probability on the relaxed path).
     """
 
     period: int
@@ -74,14 +89,30 @@ class State:
     U_b: Tensor
     R_b: Tensor
     P: Tensor
+    K: Tensor
     brand: Tensor
     free_c: Tensor
     paid_c: Tensor
-    pipeline_b: Tensor
+    lapsed_c: Tensor
+    opp1: Tensor
+    opp2: Tensor
+    opp3: Tensor
+    reps_hired: Tensor
+    reps_ramped: Tensor
     accounts_b: Tensor
     seats_b: Tensor
     cash: Tensor
     npv: Tensor
+    last_c_price: Tensor
+    s_ref_c: Tensor
+    s_ref_b: Tensor
+    cum_c_spend: Tensor
+    cum_c_adopters: Tensor
+    cum_c_paid_adopters: Tensor
+    cum_b_spend: Tensor
+    cum_b_won: Tensor
+    any_incident: Tensor
+    trail: Tensor
 
     def tensors(self) -> dict[str, Tensor]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "period"}
@@ -106,14 +137,36 @@ def _full(v: Any, n: int, dtype: torch.dtype, device: Any) -> Tensor:
     return torch.full((n,), float(v), dtype=dtype, device=device)
 
 
-def initial_state(params: Params | Mapping[str, Any]) -> State:
-    """Period-0 state from the per-path parameters (:func:`~.params.draw_params`)."""
+def reference_satisfaction(p: Params, model: ResponseModel, n: int) -> tuple[Tensor, Tensor]:
+    """The satisfaction reference levels ``(S_ref_c, S_ref_b)``, ``[n_paths]``: the model's
+    prediction at the initial stocks, so that the base rates (churn, conversion, word of
+    mouth, win rate) hold for the product as it starts, whatever model is in use."""
+    c = p.capability
+    dt, dev = p.dtype, p.device
+    core = _full(c.init_core, n, dt, dev)
+
+    def at(init: Any, seg: float) -> Tensor:
+        x = _full(init, n, dt, dev)
+        f = (1.0 - c.core_weight) * x + c.core_weight * core
+        return model.predict({"functionality": f, "ux": x, "service_response": x, "segment": torch.full_like(x, seg)})
+
+    return at(c.init_c, 0.0), at(c.init_b, 1.0)
+
+
+def initial_state(params: Params | Mapping[str, Any], satisfaction_model: ResponseModel | None = None) -> State:
+    """Period-0 state from the per-path parameters (:func:`~.params.draw_params`);
+    ``satisfaction_model`` (default: the shipped linear model) sets the reference level."""
+    from .models import LinearSatisfaction
+
     p = as_params(params)
     n, dt, dev = p.n_paths, p.dtype, p.device
     c, tc, tb = p.capability, p.to_c, p.to_b
     zero = torch.zeros(n, dtype=dt, device=dev)
     M = _full(tc.market_potential, n, dt, dev)
     free0 = _full(tc.initial_free, n, dt, dev)
+    opp = _full(tb.initial_pipeline, n, dt, dev) / PIPELINE_STAGES
+    reps = _full(tb.initial_reps, n, dt, dev)
+    s_ref_c, s_ref_b = reference_satisfaction(p, satisfaction_model or LinearSatisfaction(), n)
     return State(
         period=0,
         F_c=_full(c.init_c, n, dt, dev),
@@ -123,14 +176,30 @@ def initial_state(params: Params | Mapping[str, Any]) -> State:
         U_b=_full(c.init_b, n, dt, dev),
         R_b=_full(c.init_b, n, dt, dev),
         P=_full(c.init_posture, n, dt, dev),
+        K=_full(c.init_core, n, dt, dev),
         brand=zero.clone(),
         free_c=torch.minimum(free0, M),
         paid_c=torch.minimum(_full(tc.initial_paid, n, dt, dev), (M - free0).clamp(min=0)),
-        pipeline_b=_full(tb.initial_pipeline, n, dt, dev),
+        lapsed_c=zero.clone(),
+        opp1=opp.clone(),
+        opp2=opp.clone(),
+        opp3=opp.clone(),
+        reps_hired=reps.clone(),
+        reps_ramped=reps.clone(),
         accounts_b=torch.minimum(_full(tb.initial_accounts, n, dt, dev), _full(tb.market_potential, n, dt, dev)),
         seats_b=_full(tb.initial_seats, n, dt, dev),
         cash=_full(p.finance.initial_cash, n, dt, dev),
         npv=zero.clone(),
+        last_c_price=_full(tc.reference_price, n, dt, dev),
+        s_ref_c=s_ref_c.detach().clone(),
+        s_ref_b=s_ref_b.detach().clone(),
+        cum_c_spend=zero.clone(),
+        cum_c_adopters=zero.clone(),
+        cum_c_paid_adopters=zero.clone(),
+        cum_b_spend=zero.clone(),
+        cum_b_won=zero.clone(),
+        any_incident=zero.clone(),
+        trail=torch.zeros(len(TRAIL_ROWS), TRAIL_MONTHS, n, dtype=dt, device=dev),
     )
 
 
@@ -154,6 +223,11 @@ def _cap(x: Tensor, hi: Any, relaxed: bool, width: float = 0.05) -> Tensor:
     return hi - w * torch.nn.functional.softplus((hi - x) / w)
 
 
+def _max(x: Tensor, y: Any) -> Tensor:
+    """Elementwise ``max(x, y)`` for a tensor ``x`` and a float or tensor ``y``."""
+    return torch.maximum(x, y) if isinstance(y, Tensor) else x.clamp(min=y)
+
+
 def _col(xs: list[Tensor]) -> Tensor:
     """Stack 0-d or ``[n]`` tensors into ``[k, 1]`` or ``[k, n]`` (broadcast over paths)."""
     s = torch.stack(torch.broadcast_tensors(*xs))
@@ -173,6 +247,7 @@ class Capabilities(NamedTuple):
     U_b: Tensor
     R_b: Tensor
     P: Tensor
+    K: Tensor
 
 
 def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
@@ -184,20 +259,30 @@ def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
 
 
 def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
-    """The seven stocks grow in one ``[7, n_paths]`` pass (one kernel per operation instead
-    of seven: the step is dominated by per-operation overhead at these sizes)."""
-    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P])
-    keys = ("c_product", "c_ux", "c_service", "b_product", "b_ux", "b_service", "privacy")
-    s = _col([spend[k] for k in keys])
-    return Capabilities(*_grow(stocks, s, p.capability).unbind(0))
+    """The eight stocks grow in one ``[8, n_paths]`` pass (one kernel per operation instead
+    of eight: the step is dominated by per-operation overhead at these sizes). Product
+    spend goes ``core_share`` to the shared core K and the rest to the segment's F."""
+    c = p.capability
+    own = 1.0 - c.core_share
+    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K])
+    s = _col([
+        own * spend["c_product"], spend["c_ux"], spend["c_service"],
+        own * spend["b_product"], spend["b_ux"], spend["b_service"],
+        spend["privacy"], c.core_share * (spend["c_product"] + spend["b_product"]),
+    ])  # fmt: skip
+    return Capabilities(*_grow(stocks, s, c).unbind(0))
 
 
 def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseModel) -> tuple[Tensor, Tensor]:
-    """``S = clamp(model(F, U, R, segment) + noise_sd*z, 0, 10)`` for To C and To B, ``[n_paths]``."""
-    sd = p.satisfaction.noise_sd
+    """``S = clamp(model(F_eff, U, R, segment) + noise_sd*z, 0, 10)`` for To C and To B,
+    ``[n_paths]``, with ``F_eff = (1 - core_weight)*F + core_weight*K``."""
+    w = p.capability.core_weight
     zeros = torch.zeros_like(caps.F_c)
-    S_c = model.predict({"functionality": caps.F_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros})
-    S_b = model.predict({"functionality": caps.F_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0})
+    f_c = (1.0 - w) * caps.F_c + w * caps.K
+    f_b = (1.0 - w) * caps.F_b + w * caps.K
+    S_c = model.predict({"functionality": f_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros})
+    S_b = model.predict({"functionality": f_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0})
+    sd = p.satisfaction.noise_sd
     return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(0.0, 10.0)
 
 
@@ -206,86 +291,127 @@ class Consumer(NamedTuple):
 
     free_c: Tensor
     paid_c: Tensor
+    lapsed_c: Tensor
     adopters: Tensor
+    paid_adopters: Tensor
     conversion: Tensor
     churn_free: Tensor
     churn_paid: Tensor
+    value: Tensor
 
 
 def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool) -> Consumer:
-    """Bass diffusion, freemium conversion and churn (module docstring, To C)."""
+    """Bass diffusion from the untapped market, freemium conversion and churn driven by
+    perceived value, a one-month churn shock on a price rise, a lapsed pool (module
+    docstring, To C)."""
     c = p.to_c
+    ref = state.s_ref_c
     brand_mult = torch.exp(-state.brand)
     M = c.market_potential
     N = state.free_c + state.paid_c
-    ref = c.satisfaction_ref
-    p_eff = (c.bass_p + c.acquisition_effect * torch.log1p(spend["c_acquisition"] / p.capability.spend_scale)) * brand_mult
-    q_eff = c.bass_q * S_c / ref
+    price = d.c_price.clamp(min=1e-6)
+    value = S_c - c.value_price_weight * (price / c.reference_price - 1.0)
+    p_paid = c.acquisition_effect * torch.log1p(spend["c_acquisition"] / p.capability.spend_scale) * brand_mult
+    p_eff = c.bass_p * brand_mult + p_paid
+    q_eff = c.bass_q * 2.0 * torch.sigmoid(2.0 * c.wom_sat_slope * (value - ref))
     a_sd = c.adoption_noise_sd
-    remaining = (M - N).clamp(min=0.0)
-    adopters = (p_eff + q_eff * N / M) * remaining * torch.exp(a_sd * shocks.z_adopt - 0.5 * a_sd * a_sd)
-    adopters = _cap(adopters, remaining, relaxed).clamp(min=0.0)
-    price_ratio = d.c_price.clamp(min=1e-9) / c.reference_price
-    logit = c.conversion_logit0 + c.conversion_sat_slope * (S_c - ref) - c.price_elasticity * torch.log(price_ratio)
-    conversion = c.conversion_max * torch.sigmoid(logit)
-    churn_mult = torch.exp(-c.churn_sat_slope * (S_c - ref))
-    churn_free = _cap(c.churn_free * churn_mult, 1.0, relaxed)
-    churn_paid = _cap(c.churn_paid * churn_mult, 1.0, relaxed)
+    untapped = (M - N - state.lapsed_c).clamp(min=0.0)
+    hazard = p_eff + q_eff * N / M
+    adopters = hazard * untapped * torch.exp(a_sd * shocks.z_adopt - 0.5 * a_sd * a_sd)
+    adopters = _cap(adopters, untapped, relaxed).clamp(min=0.0)
+    paid_adopters = adopters * p_paid / hazard.clamp(min=1e-30)
+    conversion = c.conversion_max * torch.sigmoid(c.conversion_logit0 + c.conversion_sat_slope * (value - ref))
+    churn_free = _cap(c.churn_free * torch.exp(-c.churn_sat_slope * (S_c - ref)), 1.0, relaxed)
+    rise = torch.relu(torch.log(price / state.last_c_price.clamp(min=1e-6)))
+    churn_paid = _cap(c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref)) + c.price_churn_shock * rise, 1.0, relaxed)
     converted = conversion * state.free_c
-    free_c = (state.free_c - converted - churn_free * state.free_c + adopters).clamp(min=0.0)
-    paid_c = (state.paid_c + converted - churn_paid * state.paid_c).clamp(min=0.0)
-    return Consumer(free_c, paid_c, adopters, conversion, churn_free, churn_paid)
+    lost_free = churn_free * state.free_c
+    lost_paid = churn_paid * state.paid_c
+    free_c = (state.free_c - converted - lost_free + adopters).clamp(min=0.0)
+    paid_c = (state.paid_c + converted - lost_paid).clamp(min=0.0)
+    lapsed_c = state.lapsed_c * (1.0 - c.lapse_return_rate) + lost_free + lost_paid
+    return Consumer(free_c, paid_c, lapsed_c, adopters, paid_adopters, conversion, churn_free, churn_paid, value)
 
 
 class Enterprise(NamedTuple):
     """To B flows and stocks of the month (before incidents), ``[n_paths]``."""
 
-    pipeline_b: Tensor
+    opp1: Tensor
+    opp2: Tensor
+    opp3: Tensor
+    reps_hired: Tensor
+    reps_ramped: Tensor
+    capacity: Tensor
+    new_opps: Tensor
     accounts_b: Tensor
     seats_b: Tensor
     won: Tensor
     win: Tensor
     logo_churn: Tensor
-    expansion: Tensor
+    seat_growth: Tensor
 
 
-def enterprise(p: Params, state: State, P: Tensor, S_b: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool) -> Enterprise:
-    """Leads -> pipeline -> won accounts; seats expand, logos churn (module docstring, To B)."""
+def enterprise(
+    p: Params, state: State, P: Tensor, S_b: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool
+) -> Enterprise:
+    """Sales reps (hiring lag, ramp) with bounded capacity work the leads (open accounts in
+    market plus bottom-up leads from consumers); a k=3 Erlang pipeline; price- and
+    satisfaction-dependent win rate, logo churn and seat growth (module docstring, To B)."""
     b = p.to_b
-    brand_mult = torch.exp(-state.brand)
+    ref = state.s_ref_b
+    price_ratio = d.b_seat_price.clamp(min=1e-6) / b.reference_seat_price
+    log_pr = torch.log(price_ratio)
+    excess = price_ratio - 1.0
+    target = spend["b_acquisition"] / b.rep_cost
+    reps_hired = state.reps_hired + (target - state.reps_hired) / b.hiring_lag_months
+    reps_ramped = _cap(state.reps_ramped + (reps_hired - state.reps_ramped) / b.ramp_months, reps_hired, relaxed)
+    capacity = reps_ramped * b.opportunities_per_rep
     Mb = b.market_potential
+    in_pipeline = state.opp1 + state.opp2 + state.opp3
+    open_accounts = (Mb - state.accounts_b - in_pipeline).clamp(min=0.0)
     l_sd = b.leads_noise_sd
-    open_share = (1.0 - state.accounts_b / Mb).clamp(0.0, 1.0)
-    leads = spend["b_acquisition"] / b.cost_per_lead * open_share * brand_mult * torch.exp(l_sd * shocks.z_leads - 0.5 * l_sd * l_sd)
-    resolved = state.pipeline_b / b.sales_cycle_months
+    users = state.free_c + state.paid_c
+    leads = (b.lead_rate * open_accounts + b.bottom_up_rate * users) * torch.exp(-state.brand) * torch.exp(l_sd * shocks.z_leads - 0.5 * l_sd * l_sd)
+    new_opps = _cap(_cap(leads, capacity, relaxed), open_accounts, relaxed).clamp(min=0.0)
+    rate = PIPELINE_STAGES / b.sales_cycle_months
+    out1, out2, out3 = state.opp1 * rate, state.opp2 * rate, state.opp3 * rate
+    opp1 = state.opp1 - out1 + new_opps
+    opp2 = state.opp2 - out2 + out1
+    opp3 = state.opp3 - out3 + out2
     review_pass = torch.sigmoid(b.security_review_steepness * (P - b.security_review_threshold))
-    ref = b.satisfaction_ref
-    win = _cap(b.win_rate * review_pass * _cap(S_b / ref, 1.5, relaxed) * brand_mult, 1.0, relaxed).clamp(min=0.0)
-    won = _cap(resolved * win, (Mb - state.accounts_b).clamp(min=0.0), relaxed)
-    pipeline_b = state.pipeline_b - resolved + leads
-    logo_churn = _cap(b.logo_churn * torch.exp(-b.churn_sat_slope * (S_b - ref)), 1.0, relaxed)
-    expansion = b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0)
+    win_raw = b.win_rate * review_pass * torch.exp(b.win_sat_slope * (S_b - ref) - b.price_elasticity * excess)
+    win = _cap(win_raw, 1.0, relaxed)
+    won = _cap(out3 * win, (Mb - state.accounts_b).clamp(min=0.0), relaxed)
+    logo_churn = _cap(b.logo_churn * torch.exp(-b.churn_sat_slope * (S_b - ref) + b.churn_price_elasticity * excess), 1.0, relaxed)
+    seat_growth = (b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * log_pr).clamp(min=-0.5)
     accounts_b = state.accounts_b * (1.0 - logo_churn) + won
-    seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + expansion) + won * b.seats_per_new_account
-    return Enterprise(pipeline_b, accounts_b, seats_b, won, win, logo_churn, expansion)
+    seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + seat_growth) + won * b.seats_per_new_account
+    return Enterprise(opp1, opp2, opp3, reps_hired, reps_ramped, capacity, new_opps, accounts_b, seats_b, won, win, logo_churn, seat_growth)
 
 
 class Incidents(NamedTuple):
     """The month's incident (``hit``: 0/1, or the probability on the relaxed path), the
-    stocks after its churn shock, the brand penalty and records held, ``[n_paths]``."""
+    stocks after its churn shock, the brand penalty and the incident's cash cost, ``[n_paths]``."""
 
     prob: Tensor
     hit: Tensor
     free_c: Tensor
     paid_c: Tensor
+    lapsed_c: Tensor
     accounts_b: Tensor
     seats_b: Tensor
     brand: Tensor
-    records: Tensor
+    cost: Tensor
+    keep_b: Tensor
 
 
 def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise, shocks: Shocks, model: ResponseModel, relaxed: bool) -> Incidents:
-    """Bernoulli incident with the model's probability (its expectation when ``relaxed``)."""
+    """Bernoulli incident with the model's monthly probability (its expectation when
+    ``relaxed``); a model whose labels cover a year is converted, p_m = 1 - (1 - p)^(1/12).
+    Cost: response + per-record remediation + fine_fraction*max(fixed cap, share*trailing
+    12-month revenue) (GDPR Art. 83(5)); lost business enters as churn and brand penalty."""
+    from .models import label_period_months
+
     pr = p.privacy
     records_b = ent.seats_b * pr.records_per_seat
     records = con.free_c + con.paid_c + records_b
@@ -297,44 +423,69 @@ def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise
         "third_party_access": tp if isinstance(tp, Tensor) else torch.full_like(P, tp),
     }
     prob = model.predict(features).clamp(0.0, 1.0)
+    k = label_period_months(model)
+    if k != 1:
+        prob = 1.0 - (1.0 - prob) ** (1.0 / k)
     hit = prob if relaxed else (shocks.u_incident < prob).to(P.dtype)
-    keep_c = 1.0 - pr.churn_shock_c * hit
+    lost_c = pr.churn_shock_c * hit
+    keep_c = 1.0 - lost_c
     keep_b = 1.0 - pr.churn_shock_b * hit
     brand = state.brand * pr.brand_decay + pr.brand_hit * hit
-    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, records)
+    revenue_12 = state.trail[2].sum(0)
+    cap = _max(pr.fine_cap_share * revenue_12, pr.fine_cap_fixed)
+    cost = (pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap) * hit
+    lapsed = con.lapsed_c + lost_c * (con.free_c + con.paid_c)
+    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, lapsed, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, cost, keep_b)
 
 
 class Finance(NamedTuple):
-    """Money of the month, ``[n_paths]``: MRR (currency/month), costs, cash, NPV."""
+    """Money of the month, ``[n_paths]``: MRR (currency/month), costs, cash, NPV, terminal values."""
 
     mrr_c: Tensor
     mrr_b: Tensor
     mrr: Tensor
     arr: Tensor
-    incident_cost: Tensor
     costs: Tensor
     net: Tensor
     cash: Tensor
     npv: Tensor
+    tv_gordon: Tensor
+    tv_arr: Tensor
+    trail: Tensor
 
 
-def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents) -> Finance:
-    """MRR, costs (spend, fixed, compute, seats, incidents), cash and discounted NPV."""
-    pr, f = p.privacy, p.finance
+def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor]) -> Finance:
+    """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
+    discounted terminal values at this month: Gordon growth on the trailing-12-month net
+    cash flow *before acquisition spend* (acquisition is growth investment; the rest of the
+    budget, the fixed and variable costs and incidents continue), and an ARR multiple."""
+    f = p.finance
     mrr_c = inc.paid_c * d.c_price
     mrr_b = inc.seats_b * d.b_seat_price
     mrr = mrr_c + mrr_b
     arr = 12.0 * mrr
-    remediation = pr.cost_per_record * pr.exposed_fraction * inc.records * inc.hit
-    fine = pr.fine_fraction_of_cap * pr.fine_cap_share * arr * inc.hit
-    incident_cost = remediation + fine
     users_c = inc.free_c + inc.paid_c
-    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + incident_cost
+    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + inc.cost
     net = mrr - costs
     cash = state.cash + net
-    r_m = (1.0 + f.discount_rate_annual) ** (1.0 / 12.0) - 1.0
-    npv = state.npv + net / (1.0 + r_m) ** (state.period + 1)
-    return Finance(mrr_c, mrr_b, mrr, arr, incident_cost, costs, net, cash, npv)
+    r = f.discount_rate_annual
+    r_m = (1.0 + r) ** (1.0 / 12.0) - 1.0
+    t = state.period + 1
+    disc = (1.0 + r_m) ** t
+    npv = state.npv + net / disc
+    # Trailing 12 months (oldest first): To B retention factors, MRR, net cash flow.
+    keep = (1.0 - ent.logo_churn) * inc.keep_b
+    log_nrr = torch.log((keep * (1.0 + ent.seat_growth)).clamp(min=1e-12))
+    log_grr = torch.log((keep * (1.0 + ent.seat_growth.clamp(max=0.0))).clamp(min=1e-12))
+    steady = net + spend["c_acquisition"] + spend["b_acquisition"]
+    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady)).unsqueeze(1)
+    trail = torch.cat([state.trail[:, 1:], new], dim=1)
+    months = min(t, TRAIL_MONTHS)
+    ncf_12 = trail[3].sum(0) * (TRAIL_MONTHS / months)
+    g = f.terminal_growth
+    tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
+    tv_arr = f.arr_multiple * arr / disc
+    return Finance(mrr_c, mrr_b, mrr, arr, costs, net, cash, npv, tv_gordon, tv_arr, trail)
 
 
 # ------------------------------------------------------------------ step
@@ -384,37 +535,60 @@ def advance(
     con = consumer(p, state, S_c, d, sp, shocks, relaxed)
     ent = enterprise(p, state, caps.P, S_b, d, sp, shocks, relaxed)
     inc = incidents(p, state, caps.P, con, ent, shocks, incident_model, relaxed)
-    fin = finance(p, state, d, inc)
+    fin = finance(p, state, d, inc, ent, sp)
 
-    new_state = State(
-        state.period + 1, *caps[:6], caps.P, inc.brand, inc.free_c, inc.paid_c, ent.pipeline_b, inc.accounts_b, inc.seats_b, fin.cash, fin.npv
-    )
-    users_c = inc.free_c + inc.paid_c
     n = state.F_c.shape[0]
+    cum_c_spend = state.cum_c_spend + sp["c_acquisition"]
+    cum_c_adopters = state.cum_c_adopters + con.adopters
+    cum_c_paid = state.cum_c_paid_adopters + con.paid_adopters
+    cum_b_spend = state.cum_b_spend + sp["b_acquisition"]
+    cum_b_won = state.cum_b_won + ent.won
+    any_incident = 1.0 - (1.0 - state.any_incident) * (1.0 - inc.hit)
+    new_state = State(
+        state.period + 1, *caps, inc.brand, inc.free_c, inc.paid_c, inc.lapsed_c, ent.opp1, ent.opp2, ent.opp3,
+        ent.reps_hired, ent.reps_ramped, inc.accounts_b, inc.seats_b, fin.cash, fin.npv,
+        d.c_price.clamp(min=1e-6).expand(n), state.s_ref_c, state.s_ref_b,
+        cum_c_spend.expand(n), cum_c_adopters, cum_c_paid, cum_b_spend.expand(n), cum_b_won, any_incident, fin.trail,
+    )  # fmt: skip
+    users_c = inc.free_c + inc.paid_c
+    months = min(state.period + 1, TRAIL_MONTHS)
+    nan = torch.full_like(S_c, float("nan"))
+    cac_b = torch.where(cum_b_won > 1e-9, cum_b_spend / cum_b_won.clamp(min=1e-9), nan)
+    unit_margin = p.to_b.seats_per_new_account * (d.b_seat_price - p.to_b.cost_per_seat)
     outputs = {
         "users_c": users_c,
         "free_c": inc.free_c,
         "paid_c": inc.paid_c,
+        "lapsed_c": inc.lapsed_c,
         "paid_share_c": inc.paid_c / users_c.clamp(min=1.0),
         "new_users_c": con.adopters,
         "conversion_c": con.conversion,
         "churn_free_c": con.churn_free,
         "churn_paid_c": con.churn_paid,
-        "cac_c": sp["c_acquisition"] / con.adopters.clamp(min=1.0),
+        "value_c": con.value,
+        "cac_c_blended": torch.where(cum_c_adopters > 1e-9, cum_c_spend / cum_c_adopters.clamp(min=1e-9), nan),
+        "cac_c_paid": torch.where(cum_c_paid > 1e-9, cum_c_spend / cum_c_paid.clamp(min=1e-9), nan),
         "accounts_b": inc.accounts_b,
         "seats_b": inc.seats_b,
-        "pipeline_b": ent.pipeline_b,
+        "reps_b": ent.reps_ramped,
+        "capacity_b": ent.capacity,
+        "new_opportunities_b": ent.new_opps,
+        "pipeline_b": ent.opp1 + ent.opp2 + ent.opp3,
         "new_accounts_b": ent.won,
         "win_rate_b": ent.win,
         "logo_churn_b": ent.logo_churn,
-        "nrr_b": ((1.0 - ent.logo_churn) * (1.0 + ent.expansion)) ** 12,
-        "cac_b": sp["b_acquisition"] / ent.won.clamp(min=1e-3),
+        "nrr_b": torch.exp(fin.trail[0].sum(0) * (TRAIL_MONTHS / months)),
+        "grr_b": torch.exp(fin.trail[1].sum(0) * (TRAIL_MONTHS / months)),
+        "cac_b": cac_b,
+        "cac_payback_b": torch.where(unit_margin > 0, cac_b / unit_margin.clamp(min=1e-9), nan),
         "satisfaction_c": S_c,
         "satisfaction_b": S_b,
+        "core": caps.K,
         "posture": caps.P,
         "incident_prob": inc.prob,
         "incidents": inc.hit,
-        "incident_cost": fin.incident_cost,
+        "p_incident_so_far": any_incident,
+        "incident_cost": inc.cost,
         "mrr_c": fin.mrr_c,
         "mrr_b": fin.mrr_b,
         "mrr": fin.mrr,
@@ -423,6 +597,10 @@ def advance(
         "net_cash_flow": fin.net,
         "cash": fin.cash,
         "npv": fin.npv,
+        "terminal_value": fin.tv_gordon,
+        "npv_total": fin.npv + fin.tv_gordon,
+        "terminal_value_arr": fin.tv_arr,
+        "npv_total_arr": fin.npv + fin.tv_arr,
         "p_cash_negative": (fin.cash < 0).to(S_c.dtype),
     }
     outputs = {k: (v if v.dim() and v.shape[0] == n else v.expand(n)) for k, v in outputs.items()}

@@ -82,7 +82,7 @@ from . import fileio
 from .decisions import DECISION_KEYS, SPLIT_KEYS, Decision
 from .device import DEVICES, DTYPES
 from .errors import ScenarioError, SessionError, StratsimError
-from .kpi import KPIS, STATS, Summary
+from .kpi import KPIS, OPTIONAL_KPIS, PROBABILITY_KPIS, STATS, Summary
 from .policies import POLICIES
 from .scenario import Scenario, scenario_from_dict
 
@@ -91,7 +91,7 @@ if TYPE_CHECKING:
 
     from .simulation import Simulation
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 AUTOSAVE_SUFFIX = ".autosave"
 #: Model roles in ``[models]``: role -> Simulation attribute.
 MODEL_ROLES = {"satisfaction": "satisfaction_model", "privacy": "incident_model"}
@@ -222,6 +222,8 @@ def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: f
                 return Difference(i + 1, kpi, "mean", s[kpi]["mean"] if kpi in s else None, r[kpi]["mean"] if kpi in r else None)
             for stat in STATS:
                 a, b = s[kpi][stat], r[kpi][stat]
+                if math.isnan(a) and math.isnan(b):
+                    continue
                 if a != b and not math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0):
                     return Difference(i + 1, kpi, stat, a, b)
     return None
@@ -232,6 +234,9 @@ def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: f
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+_NA_KPIS = PROBABILITY_KPIS | OPTIONAL_KPIS
 
 
 def _check_toml_values(value: Any, key: str, target: Path) -> None:
@@ -348,7 +353,11 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
         doc["models"] = models
     doc["scenario"] = sim.scenario.to_dict()
     doc["decisions"] = [{"period": i + 1, **d.to_dict()} for i, d in enumerate(sim.decisions[:n])]
-    doc["history"] = [{"period": i + 1, **{k: dict(v) for k, v in h.items()}} for i, h in enumerate(sim.history[:n])]
+    # n/a statistics (NaN: quantiles of a probability, a CAC without acquisitions) are omitted.
+    doc["history"] = [
+        {"period": i + 1, **{k: {s: x for s, x in v.items() if not (math.isnan(x) and k in _NA_KPIS)} for k, v in h.items()}}
+        for i, h in enumerate(sim.history[:n])
+    ]
     _check_toml_values(doc, "", target)
     return doc
 
@@ -720,6 +729,9 @@ def _history_entry(entry: Any, key: str, period: int, v: _Validator) -> Summary:
         v.unknown(stats, STATS, f"{key}.{kpi}")
         row = {}
         for s in STATS:
+            if s not in stats and (kpi in PROBABILITY_KPIS or kpi in OPTIONAL_KPIS):
+                row[s] = math.nan  # n/a: not written (see save_session)
+                continue
             if s not in stats:
                 raise v.missing(f"{key}.{kpi}.{s}", "a finite number")
             row[s] = v.number(stats[s], f"{key}.{kpi}.{s}")
@@ -811,6 +823,11 @@ def parse_session(
         data = migrate(data, version, str(source))
         v.source = f"{source} (schema {version}, migrated to {SCHEMA_VERSION})"
         v.warnings.append(f"{source}: schema version {version} migrated to {SCHEMA_VERSION}; saving writes version {SCHEMA_VERSION}")
+        if version < 3:
+            v.warnings.append(
+                f"{source}: saved with the economic model v1 (stratsim 0.1): replayed with model v2 (price response, "
+                "sales capacity, terminal value, recalibrated incidents), so its results differ from the stored history"
+            )
     v.unknown(data, _TOP_KEYS, "")
 
     meta_t = v.table(data, "meta", "")

@@ -27,6 +27,9 @@ from .models import (
     LogisticIncident,
     ResponseModel,
     check_features,
+    label_period_months,
+    model_noise_sd,
+    model_warnings,
 )
 from .params import Params, draw_params
 from .policies import Policy, make_policy
@@ -88,14 +91,19 @@ class Simulation:
         self.incident_model: ResponseModel = incident_model or LogisticIncident()
         check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
         check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
+        label_period_months(self.incident_model)
         self._reset()
 
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
         pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
-        self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device)
+        overrides = {}
+        rmse = model_noise_sd(self.satisfaction_model)
+        if self.scenario.simulation.satisfaction_noise == "model" and rmse is not None:
+            overrides["satisfaction.noise_sd"] = rmse
+        self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device, overrides=overrides)
         self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
-        self.state = market.initial_state(self.params)
+        self.state = market.initial_state(self.params, self.satisfaction_model)
         self.decisions: list[Decision] = []
         self.history: list[Summary] = []
 
@@ -111,6 +119,17 @@ class Simulation:
     @property
     def policy_name(self) -> str:
         return self.policy.name
+
+    def model_warnings(self) -> list[str]:
+        """Warnings about the models in use (weak fit, a lever whose effect changes sign):
+        :func:`~.models.model_warnings`; the CLI prints them, the TUI notifies them."""
+        return model_warnings(self.satisfaction_model, self.incident_model)
+
+    @property
+    def satisfaction_noise_sd(self) -> float | None:
+        """The satisfaction noise in use (survey points), when path-invariant."""
+        v = self.params.satisfaction.noise_sd
+        return v if isinstance(v, float) else None
 
     # ------------------------------------------------------------- decisions
     def next_decision(self) -> Decision:
@@ -142,6 +161,7 @@ class Simulation:
             check_features(satisfaction, SATISFACTION_FEATURES, "satisfaction")
         if incident is not None:
             check_features(incident, INCIDENT_FEATURES, "privacy")
+            label_period_months(incident)
         self.satisfaction_model = satisfaction or self.satisfaction_model
         self.incident_model = incident or self.incident_model
         self.replay(list(self.decisions))
