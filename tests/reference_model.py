@@ -154,7 +154,7 @@ def step(
     rise = max(math.log(price / max(s["last_c_price"], 1e-6)), 0.0)
     churn_paid = min(p["to_c.churn_paid"] * math.exp(-p["to_c.churn_sat_slope"] * (value - ref_c)) + p["to_c.price_churn_shock"] * rise, 1.0)
     converted = conversion * s["free_c"]
-    lost_free = churn_free * s["free_c"]
+    lost_free = churn_free * (s["free_c"] - converted)
     lost_paid = churn_paid * s["paid_c"]
     free_c = max(s["free_c"] - converted - lost_free + adopters, 0.0)
     paid_c = max(s["paid_c"] + converted - lost_paid, 0.0)
@@ -206,7 +206,8 @@ def step(
     brand = s["brand"] * p["privacy.brand_decay"] + p["privacy.brand_hit"] * hit
     revenue_12 = math.fsum(s["trail"][2])
     fine_cap = max(p["privacy.fine_cap_share"] * revenue_12, p["privacy.fine_cap_fixed"])
-    incident_cost = (p["privacy.response_cost"] + p["privacy.cost_per_record"] * p["privacy.exposed_fraction"] * records + p["privacy.fine_fraction_of_cap"] * fine_cap) * hit
+    cost_if_hit = p["privacy.response_cost"] + p["privacy.cost_per_record"] * p["privacy.exposed_fraction"] * records + p["privacy.fine_fraction_of_cap"] * fine_cap
+    incident_cost = cost_if_hit * hit
 
     # Money, NPV, trailing 12 months, terminal values.
     mrr_c = paid_c * decision.c_price
@@ -227,7 +228,7 @@ def step(
         math.log(max(keep * (1.0 + growth), 1e-12)),
         math.log(max(keep * (1.0 + min(growth, 0.0)), 1e-12)),
         mrr,
-        net + sp["c_acquisition"] + sp["b_acquisition"],
+        net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob,
     ]
     trail = [row[1:] + [month[i]] for i, row in enumerate(s["trail"])]
     months = min(t, 12)

@@ -93,9 +93,9 @@ def test_overrides_replace_one_key_per_path_and_leave_other_draws_unchanged():
     scn = uncertain()
     values = torch.linspace(0.05, 0.6, 50, dtype=F64)
     base = draw_params(scn, 50, torch.Generator().manual_seed(7), F64, CPU)
-    over = draw_params(scn, 50, torch.Generator().manual_seed(7), F64, CPU, overrides={"to_b.win_rate": values, "to_c.churn_paid": 0.05})
+    over = draw_params(scn, 50, torch.Generator().manual_seed(7), F64, CPU, overrides={"to_b.win_rate": values, "to_c.churn_free": 0.05})
     assert torch.equal(over.to_b.win_rate, values)
-    assert over.to_c.churn_paid == 0.05 and isinstance(base.to_c.churn_paid, float)
+    assert over.to_c.churn_free == 0.05 and isinstance(base.to_c.churn_free, float)
     assert torch.equal(over.to_c.bass_p, base.to_c.bass_p)
     assert torch.equal(over.to_b.logo_churn, base.to_b.logo_churn)
     # The dict form takes the same overrides.

@@ -49,7 +49,7 @@ def check(args: argparse.Namespace) -> int:
     from ..engine.session import load_session
 
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
-    for line in loaded.warnings:
+    for line in loaded.warnings + loaded.simulation.model_warnings():
         print(f"stratsim: warning: {line}", file=sys.stderr)
     sim = loaded.simulation
     what = f"{args.session}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"

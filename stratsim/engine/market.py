@@ -325,7 +325,7 @@ def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: di
     rise = torch.relu(torch.log(price / state.last_c_price.clamp(min=1e-6)))
     churn_paid = _cap(c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref)) + c.price_churn_shock * rise, 1.0, relaxed)
     converted = conversion * state.free_c
-    lost_free = churn_free * state.free_c
+    lost_free = churn_free * (state.free_c - converted)  # of those who did not convert
     lost_paid = churn_paid * state.paid_c
     free_c = (state.free_c - converted - lost_free + adopters).clamp(min=0.0)
     paid_c = (state.paid_c + converted - lost_paid).clamp(min=0.0)
@@ -403,6 +403,7 @@ class Incidents(NamedTuple):
     brand: Tensor
     cost: Tensor
     keep_b: Tensor
+    expected_cost: Tensor
 
 
 def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise, shocks: Shocks, model: ResponseModel, relaxed: bool) -> Incidents:
@@ -433,9 +434,10 @@ def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise
     brand = state.brand * pr.brand_decay + pr.brand_hit * hit
     revenue_12 = state.trail[2].sum(0)
     cap = _max(pr.fine_cap_share * revenue_12, pr.fine_cap_fixed)
-    cost = (pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap) * hit
+    cost_if_hit = pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap
+    cost = cost_if_hit * hit
     lapsed = con.lapsed_c + lost_c * (con.free_c + con.paid_c)
-    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, lapsed, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, cost, keep_b)
+    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, lapsed, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, cost, keep_b, cost_if_hit * prob)
 
 
 class Finance(NamedTuple):
@@ -458,7 +460,8 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
     discounted terminal values at this month: Gordon growth on the trailing-12-month net
     cash flow *before acquisition spend* (acquisition is growth investment; the rest of the
-    budget, the fixed and variable costs and incidents continue), and an ARR multiple."""
+    budget and the fixed and variable costs continue, incidents at their expected cost),
+    and an ARR multiple."""
     f = p.finance
     mrr_c = inc.paid_c * d.c_price
     mrr_b = inc.seats_b * d.b_seat_price
@@ -477,7 +480,9 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     keep = (1.0 - ent.logo_churn) * inc.keep_b
     log_nrr = torch.log((keep * (1.0 + ent.seat_growth)).clamp(min=1e-12))
     log_grr = torch.log((keep * (1.0 + ent.seat_growth.clamp(max=0.0))).clamp(min=1e-12))
-    steady = net + spend["c_acquisition"] + spend["b_acquisition"]
+    # Steady state: no acquisition spend, incidents at their expected cost (a realized
+    # incident is a one-off, not a perpetuity).
+    steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost
     new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady)).unsqueeze(1)
     trail = torch.cat([state.trail[:, 1:], new], dim=1)
     months = min(t, TRAIL_MONTHS)
