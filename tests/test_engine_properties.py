@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from stratsim.engine import market
 from stratsim.engine.decisions import SPLIT_KEYS, Decision
-from stratsim.engine.kpi import OPTIONAL_KPIS
 from stratsim.engine.errors import DecisionError, ScenarioError, StratsimError
+from stratsim.engine.kpi import OPTIONAL_KPIS
 from stratsim.engine.models import LinearSatisfaction, LogisticIncident
 from stratsim.engine.scenario import (
     PARAM_SECTIONS,

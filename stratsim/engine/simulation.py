@@ -125,6 +125,10 @@ class Simulation:
         :func:`~.models.model_warnings`; the CLI prints them, the TUI notifies them."""
         return model_warnings(self.satisfaction_model, self.incident_model)
 
+    def model_warnings_with(self, satisfaction: ResponseModel | None = None, privacy: ResponseModel | None = None) -> list[str]:
+        """:meth:`model_warnings` as they would be with ``satisfaction``/``privacy`` in use."""
+        return model_warnings(satisfaction or self.satisfaction_model, privacy or self.incident_model)
+
     @property
     def satisfaction_noise_sd(self) -> float | None:
         """The satisfaction noise in use (survey points), when path-invariant."""
