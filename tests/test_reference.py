@@ -98,7 +98,7 @@ def state_mismatches(what: str, state, ref_states: list[dict]) -> list[str]:
     return bad
 
 
-def compare_market(scenario: Scenario, periods: int = PERIODS, seed: int = 11) -> tuple[list[str], dict]:
+def compare_market(scenario: Scenario, periods: int = PERIODS, seed: int = 11, inc=RISKY) -> tuple[list[str], dict]:
     """Run market.step (engine) and the reference side by side from the same params and
     shocks (a twin CPU generator in the same state); return mismatches and counts."""
     params = draw_parameters(scenario, N_PATHS, torch.Generator().manual_seed(seed), F64, CPU)
@@ -114,8 +114,8 @@ def compare_market(scenario: Scenario, periods: int = PERIODS, seed: int = 11) -
     for t, decision in enumerate(schedule()[:periods]):
         s = market.draw_shocks(g_ref, N_PATHS, F64, CPU)
         ref_shocks = ref.split_paths({k: getattr(s, k) for k in ref.SHOCK_KEYS})
-        state, out = market.step(params, state, decision, g_engine, SAT, RISKY)
-        ref_states, ref_kpis = ref.run_paths(ref_params, ref_states, t, decision, ref_shocks, SAT, RISKY)
+        state, out = market.step(params, state, decision, g_engine, SAT, inc)
+        ref_states, ref_kpis = ref.run_paths(ref_params, ref_states, t, decision, ref_shocks, SAT, inc)
         assert state.period == t + 1
         bad += state_mismatches(f"period {t + 1}", state, ref_states)
         assert set(out) == set(KPIS)
@@ -135,6 +135,15 @@ def test_engine_matches_scalar_reference_per_path():
     assert sum(1 for n in inc if n >= 3) > 20
     assert float(info["params"]["to_c.bass_q"].std()) > 0.05
     assert float(info["params"]["to_b.market_potential"].min()) < 100.0
+
+
+def test_engine_matches_reference_with_a_yearly_label_incident_model():
+    """A privacy model trained on yearly labels: both convert p_m = 1 - (1 - p)^(1/12)."""
+    from dataclasses import replace
+
+    bad, info = compare_market(uncertain_scenario(), periods=8, inc=replace(RISKY, label_period="year"))
+    assert not bad, f"{len(bad)} mismatches, first: " + "; ".join(bad[:5])
+    assert sum(1 for n in info["incidents"] if n > 0) > 20
 
 
 def test_reference_catches_a_changed_equation(monkeypatch):

@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .decisions import Decision, DecisionTensors
-from .models import ResponseModel
+from .models import ResponseModel, label_period_months
 from .params import Params, as_params
 
 Tensor = torch.Tensor
@@ -411,8 +411,6 @@ def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise
     ``relaxed``); a model whose labels cover a year is converted, p_m = 1 - (1 - p)^(1/12).
     Cost: response + per-record remediation + fine_fraction*max(fixed cap, share*trailing
     12-month revenue) (GDPR Art. 83(5)); lost business enters as churn and brand penalty."""
-    from .models import label_period_months
-
     pr = p.privacy
     records_b = ent.seats_b * pr.records_per_seat
     records = con.free_c + con.paid_c + records_b

@@ -117,6 +117,8 @@ class LogisticIncident:
     b_third_party: float = 0.8
     features: tuple[str, ...] = INCIDENT_FEATURES
     description: str = "logistic (shipped defaults)"
+    #: The period one label of the training data covered (the generator's: a month).
+    label_period: str = "month"
 
     def predict(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         import torch

@@ -1,0 +1,189 @@
+"""Model v2 mechanisms, one test each: label period, satisfaction noise and reference level
+from the model, weak-model warnings, the Erlang pipeline, sales capacity, one brand
+penalty, the price-rise churn shock, CAC n/a."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import replace
+
+import pytest
+import torch
+
+from stratsim.cli import main
+from stratsim.engine import market
+from stratsim.engine.decisions import Decision
+from stratsim.engine.models import (
+    LinearSatisfaction,
+    LogisticIncident,
+    label_period_months,
+    model_warnings,
+)
+from stratsim.engine.params import draw_params
+from stratsim.engine.scenario import Scenario, scenario_from_dict
+from stratsim.engine.simulation import Simulation
+from stratsim.engine.trained import load_model
+
+F64 = torch.float64
+CPU = torch.device("cpu")
+
+
+def scenario(**changes) -> Scenario:
+    d = Scenario().to_dict()
+    for key, value in changes.items():
+        section, name = key.split("__")
+        d[section][name] = value
+    return scenario_from_dict(d)
+
+
+class _Fitted(LinearSatisfaction):
+    """The linear model with test metrics, as a trained model reports them."""
+
+
+def fitted(metrics: dict, **coef) -> LinearSatisfaction:
+    m = LinearSatisfaction(**coef, description="fitted")
+    object.__setattr__(m, "metrics", metrics)
+    return m
+
+
+# ----------------------------------------------------------------- incidents
+
+
+def test_yearly_label_model_is_converted_to_a_monthly_probability():
+    monthly = LogisticIncident(intercept=-2.0)
+    yearly = replace(monthly, label_period="year")
+    a = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", incident_model=monthly).step()
+    b = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", incident_model=yearly).step()
+    p = a["incident_prob"]["mean"]
+    assert label_period_months(yearly) == 12 and label_period_months(monthly) == 1
+    # Month 1 has the same state in both runs: p_month = 1 - (1 - p_year)^(1/12) path by path.
+    assert b["incident_prob"]["mean"] < p / 5
+    got = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", incident_model=yearly).step()["incident_prob"]["mean"]
+    ref = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", incident_model=monthly).step()["incident_prob"]["mean"]
+    assert got == pytest.approx(1 - (1 - ref) ** (1 / 12), rel=1e-12)
+
+
+def test_training_records_the_label_period_and_the_engine_uses_it(tmp_path, capsys):
+    assert main(["train", "privacy", "--out", str(tmp_path), "--epochs", "1", "--quiet", "--label-period", "year"]) == 0
+    meta = tomllib.loads((tmp_path / "privacy.toml").read_text(encoding="utf-8"))
+    assert meta["label_period"] == "year"
+    model = load_model(tmp_path, "privacy")
+    assert label_period_months(model) == 12
+    (tmp_path / "privacy.toml").write_text((tmp_path / "privacy.toml").read_text(encoding="utf-8").replace('label_period = "year"', ""), encoding="utf-8")
+    assert label_period_months(load_model(tmp_path, "privacy")) == 1  # models without the key are monthly
+
+
+# --------------------------------------------------------------- satisfaction
+
+
+def test_satisfaction_noise_defaults_to_the_models_test_rmse():
+    weak = fitted({"rmse": 1.07, "r2": 0.5})
+    assert Simulation(n_paths=4, device="cpu", satisfaction_model=weak).params.satisfaction.noise_sd == 1.07
+    assert Simulation(n_paths=4, device="cpu").params.satisfaction.noise_sd == 0.3  # no RMSE: the scenario's
+    own = scenario(simulation__satisfaction_noise="scenario")
+    assert Simulation(own, n_paths=4, device="cpu", satisfaction_model=weak).params.satisfaction.noise_sd == 0.3
+    # A noisier model widens the bands.
+    wide = Simulation(seed=2, n_paths=2000, device="cpu", satisfaction_model=weak)
+    narrow = Simulation(seed=2, n_paths=2000, device="cpu", satisfaction_model=fitted({"rmse": 0.1, "r2": 0.5}))
+    for sim in (wide, narrow):
+        sim.run(12)
+    band = lambda s: s.history[-1]["satisfaction_c"]["p90"] - s.history[-1]["satisfaction_c"]["p10"]  # noqa: E731
+    assert band(wide) > 3 * band(narrow)
+
+
+def test_reference_level_follows_the_model():
+    """A model that predicts one point lower everywhere leaves conversion, churn and win
+    rate unchanged: the base rates hold at the model's own level for the initial product."""
+    base = Simulation(seed=3, n_paths=64, dtype="float64", device="cpu")
+    low = Simulation(seed=3, n_paths=64, dtype="float64", device="cpu", satisfaction_model=LinearSatisfaction(intercept=-0.1))
+    assert float(low.state.s_ref_c[0]) == pytest.approx(float(base.state.s_ref_c[0]) - 1.0)
+    a, b = base.step(), low.step()
+    for k in ("conversion_c", "churn_paid_c", "churn_free_c", "win_rate_b", "logo_churn_b"):
+        assert b[k]["mean"] == pytest.approx(a[k]["mean"], rel=1e-9), k
+    assert b["satisfaction_c"]["mean"] == pytest.approx(a["satisfaction_c"]["mean"] - 1.0, rel=1e-9)
+
+
+def test_weak_or_sign_changing_models_raise_warnings():
+    assert model_warnings(LinearSatisfaction(), LogisticIncident()) == []
+    w = model_warnings(fitted({"rmse": 1.0, "r2": 0.01}), LogisticIncident())
+    assert len(w) == 1 and "R² 0.01 is low" in w[0]
+    w = model_warnings(LinearSatisfaction(beta=-0.2), LogisticIncident(b_posture=0.3))
+    assert any("more ux lowers predicted satisfaction" in x for x in w)
+    assert any("better security posture raises the incident probability" in x for x in w)
+    sim = Simulation(n_paths=4, device="cpu", satisfaction_model=LinearSatisfaction(gamma=-0.1))
+    assert any("service_response" in x for x in sim.model_warnings())
+
+
+# -------------------------------------------------------------------- To B
+
+
+def _b_params(**changes):
+    return draw_params(scenario(**changes), 1, torch.Generator().manual_seed(0), F64, CPU)
+
+
+def test_pipeline_is_an_erlang_delay_with_the_mean_sales_cycle():
+    """100 opportunities entering stage 1 close after 6 months on average (k = 3 stages),
+    none in the first month (a first-order delay would close 1/6 at once)."""
+    params = _b_params(to_b__initial_reps=0.0, to_b__initial_pipeline=0.0, to_b__lead_rate=0.0, to_b__bottom_up_rate=0.0)
+    state = market.initial_state(params)
+    state = replace(state, opp1=torch.full((1,), 100.0, dtype=F64))
+    no_sales = Decision(c_share=1.0)
+    resolved = []
+    for _ in range(240):
+        before = float(state.opp1 + state.opp2 + state.opp3)
+        state, _ = market.step(params, state, no_sales, torch.Generator().manual_seed(0), LinearSatisfaction(), LogisticIncident(intercept=-40.0))
+        resolved.append(before - float(state.opp1 + state.opp2 + state.opp3))
+    assert resolved[0] == 0.0
+    assert sum(resolved) == pytest.approx(100.0, rel=1e-6)
+    mean_delay = sum((t + 1) * r for t, r in enumerate(resolved)) / 100.0
+    assert mean_delay == pytest.approx(6.0, abs=1e-6)
+
+
+def test_sales_spend_beyond_the_leads_buys_nothing():
+    """Capacity (ramped reps x opportunities per rep) bounds new opportunities, and leads
+    bound them too: doubling sales reps past the lead supply adds no opportunity."""
+    sim_lo = Simulation(seed=0, n_paths=32, dtype="float64", device="cpu", policy="manual")
+    sim_hi = Simulation(seed=0, n_paths=32, dtype="float64", device="cpu", policy="manual")
+    # The same product/ux/service spend; twice the sales spend.
+    rich = Decision(budget=5_000_000.0, c_share=0.0, privacy_share=0.0)
+    b = 5_000_000.0 * 1.6
+    richer = rich.with_changes(budget=b, b_split={"product": 1e6 / b, "ux": 0.5e6 / b, "service": 0.5e6 / b, "acquisition": 6e6 / b})
+    for _ in range(12):
+        a, b = sim_lo.step(rich), sim_hi.step(richer)
+    assert b["capacity_b"]["mean"] > 1.9 * a["capacity_b"]["mean"]
+    assert b["new_opportunities_b"]["mean"] == pytest.approx(a["new_opportunities_b"]["mean"], rel=1e-9)
+    assert a["new_opportunities_b"]["mean"] < a["capacity_b"]["mean"]
+
+
+def test_an_incident_penalizes_acquisition_once_not_the_win_rate():
+    params = draw_params(Scenario(), 1, torch.Generator().manual_seed(0), F64, CPU)
+    s0 = market.initial_state(params)
+    shocks = market.draw_shocks(torch.Generator().manual_seed(1), 1, F64, CPU)
+    sat, inc = LinearSatisfaction(), LogisticIncident(intercept=-40.0)
+    _, clean = market.advance(params, s0, Decision(), shocks, sat, inc)
+    _, hit = market.advance(params, replace(s0, brand=torch.ones(1, dtype=F64)), Decision(), shocks, sat, inc)
+    assert float(hit["win_rate_b"][0]) == float(clean["win_rate_b"][0])
+    assert float(hit["new_users_c"][0]) < 0.5 * float(clean["new_users_c"][0])
+
+
+def test_cac_is_not_available_without_acquisitions():
+    sim = Simulation(scenario(to_b__win_rate=0.0), n_paths=16, device="cpu")
+    s = sim.step()
+    assert all(math.isnan(s["cac_b"][k]) for k in ("mean", "p10", "p50", "p90"))
+    assert all(math.isnan(s["cac_payback_b"][k]) for k in ("mean", "p10", "p50", "p90"))
+    assert s["cac_c_blended"]["mean"] > 0
+    for k in ("p_cash_negative", "p_incident_so_far", "incidents"):
+        assert 0 <= s[k]["mean"] <= 1 and math.isnan(s[k]["p10"])
+
+
+# -------------------------------------------------------------------- To C
+
+
+def test_a_price_rise_shocks_paid_churn_for_one_month():
+    sim = Simulation(seed=0, n_paths=64, dtype="float64", device="cpu", policy="manual")
+    sim.step(Decision())
+    rise = sim.step(Decision(c_price=24.0))
+    after = sim.step(Decision(c_price=24.0))
+    shock = Scenario().to_c.price_churn_shock * math.log(2.0)
+    assert rise["churn_paid_c"]["mean"] - after["churn_paid_c"]["mean"] == pytest.approx(shock, rel=0.05)
