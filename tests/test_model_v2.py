@@ -187,3 +187,15 @@ def test_a_price_rise_shocks_paid_churn_for_one_month():
     after = sim.step(Decision(c_price=24.0))
     shock = Scenario().to_c.price_churn_shock * math.log(2.0)
     assert rise["churn_paid_c"]["mean"] - after["churn_paid_c"]["mean"] == pytest.approx(shock, rel=0.05)
+
+
+def test_model_document_lists_every_parameter():
+    from pathlib import Path
+
+    from stratsim.engine.scenario import PARAM_SECTIONS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "MODEL.md").read_text(encoding="utf-8")
+    for section in PARAM_SECTIONS:
+        assert f"### `[{section}]`" in text
+        for name, info in type(getattr(Scenario(), section)).model_fields.items():
+            assert f"| `{name}` |" in text and info.description in text, f"{section}.{name}"

@@ -1,45 +1,33 @@
-"""The vectorized market model: state, random shocks and the one-period step.
+"""The vectorized market model (v2): state, random shocks and the one-period step.
 
 Every state variable is a tensor of shape ``[n_paths]``; one call of :func:`advance`
-moves every Monte-Carlo path one month. The equations (``../shared/DESIGN.md`` §1):
+moves every Monte-Carlo path one month. :func:`advance` is the composition of pure
+sub-steps, one per section of the model (every equation, parameter, unit, default and
+source: ``docs/MODEL.md``):
 
-Capability stocks (0..10), a goodwill stock with diminishing returns and depreciation
-(Nerlove & Arrow 1962)::
-
-    X' = clamp(X + eta*ln(1 + spend/spend_scale)*(1 - X/10) - delta*X, 0, 10)
-
-Satisfaction (0..10): ``S = clamp(sat_model(F', U', R', segment) + noise_sd*z, 0, 10)``.
-
-To C, Bass diffusion (Bass 1969) with acquisition and word of mouth::
-
-    p_eff = (p + acquisition_effect*ln(1 + acq_spend/spend_scale)) * exp(-brand)
-    q_eff = q * S_c / S_ref
-    adopters = min((p_eff + q_eff*N/M)*(M - N)*exp(sd*z - sd^2/2), M - N)
-    conversion = conversion_max*sigmoid(logit0 + slope*(S_c - S_ref) - elasticity*ln(price/ref_price))
-    churn_x = min(churn_x_base*exp(-churn_slope*(S_c - S_ref)), 1)
-    free' = free - conversion*free - churn_free*free + adopters
-    paid' = paid + conversion*free - churn_paid*paid
-
-To B: leads bought by sales spend enter a pipeline, 1/sales_cycle of which resolves
-each month; a resolved deal is won with ``win_rate*sigmoid(k*(P' - threshold))*min(S_b/S_ref,1.5)``
-(capped at 1: security reviews fail below the threshold); retained accounts churn at the
-logo-churn rate and expand seats by ``seat_expansion_max*tanh((S_b - mid)/2)`` (net
-revenue retention).
-
-Incidents: each path has an incident with probability ``incident_model(features)``; an
-incident costs ``cost_per_record*exposed_fraction*records`` plus a fine of
-``fine_fraction_of_cap*fine_cap_share*ARR`` (GDPR Art. 83(5) cap), removes
-``churn_shock_*`` of customers and adds ``brand_hit`` to a brand penalty that decays by
-``brand_decay`` a month.
-
-Money (currency/month): MRR_c = paid*c_price, MRR_b = seats*seat_price, costs = budget +
-fixed_costs + compute_cost_per_user*users + cost_per_seat*seats + incident costs,
-cash' = cash + MRR - costs, NPV' = NPV + (MRR - costs)/(1 + r_m)^(t+1) with
-r_m = (1 + discount_rate_annual)^(1/12) - 1.
+* :func:`capabilities`: goodwill stocks with diminishing returns and depreciation
+  (Nerlove & Arrow 1962), ``X' = clamp(X + eta*ln(1 + s/scale)*(1 - X/10) - delta*X, 0, 10)``,
+  including the shared core K built by both segments' product spend;
+* :func:`satisfaction`: the satisfaction model at ``F_eff = (1-w)*F + w*K``, U, R plus noise
+  (the model's test RMSE by default); the reference level is the model's own prediction at
+  the initial stocks;
+* :func:`consumer`: perceived value ``V = S - w*(price/ref - 1)``; Bass diffusion (Bass 1969)
+  from the untapped market (minus a lapsed pool); conversion and paid churn driven by V, a
+  one-month churn shock on a price rise;
+* :func:`enterprise`: sales reps (hiring lag, ramp) with bounded opportunities a month, leads
+  from the open market and from consumers (bottom-up), a k=3 Erlang pipeline, win rate, logo
+  churn and seat growth responding to satisfaction and to the seat price;
+* :func:`incidents`: Bernoulli incident with the model's monthly probability (a yearly-label
+  model converted, ``p_m = 1 - (1 - p)^(1/12)``), cost = response + per-record remediation +
+  a fraction of the GDPR cap ``max(EUR 20M, 4% of trailing-12-month revenue)``; churn shock and
+  one brand penalty on acquisition;
+* :func:`finance`: MRR, costs, cash, NPV at the monthly rate of the annual discount rate, and
+  the terminal values (Gordon growth on the steady-state cash flow; ARR multiple).
 
 The step is pure: :func:`advance` is a deterministic function of (params, state,
 decision, shocks, models); :func:`step` draws the shocks from a ``torch.Generator`` on
 the CPU (so a run replays identically on any device) and calls :func:`advance`.
+``relaxed=True`` is the differentiable path (incidents as expected values, smooth caps).
 """
 
 from __future__ import annotations
