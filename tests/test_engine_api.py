@@ -12,6 +12,7 @@ from stratsim.engine.errors import DecisionError, ScenarioError
 from stratsim.engine.models import LinearSatisfaction, LogisticIncident
 from stratsim.engine.params import Params, draw_params
 from stratsim.engine.scenario import Scenario, draw_parameters, scenario_from_dict
+from stratsim.engine.simulation import Simulation
 
 F64 = torch.float64
 CPU = torch.device("cpu")
@@ -163,3 +164,26 @@ def test_relaxed_incidents_are_expected_values_and_exact_path_is_default():
     assert set(exact["incidents"].tolist()) <= {0.0, 1.0}
     assert torch.equal(relaxed["incidents"], relaxed["incident_prob"])
     assert all(torch.equal(exact[k], exact2[k]) for k in exact)
+
+
+def test_simulation_runs_scenario_points_as_paths_with_overrides():
+    """A sweep over a scenario key in one Simulation: path i gets win rate values[i]."""
+    values = torch.tensor([0.05, 0.15, 0.3, 0.6], dtype=F64).repeat_interleave(50)
+    sim = Simulation(n_paths=200, seed=0, dtype="float64", device="cpu", overrides={"to_b.win_rate": values})
+    assert torch.equal(sim.params.to_b.win_rate, values)
+    for _ in range(18):
+        sim.step()
+    accounts = sim.state.accounts_b.reshape(4, 50).mean(1)
+    assert bool((accounts[1:] > accounts[:-1]).all())
+    with pytest.raises(ScenarioError, match="override to_b.win_rate: path 3"):
+        Simulation(n_paths=4, device="cpu", overrides={"to_b.win_rate": [0.1, 0.2, 0.3, 1.5]})
+
+
+def test_a_simulation_with_overrides_is_not_saved_as_a_session(tmp_path):
+    from stratsim.engine.errors import SessionError
+    from stratsim.engine.session import save_session
+
+    sim = Simulation(n_paths=4, device="cpu", overrides={"to_b.win_rate": 0.3})
+    with pytest.raises(SessionError, match="per-path overrides of to_b.win_rate"):
+        save_session(sim, tmp_path / "s.toml")
+    assert not (tmp_path / "s.toml").exists()

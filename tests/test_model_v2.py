@@ -199,3 +199,24 @@ def test_model_document_lists_every_parameter():
         assert f"### `[{section}]`" in text
         for name, info in type(getattr(Scenario(), section)).model_fields.items():
             assert f"| `{name}` |" in text and info.description in text, f"{section}.{name}"
+
+
+def test_real_survey_model_sets_noise_and_reference_level(tmp_path, capsys):
+    """The ECSI mobile-phone survey model (a real, noisy survey): the simulation's
+    satisfaction noise is the model's test RMSE and its reference level is the model's own
+    prediction at the initial stocks (not a fixed 7.0), so a model with a different level
+    does not by itself move churn, conversion and win rate."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "ecsi_mobi_survey.csv"
+    if not data.exists():
+        pytest.skip("real survey data not found")
+    args = ["train", "satisfaction", "--data", str(data), "--scale", "1:10", "--quiet"]
+    args += ["--map", "functionality=PERQ2,PERQ4,PERQ5,PERQ6", "--map", "ux=PERQ7"]
+    args += ["--map", "service_response=PERQ3,CUSCO", "--target", "CUSA1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    model = load_model(tmp_path, "satisfaction")
+    sim = Simulation(seed=0, n_paths=200, dtype="float64", device="cpu", satisfaction_model=model)
+    assert sim.params.satisfaction.noise_sd == pytest.approx(model.metrics["rmse"]) and model.metrics["rmse"] > 0.5
+    five = {k: torch.full((1,), 5.0, dtype=F64) for k in ("functionality", "ux", "service_response")}
+    assert float(sim.state.s_ref_c[0]) == pytest.approx(float(model.predict({**five, "segment": torch.zeros(1, dtype=F64)})[0]), rel=1e-6)

@@ -325,9 +325,12 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
 
     Raises:
         SessionError: a value TOML cannot hold (NaN, inf), naming the key path; a model
-            that was not loaded from a file.
+            that was not loaded from a file; per-path scenario overrides (a sweep, not a
+            session: the file could not replay them).
     """
     target = Path(path)
+    if getattr(sim, "overrides", None):
+        raise SessionError(f"{target}: cannot save: the simulation has per-path overrides of {', '.join(sorted(sim.overrides))}; a session replays the scenario alone")
     n = min(len(sim.decisions), len(sim.history))
     saved = saved or _now()
     doc: dict[str, Any] = {

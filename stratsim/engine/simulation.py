@@ -9,7 +9,7 @@ implemented as replays, so the history always reads as one consistent run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -56,6 +56,9 @@ class Simulation:
         policy: ``"fixed"``, ``"manual"`` or ``"feedback"`` (:mod:`.policies`).
         satisfaction_model, incident_model: :class:`~.models.ResponseModel`; default to
             the shipped linear/logistic models.
+        overrides: per-path (or common) values of scenario keys,
+            ``{"to_b.win_rate": Tensor[n_paths]}`` (:func:`~.params.draw_params`): a sweep
+            over scenario keys runs its points as paths of one simulation.
 
     Raises:
         StratsimError: invalid seed, n_paths, dtype, device or policy; ModelError when a
@@ -73,6 +76,7 @@ class Simulation:
         policy: str = "fixed",
         satisfaction_model: ResponseModel | None = None,
         incident_model: ResponseModel | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise StratsimError(f"seed {seed!r}: expected an integer in 0..2^63-1")
@@ -89,6 +93,7 @@ class Simulation:
         self.policy: Policy = make_policy(policy, self.allocation)
         self.satisfaction_model: ResponseModel = satisfaction_model or LinearSatisfaction()
         self.incident_model: ResponseModel = incident_model or LogisticIncident()
+        self.overrides = dict(overrides or {})
         check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
         check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
         label_period_months(self.incident_model)
@@ -97,9 +102,9 @@ class Simulation:
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
         pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
-        overrides = {}
+        overrides = dict(self.overrides)
         rmse = model_noise_sd(self.satisfaction_model)
-        if self.scenario.simulation.satisfaction_noise == "model" and rmse is not None:
+        if self.scenario.simulation.satisfaction_noise == "model" and rmse is not None and "satisfaction.noise_sd" not in overrides:
             overrides["satisfaction.noise_sd"] = rmse
         self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device, overrides=overrides)
         self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
