@@ -187,3 +187,31 @@ def test_a_simulation_with_overrides_is_not_saved_as_a_session(tmp_path):
     with pytest.raises(SessionError, match="per-path overrides of to_b.win_rate"):
         save_session(sim, tmp_path / "s.toml")
     assert not (tmp_path / "s.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (("decisions", 0, "budget"), 1e39, r"key decisions\[1\]: decision budget: value 1e\+39: expected at most 1e\+15"),
+        (("scenario", "finance", "fixed_costs"), 1e308, r"key scenario.finance.fixed_costs: value 1e\+308: expected a magnitude"),
+    ],
+)
+def test_a_session_with_values_the_arithmetic_cannot_hold_is_refused(tmp_path, where, value, message):
+    import tomllib
+
+    import tomli_w
+
+    from stratsim.engine.errors import SessionError
+    from stratsim.engine.session import read_session, save_session
+
+    sim = Simulation(n_paths=4, device="cpu")
+    sim.step()
+    path = save_session(sim, tmp_path / "s.toml")
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    node = doc
+    for k in where[:-1]:
+        node = node[k]
+    node[where[-1]] = value
+    path.write_text(tomli_w.dumps(doc), encoding="utf-8")
+    with pytest.raises(SessionError, match=message):
+        read_session(path)
