@@ -94,7 +94,8 @@ def state_mismatches(what: str, state, ref_states: list[dict]) -> list[str]:
         bad += mismatches(f"{what} state {k}", getattr(state, k), [st[k] for st in ref_states])
     for r, row in enumerate(ref.TRAIL_ROWS):
         for m in range(12):
-            bad += mismatches(f"{what} trail {row}[{m}]", state.trail[r, m], [st["trail"][r][m] for st in ref_states])
+            bad += mismatches(f"{what} trail {row}[{m}]", state.trail[m][r], [st["trail"][r][m] for st in ref_states])
+        bad += mismatches(f"{what} trail_sum {row}", state.trail_sum[r], [math.fsum(st["trail"][r]) for st in ref_states])
     return bad
 
 

@@ -233,7 +233,20 @@ class DecisionTensors:
     def spend(self) -> dict[str, torch.Tensor]:
         """Spend per line item, currency/month, each broadcastable to ``[n_paths]``:
         ``privacy = budget*privacy_share``; ``c_<item> = rest*c_share*c_split[item]`` and
-        ``b_<item> = rest*(1 - c_share)*b_split[item]`` with ``rest = budget*(1 - privacy_share)``."""
+        ``b_<item> = rest*(1 - c_share)*b_split[item]`` with ``rest = budget*(1 - privacy_share)``.
+
+        Computed once per object when no value requires grad (the operator's decision is
+        held for many months); recomputed otherwise, so each backward pass has its own graph.
+        """
+        cached = self.__dict__.get("_spend")
+        if cached is not None:
+            return cached
+        out = self._spend()
+        if not any(v.requires_grad for _, v in self.items()):
+            object.__setattr__(self, "_spend", out)
+        return out
+
+    def _spend(self) -> dict[str, torch.Tensor]:
         rest = self.budget * (1.0 - self.privacy_share)
         c_rest = rest * self.c_share
         b_rest = rest * (1.0 - self.c_share)

@@ -57,7 +57,9 @@ PIPELINE_STAGES = 3
 @dataclass(frozen=True)
 class State:
     """Simulation state after ``period`` months; every tensor is ``[n_paths]`` except
-    ``trail`` (``[4, 12, n_paths]``).
+    ``trail`` (a tuple of the last 12 months, oldest first, each ``[4, n_paths]``: the
+    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[4, n_paths]``, kept
+    running: a month enters and the oldest leaves, no 12-month buffer is copied).
 
     Stocks 0..10: F/U/R per segment, privacy posture P, shared core K. ``brand``: the
     incident brand penalty (>= 0). To C users: free_c, paid_c, lapsed_c (churned, not yet
@@ -100,10 +102,14 @@ class State:
     cum_b_spend: Tensor
     cum_b_won: Tensor
     any_incident: Tensor
-    trail: Tensor
+    trail: tuple[Tensor, ...]
+    trail_sum: Tensor
 
     def tensors(self) -> dict[str, Tensor]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "period"}
+        """Every state tensor by name (``trail`` stacked to ``[12, 4, n_paths]``)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")}
+        out["trail"] = torch.stack(self.trail)
+        return out
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,8 @@ def initial_state(params: Params | Mapping[str, Any], satisfaction_model: Respon
         cum_b_spend=zero.clone(),
         cum_b_won=zero.clone(),
         any_incident=zero.clone(),
-        trail=torch.zeros(len(TRAIL_ROWS), TRAIL_MONTHS, n, dtype=dt, device=dev),
+        trail=(torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev),) * TRAIL_MONTHS,
+        trail_sum=torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev),
     )
 
 
@@ -418,7 +425,7 @@ def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise
     keep_c = 1.0 - lost_c
     keep_b = 1.0 - pr.churn_shock_b * hit
     brand = state.brand * pr.brand_decay + pr.brand_hit * hit
-    revenue_12 = state.trail[2].sum(0)
+    revenue_12 = state.trail_sum[2]
     cap = _max(pr.fine_cap_share * revenue_12, pr.fine_cap_fixed)
     cost_if_hit = pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap
     cost = cost_if_hit * hit
@@ -439,7 +446,8 @@ class Finance(NamedTuple):
     npv: Tensor
     tv_gordon: Tensor
     tv_arr: Tensor
-    trail: Tensor
+    trail: tuple[Tensor, ...]
+    trail_sum: Tensor
 
 
 def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor]) -> Finance:
@@ -469,14 +477,15 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     # Steady state: no acquisition spend, incidents at their expected cost (a realized
     # incident is a one-off, not a perpetuity).
     steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost
-    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady)).unsqueeze(1)
-    trail = torch.cat([state.trail[:, 1:], new], dim=1)
+    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady))
+    trail = (*state.trail[1:], new)
+    trail_sum = state.trail_sum + (new - state.trail[0])
     months = min(t, TRAIL_MONTHS)
-    ncf_12 = trail[3].sum(0) * (TRAIL_MONTHS / months)
+    ncf_12 = trail_sum[3] * (TRAIL_MONTHS / months)
     g = f.terminal_growth
     tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
     tv_arr = f.arr_multiple * arr / disc
-    return Finance(mrr_c, mrr_b, mrr, arr, costs, net, cash, npv, tv_gordon, tv_arr, trail)
+    return Finance(mrr_c, mrr_b, mrr, arr, costs, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
 
 # ------------------------------------------------------------------ step
@@ -539,11 +548,11 @@ def advance(
         state.period + 1, *caps, inc.brand, inc.free_c, inc.paid_c, inc.lapsed_c, ent.opp1, ent.opp2, ent.opp3,
         ent.reps_hired, ent.reps_ramped, inc.accounts_b, inc.seats_b, fin.cash, fin.npv,
         d.c_price.clamp(min=1e-6).expand(n), state.s_ref_c, state.s_ref_b,
-        cum_c_spend.expand(n), cum_c_adopters, cum_c_paid, cum_b_spend.expand(n), cum_b_won, any_incident, fin.trail,
+        cum_c_spend.expand(n), cum_c_adopters, cum_c_paid, cum_b_spend.expand(n), cum_b_won, any_incident, fin.trail, fin.trail_sum,
     )  # fmt: skip
     users_c = inc.free_c + inc.paid_c
     months = min(state.period + 1, TRAIL_MONTHS)
-    nan = torch.full_like(S_c, float("nan"))
+    nan = float("nan")
     cac_b = torch.where(cum_b_won > 1e-9, cum_b_spend / cum_b_won.clamp(min=1e-9), nan)
     unit_margin = p.to_b.seats_per_new_account * (d.b_seat_price - p.to_b.cost_per_seat)
     outputs = {
@@ -568,8 +577,8 @@ def advance(
         "new_accounts_b": ent.won,
         "win_rate_b": ent.win,
         "logo_churn_b": ent.logo_churn,
-        "nrr_b": torch.exp(fin.trail[0].sum(0) * (TRAIL_MONTHS / months)),
-        "grr_b": torch.exp(fin.trail[1].sum(0) * (TRAIL_MONTHS / months)),
+        "nrr_b": torch.exp(fin.trail_sum[0] * (TRAIL_MONTHS / months)),
+        "grr_b": torch.exp(fin.trail_sum[1] * (TRAIL_MONTHS / months)),
         "cac_b": cac_b,
         "cac_payback_b": torch.where(unit_margin > 0, cac_b / unit_margin.clamp(min=1e-9), nan),
         "satisfaction_c": S_c,
