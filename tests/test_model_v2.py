@@ -220,3 +220,12 @@ def test_real_survey_model_sets_noise_and_reference_level(tmp_path, capsys):
     assert sim.params.satisfaction.noise_sd == pytest.approx(model.metrics["rmse"]) and model.metrics["rmse"] > 0.5
     five = {k: torch.full((1,), 5.0, dtype=F64) for k in ("functionality", "ux", "service_response")}
     assert float(sim.state.s_ref_c[0]) == pytest.approx(float(model.predict({**five, "segment": torch.zeros(1, dtype=F64)})[0]), rel=1e-6)
+
+
+def test_run_and_check_print_model_warnings(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Simulation, "model_warnings", lambda self: ["satisfaction model 'x': test R² 0.01 is low"])
+    out = tmp_path / "s.toml"
+    assert main(["run", "--steps", "2", "--paths", "20", "--device", "cpu", "--out", str(out)]) == 0
+    assert "stratsim: warning: satisfaction model 'x': test R² 0.01 is low" in capsys.readouterr().err
+    assert main(["check", str(out)]) == 0
+    assert "stratsim: warning: satisfaction model 'x'" in capsys.readouterr().err
