@@ -181,7 +181,7 @@ def step(
     win = min(p["to_b.win_rate"] * review * math.exp(p["to_b.win_sat_slope"] * (S_b - ref_b) - p["to_b.price_elasticity"] * (ratio - 1.0)), 1.0)
     won = min(out3 * win, max(Mb - s["accounts_b"], 0.0))
     logo_churn = min(p["to_b.logo_churn"] * math.exp(-p["to_b.churn_sat_slope"] * (S_b - ref_b) + p["to_b.churn_price_elasticity"] * (ratio - 1.0)), 1.0)
-    growth = max(p["to_b.seat_expansion_max"] * math.tanh((S_b - p["to_b.expansion_sat_mid"]) / 2.0) - p["to_b.seat_price_sensitivity"] * math.log(ratio), -0.5)
+    growth = max(p["to_b.seat_expansion_max"] * math.tanh((S_b - p["to_b.expansion_sat_mid"]) / 2.0) - p["to_b.seat_price_sensitivity"] * (ratio - 1.0), -0.5)
     accounts_b = s["accounts_b"] * (1.0 - logo_churn) + won
     seats_b = s["seats_b"] * (1.0 - logo_churn) * (1.0 + growth) + won * p["to_b.seats_per_new_account"]
 

@@ -355,7 +355,6 @@ def enterprise(
     b = p.to_b
     ref = state.s_ref_b
     price_ratio = d.b_seat_price.clamp(min=1e-6) / b.reference_seat_price
-    log_pr = torch.log(price_ratio)
     excess = price_ratio - 1.0
     target = spend["b_acquisition"] / b.rep_cost
     reps_hired = state.reps_hired + (target - state.reps_hired) / b.hiring_lag_months
@@ -378,7 +377,7 @@ def enterprise(
     win = _cap(win_raw, 1.0, relaxed)
     won = _cap(out3 * win, (Mb - state.accounts_b).clamp(min=0.0), relaxed)
     logo_churn = _cap(b.logo_churn * torch.exp(-b.churn_sat_slope * (S_b - ref) + b.churn_price_elasticity * excess), 1.0, relaxed)
-    seat_growth = (b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * log_pr).clamp(min=-0.5)
+    seat_growth = (b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * excess).clamp(min=-0.5)
     accounts_b = state.accounts_b * (1.0 - logo_churn) + won
     seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + seat_growth) + won * b.seats_per_new_account
     return Enterprise(opp1, opp2, opp3, reps_hired, reps_ramped, capacity, new_opps, accounts_b, seats_b, won, win, logo_churn, seat_growth)

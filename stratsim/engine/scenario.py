@@ -233,7 +233,7 @@ class ToB(_Section):
     security_review_steepness: Param = _p(3.0, "Slope of the logistic security-review pass rate per posture point.", ge=0)
     reference_seat_price: Param = _p(40.0, "Reference seat price, currency/seat/month (business AI assistant seats USD 20-60).", gt=0)
     price_elasticity: Param = _p(_tri(0.5, 1.0, 1.5), "Win-rate price sensitivity: win scales by exp(-e*(price/ref - 1)), a logit choice with price entering linearly (elasticity e*price/ref: e at the reference; B2B elasticities 0.5-1.5).", ge=0)
-    seat_price_sensitivity: Param = _p(0.004, "Monthly seat contraction per unit ln(price/ref) at retained accounts; assumption.", ge=0)
+    seat_price_sensitivity: Param = _p(0.004, "Monthly seat contraction at retained accounts per unit (price/ref - 1), linear like the other price responses; assumption.", ge=0)
     churn_price_elasticity: Param = _p(0.5, "Logo churn scales by exp(e*(price/ref - 1)); assumption.", ge=0)
     seats_per_new_account: Param = _p(40.0, "Seats of a newly won account (mid-market; scenario assumption).", gt=0)
     seat_expansion_max: Param = _p(0.02, "Max monthly seat growth of retained accounts (NRR 100-120%/yr, KeyBanc SaaS survey).", ge=0, le=1)
