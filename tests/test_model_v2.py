@@ -229,3 +229,17 @@ def test_run_and_check_print_model_warnings(tmp_path, capsys, monkeypatch):
     assert "stratsim: warning: satisfaction model 'x': test R² 0.01 is low" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
     assert "stratsim: warning: satisfaction model 'x'" in capsys.readouterr().err
+
+
+def test_cohort_nrr_is_what_a_closed_cohort_measures():
+    """With no new accounts (win rate 0), To B MRR at month 36 over MRR at month 24 is the
+    closed cohort's revenue retention: nrr_b at month 36 equals it path by path."""
+    sim = Simulation(scenario(to_b__win_rate=0.0), seed=4, n_paths=50, dtype="float64", device="cpu")
+    mrr = {}
+    for t in range(1, 37):
+        state, outs = market.step(sim.params, sim.state, Decision(), sim._gen, sim.satisfaction_model, sim.incident_model)
+        sim.state = state
+        if t in (24, 36):
+            mrr[t] = outs["mrr_b"]
+    assert torch.allclose(outs["nrr_b"], mrr[36] / mrr[24], rtol=1e-9)
+    assert float(outs["grr_b"].max()) <= 1.0
