@@ -243,3 +243,22 @@ def test_cohort_nrr_is_what_a_closed_cohort_measures():
             mrr[t] = outs["mrr_b"]
     assert torch.allclose(outs["nrr_b"], mrr[36] / mrr[24], rtol=1e-9)
     assert float(outs["grr_b"].max()) <= 1.0
+
+
+def test_default_bands_show_parameter_risk():
+    """The shipped uncertain parameters widen the bands beyond period noise alone."""
+    d = Scenario().to_dict()
+    for values in d.values():
+        if isinstance(values, dict):
+            for k, v in values.items():
+                if isinstance(v, dict) and "dist" in v:
+                    values[k] = v.get("median", v.get("mode", v.get("mean")))
+    certain = scenario_from_dict(d)
+    width = {}
+    for name, scn in (("uncertain", Scenario()), ("certain", certain)):
+        sim = Simulation(scn, seed=0, n_paths=400, device="cpu")
+        sim.run(24)
+        s = sim.history[-1]
+        width[name] = {k: s[k]["p90"] - s[k]["p10"] for k in ("users_c", "accounts_b", "npv_total")}
+    for k in width["certain"]:
+        assert width["uncertain"][k] > 1.5 * width["certain"][k], (k, width)
