@@ -5,7 +5,6 @@ penalty, the price-rise churn shock, CAC n/a."""
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import replace
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 from stratsim.cli import main
 from stratsim.engine import market
 from stratsim.engine.decisions import Decision
+from stratsim.engine.errors import ModelError
 from stratsim.engine.models import (
     LinearSatisfaction,
     LogisticIncident,
@@ -64,14 +64,24 @@ def test_yearly_label_model_is_converted_to_a_monthly_probability():
     assert got == pytest.approx(1 - (1 - ref) ** (1 / 12), rel=1e-12)
 
 
-def test_training_records_the_label_period_and_the_engine_uses_it(tmp_path, capsys):
-    assert main(["train", "privacy", "--out", str(tmp_path), "--epochs", "1", "--quiet", "--label-period", "year"]) == 0
-    meta = tomllib.loads((tmp_path / "privacy.toml").read_text(encoding="utf-8"))
-    assert meta["label_period"] == "year"
+def test_a_saved_model_with_yearly_labels_is_converted_and_one_without_the_key_is_monthly(tmp_path):
+    """The engine side of ``label_period``: the key in a saved model's metadata (written at
+    training time) decides the conversion; a model saved before the key existed is monthly;
+    an unknown value is refused at load."""
+    assert main(["train", "privacy", "--out", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
+    meta_path = tmp_path / "privacy.toml"
+    text = meta_path.read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("label_period")) + "\n"
+    meta_path.write_text(text, encoding="utf-8")
+    assert label_period_months(load_model(tmp_path, "privacy")) == 1  # no key: monthly
+    meta_path.write_text('label_period = "year"\n' + text, encoding="utf-8")
     model = load_model(tmp_path, "privacy")
     assert label_period_months(model) == 12
-    (tmp_path / "privacy.toml").write_text((tmp_path / "privacy.toml").read_text(encoding="utf-8").replace('label_period = "year"', ""), encoding="utf-8")
-    assert label_period_months(load_model(tmp_path, "privacy")) == 1  # models without the key are monthly
+    sim = Simulation(n_paths=8, device="cpu", incident_model=model)
+    assert label_period_months(sim.incident_model) == 12
+    meta_path.write_text('label_period = "decade"\n' + text, encoding="utf-8")
+    with pytest.raises(ModelError, match="label_period"):
+        load_model(tmp_path, "privacy")
 
 
 # --------------------------------------------------------------- satisfaction

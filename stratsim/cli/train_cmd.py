@@ -97,10 +97,6 @@ def register(sub) -> None:
     p.add_argument(
         "--out", default="models", metavar="DIR", help="model directory (default models/)"
     )
-    p.add_argument(
-        "--label-period", choices=("month", "year"), default="month",
-        help="privacy: the period one label covers (an incident within the month or the year); the simulation converts yearly probabilities to monthly (default month)",
-    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -156,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         num_threads=args.threads if args.threads != 0 else None,
-        label_period=args.label_period,
     )
     config.validate()
     result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)

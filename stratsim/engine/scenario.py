@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -30,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "sample_data" / "default_scenario.toml"

@@ -204,8 +204,6 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         "weights_file": f"{result.role}.pt",
         "weights_sha256": weights_sha256,
     }
-    if result.role == "privacy":
-        meta["label_period"] = cfg.label_period
     if data is not None:
         d: dict[str, Any] = {
             "source": data.source,

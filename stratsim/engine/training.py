@@ -85,9 +85,6 @@ class TrainConfig:
         lr_schedule: ``plateau`` (halve after patience//3 flat epochs), ``cosine`` or ``none``.
         num_threads: if set, ``torch.set_num_threads`` for this run only (restored after).
         progress_interval_s: minimum seconds between :class:`BatchProgress` events.
-        label_period: privacy models: the period one label covers, ``"month"`` or ``"year"``
-            (an incident within the month/year); recorded in the metadata, and the
-            simulation converts a yearly probability to a monthly one.
     """
 
     role: str
@@ -106,7 +103,6 @@ class TrainConfig:
     lr_schedule: str = "plateau"
     num_threads: int | None = None
     progress_interval_s: float = 0.1
-    label_period: str = "month"
 
     def resolved_kind(self) -> str:
         return normalize_kind(self.role, self.kind)
@@ -136,10 +132,6 @@ class TrainConfig:
                 and 0 < self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1,
                 "val and test fractions must be in (0, 1) and sum to less than 1",
-            ),
-            (
-                self.label_period in ("month", "year"),
-                f"label period must be month or year, got {self.label_period!r}",
             ),
             (
                 self.lr_schedule in ("plateau", "cosine", "none"),
