@@ -49,12 +49,12 @@ def check(args: argparse.Namespace) -> int:
     from ..engine.session import load_session
 
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    for line in loaded.simulation.model_warnings():
+        print(f"stratsim: warning: {line}", file=sys.stderr)
     for line in loaded.warnings:
         print(f"stratsim: warning: {line}", file=sys.stderr)
     sim = loaded.simulation
     what = f"{args.session}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"
-    for line in sim.model_warnings():
-        print(f"stratsim: warning: {line}", file=sys.stderr)
     diff = loaded.first_difference(args.tolerance)
     if diff is None:
         print(f"{what}: replay matches the stored history")
