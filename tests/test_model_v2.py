@@ -64,24 +64,21 @@ def test_yearly_label_model_is_converted_to_a_monthly_probability():
     assert got == pytest.approx(1 - (1 - ref) ** (1 / 12), rel=1e-12)
 
 
-def test_a_saved_model_with_yearly_labels_is_converted_and_one_without_the_key_is_monthly(tmp_path):
-    """The engine side of ``label_period``: the key in a saved model's metadata (written at
-    training time) decides the conversion; a model saved before the key existed is monthly;
-    an unknown value is refused at load."""
+def test_a_trained_model_declares_its_label_period_in_its_metadata(tmp_path):
+    """The engine side of ``label_period``: the key in a trained model's metadata (written at
+    training time) decides the conversion; a model without the key is monthly; an unknown
+    value is refused by name."""
     assert main(["train", "privacy", "--out", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
-    meta_path = tmp_path / "privacy.toml"
-    text = meta_path.read_text(encoding="utf-8")
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("label_period")) + "\n"
-    meta_path.write_text(text, encoding="utf-8")
-    assert label_period_months(load_model(tmp_path, "privacy")) == 1  # no key: monthly
-    meta_path.write_text('label_period = "year"\n' + text, encoding="utf-8")
     model = load_model(tmp_path, "privacy")
+    model.metadata.pop("label_period", None)
+    assert label_period_months(model) == 1  # no key: monthly
+    model.metadata["label_period"] = "year"
     assert label_period_months(model) == 12
     sim = Simulation(n_paths=8, device="cpu", incident_model=model)
     assert label_period_months(sim.incident_model) == 12
-    meta_path.write_text('label_period = "decade"\n' + text, encoding="utf-8")
-    with pytest.raises(ModelError, match="label_period"):
-        load_model(tmp_path, "privacy")
+    model.metadata["label_period"] = "decade"
+    with pytest.raises(ModelError, match="label_period 'decade': expected one of month, year"):
+        Simulation(n_paths=8, device="cpu", incident_model=model)
 
 
 # --------------------------------------------------------------- satisfaction

@@ -392,8 +392,6 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
         raise ModelError(f"{mp}: metadata file missing; weights without it cannot be verified")
     meta = read_metadata(mp)
     _expect(meta["role"] == role, mp, f"key 'role' is {meta['role']!r}, expected {role!r}")
-    lp = meta.get("label_period", "month")
-    _expect(lp in ("month", "year"), mp, f"key 'label_period' is {lp!r}, expected 'month' or 'year'")
     try:
         blob = wp.read_bytes()
     except FileNotFoundError:
