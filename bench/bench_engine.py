@@ -18,9 +18,14 @@ operation and the default-thread figures then say more about the load than the e
 The load average is printed. The verdict (exit status) uses the default thread count.
 
 Each figure is the median of ``--repeats`` timings. Prints the ratios and whether the
-targets of ``shared/DESIGN.md`` §6 are met: the vectorized period at 10,000 paths at
+design's performance targets are met: the vectorized period at 10,000 paths at
 least 100x faster than the reference loop over the same paths, and within 3x of the
 period at 100 paths. Exit status 0 when every target is met, 1 otherwise.
+
+``--versions`` (on by default; ``--no-versions`` skips it) compares the model v2 engine
+with the previous one (model v1, commit :data:`V1_COMMIT`, loaded from git history into a
+temporary package) in the same run, one torch thread, float32: path-periods per second of
+``step`` + ``summarize`` at 10,000 and 1,000,000 paths, default scenario and models.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def measure(repeats: int, dtype_name: str) -> dict[str, float]:
     from stratsim.engine import kpi, market
     from stratsim.engine.decisions import Decision
     from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+    from stratsim.engine.params import draw_params
     from stratsim.engine.scenario import Scenario, draw_parameters
     from stratsim.engine.simulation import Simulation
 
@@ -75,8 +81,8 @@ def measure(repeats: int, dtype_name: str) -> dict[str, float]:
     scenario = Scenario()
     results: dict[str, float] = {}
     for n in (100, 10_000):
-        params = draw_parameters(scenario, n, torch.Generator().manual_seed(0), dtype, cpu)
-        state = market.initial_state(params)
+        params = draw_params(scenario, n, torch.Generator().manual_seed(0), dtype, cpu)
+        state = market.initial_state(params, sat)
         gen = torch.Generator().manual_seed(1)
         inner = 50 if n == 100 else 10
 
@@ -92,7 +98,7 @@ def measure(repeats: int, dtype_name: str) -> dict[str, float]:
     n = 10_000
     params = draw_parameters(scenario, n, torch.Generator().manual_seed(0), torch.float64, cpu)
     ref_params = ref.split_paths(params)
-    ref_states = [ref.initial_state(p) for p in ref_params]
+    ref_states = [ref.initial_state(p, sat) for p in ref_params]
     s = market.draw_shocks(torch.Generator().manual_seed(1), n, torch.float64, cpu)
     ref_shocks = ref.split_paths({k: getattr(s, k) for k in ref.SHOCK_KEYS})
 
@@ -135,12 +141,86 @@ def report(results: dict[str, float], label: str) -> dict[str, bool]:
     return checks
 
 
+#: The last commit of the model v1 engine.
+V1_COMMIT = "7c4d89a"
+_V1_FILES = ("__init__.py", "errors.py", "decisions.py", "models.py", "scenario.py", "kpi.py", "market.py")
+
+
+def load_v1_engine(tmp: Path):
+    """The model v1 engine modules (market, scenario, kpi, decisions, models) from git
+    history, as the package ``stratsim_v1`` under ``tmp``."""
+    import importlib
+
+    pkg = tmp / "stratsim_v1"
+    pkg.mkdir()
+    for name in _V1_FILES:
+        src = "" if name == "__init__.py" else subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{V1_COMMIT}:stratsim/engine/{name}"], capture_output=True, text=True, check=True
+        ).stdout
+        (pkg / name).write_text(src, encoding="utf-8")
+    sys.path.insert(0, str(tmp))
+    return {m: importlib.import_module(f"stratsim_v1.{m}") for m in ("market", "scenario", "kpi", "decisions", "models")}
+
+
+def compare_versions(repeats: int) -> None:
+    """Path-periods per second of step + summarize, model v2 vs v1, one thread, float32."""
+    import tempfile
+
+    import torch
+
+    from stratsim.engine import kpi, market
+    from stratsim.engine.decisions import Decision
+    from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+    from stratsim.engine.params import draw_params
+    from stratsim.engine.scenario import Scenario
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cpu, f32 = torch.device("cpu"), torch.float32
+    print()
+    print(f"model v2 vs model v1 ({V1_COMMIT}), step + summarize, 1 thread, float32, median of {repeats}")
+    print(f"{'paths':>10}{'v1 path-periods/s':>20}{'v2 path-periods/s':>20}{'v2/v1':>8}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            v1 = load_v1_engine(Path(tmp))
+            for n in (10_000, 1_000_000):
+                inner = 10 if n == 10_000 else 1
+                reps = repeats if n == 10_000 else max(3, repeats // 2)
+                p1 = v1["scenario"].draw_parameters(v1["scenario"].Scenario(), n, torch.Generator().manual_seed(0), f32, cpu)
+                s1 = v1["market"].initial_state(p1)
+                d1 = v1["decisions"].Decision().validate()
+                sat1, inc1 = v1["models"].LinearSatisfaction(), v1["models"].LogisticIncident()
+                g1 = torch.Generator().manual_seed(1)
+
+                def old(p1=p1, s1=s1, d1=d1, sat1=sat1, inc1=inc1, g1=g1):
+                    return v1["kpi"].summarize(v1["market"].step(p1, s1, d1, g1, sat1, inc1)[1])
+
+                sat, inc = LinearSatisfaction(), LogisticIncident()
+                p2 = draw_params(Scenario(), n, torch.Generator().manual_seed(0), f32, cpu)
+                s2 = market.initial_state(p2, sat)
+                d2 = Decision().validate()
+                g2 = torch.Generator().manual_seed(1)
+
+                def new(p2=p2, s2=s2, d2=d2, sat=sat, inc=inc, g2=g2):
+                    return kpi.summarize(market.step(p2, s2, d2, g2, sat, inc)[1])
+
+                t_old, t_new = median_time(old, reps, inner), median_time(new, reps, inner)
+                print(f"{n:>10,}{n / t_old:>20,.0f}{n / t_new:>20,.0f}{t_old / t_new:>8.2f}")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
+    ap.add_argument("--versions", action=argparse.BooleanOptionalAction, default=True, help="compare with the model v1 engine")
+    ap.add_argument("--only-versions", action="store_true", help="only the model v2 vs v1 comparison")
     args = ap.parse_args(argv)
+    if args.only_versions:
+        compare_versions(args.repeats)
+        return 0
 
     import torch
 
@@ -160,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
         report(measure(args.repeats, args.dtype), "1 thread")
         torch.set_num_threads(default_threads)
+    if args.versions:
+        compare_versions(args.repeats)
     return 0 if all(checks.values()) else 1
 
 

@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 from stratsim.engine import market
 from stratsim.engine.decisions import SPLIT_KEYS, Decision
 from stratsim.engine.errors import DecisionError, ScenarioError, StratsimError
+from stratsim.engine.kpi import OPTIONAL_KPIS
 from stratsim.engine.models import LinearSatisfaction, LogisticIncident
-from stratsim.engine.scenario import PARAM_SECTIONS, Scenario, draw_parameters, scenario_from_dict
+from stratsim.engine.scenario import (
+    PARAM_SECTIONS,
+    Normal,
+    Scenario,
+    draw_parameters,
+    mass_inside,
+    scenario_from_dict,
+)
 from stratsim.engine.simulation import Simulation
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -195,7 +203,10 @@ def good_scenario_value(draw):
     if kind == "value":
         return section, name, v, v
     if kind == "normal":
-        return section, name, {"dist": "normal", "mean": v, "sd": draw(st.floats(0, 10))}, None
+        dist = {"dist": "normal", "mean": v, "sd": draw(st.floats(0, 10))}
+        # Truncation to the bounds keeps at least half of the mass (less is refused).
+        assume(mass_inside(Normal(**dist), extra) >= 0.5)
+        return section, name, dist, None
     w = draw(st.floats(lo, hi, exclude_min=extra.get("gt") is not None))
     a, b = min(v, w), max(v, w)
     if kind == "uniform":
@@ -236,9 +247,22 @@ def stress_scenarios(draw) -> Scenario:
     d["to_c"]["conversion_max"] = draw(st.floats(0.0, 1.0))
     d["to_b"]["market_potential"] = draw(st.sampled_from([20.0, 25.0, 5000.0]))
     d["to_b"]["win_rate"] = draw(st.floats(0.0, 1.0))
-    d["to_b"]["sales_cycle_months"] = draw(st.floats(1.0, 12.0))
+    d["to_b"]["sales_cycle_months"] = draw(st.floats(3.0, 12.0))
     d["to_b"]["seat_expansion_max"] = draw(st.floats(0.0, 1.0))
     d["satisfaction"]["noise_sd"] = draw(st.floats(0.0, 5.0))
+    # A few more uncertain parameters anywhere, wide and truncated at their bounds.
+    for i in draw(st.lists(st.integers(0, len(PARAM_FIELDS) - 1), max_size=4, unique=True)):
+        section, name, extra = PARAM_FIELDS[i]
+        if name in ("market_potential", "sales_cycle_months", "win_rate", "bass_q"):
+            continue
+        lo = extra.get("ge") if extra.get("ge") is not None else extra.get("gt")
+        center = Scenario().to_dict()[section][name]
+        center = center.get("median", center.get("mode")) if isinstance(center, dict) else center
+        spread = draw(st.floats(0.01, 1.0)) * (abs(center) + 1.0)
+        dist = {"dist": "normal", "mean": center, "sd": spread}
+        if mass_inside(Normal(**dist), extra) < 0.5 or (lo is not None and center < lo):
+            continue
+        d[section][name] = dist
     return scenario_from_dict(d)
 
 
@@ -262,19 +286,22 @@ def test_state_and_kpis_stay_within_their_domains(scn, decs, dtype, seed, incide
         s = state.tensors()
         assert all(torch.isfinite(v).all() for v in s.values())
         users = s["free_c"] + s["paid_c"]
-        assert (users <= M * (1 + 1e-6)).all(), "users exceed the market potential"
+        assert (users + s["lapsed_c"] <= M * (1 + 1e-6)).all(), "users and lapsed users exceed the market potential"
         assert (s["accounts_b"] <= Mb * (1 + 1e-6)).all(), "accounts exceed M_b"
-        for k in ("free_c", "paid_c", "pipeline_b", "accounts_b", "seats_b", "brand"):
+        for k in ("free_c", "paid_c", "lapsed_c", "opp1", "opp2", "opp3", "reps_hired", "reps_ramped", "accounts_b", "seats_b", "brand"):
             assert (s[k] >= 0).all(), k
-        for k in ("F_c", "U_c", "R_c", "F_b", "U_b", "R_b", "P"):
+        for k in ("F_c", "U_c", "R_c", "F_b", "U_b", "R_b", "P", "K"):
             assert ((s[k] >= 0) & (s[k] <= 10)).all(), k
         for k in ("satisfaction_c", "satisfaction_b", "posture"):
             assert ((out[k] >= 0) & (out[k] <= 10)).all(), k
-        for k in ("conversion_c", "churn_free_c", "churn_paid_c", "win_rate_b", "logo_churn_b", "incident_prob", "paid_share_c", "p_cash_negative"):
+        for k in ("conversion_c", "churn_free_c", "churn_paid_c", "win_rate_b", "logo_churn_b", "incident_prob", "paid_share_c", "p_cash_negative", "p_incident_so_far"):
             assert ((out[k] >= 0) & (out[k] <= 1)).all(), k
         assert ((out["incidents"] == 0) | (out["incidents"] == 1)).all()
-        for k in ("new_users_c", "new_accounts_b", "incident_cost", "users_c", "seats_b", "mrr", "nrr_b"):
+        for k in ("new_users_c", "new_accounts_b", "incident_cost", "users_c", "seats_b", "mrr", "nrr_b", "grr_b", "capacity_b", "new_opportunities_b"):
             assert (out[k] >= 0).all(), k
+        for k, v in out.items():
+            if k not in OPTIONAL_KPIS:
+                assert torch.isfinite(v).all(), k
         assert torch.equal(out["users_c"], users) and torch.equal(out["cash"], s["cash"])
 
 
@@ -352,7 +379,7 @@ def test_saturated_markets_are_capped_at_their_potential(dtype):
     capped by the open accounts, so accounts never pass M_b."""
     d = Scenario().to_dict()
     d["to_c"].update(market_potential=21_000.0, bass_q=1.0, churn_free=0.0, churn_paid=0.0, adoption_noise_sd=0.5)
-    d["to_b"].update(market_potential=21.0, win_rate=1.0, logo_churn=0.0, initial_pipeline=500.0, sales_cycle_months=1.0)
+    d["to_b"].update(market_potential=21.0, win_rate=1.0, logo_churn=0.0, initial_pipeline=500.0, sales_cycle_months=3.0)
     d["capability"].update(init_c=10.0, init_b=10.0, init_posture=10.0)
     scn = scenario_from_dict(d)
     n = 256

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from stratsim.cli import main
-from stratsim.engine.kpi import KPIS
+from stratsim.engine.kpi import KPIS, OPTIONAL_KPIS, PROBABILITY_KPIS
 from stratsim.engine.simulation import Simulation
 
 
@@ -21,7 +21,7 @@ def test_run_writes_every_kpi_for_every_period_and_prints_the_final_table(tmp_pa
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "Period 24 of 36 (10000 paths, policy fixed)" in captured.out
-    for label in ("To C active users", "MRR To B", "P(cash < 0)", "NPV (cumulative)"):
+    for label in ("To C active users", "MRR To B", "P(cash < 0)", "NPV + terminal value", "To B CAC payback"):
         assert label in captured.out
     assert f"wrote {out} (24 periods x {len(KPIS)} KPIs)" in captured.err
     df = pd.read_csv(out)
@@ -30,8 +30,13 @@ def test_run_writes_every_kpi_for_every_period_and_prints_the_final_table(tmp_pa
     assert sorted(df["period"].unique()) == list(range(1, 25))
     for _, group in df.groupby("period"):
         assert list(group["kpi"]) == list(KPIS)
-    assert df[["mean", "p10", "p50", "p90"]].notna().all().all()
-    assert ((df["p10"] <= df["p50"]) & (df["p50"] <= df["p90"])).all()
+    defined = df[~df.kpi.isin(PROBABILITY_KPIS | OPTIONAL_KPIS)]
+    assert defined[["mean", "p10", "p50", "p90"]].notna().all().all()
+    assert ((defined["p10"] <= defined["p50"]) & (defined["p50"] <= defined["p90"])).all()
+    # Probabilities are reported without quantiles; a CAC is n/a only before any acquisition.
+    probs = df[df.kpi.isin(PROBABILITY_KPIS)]
+    assert probs["mean"].between(0, 1).all() and probs[["p10", "p50", "p90"]].isna().all().all()
+    assert df[(df.kpi == "cac_b") & (df.period == 24)]["mean"].notna().all()
     users = df[df.kpi == "users_c"].sort_values("period")["mean"].tolist()
     assert users[-1] > users[0] > 0
 

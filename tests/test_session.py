@@ -257,7 +257,7 @@ def _del(doc, keys):
         (["history", 2, "cash"], 5.0, r"key history\[3\]\.cash: value 5\.0: expected a table of mean, p10, p50, p90"),
         (["scenario", "to_c", "bass_p"], -1.0, r"key scenario\.to_c\.bass_p: value -1\.0: expected >= 0"),
         (["scenario", "to_c", "bass_q"], {"dist": "gamma"}, r"key scenario\.to_c\.bass_q"),
-        (["schema_version"], "2", r"key schema_version: value '2': expected an integer in 1\.\.2"),
+        (["schema_version"], "2", r"key schema_version: value '2': expected an integer in 1\.\.3"),
         (["decisions"], {"a": 1}, r"key decisions: value a table: expected an array of \[\[decisions\]\] tables"),
     ],
 )
@@ -519,7 +519,7 @@ def test_version_1_fixture_is_migrated():
     assert loaded.meta.app_version == V1_APP_VERSION
     assert loaded.meta.name == "migration fixture"
     assert loaded.meta.created == datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
-    assert any("schema version 1 migrated to 2" in w for w in loaded.warnings)
+    assert any("schema version 1 migrated to 3" in w for w in loaded.warnings)
     assert (sim.n_paths, sim.seed, sim.dtype_name, sim.policy_name, sim.period) == (16, 7, "float64", "manual", 3)
     assert sim.decisions == DECISIONS
     assert sim.decision == DECISIONS[-1]  # v1 had no next_decision: the last one is held
@@ -541,5 +541,21 @@ def test_version_1_with_a_missing_flattened_split_key(tmp_path):
     assert broken != text
     path = tmp_path / "v1.toml"
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(SessionError, match=r"\(schema 1, migrated to 2\): key decisions\[1\]\.c_split\.ux is missing"):
+    with pytest.raises(SessionError, match=r"\(schema 1, migrated to 3\): key decisions\[1\]\.c_split\.ux is missing"):
         load_session(path)
+
+
+def test_session_of_the_economic_model_v1_loads_with_a_note_that_results_differ(tmp_path):
+    """A session saved by stratsim 0.1.0 (schema 2, model v1: its scenario has keys model v2
+    dropped) loads, keeps its decisions, replays with model v2 and says results differ."""
+    path = FIXTURES / "session_v2_model_v1.toml"
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["schema_version"] == 2
+    assert "cost_per_lead" in path.read_text(encoding="utf-8")
+    loaded = load_session(path)
+    sim = loaded.simulation
+    assert sim.period == 3 and sim.decisions[1].c_share == 0.7 and sim.decisions[2].budget == 500_000.0
+    assert any("economic model v1" in w and "results differ" in w for w in loaded.warnings)
+    assert not any("unknown key scenario" in w for w in loaded.warnings)
+    assert loaded.stored_history[0]["mrr"]["mean"] != sim.history[0]["mrr"]["mean"]
+    again = read_session(save_session(sim, tmp_path / "v3.toml"))
+    assert again.meta.schema_version == SCHEMA_VERSION and again.warnings == []

@@ -118,12 +118,12 @@ async def test_split_share_rebalances_others(make_app):
         await pilot.press(*["+"] * 10)
         await pilot.pause()
         split = app.screen.query_one("#allocation").draft.c_split
-        assert split["product"] == pytest.approx(0.4)
-        # others keep their proportions 0.3 : 0.1 : 0.3 over the remaining 0.6
-        assert split["ux"] == pytest.approx(0.3 * 0.6 / 0.7)
-        assert split["service"] == pytest.approx(0.1 * 0.6 / 0.7)
+        assert split["product"] == pytest.approx(0.3)
+        # others keep their proportions 0.2 : 0.1 : 0.5 over the remaining 0.7
+        assert split["ux"] == pytest.approx(0.2 * 0.7 / 0.8)
+        assert split["service"] == pytest.approx(0.1 * 0.7 / 0.8)
         assert sum(split.values()) == pytest.approx(1.0, abs=1e-12)
-        assert app.screen.query_one("#value-c_split-ux").value == f"{0.3 * 0.6 / 0.7:.3f}"
+        assert app.screen.query_one("#value-c_split-ux").value == f"{0.2 * 0.7 / 0.8:.3f}"
 
 
 async def test_invalid_value_is_shown_and_never_applied(make_app):

@@ -89,7 +89,10 @@ def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: boo
 
 
 def fmt(value: float) -> str:
-    """Compact number for tables: 1.23M, 45.6k, 0.123."""
+    """Compact number for tables: 1.23M, 45.6k, 0.123; ``n/a`` for NaN (a quantile of a
+    probability, a CAC without acquisitions)."""
+    if value != value:
+        return "n/a"
     a = abs(value)
     if a >= 1e9:
         return f"{value / 1e9:.3g}G"

@@ -50,6 +50,8 @@ def check(args: argparse.Namespace) -> int:
     from ..engine.session import load_session
 
     loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    for line in loaded.simulation.model_warnings():
+        print(f"stratsim: warning: {line}", file=sys.stderr)
     for line in loaded.warnings:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     sim = loaded.simulation

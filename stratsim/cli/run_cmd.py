@@ -17,7 +17,8 @@ from ._common import nonneg_int, output_file, positive_int
 
 SHOWN_KPIS = (
     "users_c", "paid_c", "paid_share_c", "accounts_b", "seats_b", "mrr_c", "mrr_b", "satisfaction_c",
-    "satisfaction_b", "nrr_b", "incident_prob", "incidents", "cash", "npv", "p_cash_negative",
+    "satisfaction_b", "nrr_b", "grr_b", "cac_payback_b", "incident_prob", "p_incident_so_far", "cash",
+    "npv", "npv_total", "npv_total_arr", "p_cash_negative",
 )  # fmt: skip
 
 
@@ -150,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         sim = build_simulation(args)
         default_steps = sim.horizon
     set_threads(args.threads, sim.n_paths)
+    for line in sim.model_warnings():
+        print(f"stratsim: warning: {line}", file=sys.stderr)
     steps = args.steps if args.steps is not None else default_steps
     if sim.period + steps > sim.horizon:
         print(

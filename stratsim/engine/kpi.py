@@ -8,6 +8,7 @@ default, the same as NumPy's and pandas' default).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: sessions and the CLI read KPIS without torch
@@ -19,25 +20,35 @@ KPIS: dict[str, tuple[str, str]] = {
     "users_c": ("To C active users", "users"),
     "free_c": ("To C free users", "users"),
     "paid_c": ("To C paid users", "users"),
+    "lapsed_c": ("To C lapsed users", "users"),
     "paid_share_c": ("To C paid share", "fraction"),
     "new_users_c": ("To C new users (Bass)", "users/month"),
     "conversion_c": ("To C free->paid conversion", "fraction/month"),
     "churn_free_c": ("To C free churn", "fraction/month"),
     "churn_paid_c": ("To C paid churn", "fraction/month"),
-    "cac_c": ("To C CAC", "currency/user"),
+    "value_c": ("To C perceived value", "0..10"),
+    "cac_c_blended": ("To C blended CAC", "currency/user"),
+    "cac_c_paid": ("To C paid CAC", "currency/user"),
     "accounts_b": ("To B accounts", "accounts"),
     "seats_b": ("To B seats", "seats"),
+    "reps_b": ("To B ramped sales reps", "reps"),
+    "capacity_b": ("To B sales capacity", "opportunities/month"),
+    "new_opportunities_b": ("To B new opportunities", "opportunities/month"),
     "pipeline_b": ("To B pipeline", "opportunities"),
     "new_accounts_b": ("To B new accounts", "accounts/month"),
     "win_rate_b": ("To B win rate", "fraction"),
     "logo_churn_b": ("To B logo churn", "fraction/month"),
-    "nrr_b": ("To B net revenue retention", "fraction/year"),
+    "nrr_b": ("To B NRR (cohort)", "fraction/year"),
+    "grr_b": ("To B GRR (cohort)", "fraction/year"),
     "cac_b": ("To B CAC", "currency/account"),
+    "cac_payback_b": ("To B CAC payback", "months"),
     "satisfaction_c": ("To C satisfaction", "0..10"),
     "satisfaction_b": ("To B satisfaction", "0..10"),
+    "core": ("Shared core K", "0..10"),
     "posture": ("Privacy posture P", "0..10"),
     "incident_prob": ("Incident probability", "fraction/month"),
-    "incidents": ("Incidents", "count/month"),
+    "incidents": ("P(incident this month)", "probability"),
+    "p_incident_so_far": ("P(incident so far)", "probability"),
     "incident_cost": ("Incident cost", "currency/month"),
     "mrr_c": ("MRR To C", "currency/month"),
     "mrr_b": ("MRR To B", "currency/month"),
@@ -46,9 +57,18 @@ KPIS: dict[str, tuple[str, str]] = {
     "costs": ("Costs", "currency/month"),
     "net_cash_flow": ("Net cash flow", "currency/month"),
     "cash": ("Cash", "currency"),
-    "npv": ("NPV (cumulative)", "currency"),
+    "npv": ("NPV (horizon only)", "currency"),
+    "terminal_value": ("Terminal value (Gordon)", "currency"),
+    "npv_total": ("NPV + terminal value", "currency"),
+    "terminal_value_arr": ("Terminal value (ARR x)", "currency"),
+    "npv_total_arr": ("NPV + TV (ARR multiple)", "currency"),
     "p_cash_negative": ("P(cash < 0)", "probability"),
 }
+#: 0/1 indicators per path: their mean is a probability; no quantiles (NaN) are reported.
+PROBABILITY_KPIS = frozenset({"incidents", "p_incident_so_far", "p_cash_negative"})
+#: Ratios undefined on a path with no acquisitions (NaN there, shown as n/a): summarized over
+#: the paths where they are defined; n/a (NaN) when none is.
+OPTIONAL_KPIS = frozenset({"cac_c_blended", "cac_c_paid", "cac_b", "cac_payback_b"})
 STATS = ("mean", "p10", "p50", "p90")
 #: Columns of :func:`tidy_frame` (``stratsim run --csv``, ``stratsim export``).
 TIDY_COLUMNS = ("period", "kpi", *STATS)
@@ -66,8 +86,10 @@ def summarize(outputs: dict[str, torch.Tensor]) -> Summary:
 
     Returns:
         ``{kpi: {"mean", "p10", "p50", "p90"}}`` as Python floats, computed in float64.
-        For ``p_cash_negative`` (a 0/1 indicator) the mean is the probability that cash
-        is negative. A KPI with a NaN on any path gets NaN percentiles.
+        For the 0/1 indicators of :data:`PROBABILITY_KPIS` the mean is a probability and
+        the percentiles are NaN (not reported). The ratios of :data:`OPTIONAL_KPIS` are
+        summarized over the paths where they are defined (NaN when none is: n/a).
+        Any other KPI with a NaN on any path gets NaN percentiles.
 
     The percentiles are NumPy's default ``linear`` method (the same as
     ``torch.quantile``), computed from one ``numpy.sort`` of the values in their own
@@ -94,8 +116,20 @@ def summarize(outputs: dict[str, torch.Tensor]) -> Summary:
     b = ordered[:, hi].astype(np.float64)
     # NumPy's _lerp: exact at the ends and monotone in frac.
     q = np.where(frac >= 0.5, b - (b - a) * (1.0 - frac), a + (b - a) * frac)
-    q[np.isnan(x).any(axis=1)] = np.nan
-    mean_l, q_l = mean.tolist(), q.tolist()
+    nan_rows = np.isnan(x).any(axis=1)
+    for i, k in enumerate(names):
+        if k in OPTIONAL_KPIS and nan_rows[i]:
+            ok = x[i][~np.isnan(x[i])].astype(np.float64)
+            mean[i] = ok.mean() if ok.size else np.nan
+            q[i] = np.quantile(ok, _Q) if ok.size else np.nan
+            nan_rows[i] = False
+        elif k in PROBABILITY_KPIS:
+            q[i] = np.nan
+    q[nan_rows] = np.nan
+    # Every NaN (n/a) is the one object math.nan, so summaries compare equal with ==
+    # (containers compare by identity first).
+    mean_l = [math.nan if v != v else v for v in mean.tolist()]
+    q_l = [[math.nan if v != v else v for v in row] for row in q.tolist()]
     return {k: {"mean": mean_l[i], "p10": q_l[i][0], "p50": q_l[i][1], "p90": q_l[i][2]} for i, k in enumerate(names)}
 
 

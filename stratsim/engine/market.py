@@ -1,87 +1,115 @@
-"""The vectorized market model: state, random shocks and the one-period step.
+"""The vectorized market model (v2): state, random shocks and the one-period step.
 
 Every state variable is a tensor of shape ``[n_paths]``; one call of :func:`advance`
-moves every Monte-Carlo path one month. The equations (``../shared/DESIGN.md`` §1):
+moves every Monte-Carlo path one month. :func:`advance` is the composition of pure
+sub-steps, one per section of the model (every equation, parameter, unit, default and
+source: ``docs/MODEL.md``):
 
-Capability stocks (0..10), a goodwill stock with diminishing returns and depreciation
-(Nerlove & Arrow 1962)::
-
-    X' = clamp(X + eta*ln(1 + spend/spend_scale)*(1 - X/10) - delta*X, 0, 10)
-
-Satisfaction (0..10): ``S = clamp(sat_model(F', U', R', segment) + noise_sd*z, 0, 10)``.
-
-To C, Bass diffusion (Bass 1969) with acquisition and word of mouth::
-
-    p_eff = (p + acquisition_effect*ln(1 + acq_spend/spend_scale)) * exp(-brand)
-    q_eff = q * S_c / S_ref
-    adopters = min((p_eff + q_eff*N/M)*(M - N)*exp(sd*z - sd^2/2), M - N)
-    conversion = conversion_max*sigmoid(logit0 + slope*(S_c - S_ref) - elasticity*ln(price/ref_price))
-    churn_x = min(churn_x_base*exp(-churn_slope*(S_c - S_ref)), 1)
-    free' = free - conversion*free - churn_free*free + adopters
-    paid' = paid + conversion*free - churn_paid*paid
-
-To B: leads bought by sales spend enter a pipeline, 1/sales_cycle of which resolves
-each month; a resolved deal is won with ``win_rate*sigmoid(k*(P' - threshold))*min(S_b/S_ref,1.5)``
-(capped at 1: security reviews fail below the threshold); retained accounts churn at the
-logo-churn rate and expand seats by ``seat_expansion_max*tanh((S_b - mid)/2)`` (net
-revenue retention).
-
-Incidents: each path has an incident with probability ``incident_model(features)``; an
-incident costs ``cost_per_record*exposed_fraction*records`` plus a fine of
-``fine_fraction_of_cap*fine_cap_share*ARR`` (GDPR Art. 83(5) cap), removes
-``churn_shock_*`` of customers and adds ``brand_hit`` to a brand penalty that decays by
-``brand_decay`` a month.
-
-Money (currency/month): MRR_c = paid*c_price, MRR_b = seats*seat_price, costs = budget +
-fixed_costs + compute_cost_per_user*users + cost_per_seat*seats + incident costs,
-cash' = cash + MRR - costs, NPV' = NPV + (MRR - costs)/(1 + r_m)^(t+1) with
-r_m = (1 + discount_rate_annual)^(1/12) - 1.
+* :func:`capabilities`: goodwill stocks with diminishing returns and depreciation
+  (Nerlove & Arrow 1962), ``X' = clamp(X + eta*ln(1 + s/scale)*(1 - X/10) - delta*X, 0, 10)``,
+  including the shared core K built by both segments' product spend;
+* :func:`satisfaction`: the satisfaction model at ``F_eff = (1-w)*F + w*K``, U, R plus noise
+  (the model's test RMSE by default); the reference level is the model's own prediction at
+  the initial stocks;
+* :func:`consumer`: perceived value ``V = S - w*(price/ref - 1)``; Bass diffusion (Bass 1969)
+  from the untapped market (minus a lapsed pool); conversion and paid churn driven by V, a
+  one-month churn shock on a price rise;
+* :func:`enterprise`: sales reps (hiring lag, ramp) with bounded opportunities a month, leads
+  from the open market and from consumers (bottom-up), a k=3 Erlang pipeline, win rate, logo
+  churn and seat growth responding to satisfaction and to the seat price;
+* :func:`incidents`: Bernoulli incident with the model's monthly probability (a yearly-label
+  model converted, ``p_m = 1 - (1 - p)^(1/12)``), cost = response + per-record remediation +
+  a fraction of the GDPR cap ``max(EUR 20M, 4% of trailing-12-month revenue)``; churn shock and
+  one brand penalty on acquisition;
+* :func:`finance`: MRR, costs, cash, NPV at the monthly rate of the annual discount rate, and
+  the terminal values (Gordon growth on the steady-state cash flow; ARR multiple).
 
 The step is pure: :func:`advance` is a deterministic function of (params, state,
 decision, shocks, models); :func:`step` draws the shocks from a ``torch.Generator`` on
 the CPU (so a run replays identically on any device) and calls :func:`advance`.
+``relaxed=True`` is the differentiable path (incidents as expected values, smooth caps).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 import torch
 
-from .decisions import Decision
-from .models import ResponseModel
+from .decisions import Decision, DecisionTensors
+from .models import ResponseModel, label_period_months
+from .params import Params, as_params
 
-Params = dict[str, torch.Tensor]
+Tensor = torch.Tensor
+
+
+#: Rows of ``State.trail`` (the last 12 months, oldest first): log of the To B
+#: net-revenue-retention factor, log of the gross-retention factor, MRR, and the net cash
+#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses).
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow")
+TRAIL_MONTHS = 12
+#: Stages of the Erlang sales pipeline.
+PIPELINE_STAGES = 3
 
 
 @dataclass(frozen=True)
 class State:
-    """Simulation state after ``period`` months; every tensor is ``[n_paths]``.
+    """Simulation state after ``period`` months; every tensor is ``[n_paths]`` except
+    ``trail`` (a tuple of the last 12 months, oldest first, each ``[4, n_paths]``: the
+    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[4, n_paths]``, kept
+    running: a month enters and the oldest leaves, no 12-month buffer is copied).
 
-    Capability stocks F/U/R per segment and privacy posture P are 0..10; brand is the
-    incident brand penalty (>= 0); free_c/paid_c users; pipeline_b open opportunities;
-    accounts_b, seats_b; cash and npv in currency.
+    Stocks 0..10: F/U/R per segment, privacy posture P, shared core K. ``brand``: the
+    incident brand penalty (>= 0). To C users: free_c, paid_c, lapsed_c (churned, not yet
+    back in the market). To B: opportunities in the three pipeline stages opp1..opp3,
+    reps_hired and reps_ramped (full-productivity equivalents), accounts_b, seats_b.
+    cash and npv in currency. last_c_price: last month's consumer price (price-rise shock).
+    s_ref_c/s_ref_b: the satisfaction reference level (the model's prediction at the
+    initial stocks). cum_*: cumulative acquisition spend and acquisitions (CAC);
+    any_incident: 1 once a path had an incident (its probability on the relaxed path).
     """
 
     period: int
-    F_c: torch.Tensor
-    U_c: torch.Tensor
-    R_c: torch.Tensor
-    F_b: torch.Tensor
-    U_b: torch.Tensor
-    R_b: torch.Tensor
-    P: torch.Tensor
-    brand: torch.Tensor
-    free_c: torch.Tensor
-    paid_c: torch.Tensor
-    pipeline_b: torch.Tensor
-    accounts_b: torch.Tensor
-    seats_b: torch.Tensor
-    cash: torch.Tensor
-    npv: torch.Tensor
+    F_c: Tensor
+    U_c: Tensor
+    R_c: Tensor
+    F_b: Tensor
+    U_b: Tensor
+    R_b: Tensor
+    P: Tensor
+    K: Tensor
+    brand: Tensor
+    free_c: Tensor
+    paid_c: Tensor
+    lapsed_c: Tensor
+    opp1: Tensor
+    opp2: Tensor
+    opp3: Tensor
+    reps_hired: Tensor
+    reps_ramped: Tensor
+    accounts_b: Tensor
+    seats_b: Tensor
+    cash: Tensor
+    npv: Tensor
+    last_c_price: Tensor
+    s_ref_c: Tensor
+    s_ref_b: Tensor
+    cum_c_spend: Tensor
+    cum_c_adopters: Tensor
+    cum_c_paid_adopters: Tensor
+    cum_b_spend: Tensor
+    cum_b_won: Tensor
+    any_incident: Tensor
+    trail: tuple[Tensor, ...]
+    trail_sum: Tensor
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "period"}
+    def tensors(self) -> dict[str, Tensor]:
+        """Every state tensor by name (``trail`` stacked to ``[12, 4, n_paths]``)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")}
+        out["trail"] = torch.stack(self.trail)
+        return out
 
 
 @dataclass(frozen=True)
@@ -89,34 +117,84 @@ class Shocks:
     """One period's random draws, each ``[n_paths]``: standard normals for the two
     satisfaction noises, adopters and leads; a uniform 0..1 for the incident draw."""
 
-    z_sat_c: torch.Tensor
-    z_sat_b: torch.Tensor
-    z_adopt: torch.Tensor
-    z_leads: torch.Tensor
-    u_incident: torch.Tensor
+    z_sat_c: Tensor
+    z_sat_b: Tensor
+    z_adopt: Tensor
+    z_leads: Tensor
+    u_incident: Tensor
 
 
-def initial_state(params: Params) -> State:
-    """Period-0 state from the per-path parameters (see :func:`~.scenario.draw_parameters`)."""
-    p = params
-    zero = torch.zeros_like(p["capability.init_c"])
+def _full(v: Any, n: int, dtype: torch.dtype, device: Any) -> Tensor:
+    """``v`` (float or ``[n]`` tensor) as a fresh ``[n]`` tensor."""
+    if isinstance(v, Tensor):
+        return v.expand(n).clone()
+    return torch.full((n,), float(v), dtype=dtype, device=device)
+
+
+def reference_satisfaction(p: Params, model: ResponseModel, n: int) -> tuple[Tensor, Tensor]:
+    """The satisfaction reference levels ``(S_ref_c, S_ref_b)``, ``[n_paths]``: the model's
+    prediction at the initial stocks, so that the base rates (churn, conversion, word of
+    mouth, win rate) hold for the product as it starts, whatever model is in use."""
+    c = p.capability
+    dt, dev = p.dtype, p.device
+    core = _full(c.init_core, n, dt, dev)
+
+    def at(init: Any, seg: float) -> Tensor:
+        x = _full(init, n, dt, dev)
+        f = (1.0 - c.core_weight) * x + c.core_weight * core
+        return model.predict({"functionality": f, "ux": x, "service_response": x, "segment": torch.full_like(x, seg)})
+
+    return at(c.init_c, 0.0), at(c.init_b, 1.0)
+
+
+def initial_state(params: Params | Mapping[str, Any], satisfaction_model: ResponseModel | None = None) -> State:
+    """Period-0 state from the per-path parameters (:func:`~.params.draw_params`);
+    ``satisfaction_model`` (default: the shipped linear model) sets the reference level."""
+    from .models import LinearSatisfaction
+
+    p = as_params(params)
+    n, dt, dev = p.n_paths, p.dtype, p.device
+    c, tc, tb = p.capability, p.to_c, p.to_b
+    zero = torch.zeros(n, dtype=dt, device=dev)
+    M = _full(tc.market_potential, n, dt, dev)
+    free0 = _full(tc.initial_free, n, dt, dev)
+    opp = _full(tb.initial_pipeline, n, dt, dev) / PIPELINE_STAGES
+    reps = _full(tb.initial_reps, n, dt, dev)
+    s_ref_c, s_ref_b = reference_satisfaction(p, satisfaction_model or LinearSatisfaction(), n)
     return State(
         period=0,
-        F_c=p["capability.init_c"].clone(),
-        U_c=p["capability.init_c"].clone(),
-        R_c=p["capability.init_c"].clone(),
-        F_b=p["capability.init_b"].clone(),
-        U_b=p["capability.init_b"].clone(),
-        R_b=p["capability.init_b"].clone(),
-        P=p["capability.init_posture"].clone(),
+        F_c=_full(c.init_c, n, dt, dev),
+        U_c=_full(c.init_c, n, dt, dev),
+        R_c=_full(c.init_c, n, dt, dev),
+        F_b=_full(c.init_b, n, dt, dev),
+        U_b=_full(c.init_b, n, dt, dev),
+        R_b=_full(c.init_b, n, dt, dev),
+        P=_full(c.init_posture, n, dt, dev),
+        K=_full(c.init_core, n, dt, dev),
         brand=zero.clone(),
-        free_c=torch.minimum(p["to_c.initial_free"], p["to_c.market_potential"]),
-        paid_c=torch.minimum(p["to_c.initial_paid"], (p["to_c.market_potential"] - p["to_c.initial_free"]).clamp(min=0)),
-        pipeline_b=p["to_b.initial_pipeline"].clone(),
-        accounts_b=torch.minimum(p["to_b.initial_accounts"], p["to_b.market_potential"]),
-        seats_b=p["to_b.initial_seats"].clone(),
-        cash=p["finance.initial_cash"].clone(),
+        free_c=torch.minimum(free0, M),
+        paid_c=torch.minimum(_full(tc.initial_paid, n, dt, dev), (M - free0).clamp(min=0)),
+        lapsed_c=zero.clone(),
+        opp1=opp.clone(),
+        opp2=opp.clone(),
+        opp3=opp.clone(),
+        reps_hired=reps.clone(),
+        reps_ramped=reps.clone(),
+        accounts_b=torch.minimum(_full(tb.initial_accounts, n, dt, dev), _full(tb.market_potential, n, dt, dev)),
+        seats_b=_full(tb.initial_seats, n, dt, dev),
+        cash=_full(p.finance.initial_cash, n, dt, dev),
         npv=zero.clone(),
+        last_c_price=_full(tc.reference_price, n, dt, dev),
+        s_ref_c=s_ref_c.detach().clone(),
+        s_ref_b=s_ref_b.detach().clone(),
+        cum_c_spend=zero.clone(),
+        cum_c_adopters=zero.clone(),
+        cum_c_paid_adopters=zero.clone(),
+        cum_b_spend=zero.clone(),
+        cum_b_won=zero.clone(),
+        any_incident=zero.clone(),
+        trail=(torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev),) * TRAIL_MONTHS,
+        trail_sum=torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev),
     )
 
 
@@ -128,167 +206,441 @@ def draw_shocks(generator: torch.Generator, n_paths: int, dtype: torch.dtype, de
     return Shocks(z[0], z[1], z[2], z[3], u)
 
 
-def _grow(x: torch.Tensor, spend: float | torch.Tensor, p: Params) -> torch.Tensor:
+# ----------------------------------------------------------------- helpers
+
+
+def _cap(x: Tensor, hi: Any, relaxed: bool, width: float = 0.05) -> Tensor:
+    """``min(x, hi)``; on the relaxed path a smooth minimum ``hi - width*softplus((hi - x)/width)``
+    with ``width`` relative to ``hi``, so the gradient does not vanish at the cap."""
+    if not relaxed:
+        return torch.minimum(x, hi) if isinstance(hi, Tensor) else x.clamp(max=hi)
+    w = width * (hi.detach().abs() + 1e-9 if isinstance(hi, Tensor) else abs(hi) + 1e-9)
+    return hi - w * torch.nn.functional.softplus((hi - x) / w)
+
+
+def _max(x: Tensor, y: Any) -> Tensor:
+    """Elementwise ``max(x, y)`` for a tensor ``x`` and a float or tensor ``y``."""
+    return torch.maximum(x, y) if isinstance(y, Tensor) else x.clamp(min=y)
+
+
+def _col(xs: list[Tensor]) -> Tensor:
+    """Stack 0-d or ``[n]`` tensors into ``[k, 1]`` or ``[k, n]`` (broadcast over paths)."""
+    s = torch.stack(torch.broadcast_tensors(*xs))
+    return s.unsqueeze(1) if s.dim() == 1 else s
+
+
+# ------------------------------------------------------------- sub-steps
+
+
+class Capabilities(NamedTuple):
+    """Capability stocks after this month's spend, each ``[n_paths]``, 0..10."""
+
+    F_c: Tensor
+    U_c: Tensor
+    R_c: Tensor
+    F_b: Tensor
+    U_b: Tensor
+    R_b: Tensor
+    P: Tensor
+    K: Tensor
+
+
+def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
     """Capability stocks ``x`` (``[n_paths]`` or ``[k, n_paths]`` with ``spend`` ``[k, 1]``)
-    after one month: ``clamp(x + eta*ln(1 + spend/scale)*(1 - x/10) - delta*x, 0, 10)``."""
-    gain = p["capability.eta"] * torch.log1p(spend / p["capability.spend_scale"])
-    return (x + gain * (1.0 - x / 10.0) - p["capability.delta"] * x).clamp(0.0, 10.0)
+    after one month: ``clamp(x + eta*ln(1 + spend/scale)*(1 - x/10) - delta*x, 0, 10)``.
+    ``p`` is the :class:`~.params.CapabilityParams`."""
+    gain = p.eta * torch.log1p(spend / p.spend_scale)
+    return (x + gain * (1.0 - x / 10.0) - p.delta * x).clamp(0.0, 10.0)
+
+
+def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
+    """The eight stocks grow in one ``[8, n_paths]`` pass (one kernel per operation instead
+    of eight: the step is dominated by per-operation overhead at these sizes). Product
+    spend goes ``core_share`` to the shared core K and the rest to the segment's F."""
+    c = p.capability
+    own = 1.0 - c.core_share
+    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K])
+    s = _col([
+        own * spend["c_product"], spend["c_ux"], spend["c_service"],
+        own * spend["b_product"], spend["b_ux"], spend["b_service"],
+        spend["privacy"], c.core_share * (spend["c_product"] + spend["b_product"]),
+    ])  # fmt: skip
+    return Capabilities(*_grow(stocks, s, c).unbind(0))
+
+
+def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseModel) -> tuple[Tensor, Tensor]:
+    """``S = clamp(model(F_eff, U, R, segment) + noise_sd*z, 0, 10)`` for To C and To B,
+    ``[n_paths]``, with ``F_eff = (1 - core_weight)*F + core_weight*K``."""
+    w = p.capability.core_weight
+    zeros = torch.zeros_like(caps.F_c)
+    f_c = (1.0 - w) * caps.F_c + w * caps.K
+    f_b = (1.0 - w) * caps.F_b + w * caps.K
+    S_c = model.predict({"functionality": f_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros})
+    S_b = model.predict({"functionality": f_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0})
+    sd = p.satisfaction.noise_sd
+    return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(0.0, 10.0)
+
+
+class Consumer(NamedTuple):
+    """To C flows and stocks of the month (before incidents), ``[n_paths]``."""
+
+    free_c: Tensor
+    paid_c: Tensor
+    lapsed_c: Tensor
+    adopters: Tensor
+    paid_adopters: Tensor
+    conversion: Tensor
+    churn_free: Tensor
+    churn_paid: Tensor
+    value: Tensor
+
+
+def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool) -> Consumer:
+    """Bass diffusion from the untapped market, freemium conversion and churn driven by
+    perceived value, a one-month churn shock on a price rise, a lapsed pool (module
+    docstring, To C)."""
+    c = p.to_c
+    ref = state.s_ref_c
+    brand_mult = torch.exp(-state.brand)
+    M = c.market_potential
+    N = state.free_c + state.paid_c
+    price = d.c_price.clamp(min=1e-6)
+    value = S_c - c.value_price_weight * (price / c.reference_price - 1.0)
+    p_paid = c.acquisition_effect * torch.log1p(spend["c_acquisition"] / p.capability.spend_scale) * brand_mult
+    p_eff = c.bass_p * brand_mult + p_paid
+    q_eff = c.bass_q * 2.0 * torch.sigmoid(2.0 * c.wom_sat_slope * (value - ref))
+    a_sd = c.adoption_noise_sd
+    untapped = (M - N - state.lapsed_c).clamp(min=0.0)
+    hazard = p_eff + q_eff * N / M
+    adopters = hazard * untapped * torch.exp(a_sd * shocks.z_adopt - 0.5 * a_sd * a_sd)
+    adopters = _cap(adopters, untapped, relaxed).clamp(min=0.0)
+    paid_adopters = adopters * p_paid / hazard.clamp(min=1e-30)
+    conversion = c.conversion_max * torch.sigmoid(c.conversion_logit0 + c.conversion_sat_slope * (value - ref))
+    churn_free = _cap(c.churn_free * torch.exp(-c.churn_sat_slope * (S_c - ref)), 1.0, relaxed)
+    rise = torch.relu(torch.log(price / state.last_c_price.clamp(min=1e-6)))
+    churn_paid = _cap(c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref)) + c.price_churn_shock * rise, 1.0, relaxed)
+    converted = conversion * state.free_c
+    lost_free = churn_free * (state.free_c - converted)  # of those who did not convert
+    lost_paid = churn_paid * state.paid_c
+    free_c = (state.free_c - converted - lost_free + adopters).clamp(min=0.0)
+    paid_c = (state.paid_c + converted - lost_paid).clamp(min=0.0)
+    lapsed_c = state.lapsed_c * (1.0 - c.lapse_return_rate) + lost_free + lost_paid
+    return Consumer(free_c, paid_c, lapsed_c, adopters, paid_adopters, conversion, churn_free, churn_paid, value)
+
+
+class Enterprise(NamedTuple):
+    """To B flows and stocks of the month (before incidents), ``[n_paths]``."""
+
+    opp1: Tensor
+    opp2: Tensor
+    opp3: Tensor
+    reps_hired: Tensor
+    reps_ramped: Tensor
+    capacity: Tensor
+    new_opps: Tensor
+    accounts_b: Tensor
+    seats_b: Tensor
+    won: Tensor
+    win: Tensor
+    logo_churn: Tensor
+    seat_growth: Tensor
+
+
+def enterprise(
+    p: Params, state: State, P: Tensor, S_b: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool
+) -> Enterprise:
+    """Sales reps (hiring lag, ramp) with bounded capacity work the leads (open accounts in
+    market plus bottom-up leads from consumers); a k=3 Erlang pipeline; price- and
+    satisfaction-dependent win rate, logo churn and seat growth (module docstring, To B)."""
+    b = p.to_b
+    ref = state.s_ref_b
+    price_ratio = d.b_seat_price.clamp(min=1e-6) / b.reference_seat_price
+    excess = price_ratio - 1.0
+    target = spend["b_acquisition"] / b.rep_cost
+    reps_hired = state.reps_hired + (target - state.reps_hired) / b.hiring_lag_months
+    reps_ramped = _cap(state.reps_ramped + (reps_hired - state.reps_ramped) / b.ramp_months, reps_hired, relaxed)
+    capacity = reps_ramped * b.opportunities_per_rep
+    Mb = b.market_potential
+    in_pipeline = state.opp1 + state.opp2 + state.opp3
+    open_accounts = (Mb - state.accounts_b - in_pipeline).clamp(min=0.0)
+    l_sd = b.leads_noise_sd
+    users = state.free_c + state.paid_c
+    leads = (b.lead_rate * open_accounts + b.bottom_up_rate * users) * torch.exp(-state.brand) * torch.exp(l_sd * shocks.z_leads - 0.5 * l_sd * l_sd)
+    new_opps = _cap(_cap(leads, capacity, relaxed), open_accounts, relaxed).clamp(min=0.0)
+    rate = PIPELINE_STAGES / b.sales_cycle_months
+    out1, out2, out3 = state.opp1 * rate, state.opp2 * rate, state.opp3 * rate
+    opp1 = state.opp1 - out1 + new_opps
+    opp2 = state.opp2 - out2 + out1
+    opp3 = state.opp3 - out3 + out2
+    review_pass = torch.sigmoid(b.security_review_steepness * (P - b.security_review_threshold))
+    win_raw = b.win_rate * review_pass * torch.exp(b.win_sat_slope * (S_b - ref) - b.price_elasticity * excess)
+    win = _cap(win_raw, 1.0, relaxed)
+    won = _cap(out3 * win, (Mb - state.accounts_b).clamp(min=0.0), relaxed)
+    logo_churn = _cap(b.logo_churn * torch.exp(-b.churn_sat_slope * (S_b - ref) + b.churn_price_elasticity * excess), 1.0, relaxed)
+    seat_growth = (b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * excess).clamp(min=-0.5)
+    accounts_b = state.accounts_b * (1.0 - logo_churn) + won
+    seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + seat_growth) + won * b.seats_per_new_account
+    return Enterprise(opp1, opp2, opp3, reps_hired, reps_ramped, capacity, new_opps, accounts_b, seats_b, won, win, logo_churn, seat_growth)
+
+
+class Incidents(NamedTuple):
+    """The month's incident (``hit``: 0/1, or the probability on the relaxed path), the
+    stocks after its churn shock, the brand penalty and the incident's cash cost, ``[n_paths]``."""
+
+    prob: Tensor
+    hit: Tensor
+    free_c: Tensor
+    paid_c: Tensor
+    lapsed_c: Tensor
+    accounts_b: Tensor
+    seats_b: Tensor
+    brand: Tensor
+    cost: Tensor
+    keep_b: Tensor
+    expected_cost: Tensor
+
+
+def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise, shocks: Shocks, model: ResponseModel, relaxed: bool) -> Incidents:
+    """Bernoulli incident with the model's monthly probability (its expectation when
+    ``relaxed``); a model whose labels cover a year is converted, p_m = 1 - (1 - p)^(1/12).
+    Cost: response + per-record remediation + fine_fraction*max(fixed cap, share*trailing
+    12-month revenue) (GDPR Art. 83(5)); lost business enters as churn and brand penalty."""
+    pr = p.privacy
+    records_b = ent.seats_b * pr.records_per_seat
+    records = con.free_c + con.paid_c + records_b
+    tp = pr.third_party_access
+    features = {
+        "records_log10": torch.log10(1.0 + records),
+        "security_posture": P,
+        "enterprise_share": records_b / records.clamp(min=1.0),
+        "third_party_access": tp if isinstance(tp, Tensor) else torch.full_like(P, tp),
+    }
+    prob = model.predict(features).clamp(0.0, 1.0)
+    k = label_period_months(model)
+    if k != 1:
+        prob = 1.0 - (1.0 - prob) ** (1.0 / k)
+    hit = prob if relaxed else (shocks.u_incident < prob).to(P.dtype)
+    lost_c = pr.churn_shock_c * hit
+    keep_c = 1.0 - lost_c
+    keep_b = 1.0 - pr.churn_shock_b * hit
+    brand = state.brand * pr.brand_decay + pr.brand_hit * hit
+    revenue_12 = state.trail_sum[2]
+    cap = _max(pr.fine_cap_share * revenue_12, pr.fine_cap_fixed)
+    cost_if_hit = pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap
+    cost = cost_if_hit * hit
+    lapsed = con.lapsed_c + lost_c * (con.free_c + con.paid_c)
+    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, lapsed, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, cost, keep_b, cost_if_hit * prob)
+
+
+class Finance(NamedTuple):
+    """Money of the month, ``[n_paths]``: MRR (currency/month), costs, cash, NPV, terminal values."""
+
+    mrr_c: Tensor
+    mrr_b: Tensor
+    mrr: Tensor
+    arr: Tensor
+    costs: Tensor
+    net: Tensor
+    cash: Tensor
+    npv: Tensor
+    tv_gordon: Tensor
+    tv_arr: Tensor
+    trail: tuple[Tensor, ...]
+    trail_sum: Tensor
+
+
+def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor]) -> Finance:
+    """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
+    discounted terminal values at this month: Gordon growth on the trailing-12-month net
+    cash flow *before acquisition spend* (acquisition is growth investment; the rest of the
+    budget and the fixed and variable costs continue, incidents at their expected cost),
+    and an ARR multiple."""
+    f = p.finance
+    mrr_c = inc.paid_c * d.c_price
+    mrr_b = inc.seats_b * d.b_seat_price
+    mrr = mrr_c + mrr_b
+    arr = 12.0 * mrr
+    users_c = inc.free_c + inc.paid_c
+    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + inc.cost
+    net = mrr - costs
+    cash = state.cash + net
+    r = f.discount_rate_annual
+    r_m = (1.0 + r) ** (1.0 / 12.0) - 1.0
+    t = state.period + 1
+    disc = (1.0 + r_m) ** t
+    npv = state.npv + net / disc
+    # Trailing 12 months (oldest first): To B retention factors, MRR, net cash flow.
+    keep = (1.0 - ent.logo_churn) * inc.keep_b
+    log_nrr = torch.log((keep * (1.0 + ent.seat_growth)).clamp(min=1e-12))
+    log_grr = torch.log((keep * (1.0 + ent.seat_growth.clamp(max=0.0))).clamp(min=1e-12))
+    # Steady state: no acquisition spend, incidents at their expected cost (a realized
+    # incident is a one-off, not a perpetuity).
+    steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost
+    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady))
+    trail = (*state.trail[1:], new)
+    trail_sum = state.trail_sum + (new - state.trail[0])
+    months = min(t, TRAIL_MONTHS)
+    ncf_12 = trail_sum[3] * (TRAIL_MONTHS / months)
+    g = f.terminal_growth
+    tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
+    tv_arr = f.arr_multiple * arr / disc
+    return Finance(mrr_c, mrr_b, mrr, arr, costs, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
+
+
+# ------------------------------------------------------------------ step
+
+
+def as_decision_tensors(decision: Decision | DecisionTensors, dtype: torch.dtype, device: Any) -> DecisionTensors:
+    """``decision`` as :class:`~.decisions.DecisionTensors` (a :class:`Decision` is converted)."""
+    return decision if isinstance(decision, DecisionTensors) else DecisionTensors.from_decision(decision, dtype, device)
 
 
 def advance(
-    params: Params,
+    params: Params | Mapping[str, Any],
     state: State,
-    decision: Decision,
+    decision: Decision | DecisionTensors,
     shocks: Shocks,
     satisfaction_model: ResponseModel,
     incident_model: ResponseModel,
-) -> tuple[State, dict[str, torch.Tensor]]:
+    relaxed: bool = False,
+) -> tuple[State, dict[str, Tensor]]:
     """Move every path one month. Pure: inputs are not modified.
 
+    A composition of the sub-steps :func:`capabilities`, :func:`satisfaction`,
+    :func:`consumer`, :func:`enterprise`, :func:`incidents`, :func:`finance`.
+
     Args:
-        params: per-path parameters ``{"section.name": [n_paths]}``.
+        params: :class:`~.params.Params` (or a flat ``{"section.name": [n_paths]}`` dict).
         state: the state after ``state.period`` months.
-        decision: a *validated* decision (``Simulation`` validates before calling).
+        decision: a *validated* :class:`Decision` (every path) or
+            :class:`~.decisions.DecisionTensors` (fields 0-d or ``[n_paths]``).
         shocks: this period's random draws.
         satisfaction_model, incident_model: see :mod:`.models`.
+        relaxed: the differentiable path: an incident enters as its probability (expected
+            cost, churn and brand) instead of a Bernoulli draw, and the caps that would
+            stop a lever's gradient are smooth minima. No in-place operation and no
+            ``.item()``: autograd flows to decision tensors that require grad. The
+            exact simulation (``relaxed=False``) is the default.
 
     Returns:
         ``(new_state, outputs)`` where outputs maps each KPI name of
         :data:`~.kpi.KPIS` to a ``[n_paths]`` tensor for this period.
     """
-    p = params
-    sp = decision.spend()
-    scale = p["capability.spend_scale"]
+    p = as_params(params)
+    d = as_decision_tensors(decision, state.F_c.dtype, state.F_c.device)
+    sp = d.spend()
+    caps = capabilities(p, state, sp)
+    S_c, S_b = satisfaction(p, caps, shocks, satisfaction_model)
+    con = consumer(p, state, S_c, d, sp, shocks, relaxed)
+    ent = enterprise(p, state, caps.P, S_b, d, sp, shocks, relaxed)
+    inc = incidents(p, state, caps.P, con, ent, shocks, incident_model, relaxed)
+    fin = finance(p, state, d, inc, ent, sp)
 
-    # The seven stocks grow in one [7, n_paths] pass (one kernel per operation instead
-    # of seven: the step is dominated by per-operation overhead at these sizes).
-    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P])
-    spends = [sp["c_product"], sp["c_ux"], sp["c_service"], sp["b_product"], sp["b_ux"], sp["b_service"], sp["privacy"]]
-    spend = torch.tensor(spends, dtype=stocks.dtype).to(stocks.device).unsqueeze(1)
-    F_c, U_c, R_c, F_b, U_b, R_b, P = _grow(stocks, spend, p).unbind(0)
-
-    sd = p["satisfaction.noise_sd"]
-    zeros = torch.zeros_like(F_c)
-    S_c = (satisfaction_model.predict({"functionality": F_c, "ux": U_c, "service_response": R_c, "segment": zeros}) + sd * shocks.z_sat_c).clamp(0.0, 10.0)
-    S_b = (satisfaction_model.predict({"functionality": F_b, "ux": U_b, "service_response": R_b, "segment": zeros + 1.0}) + sd * shocks.z_sat_b).clamp(0.0, 10.0)
-
-    # --- To C: Bass diffusion, freemium conversion, churn.
-    brand_mult = torch.exp(-state.brand)
-    M = p["to_c.market_potential"]
-    N = state.free_c + state.paid_c
-    ref_c = p["to_c.satisfaction_ref"]
-    p_eff = (p["to_c.bass_p"] + p["to_c.acquisition_effect"] * torch.log1p(sp["c_acquisition"] / scale)) * brand_mult
-    q_eff = p["to_c.bass_q"] * S_c / ref_c
-    a_sd = p["to_c.adoption_noise_sd"]
-    remaining = (M - N).clamp(min=0.0)
-    adopters = (p_eff + q_eff * N / M) * remaining * torch.exp(a_sd * shocks.z_adopt - 0.5 * a_sd * a_sd)
-    adopters = torch.minimum(adopters, remaining).clamp(min=0.0)
-    price_ratio = max(decision.c_price, 1e-9) / p["to_c.reference_price"]
-    conv_logit = p["to_c.conversion_logit0"] + p["to_c.conversion_sat_slope"] * (S_c - ref_c) - p["to_c.price_elasticity"] * torch.log(price_ratio)
-    conversion = p["to_c.conversion_max"] * torch.sigmoid(conv_logit)
-    churn_mult_c = torch.exp(-p["to_c.churn_sat_slope"] * (S_c - ref_c))
-    churn_free = (p["to_c.churn_free"] * churn_mult_c).clamp(max=1.0)
-    churn_paid = (p["to_c.churn_paid"] * churn_mult_c).clamp(max=1.0)
-    converted = conversion * state.free_c
-    free_c = (state.free_c - converted - churn_free * state.free_c + adopters).clamp(min=0.0)
-    paid_c = (state.paid_c + converted - churn_paid * state.paid_c).clamp(min=0.0)
-
-    # --- To B: leads -> pipeline -> won accounts; seats expand, logos churn.
-    Mb = p["to_b.market_potential"]
-    l_sd = p["to_b.leads_noise_sd"]
-    open_share = (1.0 - state.accounts_b / Mb).clamp(0.0, 1.0)
-    leads = sp["b_acquisition"] / p["to_b.cost_per_lead"] * open_share * brand_mult * torch.exp(l_sd * shocks.z_leads - 0.5 * l_sd * l_sd)
-    resolved = state.pipeline_b / p["to_b.sales_cycle_months"]
-    review_pass = torch.sigmoid(p["to_b.security_review_steepness"] * (P - p["to_b.security_review_threshold"]))
-    ref_b = p["to_b.satisfaction_ref"]
-    win = (p["to_b.win_rate"] * review_pass * (S_b / ref_b).clamp(max=1.5) * brand_mult).clamp(0.0, 1.0)
-    won = torch.minimum(resolved * win, (Mb - state.accounts_b).clamp(min=0.0))
-    pipeline_b = state.pipeline_b - resolved + leads
-    logo_churn = (p["to_b.logo_churn"] * torch.exp(-p["to_b.churn_sat_slope"] * (S_b - ref_b))).clamp(max=1.0)
-    expansion = p["to_b.seat_expansion_max"] * torch.tanh((S_b - p["to_b.expansion_sat_mid"]) / 2.0)
-    accounts_b = state.accounts_b * (1.0 - logo_churn) + won
-    seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + expansion) + won * p["to_b.seats_per_new_account"]
-
-    # --- Privacy incidents.
-    users = free_c + paid_c
-    b_records = seats_b * p["privacy.records_per_seat"]
-    records = users + b_records
-    inc_features = {
-        "records_log10": torch.log10(1.0 + records),
-        "security_posture": P,
-        "enterprise_share": b_records / records.clamp(min=1.0),
-        "third_party_access": p["privacy.third_party_access"],
-    }
-    incident_prob = incident_model.predict(inc_features).clamp(0.0, 1.0)
-    incidents = (shocks.u_incident < incident_prob).to(F_c.dtype)
-    free_c = free_c * (1.0 - p["privacy.churn_shock_c"] * incidents)
-    paid_c = paid_c * (1.0 - p["privacy.churn_shock_c"] * incidents)
-    accounts_b = accounts_b * (1.0 - p["privacy.churn_shock_b"] * incidents)
-    seats_b = seats_b * (1.0 - p["privacy.churn_shock_b"] * incidents)
-    brand = state.brand * p["privacy.brand_decay"] + p["privacy.brand_hit"] * incidents
-
-    # --- Money.
-    mrr_c = paid_c * decision.c_price
-    mrr_b = seats_b * decision.b_seat_price
-    mrr = mrr_c + mrr_b
-    arr = 12.0 * mrr
-    remediation = p["privacy.cost_per_record"] * p["privacy.exposed_fraction"] * records * incidents
-    fine = p["privacy.fine_fraction_of_cap"] * p["privacy.fine_cap_share"] * arr * incidents
-    incident_cost = remediation + fine
-    users_c = free_c + paid_c
-    costs = decision.budget + p["finance.fixed_costs"] + p["to_c.compute_cost_per_user"] * users_c + p["to_b.cost_per_seat"] * seats_b + incident_cost
-    net = mrr - costs
-    cash = state.cash + net
-    r_m = (1.0 + p["finance.discount_rate_annual"]) ** (1.0 / 12.0) - 1.0
-    npv = state.npv + net / (1.0 + r_m) ** (state.period + 1)
-
-    new_state = State(state.period + 1, F_c, U_c, R_c, F_b, U_b, R_b, P, brand, free_c, paid_c, pipeline_b, accounts_b, seats_b, cash, npv)
+    n = state.F_c.shape[0]
+    cum_c_spend = state.cum_c_spend + sp["c_acquisition"]
+    cum_c_adopters = state.cum_c_adopters + con.adopters
+    cum_c_paid = state.cum_c_paid_adopters + con.paid_adopters
+    cum_b_spend = state.cum_b_spend + sp["b_acquisition"]
+    cum_b_won = state.cum_b_won + ent.won
+    any_incident = 1.0 - (1.0 - state.any_incident) * (1.0 - inc.hit)
+    new_state = State(
+        state.period + 1, *caps, inc.brand, inc.free_c, inc.paid_c, inc.lapsed_c, ent.opp1, ent.opp2, ent.opp3,
+        ent.reps_hired, ent.reps_ramped, inc.accounts_b, inc.seats_b, fin.cash, fin.npv,
+        d.c_price.clamp(min=1e-6).expand(n), state.s_ref_c, state.s_ref_b,
+        cum_c_spend.expand(n), cum_c_adopters, cum_c_paid, cum_b_spend.expand(n), cum_b_won, any_incident, fin.trail, fin.trail_sum,
+    )  # fmt: skip
+    users_c = inc.free_c + inc.paid_c
+    months = min(state.period + 1, TRAIL_MONTHS)
+    nan = float("nan")
+    cac_b = torch.where(cum_b_won > 1e-9, cum_b_spend / cum_b_won.clamp(min=1e-9), nan)
+    unit_margin = p.to_b.seats_per_new_account * (d.b_seat_price - p.to_b.cost_per_seat)
     outputs = {
         "users_c": users_c,
-        "free_c": free_c,
-        "paid_c": paid_c,
-        "paid_share_c": paid_c / users_c.clamp(min=1.0),
-        "new_users_c": adopters,
-        "conversion_c": conversion,
-        "churn_free_c": churn_free,
-        "churn_paid_c": churn_paid,
-        "cac_c": sp["c_acquisition"] / adopters.clamp(min=1.0),
-        "accounts_b": accounts_b,
-        "seats_b": seats_b,
-        "pipeline_b": pipeline_b,
-        "new_accounts_b": won,
-        "win_rate_b": win,
-        "logo_churn_b": logo_churn,
-        "nrr_b": ((1.0 - logo_churn) * (1.0 + expansion)) ** 12,
-        "cac_b": sp["b_acquisition"] / won.clamp(min=1e-3),
+        "free_c": inc.free_c,
+        "paid_c": inc.paid_c,
+        "lapsed_c": inc.lapsed_c,
+        "paid_share_c": inc.paid_c / users_c.clamp(min=1.0),
+        "new_users_c": con.adopters,
+        "conversion_c": con.conversion,
+        "churn_free_c": con.churn_free,
+        "churn_paid_c": con.churn_paid,
+        "value_c": con.value,
+        "cac_c_blended": torch.where(cum_c_adopters > 1e-9, cum_c_spend / cum_c_adopters.clamp(min=1e-9), nan),
+        "cac_c_paid": torch.where(cum_c_paid > 1e-9, cum_c_spend / cum_c_paid.clamp(min=1e-9), nan),
+        "accounts_b": inc.accounts_b,
+        "seats_b": inc.seats_b,
+        "reps_b": ent.reps_ramped,
+        "capacity_b": ent.capacity,
+        "new_opportunities_b": ent.new_opps,
+        "pipeline_b": ent.opp1 + ent.opp2 + ent.opp3,
+        "new_accounts_b": ent.won,
+        "win_rate_b": ent.win,
+        "logo_churn_b": ent.logo_churn,
+        "nrr_b": torch.exp(fin.trail_sum[0] * (TRAIL_MONTHS / months)),
+        "grr_b": torch.exp(fin.trail_sum[1] * (TRAIL_MONTHS / months)),
+        "cac_b": cac_b,
+        "cac_payback_b": torch.where(unit_margin > 0, cac_b / unit_margin.clamp(min=1e-9), nan),
         "satisfaction_c": S_c,
         "satisfaction_b": S_b,
-        "posture": P,
-        "incident_prob": incident_prob,
-        "incidents": incidents,
-        "incident_cost": incident_cost,
-        "mrr_c": mrr_c,
-        "mrr_b": mrr_b,
-        "mrr": mrr,
-        "arr": arr,
-        "costs": costs,
-        "net_cash_flow": net,
-        "cash": cash,
-        "npv": npv,
-        "p_cash_negative": (cash < 0).to(F_c.dtype),
+        "core": caps.K,
+        "posture": caps.P,
+        "incident_prob": inc.prob,
+        "incidents": inc.hit,
+        "p_incident_so_far": any_incident,
+        "incident_cost": inc.cost,
+        "mrr_c": fin.mrr_c,
+        "mrr_b": fin.mrr_b,
+        "mrr": fin.mrr,
+        "arr": fin.arr,
+        "costs": fin.costs,
+        "net_cash_flow": fin.net,
+        "cash": fin.cash,
+        "npv": fin.npv,
+        "terminal_value": fin.tv_gordon,
+        "npv_total": fin.npv + fin.tv_gordon,
+        "terminal_value_arr": fin.tv_arr,
+        "npv_total_arr": fin.npv + fin.tv_arr,
+        "p_cash_negative": (fin.cash < 0).to(S_c.dtype),
     }
+    outputs = {k: (v if v.dim() and v.shape[0] == n else v.expand(n)) for k, v in outputs.items()}
     return new_state, outputs
 
 
 def step(
-    params: Params,
+    params: Params | Mapping[str, Any],
     state: State,
-    decision: Decision,
+    decision: Decision | DecisionTensors,
     generator: torch.Generator,
     satisfaction_model: ResponseModel,
     incident_model: ResponseModel,
-) -> tuple[State, dict[str, torch.Tensor]]:
+    relaxed: bool = False,
+) -> tuple[State, dict[str, Tensor]]:
     """Draw this period's shocks from ``generator`` and :func:`advance`."""
     ref = state.F_c
     shocks = draw_shocks(generator, ref.shape[0], ref.dtype, ref.device)
-    return advance(params, state, decision, shocks, satisfaction_model, incident_model)
+    return advance(params, state, decision, shocks, satisfaction_model, incident_model, relaxed)
+
+
+def rollout(
+    params: Params | Mapping[str, Any],
+    state: State,
+    decisions: Decision | DecisionTensors | list[Decision | DecisionTensors],
+    generator: torch.Generator,
+    satisfaction_model: ResponseModel,
+    incident_model: ResponseModel,
+    steps: int,
+    relaxed: bool = False,
+) -> tuple[State, list[dict[str, Tensor]]]:
+    """:func:`step` ``steps`` months from ``state``; ``decisions`` is one decision held
+    throughout or one per month. Returns the final state and each month's outputs.
+
+    With per-path :class:`~.decisions.DecisionTensors` this evaluates many candidate
+    allocations as paths of one simulation; with the same ``generator`` state two
+    rollouts share their random numbers (common random numbers).
+    """
+    outs = []
+    for t in range(steps):
+        d = decisions[t] if isinstance(decisions, list) else decisions
+        state, out = step(params, state, d, generator, satisfaction_model, incident_model, relaxed)
+        outs.append(out)
+    return state, outs

@@ -117,6 +117,8 @@ class LogisticIncident:
     b_third_party: float = 0.8
     features: tuple[str, ...] = INCIDENT_FEATURES
     description: str = "logistic (shipped defaults)"
+    #: The period one label of the training data covered (the generator's: a month).
+    label_period: str = "month"
 
     def predict(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         import torch
@@ -129,3 +131,79 @@ class LogisticIncident:
             + self.b_third_party * features["third_party_access"]
         )
         return torch.sigmoid(z)
+
+
+#: Label periods an incident model may declare (``label_period`` in its metadata), in months.
+LABEL_PERIODS = {"month": 1, "year": 12}
+
+
+def label_period_months(model: ResponseModel) -> int:
+    """Months covered by one label of an incident model: 12 when its metadata says
+    ``label_period = "year"``, 1 for ``"month"`` and for models without the key (every
+    model before the key existed was trained on monthly labels).
+
+    Raises:
+        ModelError: an unknown ``label_period`` value.
+    """
+    lp = getattr(model, "label_period", None)
+    if lp is None:
+        meta = getattr(model, "metadata", None)
+        lp = meta.get("label_period", "month") if isinstance(meta, dict) else "month"
+    if lp not in LABEL_PERIODS:
+        raise ModelError(f"privacy model {model.description!r}: label_period {lp!r}: expected one of {', '.join(LABEL_PERIODS)}")
+    return LABEL_PERIODS[lp]
+
+
+def model_noise_sd(model: ResponseModel) -> float | None:
+    """The satisfaction model's test RMSE (survey points) when it reports one, else None."""
+    metrics = getattr(model, "metrics", None)
+    rmse = metrics.get("rmse") if isinstance(metrics, dict) else None
+    return float(rmse) if isinstance(rmse, int | float) and rmse >= 0 else None
+
+
+#: Test R² below which a satisfaction model is flagged as weak.
+WEAK_R2 = 0.3
+
+
+def model_warnings(satisfaction_model: ResponseModel, incident_model: ResponseModel) -> list[str]:
+    """Plain-text warnings about models whose use would mislead the simulation.
+
+    * a satisfaction model with a test R² below :data:`WEAK_R2`;
+    * a satisfaction model in which more functionality, ux or service response *lowers*
+      the prediction somewhere on 0..10 (others at mid-scale; a sign change of a linear
+      coefficient, or a non-monotone MLP): spending on that capability then hurts;
+    * a privacy model in which a better security posture *raises* the incident probability.
+
+    Returns:
+        one line per problem (empty when none), naming the model and the feature.
+    """
+    import torch
+
+    out = []
+    metrics = getattr(satisfaction_model, "metrics", None)
+    r2 = metrics.get("r2") if isinstance(metrics, dict) else None
+    if isinstance(r2, int | float) and r2 < WEAK_R2:
+        out.append(f"satisfaction model {satisfaction_model.description!r}: test R² {r2:.2f} is low (< {WEAK_R2}): its predictions barely follow the data")
+    grid = torch.linspace(0.0, 10.0, 21, dtype=torch.float64)
+    mid = torch.full_like(grid, 5.0)
+    with torch.no_grad():
+        for feat in ("functionality", "ux", "service_response"):
+            if feat not in satisfaction_model.features:
+                continue
+            for seg in (0.0, 1.0):
+                x = {f: mid for f in SATISFACTION_FEATURES}
+                x = {**x, feat: grid, "segment": torch.full_like(grid, seg)}
+                diffs = torch.diff(satisfaction_model.predict(x).to(torch.float64))
+                if bool((diffs < -1e-6).any()):
+                    where = grid[1:][diffs < -1e-6]
+                    out.append(
+                        f"satisfaction model {satisfaction_model.description!r}: more {feat} lowers predicted satisfaction "
+                        f"(around {float(where[0]):g}..{float(where[-1]):g} on 0..10, {'To B' if seg else 'To C'}): spending on it hurts in the simulation"
+                    )
+                    break
+        if "security_posture" in incident_model.features:
+            x = {"records_log10": torch.full_like(grid, 5.0), "security_posture": grid, "enterprise_share": torch.full_like(grid, 0.1), "third_party_access": torch.ones_like(grid)}
+            diffs = torch.diff(incident_model.predict(x).to(torch.float64))
+            if bool((diffs > 1e-9).any()):
+                out.append(f"privacy model {incident_model.description!r}: a better security posture raises the incident probability: privacy spending hurts in the simulation")
+    return out

@@ -6,7 +6,9 @@ table such as ``bass_p = {dist = "lognormal", median = 0.0025, sigma = 0.3}`` th
 once per Monte-Carlo path (:func:`draw_parameters`), so the P10..P90 bands show parameter
 uncertainty as well as period noise. Distributions: ``normal`` (mean, sd), ``lognormal``
 (median, sigma), ``uniform`` (low, high), ``triangular`` (low, mode, high). Draws are
-clipped to the parameter's valid range.
+truncated to the parameter's valid range by the inverse CDF (never clipped onto a bound);
+a normal or lognormal with most of its mass outside the range is refused, as is any value
+of magnitude above :data:`MAX_MAGNITUDE`.
 
 Units: currency per month for money flows, fractions 0..1 for shares and rates (per
 month unless said), 0..10 for capability stocks and satisfaction (survey scale).
@@ -26,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "sample_data" / "default_scenario.toml"
@@ -99,9 +103,19 @@ def _dist_support(d: Any) -> list[float]:
     return []
 
 
+#: Largest magnitude of any scenario value, decision value or draw: money flows are summed
+#: over months, squared in variances and multiplied by 12 for ARR, and must stay finite in
+#: float32 (max 3.4e38) with room to spare; 1e15 is a thousand times any plausible budget.
+MAX_MAGNITUDE = 1e15
+#: Largest lognormal sigma (a factor of e^5 = 148 per standard deviation).
+MAX_LOG_SIGMA = 5.0
+
+
 def _bound_problem(v: float, extra: dict) -> str | None:
     if not math.isfinite(v):
         return "expected a finite number"
+    if abs(v) > MAX_MAGNITUDE:
+        return f"expected a magnitude <= {MAX_MAGNITUDE:g} (larger values overflow the simulation's arithmetic)"
     ge, le, gt = extra.get("ge"), extra.get("le"), extra.get("gt")
     if ge is not None and v < ge:
         return f"expected >= {ge}"
@@ -122,17 +136,44 @@ def _check_bounds(scenario: Scenario, source: str) -> None:
                 problem = _bound_problem(float(v), info.json_schema_extra or {})
                 if problem:
                     raise ScenarioError(f"{source}: key {section}.{name}: value {v!r}: {problem}")
+            if isinstance(value, int | float):
+                continue
+            for k, v in value.model_dump().items():
+                if k != "dist" and not (math.isfinite(v) and abs(v) <= MAX_MAGNITUDE):
+                    raise ScenarioError(f"{source}: key {section}.{name}.{k}: value {v!r}: expected a finite number of magnitude <= {MAX_MAGNITUDE:g}")
+            if isinstance(value, LogNormal) and value.sigma > MAX_LOG_SIGMA:
+                raise ScenarioError(f"{source}: key {section}.{name}.sigma: value {value.sigma!r}: expected <= {MAX_LOG_SIGMA:g}")
+            mass = mass_inside(value, info.json_schema_extra or {})
+            if mass < 0.5:
+                raise ScenarioError(
+                    f"{source}: key {section}.{name}: value a table: only {mass:.0%} of the distribution lies inside the "
+                    f"parameter's bounds; expected most of it (draws are truncated to the bounds)"
+                )
 
 
 class Simulation(_Strict):
     horizon_months: int = Field(36, ge=1, le=600, description="Periods (months) shown as the run's horizon.")
+    satisfaction_noise: Literal["model", "scenario"] = Field(
+        "model",
+        description="Satisfaction noise sd: 'model' = the satisfaction model's test RMSE (satisfaction.noise_sd when the model reports none), 'scenario' = satisfaction.noise_sd.",
+    )
+
+
+def _ln(median: float, sigma: float) -> LogNormal:
+    return LogNormal(dist="lognormal", median=median, sigma=sigma)
+
+
+def _tri(low: float, mode: float, high: float) -> Triangular:
+    return Triangular(dist="triangular", low=low, mode=mode, high=high)
 
 
 class Capability(_Section):
     """Capability stocks X in 0..10: X' = X + eta*ln(1 + spend/spend_scale)*(1 - X/10) - delta*X.
 
     A goodwill-style stock with diminishing returns and depreciation (Nerlove & Arrow 1962,
-    Economica 29:129-142); the 0..10 scale matches survey ratings (ECSI/ACSI items)."""
+    Economica 29:129-142); the 0..10 scale matches survey ratings (ECSI/ACSI items).
+    A shared core stock K (models, platform) is built by core_share of both segments'
+    product spend; the functionality the satisfaction model sees is (1-core_weight)*F + core_weight*K."""
 
     eta: Param = _p(0.6, "Gain per unit of ln(1+spend/scale); calibration assumption.", ge=0)
     delta: Param = _p(0.02, "Monthly depreciation (about 22%/yr, product-quality decay; calibration assumption).", ge=0, le=1)
@@ -140,75 +181,99 @@ class Capability(_Section):
     init_c: Param = _p(5.0, "Initial F, U, R of the consumer product (mid-scale).", ge=0, le=10)
     init_b: Param = _p(5.0, "Initial F, U, R of the enterprise product (mid-scale).", ge=0, le=10)
     init_posture: Param = _p(5.0, "Initial privacy/security posture P (mid-scale).", ge=0, le=10)
+    init_core: Param = _p(5.0, "Initial shared core stock K (mid-scale).", ge=0, le=10)
+    core_share: Param = _p(0.5, "Share of each segment's product spend that builds the shared core K (platform teams; assumption).", ge=0, le=1)
+    core_weight: Param = _p(0.4, "Weight of K in the functionality both segments see (shared model/platform; assumption).", ge=0, le=1)
 
 
 class Satisfaction(_Section):
-    noise_sd: Param = _p(0.3, "Per-period noise of satisfaction, survey points (ECSI item sd ~1.5 / sqrt(25) respondents).", ge=0)
+    noise_sd: Param = _p(0.3, "Per-period noise of satisfaction, survey points, when the model reports no test RMSE (ECSI item sd ~1.5 / sqrt(25) respondents).", ge=0)
 
 
 class ToC(_Section):
-    """Consumer market: Bass diffusion (Bass 1969, Management Science 15:215-227), freemium."""
+    """Consumer market: Bass diffusion (Bass 1969, Management Science 15:215-227), freemium,
+    perceived value V = S - value_price_weight*(price/reference_price - 1), a lapsed pool."""
 
-    market_potential: Param = _p(2_000_000.0, "M_c, addressable users; scenario assumption.", gt=0)
-    bass_p: Param = _p(0.0025, "Innovation coefficient per month: p=0.03/yr mean of Sultan, Farley & Lehmann 1990 (JMR 27:70-77) / 12.", ge=0, le=1)
-    bass_q: Param = _p(0.032, "Imitation coefficient per month: q=0.38/yr mean of Sultan, Farley & Lehmann 1990 / 12.", ge=0, le=1)
+    market_potential: Param = _p(4_000_000.0, "M_c, addressable users; scenario assumption.", gt=0)
+    bass_p: Param = _p(_ln(0.0025, 0.35), "Innovation coefficient per month: p=0.03/yr mean of Sultan, Farley & Lehmann 1990 (JMR 27:70-77) / 12; their spread across studies ~x/1.4.", ge=0, le=1)
+    bass_q: Param = _p(_ln(0.032, 0.3), "Imitation coefficient per month: q=0.38/yr mean of Sultan, Farley & Lehmann 1990 / 12; spread ~x/1.35.", ge=0, le=1)
     acquisition_effect: Param = _p(0.004, "Added to p per unit ln(1+acquisition spend/spend_scale); calibration assumption.", ge=0)
-    satisfaction_ref: Param = _p(7.0, "Satisfaction at which word of mouth, churn and conversion take their base values (ACSI mean ~75/100).", gt=0, le=10)
+    wom_sat_slope: Param = _p(0.3, "Word of mouth q scales by exp(slope*(V - S_ref)); calibration assumption (net-promoter studies: WoM rises with satisfaction).", ge=0)
     adoption_noise_sd: Param = _p(0.1, "Lognormal sd of monthly adopter counts; calibration assumption.", ge=0)
     initial_free: Param = _p(20_000.0, "Free users at period 0; scenario assumption.", ge=0)
     initial_paid: Param = _p(600.0, "Paid users at period 0 (3% of users); scenario assumption.", ge=0)
-    conversion_max: Param = _p(0.02, "Ceiling of the monthly free->paid conversion rate; freemium benchmarks (Kumar 2014, HBR) put paid shares at 2-5%.", ge=0, le=1)
-    conversion_logit0: Param = _p(-1.7, "Logit of conversion/conversion_max at reference satisfaction and price (0.31% a month).")
-    conversion_sat_slope: Param = _p(0.5, "Conversion logit change per satisfaction point; calibration assumption.")
-    price_elasticity: Param = _p(1.5, "Conversion logit change per unit ln(price/reference_price); consumer SaaS price elasticity ~1-2.", ge=0)
+    conversion_max: Param = _p(0.01, "Ceiling of the monthly free->paid conversion rate; freemium benchmarks (Kumar 2014, HBR) put paid shares at 2-5%.", ge=0, le=1)
+    conversion_logit0: Param = _p(-1.6, "Logit of conversion/conversion_max at reference satisfaction and price: 0.17% a month (freemium monthly free->paid conversion 0.1-0.5%), calibrated to a 2-5% paid share at month 36.")
+    conversion_sat_slope: Param = _p(0.25, "Conversion logit change per point of perceived value V; calibration assumption.")
+    value_price_weight: Param = _p(_ln(2.0, 0.25), "Perceived value V = S - w*(price/reference_price - 1): points lost per reference price of extra price (logit choice, price linear); price elasticity of paid users ~(conversion+churn slopes)*w*price/ref = 0.7 at the reference (consumer subscriptions 0.5-2).", ge=0)
     reference_price: Param = _p(12.0, "Reference consumer price, currency/month (median consumer AI subscription ~USD 10-20).", gt=0)
     churn_free: Param = _p(0.08, "Monthly churn of free users at reference satisfaction (consumer apps 5-10%/month).", ge=0, le=1)
-    churn_paid: Param = _p(0.04, "Monthly churn of paid users at reference satisfaction (consumer subscriptions 3-7%/month, Recurly 2023).", ge=0, le=1)
-    churn_sat_slope: Param = _p(0.25, "Churn multiplier exp(-slope*(S-S_ref)); calibration assumption.", ge=0)
-    compute_cost_per_user: Param = _p(0.15, "Inference compute per active user (free or paid), currency/month; the freemium trade-off.", ge=0)
+    churn_paid: Param = _p(_tri(0.03, 0.045, 0.07), "Monthly churn of paid users at reference value (consumer subscriptions 3-7%/month, Recurly 2023).", ge=0, le=1)
+    churn_sat_slope: Param = _p(0.12, "Churn multiplier exp(-slope*(V-S_ref)); calibration assumption.", ge=0)
+    price_churn_shock: Param = _p(0.5, "Extra paid churn in the month of a price rise, per unit ln(new/old price) (one-month shock; price-increase churn studies).", ge=0)
+    lapse_return_rate: Param = _p(0.03, "Monthly share of lapsed (churned) consumers who return to the untapped market (re-acquirable after ~3 years on average); assumption.", ge=0, le=1)
+    compute_cost_per_user: Param = _p(0.10, "Inference compute per active user (free or paid), currency/month; the freemium trade-off.", ge=0)
 
 
 class ToB(_Section):
-    """Enterprise market: leads, a sales pipeline closed over a sales cycle, seats, NRR."""
+    """Enterprise market: sales reps (hiring lag, ramp, bounded opportunities a month), a
+    k=3 Erlang sales pipeline, seats, price response, NRR/GRR."""
 
     market_potential: Param = _p(5_000.0, "M_b, addressable enterprise accounts; scenario assumption.", gt=0)
-    cost_per_lead: Param = _p(800.0, "Sales spend per qualified lead, currency (B2B SaaS CPL USD 200-1000).", gt=0)
-    sales_cycle_months: Param = _p(6.0, "Mean sales cycle; 1/cycle of the pipeline resolves each month (B2B SaaS 3-9 months).", ge=1)
-    win_rate: Param = _p(0.22, "Win rate of resolved deals with security review passed (B2B SaaS 15-30%).", ge=0, le=1)
+    rep_cost: Param = _p(16_000.0, "Loaded cost of a sales rep, currency/month (AE OTE ~USD 150-200k/yr plus ~20% overhead; Bridge Group 2023).", gt=0)
+    hiring_lag_months: Param = _p(2.0, "Mean months from budget to hired rep (first-order; time-to-hire ~40-60 days).", ge=1)
+    ramp_months: Param = _p(4.0, "Mean months for a hired rep to reach full productivity (AE ramp 3-6 months; Bridge Group 2023).", ge=1)
+    opportunities_per_rep: Param = _p(4.0, "New opportunities a fully ramped rep can work a month; leads beyond capacity are lost (assumption, mid-market AE ~4-8).", gt=0)
+    lead_rate: Param = _p(0.004, "Share of open (not yet won) accounts that become sales-ready leads a month; assumption.", ge=0, le=1)
+    bottom_up_rate: Param = _p(0.0001, "Enterprise leads per active consumer a month (bottom-up adoption: 1 per 10,000 users); assumption.", ge=0)
+    sales_cycle_months: Param = _p(6.0, "Mean sales cycle, a k=3 Erlang delay (B2B SaaS 3-9 months).", ge=3)
+    win_rate: Param = _p(_tri(0.15, 0.22, 0.30), "Win rate of resolved deals at reference price, satisfaction and with the security review passed (B2B SaaS 15-30%).", ge=0, le=1)
+    win_sat_slope: Param = _p(0.15, "Win-rate multiplier exp(slope*(S_b - S_ref)); assumption.", ge=0)
     security_review_threshold: Param = _p(6.0, "Posture P below which enterprise security reviews mostly fail.", ge=0, le=10)
     security_review_steepness: Param = _p(3.0, "Slope of the logistic security-review pass rate per posture point.", ge=0)
-    seats_per_new_account: Param = _p(25.0, "Seats of a newly won account; scenario assumption.", gt=0)
-    seat_expansion_max: Param = _p(0.02, "Max monthly seat growth of retained accounts (NRR 100-130%/yr, KeyBanc SaaS survey).", ge=0, le=1)
-    expansion_sat_mid: Param = _p(6.0, "Satisfaction at which seats neither grow nor shrink.", ge=0, le=10)
-    logo_churn: Param = _p(0.012, "Monthly logo churn at reference satisfaction (B2B SaaS 1-2%/month).", ge=0, le=1)
+    reference_seat_price: Param = _p(40.0, "Reference seat price, currency/seat/month (business AI assistant seats USD 20-60).", gt=0)
+    price_elasticity: Param = _p(_tri(0.5, 1.0, 1.5), "Win-rate price sensitivity: win scales by exp(-e*(price/ref - 1)), a logit choice with price entering linearly (elasticity e*price/ref: e at the reference; B2B elasticities 0.5-1.5).", ge=0)
+    seat_price_sensitivity: Param = _p(0.004, "Monthly seat contraction at retained accounts per unit (price/ref - 1), linear like the other price responses; assumption.", ge=0)
+    churn_price_elasticity: Param = _p(0.5, "Logo churn scales by exp(e*(price/ref - 1)); assumption.", ge=0)
+    seats_per_new_account: Param = _p(40.0, "Seats of a newly won account (mid-market; scenario assumption).", gt=0)
+    seat_expansion_max: Param = _p(0.02, "Max monthly seat growth of retained accounts (NRR 100-120%/yr, KeyBanc SaaS survey).", ge=0, le=1)
+    expansion_sat_mid: Param = _p(5.0, "Satisfaction at which seats neither grow nor shrink (from satisfaction).", ge=0, le=10)
+    logo_churn: Param = _p(_tri(0.006, 0.009, 0.013), "Monthly logo churn at reference satisfaction and price (B2B SaaS GRR 85-93%/yr: 0.6-1.3%/month).", ge=0, le=1)
     churn_sat_slope: Param = _p(0.25, "Logo-churn multiplier exp(-slope*(S-S_ref)).", ge=0)
-    satisfaction_ref: Param = _p(7.0, "Reference enterprise satisfaction.", gt=0, le=10)
     leads_noise_sd: Param = _p(0.15, "Lognormal sd of monthly leads.", ge=0)
     initial_accounts: Param = _p(20.0, "Accounts at period 0.", ge=0)
     initial_seats: Param = _p(500.0, "Seats at period 0.", ge=0)
-    initial_pipeline: Param = _p(60.0, "Open opportunities at period 0.", ge=0)
+    initial_pipeline: Param = _p(30.0, "Open opportunities at period 0 (spread over the 3 pipeline stages).", ge=0)
+    initial_reps: Param = _p(3.0, "Ramped sales reps at period 0.", ge=0)
     cost_per_seat: Param = _p(4.0, "Serving cost per seat, currency/month.", ge=0)
 
 
 class Privacy(_Section):
-    """Data-leak incidents and their costs."""
+    """Data-leak incidents and their costs (IBM Cost of a Data Breach 2025: USD 4.44M average,
+    of which lost business about a third)."""
 
     records_per_seat: Param = _p(50.0, "Personal-data records held per enterprise seat (its customers' data).", ge=0)
     third_party_access: Param = _p(1.0, "1 if third parties (sub-processors) access the data, else 0.", ge=0, le=1)
-    exposed_fraction: Param = _p(0.02, "Share of records exposed in an incident; scenario assumption.", ge=0, le=1)
-    cost_per_record: Param = _p(165.0, "Remediation per exposed record, currency (IBM Cost of a Data Breach 2023: USD 165).", ge=0)
-    fine_cap_share: Param = _p(0.04, "Fine cap as a share of annual revenue (GDPR Art. 83(5): 4% of worldwide turnover).", ge=0, le=1)
-    fine_fraction_of_cap: Param = _p(0.25, "Share of the cap actually levied (most GDPR fines are far below the cap).", ge=0, le=1)
+    exposed_fraction: Param = _p(0.01, "Share of records exposed in an incident (IBM 2025: a typical breach exposes tens of thousands of records, a few per cent of what a firm holds at most); assumption.", ge=0, le=1)
+    cost_per_record: Param = _p(160.0, "Remediation per exposed record, currency (IBM Cost of a Data Breach 2025: ~USD 160).", ge=0)
+    response_cost: Param = _p(_ln(1_200_000.0, 0.5), "Detection, escalation, notification and post-breach response per incident, currency (IBM 2025: ~2/3 of USD 4.44M for large firms; scaled down).", ge=0)
+    fine_cap_fixed: Param = _p(21_600_000.0, "Fixed GDPR cap, currency (Art. 83(5): EUR 20M at 1.08 USD/EUR).", ge=0)
+    fine_cap_share: Param = _p(0.04, "Revenue part of the cap: share of trailing-12-month revenue (GDPR Art. 83(5): 4% of worldwide turnover).", ge=0, le=1)
+    fine_fraction_of_cap: Param = _p(0.01, "Share of the cap max(fixed, share*revenue) actually levied (most GDPR fines are far below the cap).", ge=0, le=1)
     churn_shock_c: Param = _p(0.03, "Extra share of consumers lost in an incident month.", ge=0, le=1)
-    churn_shock_b: Param = _p(0.07, "Extra share of enterprise accounts lost in an incident month (stronger for To B).", ge=0, le=1)
-    brand_hit: Param = _p(1.0, "Brand penalty added by an incident; acquisition and win rate scale by exp(-penalty).", ge=0)
+    churn_shock_b: Param = _p(0.05, "Extra share of enterprise accounts lost in an incident month (stronger for To B).", ge=0, le=1)
+    brand_hit: Param = _p(0.7, "Brand penalty added by an incident; acquisition (To C adoption, To B leads) scales by exp(-penalty).", ge=0)
     brand_decay: Param = _p(0.8, "Monthly persistence of the brand penalty.", ge=0, le=1)
 
 
 class Finance(_Section):
+    """Money: NPV at a monthly rate from the annual discount rate, with a terminal value."""
+
     initial_cash: Param = _p(10_000_000.0, "Cash at period 0, currency; scenario assumption.")
-    fixed_costs: Param = _p(100_000.0, "Fixed operating costs, currency/month.", ge=0)
-    discount_rate_annual: Param = _p(0.10, "Annual discount rate for NPV (typical SaaS WACC ~10%).", ge=0, le=1)
+    fixed_costs: Param = _p(60_000.0, "Fixed operating costs, currency/month.", ge=0)
+    discount_rate_annual: Param = _p(0.12, "Annual discount rate for NPV (growth-stage SaaS WACC ~10-15%).", ge=0.06, le=1)
+    terminal_growth: Param = _p(0.03, "Long-run annual growth of the net cash flow after the horizon, for the Gordon terminal value (nominal GDP ~2-4%; must stay below the discount rate).", ge=-0.05, le=0.05)
+    arr_multiple: Param = _p(5.0, "Enterprise value / ARR for the ARR-multiple terminal value (public SaaS median EV/ARR ~5-7x, 2023-2025).", ge=0)
 
 
 class Split(_Strict):
@@ -224,8 +289,8 @@ class Allocation(_Strict):
     budget: float = Field(300_000.0, ge=0, description="Spend per month, currency.")
     privacy_share: float = Field(0.10, ge=0, le=1)
     c_share: float = Field(0.5, ge=0, le=1)
-    c_split: Split = Split(product=0.3, ux=0.3, service=0.1, acquisition=0.3)
-    b_split: Split = Split(product=0.3, ux=0.1, service=0.2, acquisition=0.4)
+    c_split: Split = Split(product=0.2, ux=0.2, service=0.1, acquisition=0.5)
+    b_split: Split = Split(product=0.2, ux=0.1, service=0.1, acquisition=0.6)
     c_price: float = Field(12.0, ge=0)
     b_seat_price: float = Field(40.0, ge=0)
 
@@ -311,7 +376,12 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 def draw_parameters(
-    scenario: Scenario, n_paths: int, generator: torch.Generator, dtype: torch.dtype, device: torch.device
+    scenario: Scenario,
+    n_paths: int,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    device: torch.device,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Draw every model parameter once per path.
 
@@ -319,43 +389,141 @@ def draw_parameters(
         ``{"section.name": Tensor[n_paths]}`` for every float parameter of the sections in
         :data:`PARAM_SECTIONS`; certain parameters are constant tensors. Random numbers are
         drawn on the CPU generator (in the fixed order of the fields) and then moved, so
-        a run replays identically on any device.
+        a run replays identically on any device. The engine's typed form of the same
+        draw is :func:`~.params.draw_params` (certain values kept as Python floats).
+    """
+    return draw_flat(scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=False)
+
+
+def draw_flat(
+    scenario: Scenario,
+    n_paths: int,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    device: torch.device,
+    overrides: Mapping[str, Any] | None = None,
+    keep_scalars: bool = False,
+) -> dict[str, Any]:
+    """The draw behind :func:`draw_parameters` and :func:`~.params.draw_params`.
+
+    Uncertain parameters are drawn in the fixed order of the fields, each from its
+    distribution *truncated to the parameter's support* by the inverse CDF (so a draw
+    never lands on or beyond a bound, and every key consumes exactly ``n_paths`` uniform
+    or normal numbers: an override of one key leaves the draws of the others unchanged).
+    ``overrides`` (``{"section.name": value or Tensor[n_paths]}``) replace the drawn or
+    certain values; each is checked against the key's bounds. With ``keep_scalars`` a
+    certain (or scalar-overridden) value stays a Python float.
+
+    Raises:
+        ScenarioError: an override names an unknown key, has the wrong shape, or a value
+            outside the key's bounds (naming the key, the path and the value).
     """
     import torch
 
-    out: dict[str, torch.Tensor] = {}
+    overrides = dict(overrides or {})
+    known = {f"{s}.{n}" for s in PARAM_SECTIONS for n in type(getattr(scenario, s)).model_fields}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ScenarioError(f"override key {unknown[0]}: unknown parameter; expected a key such as to_b.win_rate")
+    out: dict[str, Any] = {}
     for section in PARAM_SECTIONS:
         sec = getattr(scenario, section)
         for name, info in type(sec).model_fields.items():
+            key = f"{section}.{name}"
             value = getattr(sec, name)
             extra = info.json_schema_extra or {}
+            t: Any
             if isinstance(value, int | float):
-                t = torch.full((n_paths,), float(value), dtype=torch.float64)
+                t = float(value)
             else:
-                t = _sample(value, n_paths, generator)
-                lo = extra.get("ge") if extra.get("ge") is not None else extra.get("gt")
-                hi = extra.get("le")
-                if lo is not None or hi is not None:
-                    t = t.clamp(min=lo, max=hi)
-            out[f"{section}.{name}"] = t.to(dtype=dtype, device=device)
+                t = _sample(value, n_paths, generator, extra)
+            if key in overrides:
+                t = _override(key, overrides[key], n_paths, extra)
+            if isinstance(t, float):
+                out[key] = t if keep_scalars else torch.full((n_paths,), t, dtype=dtype, device=device)
+            else:
+                out[key] = t.to(dtype=dtype, device=device)
     return out
 
 
-def _sample(d: Any, n: int, g: torch.Generator) -> torch.Tensor:
+def _override(key: str, value: Any, n_paths: int, extra: dict) -> Any:
     import torch
 
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        problem = _bound_problem(float(value), extra)
+        if problem:
+            raise ScenarioError(f"override {key}: value {value!r}: {problem}")
+        return float(value)
+    t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+    if t.dim() != 1 or t.shape[0] != n_paths:
+        raise ScenarioError(f"override {key}: shape {tuple(t.shape)}: expected a number or [{n_paths}] values (one per path)")
+    for i, v in enumerate(t.tolist()):
+        problem = _bound_problem(v, extra)
+        if problem:
+            raise ScenarioError(f"override {key}: path {i}: value {v!r}: {problem}")
+    return t
+
+
+def _support(extra: dict) -> tuple[float, float, bool]:
+    """(low, high, low_is_strict) of a parameter's bounds (+-inf when unbounded)."""
+    ge, gt, le = extra.get("ge"), extra.get("gt"), extra.get("le")
+    lo = gt if gt is not None else (ge if ge is not None else -math.inf)
+    hi = le if le is not None else math.inf
+    return float(lo), float(hi), gt is not None
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def mass_inside(d: Any, extra: dict) -> float:
+    """Probability that distribution ``d`` falls inside the parameter's support."""
+    lo, hi, _ = _support(extra)
     if isinstance(d, Normal):
-        return d.mean + d.sd * torch.randn(n, generator=g, dtype=torch.float64)
+        if d.sd == 0:
+            return 1.0 if lo <= d.mean <= hi else 0.0
+        return _normal_cdf((hi - d.mean) / d.sd) - _normal_cdf((lo - d.mean) / d.sd)
     if isinstance(d, LogNormal):
-        return d.median * torch.exp(d.sigma * torch.randn(n, generator=g, dtype=torch.float64))
-    u = torch.rand(n, generator=g, dtype=torch.float64)
-    if isinstance(d, Uniform):
-        return d.low + (d.high - d.low) * u
-    # Triangular: inverse CDF.
-    a, c, b = d.low, d.mode, d.high
-    if b == a:
-        return torch.full((n,), a, dtype=torch.float64)
-    fc = (c - a) / (b - a)
-    left = a + torch.sqrt(u * (b - a) * (c - a))
-    right = b - torch.sqrt((1 - u) * (b - a) * (b - c))
-    return torch.where(u < fc, left, right)
+        if d.sigma == 0:
+            return 1.0 if lo <= d.median <= hi else 0.0
+        z = lambda x: (math.log(x) - math.log(d.median)) / d.sigma  # noqa: E731
+        return (_normal_cdf(z(hi)) if hi < math.inf else 1.0) - (_normal_cdf(z(lo)) if lo > 0 else 0.0)
+    return 1.0
+
+
+def _sample(d: Any, n: int, g: torch.Generator, extra: dict) -> torch.Tensor:
+    """``n`` float64 draws of ``d`` truncated to the bounds in ``extra`` (inverse CDF)."""
+    import torch
+
+    lo, hi, strict = _support(extra)
+    u = torch.rand(n, generator=g, dtype=torch.float64) + 2.0**-54  # in (0, 1)
+    if isinstance(d, Normal | LogNormal):
+        mu, sd = (d.mean, d.sd) if isinstance(d, Normal) else (math.log(d.median), d.sigma)
+        if isinstance(d, LogNormal):
+            lo_x, hi_x = (math.log(lo) if lo > 0 else -math.inf), (math.log(hi) if hi < math.inf else math.inf)
+        else:
+            lo_x, hi_x = lo, hi
+        if sd == 0:
+            x = torch.full((n,), mu, dtype=torch.float64)
+        else:
+            a = _normal_cdf((lo_x - mu) / sd) if lo_x > -math.inf else 0.0
+            b = _normal_cdf((hi_x - mu) / sd) if hi_x < math.inf else 1.0
+            x = mu + sd * torch.special.ndtri(a + (b - a) * u)
+        x = torch.exp(x) if isinstance(d, LogNormal) else x
+    elif isinstance(d, Uniform):
+        x = d.low + (d.high - d.low) * u
+    else:  # Triangular: inverse CDF.
+        a, c, b = d.low, d.mode, d.high
+        if b == a:
+            x = torch.full((n,), a, dtype=torch.float64)
+        else:
+            fc = (c - a) / (b - a)
+            left = a + torch.sqrt(u * (b - a) * (c - a))
+            right = b - torch.sqrt((1 - u) * (b - a) * (b - c))
+            x = torch.where(u < fc, left, right)
+    # Rounding can land on a bound: keep draws inside the support (strictly above a
+    # strict lower bound).
+    if strict:
+        lo = math.nextafter(lo, math.inf) if lo != 0 else max(1e-12, 0.0)
+    lo, hi = max(lo, -MAX_MAGNITUDE), min(hi, MAX_MAGNITUDE)
+    return x.clamp(min=lo, max=hi)

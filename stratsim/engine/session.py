@@ -85,7 +85,7 @@ from . import fileio
 from .decisions import DECISION_KEYS, SPLIT_KEYS, Decision
 from .device import DEVICES, DTYPES
 from .errors import ScenarioError, SessionError, StratsimError
-from .kpi import KPIS, STATS, Summary
+from .kpi import KPIS, OPTIONAL_KPIS, PROBABILITY_KPIS, STATS, Summary
 from .policies import POLICIES
 from .scenario import Scenario, scenario_from_dict
 
@@ -94,7 +94,7 @@ if TYPE_CHECKING:
 
     from .simulation import Simulation
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 AUTOSAVE_SUFFIX = ".autosave"
 #: Model roles in ``[models]``: role -> Simulation attribute.
 MODEL_ROLES = {"satisfaction": "satisfaction_model", "privacy": "incident_model"}
@@ -233,6 +233,8 @@ def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: f
                 return Difference(i + 1, kpi, "mean", s[kpi]["mean"] if kpi in s else None, r[kpi]["mean"] if kpi in r else None)
             for stat in STATS:
                 a, b = s[kpi][stat], r[kpi][stat]
+                if math.isnan(a) and math.isnan(b):
+                    continue
                 if a != b and not math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0):
                     return Difference(i + 1, kpi, stat, a, b)
     return None
@@ -243,6 +245,9 @@ def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: f
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+_NA_KPIS = PROBABILITY_KPIS | OPTIONAL_KPIS
 
 
 def _check_toml_values(value: Any, key: str, target: Path) -> None:
@@ -342,9 +347,12 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
 
     Raises:
         SessionError: a value TOML cannot hold (NaN, inf), naming the key path; a model
-            that was not loaded from a file.
+            that was not loaded from a file; per-path scenario overrides (a sweep, not a
+            session: the file could not replay them).
     """
     target = Path(path)
+    if getattr(sim, "overrides", None):
+        raise SessionError(f"{target}: cannot save: the simulation has per-path overrides of {', '.join(sorted(sim.overrides))}; a session replays the scenario alone")
     n = min(len(sim.decisions), len(sim.history))
     saved = saved or _now()
     doc: dict[str, Any] = {
@@ -370,7 +378,11 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
         doc["models"] = models
     doc["scenario"] = sim.scenario.to_dict()
     doc["decisions"] = [{"period": i + 1, **d.to_dict()} for i, d in enumerate(sim.decisions[:n])]
-    doc["history"] = [{"period": i + 1, **{k: dict(v) for k, v in h.items()}} for i, h in enumerate(sim.history[:n])]
+    # n/a statistics (NaN: quantiles of a probability, a CAC without acquisitions) are omitted.
+    doc["history"] = [
+        {"period": i + 1, **{k: {s: x for s, x in v.items() if not (math.isnan(x) and k in _NA_KPIS)} for k, v in h.items()}}
+        for i, h in enumerate(sim.history[:n])
+    ]
     _check_toml_values(doc, "", target)
     return doc
 
@@ -738,6 +750,9 @@ def _history_entry(entry: Any, key: str, period: int, v: _Validator) -> Summary:
         v.unknown(stats, STATS, f"{key}.{kpi}")
         row = {}
         for s in STATS:
+            if s not in stats and (kpi in PROBABILITY_KPIS or kpi in OPTIONAL_KPIS):
+                row[s] = math.nan  # n/a: not written (see save_session)
+                continue
             if s not in stats:
                 raise v.missing(f"{key}.{kpi}.{s}", "a finite number")
             row[s] = v.number(stats[s], f"{key}.{kpi}.{s}")
@@ -840,6 +855,11 @@ def parse_session(
         data = migrate(data, version, str(source))
         v.source = f"{source} (schema {version}, migrated to {SCHEMA_VERSION})"
         v.warnings.append(f"{source}: schema version {version} migrated to {SCHEMA_VERSION}; saving writes version {SCHEMA_VERSION}")
+        if version < 3:
+            v.warnings.append(
+                f"{source}: saved with the economic model v1 (stratsim 0.1): replayed with model v2 (price response, "
+                "sales capacity, terminal value, recalibrated incidents), so its results differ from the stored history"
+            )
     v.unknown(data, _TOP_KEYS, "")
 
     meta_t = v.table(data, "meta", "")

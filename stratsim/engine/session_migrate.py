@@ -13,6 +13,10 @@ Schema version 1 (stratsim before 0.1.0's session format was settled):
 * each ``[[decisions]]`` table held its splits flattened: ``c_split_product``,
   ``c_split_ux``, ``c_split_service``, ``c_split_acquisition`` and the same for
   ``b_split_*`` (now the sub-tables ``c_split`` and ``b_split``).
+
+Schema version 2 (stratsim 0.1.0) holds a scenario of the economic model v1: the keys in
+:data:`V1_MODEL_KEYS` are dropped (the rest keep their values; new keys take their
+defaults), and loading warns that the replay's results differ from the stored history.
 """
 
 from __future__ import annotations
@@ -48,7 +52,34 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_STEPS = {1: _v1_to_v2}
+#: Scenario keys of the economic model v1 that model v2 no longer has (schema 3): the
+#: satisfaction reference level now follows the model, the To B lead cost became sales
+#: capacity (reps), and the To C price acts through perceived value.
+V1_MODEL_KEYS = {
+    "to_c": ("satisfaction_ref", "price_elasticity"),
+    "to_b": ("satisfaction_ref", "cost_per_lead"),
+}
+
+
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Economic model v2: drop the v1-only scenario keys; a sales cycle below the three
+    stages of the Erlang pipeline becomes 3 months."""
+    out = copy.deepcopy(doc)
+    scenario = out.get("scenario")
+    if isinstance(scenario, dict):
+        for section, keys in V1_MODEL_KEYS.items():
+            sec = scenario.get(section)
+            if isinstance(sec, dict):
+                for k in keys:
+                    sec.pop(k, None)
+        to_b = scenario.get("to_b")
+        if isinstance(to_b, dict) and isinstance(to_b.get("sales_cycle_months"), int | float) and to_b["sales_cycle_months"] < 3:
+            to_b["sales_cycle_months"] = 3.0
+    out["schema_version"] = 3
+    return out
+
+
+_STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(doc: dict[str, Any], version: int, source: str) -> dict[str, Any]:

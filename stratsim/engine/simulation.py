@@ -9,14 +9,14 @@ implemented as replays, so the history always reads as one consistent run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 import torch
 
 from . import market
-from .decisions import Decision, decision_from_allocation
+from .decisions import Decision, DecisionTensors, decision_from_allocation
 from .device import resolve_device, resolve_dtype
 from .errors import StratsimError
 from .kpi import Summary, summarize, tidy_frame
@@ -27,9 +27,13 @@ from .models import (
     LogisticIncident,
     ResponseModel,
     check_features,
+    label_period_months,
+    model_noise_sd,
+    model_warnings,
 )
+from .params import Params, draw_params
 from .policies import Policy, make_policy
-from .scenario import Scenario, draw_parameters
+from .scenario import Scenario
 
 MAX_PATHS = 5_000_000
 
@@ -52,6 +56,9 @@ class Simulation:
         policy: ``"fixed"``, ``"manual"`` or ``"feedback"`` (:mod:`.policies`).
         satisfaction_model, incident_model: :class:`~.models.ResponseModel`; default to
             the shipped linear/logistic models.
+        overrides: per-path (or common) values of scenario keys,
+            ``{"to_b.win_rate": Tensor[n_paths]}`` (:func:`~.params.draw_params`): a sweep
+            over scenario keys runs its points as paths of one simulation.
 
     Raises:
         StratsimError: invalid seed, n_paths, dtype, device or policy; ModelError when a
@@ -69,6 +76,7 @@ class Simulation:
         policy: str = "fixed",
         satisfaction_model: ResponseModel | None = None,
         incident_model: ResponseModel | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise StratsimError(f"seed {seed!r}: expected an integer in 0..2^63-1")
@@ -85,16 +93,22 @@ class Simulation:
         self.policy: Policy = make_policy(policy, self.allocation)
         self.satisfaction_model: ResponseModel = satisfaction_model or LinearSatisfaction()
         self.incident_model: ResponseModel = incident_model or LogisticIncident()
+        self.overrides = dict(overrides or {})
         check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
         check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
+        label_period_months(self.incident_model)
         self._reset()
 
     # ----------------------------------------------------------------- state
     def _reset(self) -> None:
         pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
-        self.params = draw_parameters(self.scenario, self.n_paths, pgen, self.dtype, self.device)
+        overrides = dict(self.overrides)
+        rmse = model_noise_sd(self.satisfaction_model)
+        if self.scenario.simulation.satisfaction_noise == "model" and rmse is not None and "satisfaction.noise_sd" not in overrides:
+            overrides["satisfaction.noise_sd"] = rmse
+        self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device, overrides=overrides)
         self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
-        self.state = market.initial_state(self.params)
+        self.state = market.initial_state(self.params, self.satisfaction_model)
         self.decisions: list[Decision] = []
         self.history: list[Summary] = []
 
@@ -110,6 +124,21 @@ class Simulation:
     @property
     def policy_name(self) -> str:
         return self.policy.name
+
+    def model_warnings(self) -> list[str]:
+        """Warnings about the models in use (weak fit, a lever whose effect changes sign):
+        :func:`~.models.model_warnings`; the CLI prints them, the TUI notifies them."""
+        return model_warnings(self.satisfaction_model, self.incident_model)
+
+    def model_warnings_with(self, satisfaction: ResponseModel | None = None, privacy: ResponseModel | None = None) -> list[str]:
+        """:meth:`model_warnings` as they would be with ``satisfaction``/``privacy`` in use."""
+        return model_warnings(satisfaction or self.satisfaction_model, privacy or self.incident_model)
+
+    @property
+    def satisfaction_noise_sd(self) -> float | None:
+        """The satisfaction noise in use (survey points), when path-invariant."""
+        v = self.params.satisfaction.noise_sd
+        return v if isinstance(v, float) else None
 
     # ------------------------------------------------------------- decisions
     def next_decision(self) -> Decision:
@@ -141,13 +170,23 @@ class Simulation:
             check_features(satisfaction, SATISFACTION_FEATURES, "satisfaction")
         if incident is not None:
             check_features(incident, INCIDENT_FEATURES, "privacy")
+            label_period_months(incident)
         self.satisfaction_model = satisfaction or self.satisfaction_model
         self.incident_model = incident or self.incident_model
         self.replay(list(self.decisions))
 
     # ------------------------------------------------------------------ step
+    def decision_tensors(self, decision: Decision) -> DecisionTensors:
+        """``decision`` as 0-d tensors of the run's dtype and device (cached for the last one)."""
+        cached = getattr(self, "_dt_cache", None)
+        if cached is None or cached[0] is not decision:
+            cached = (decision, DecisionTensors.from_decision(decision, self.dtype, self.device))
+            self._dt_cache = cached
+        return cached[1]
+
     def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
-        state, outputs = market.step(self.params, self.state, decision, self._gen, self.satisfaction_model, self.incident_model)
+        dt = self.decision_tensors(decision)
+        state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.incident_model)
         return state, summarize(outputs)
 
     def step(self, decision: Decision | None = None) -> Summary:

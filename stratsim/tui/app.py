@@ -230,7 +230,7 @@ class StratsimApp(App):
                     recovery = store.find_recovery(path)
                 if Path(path).exists() or recovery is None:
                     loaded = store.load_session(path, device=None if self.options.device == "auto" else self.options.device)
-                    notes += loaded.warnings
+                    notes += loaded.warnings + loaded.simulation.model_warnings()
                     self.post_message(EngineReady(loaded.simulation, Path(path), {}, notes, recovery, meta=loaded.meta))
                     return
             sim = self._new_simulation()
@@ -744,6 +744,8 @@ class StratsimApp(App):
         role = outcome.request.role
         model = outcome.model
         label = self._model_label(model)
+        for w in self.sim.model_warnings_with(**{role: model}):
+            self.note(w, "warning")
 
         def use(sim: Any) -> None:
             if role == "satisfaction":

@@ -14,7 +14,7 @@ from ...cli._common import fmt
 #: KPIs shown in the tables, in display order.
 SHOWN = (
     "users_c", "paid_c", "accounts_b", "seats_b", "mrr_c", "mrr_b", "mrr",
-    "satisfaction_c", "satisfaction_b", "posture", "incident_prob", "cash", "npv",
+    "satisfaction_c", "satisfaction_b", "posture", "incident_prob", "cash", "npv_total",
     "p_cash_negative",
 )  # fmt: skip
 
@@ -24,7 +24,7 @@ SHORT = {
     "seats_b": "B seats", "mrr_c": "MRR To C", "mrr_b": "MRR To B", "mrr": "MRR",
     "satisfaction_c": "C satisfaction", "satisfaction_b": "B satisfaction",
     "posture": "Privacy posture", "incident_prob": "Incident prob.", "cash": "Cash",
-    "npv": "NPV", "p_cash_negative": "P(cash<0)",
+    "npv": "NPV", "npv_total": "NPV+TV", "p_cash_negative": "P(cash<0)",
 }  # fmt: skip
 
 
