@@ -254,6 +254,9 @@ class _Evaluator:
                 raise self.error(f"the number {str(node.value)[:20]}... is too large") from None
         if isinstance(node, ast.Name):
             name = self.expr.aliases.get(node.id, node.id)
+            if name not in self.columns:
+                what = "a function, called as NAME(x)" if name in FUNCTIONS else "no such column"
+                raise self.error(f"{node.id!r}: {what}")
             col = self.columns[name]
             return col.values if col.numeric else _Text(col.values)
         if isinstance(node, ast.UnaryOp):
