@@ -215,7 +215,8 @@ def step(
     mrr = mrr_c + mrr_b
     arr = 12.0 * mrr
     users_c = free_c + paid_c
-    costs = decision.budget + p["finance.fixed_costs"] + p["to_c.compute_cost_per_user"] * users_c + p["to_b.cost_per_seat"] * seats_b + incident_cost
+    financing = max(-s["cash"], 0.0) * p["finance.overdraft_rate_annual"] / 12.0
+    costs = decision.budget + p["finance.fixed_costs"] + p["to_c.compute_cost_per_user"] * users_c + p["to_b.cost_per_seat"] * seats_b + incident_cost + financing
     net = mrr - costs
     cash = s["cash"] + net
     r = p["finance.discount_rate_annual"]
@@ -293,6 +294,7 @@ def step(
         "mrr": mrr,
         "arr": arr,
         "costs": costs,
+        "financing_cost": financing,
         "net_cash_flow": net,
         "cash": cash,
         "npv": npv,

@@ -64,3 +64,11 @@ def test_best_privacy_share_is_interior():
     grid = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0]
     top = best("privacy_share", grid)
     assert top not in (0.0, 1.0), [(v, npv_total("privacy_share", v)) for v in grid]
+
+
+def test_budget_has_an_interior_optimum_because_a_shortfall_is_financed():
+    """Without interest on negative cash, spending more always paid (free credit): the
+    best budget was the largest of the grid. With it, 3x the default is worse than 2x."""
+    grid = [REF.budget * f for f in (0.0, 1.0, 2.0, 3.0)]
+    b = best("budget", grid)
+    assert 0.0 < b < grid[-1], [(v, npv_total("budget", v)) for v in grid]

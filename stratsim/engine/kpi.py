@@ -55,6 +55,7 @@ KPIS: dict[str, tuple[str, str]] = {
     "mrr": ("MRR", "currency/month"),
     "arr": ("ARR", "currency/year"),
     "costs": ("Costs", "currency/month"),
+    "financing_cost": ("Financing cost (interest on negative cash)", "currency/month"),
     "net_cash_flow": ("Net cash flow", "currency/month"),
     "cash": ("Cash", "currency"),
     "npv": ("NPV (horizon only)", "currency"),

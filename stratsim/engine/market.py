@@ -440,6 +440,7 @@ class Finance(NamedTuple):
     mrr: Tensor
     arr: Tensor
     costs: Tensor
+    financing: Tensor
     net: Tensor
     cash: Tensor
     npv: Tensor
@@ -461,7 +462,10 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     mrr = mrr_c + mrr_b
     arr = 12.0 * mrr
     users_c = inc.free_c + inc.paid_c
-    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + inc.cost
+    # Financing cost: interest on the month's opening cash below zero (a shortfall is
+    # financed, not free).
+    financing = (-state.cash).clamp(min=0.0) * (f.overdraft_rate_annual / 12.0)
+    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + inc.cost + financing
     net = mrr - costs
     cash = state.cash + net
     r = f.discount_rate_annual
@@ -484,7 +488,7 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     g = f.terminal_growth
     tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
     tv_arr = f.arr_multiple * arr / disc
-    return Finance(mrr_c, mrr_b, mrr, arr, costs, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
+    return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
 
 # ------------------------------------------------------------------ step
@@ -593,6 +597,7 @@ def advance(
         "mrr": fin.mrr,
         "arr": fin.arr,
         "costs": fin.costs,
+        "financing_cost": fin.financing,
         "net_cash_flow": fin.net,
         "cash": fin.cash,
         "npv": fin.npv,
