@@ -33,11 +33,11 @@ def register(sub) -> None:
     p.add_argument("--method", choices=("tornado", "sobol", "morris"), default="tornado", help="default tornado")
     p.add_argument("--params", metavar="LIST", help="comma-separated scenario keys (default: the scenario's uncertain parameters, else the main market assumptions)")
     p.add_argument("--range", type=_fraction, default=0.2, dest="rel_range", help="relative range of a certain parameter: value*(1-R)..value*(1+R) (default 0.2)")
-    p.add_argument("--samples", type=positive_int, help="sobol: N, a power of 2 (N*(D+2) points, default 64); morris: trajectories (N*(D+1) points, default 10)")
+    p.add_argument("--samples", type=positive_int, help="sobol: N, a power of 2 (N*(D+2) points, default 32); morris: trajectories (N*(D+1) points, default 10)")
     p.add_argument("--kpi", default="npv", help="KPI at the horizon (default npv)")
     p.add_argument("--stat", choices=("mean", "p10", "p50", "p90"), default="mean", help="statistic of the KPI over paths (default mean)")
-    p.add_argument("--shares", type=nonneg_int, default=11, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 11; 0: skip)")
-    add_run_flags(p, paths=500)
+    p.add_argument("--shares", type=nonneg_int, default=5, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)")
+    add_run_flags(p, paths=200)
     p.add_argument("--csv", type=output_file, help="write the ranked table here (CSV)")
     add_backend_flags(p)
     p.set_defaults(func=run)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     scenario, spec = run_spec(args)
     keys = [k.strip() for k in args.params.split(",") if k.strip()] if args.params else None
     ranges = sa.parameter_ranges(scenario, keys, args.rel_range)  # checked before anything runs
-    samples = args.samples or (64 if args.method == "sobol" else 10)
+    samples = args.samples or (32 if args.method == "sobol" else 10)
     if args.method == "sobol" and (samples < 2 or samples & (samples - 1)):
         from ..engine.errors import StratsimError
 
@@ -96,21 +96,23 @@ def _print_tornado(out, t, ranges, header: str):
     from ._common import fmt
 
     base = {r.key: r for r in ranges}
-    table = Table(title=f"Tornado: {header}", caption=f"base case {t.kpi} {t.stat} {fmt(t.base_kpi)}"
-                  + (f"; best c_share at base {t.best_share_base:.2f}" if t.best_share_base is not None else ""))  # fmt: skip
-    for col in ("#", "parameter", "low", "high", f"{t.kpi} at low", f"{t.kpi} at high", "swing"):
-        table.add_column(col, justify="left" if col == "parameter" else "right")
+    table = Table(title=f"Tornado: {header}", caption=f"base case {t.kpi} {t.stat} {fmt(t.base_kpi)}; at low/high: {t.kpi} "
+                  f"with the parameter at its low/high" + (f"; c_share*: the best To C share at low/high (at base "
+                  f"{t.best_share_base:g})" if t.best_share_base is not None else ""))  # fmt: skip
+    table.add_column("#", justify="right")
+    table.add_column("parameter", no_wrap=True)
+    for col in ("low..high", "at low", "at high", "swing"):
+        table.add_column(col, justify="right")
     show_share = t.best_share_base is not None
     if show_share:
-        table.add_column("best c_share low/high", justify="right")
-        table.add_column("balance", justify="left")
+        table.add_column("c_share*", justify="right")
     rows = []
     for i, r in enumerate(t.rows, 1):
         extra = []
         if show_share:
-            changes = t.share_changes(r)
-            extra = [f"{r.best_share_low:.2f} / {r.best_share_high:.2f}", "[bold]changes[/]" if changes else "holds"]
-        table.add_row(str(i), r.key, f"{r.low:.4g}", f"{r.high:.4g}", fmt(r.kpi_low), fmt(r.kpi_high), fmt(r.swing), *extra)
+            mark = " [bold]changes[/]" if t.share_changes(r) else ""
+            extra = [f"{r.best_share_low:g}/{r.best_share_high:g}{mark}"]
+        table.add_row(str(i), r.key, f"{fmt(r.low)}..{fmt(r.high)}", fmt(r.kpi_low), fmt(r.kpi_high), fmt(r.swing), *extra)
         rows.append({"rank": i, "parameter": r.key, "uncertain": base[r.key].uncertain, "low": r.low, "base": base[r.key].base,
                      "high": r.high, "kpi_low": r.kpi_low, "kpi_high": r.kpi_high, "swing": r.swing,
                      "best_c_share_low": r.best_share_low, "best_c_share_high": r.best_share_high,
@@ -144,7 +146,7 @@ def _print_indices(out, ind, header: str):
         cols, lead, title = ("mu_star", "mu_star_conf", "sigma", "mu"), "mu_star", "Morris elementary effects (mu* mean |effect|)"
     table = Table(title=f"{title}: {header}")
     table.add_column("#", justify="right")
-    table.add_column("parameter")
+    table.add_column("parameter", no_wrap=True)
     for c in cols:
         table.add_column(c, justify="right")
     table.add_column(lead, justify="left")
@@ -152,7 +154,7 @@ def _print_indices(out, ind, header: str):
     if ind.method == "sobol":
         scale = max(scale, 1e-12) if scale > 1 else 1.0
     for i, r in enumerate(ind.rows, 1):
-        table.add_row(str(i), r.key, *(f"{r.values[c]:.3g}" for c in cols), bar(r.values[lead], scale, 24))
+        table.add_row(str(i), r.key, *(f"{r.values[c]:.3f}" if ind.method == "sobol" else f"{r.values[c]:.3g}" for c in cols), bar(r.values[lead], scale, 24))
     out.print(table)
     if ind.method == "sobol":
         s1 = sum(r.values["S1"] for r in ind.rows)

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     )
     table.add_column("point", justify="right")
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(key.removeprefix("allocation."), justify="right")
     for col in (f"{kpi} mean", "P10", "P50", "P90"):
         table.add_column(col, justify="right")
     values = prepared.design.values

@@ -221,13 +221,18 @@ def tornado(evaluator: Evaluator, ranges: Sequence[ParamRange], shares: Sequence
             cases.append(row)
     x = np.stack(cases)  # [2D+1, D]
     keys = [r.key for r in ranges]
-    y = evaluator(x, keys)
     best: list[float | None] = [None] * len(cases)
+    y = None
     if shares:
         s = np.asarray(list(shares), dtype=np.float64)
         xs = np.concatenate([np.repeat(x, len(s), axis=0), np.tile(s, len(cases))[:, None]], axis=1)
         ys = evaluator(xs, [*keys, "allocation.c_share"]).reshape(len(cases), len(s))
         best = [float(s[j]) for j in np.argmax(np.where(np.isnan(ys), -np.inf, ys), axis=1)]
+        own = np.flatnonzero(s == evaluator.scenario.allocation.c_share)
+        if own.size:  # the scenario's own c_share is on the grid: its column is the tornado
+            y = ys[:, own[0]]
+    if y is None:
+        y = evaluator(x, keys)
     rows = [
         TornadoRow(r.key, r.low, r.high, float(y[1 + 2 * i]), float(y[2 + 2 * i]), abs(float(y[2 + 2 * i] - y[1 + 2 * i])),
                    best[1 + 2 * i], best[2 + 2 * i])

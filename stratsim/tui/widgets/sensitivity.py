@@ -68,7 +68,7 @@ class SensitivityPane(Vertical):
 
     DEFAULT_CSS = """
     SensitivityPane { height: 1fr; }
-    SensitivityPane #sens-buttons { height: 3; }
+    SensitivityPane #sens-buttons { height: 1; }
     SensitivityPane #sens-buttons Button { min-width: 10; margin-right: 1; }
     SensitivityPane #sens-status { height: auto; max-height: 3; }
     SensitivityPane #sens-progress { height: 1; }
@@ -79,9 +79,10 @@ class SensitivityPane(Vertical):
     """
 
     BINDINGS = [
-        Binding("t", "run('tornado')", "tornado"),
-        Binding("l", "run('line')", "sweep c_share"),
-        Binding("m", "run('heat')", "heat map"),
+        Binding("w", "run('tornado')", "Tornado", tooltip="What decides NPV: tornado of the scenario's assumptions"),
+        Binding("l", "run('line')", "Line", tooltip="NPV against c_share around the draft"),
+        Binding("m", "run('heat')", "Map", tooltip="Heat map of NPV over c_share x privacy_share"),
+        Binding("c", "stop", "Cancel", tooltip="Cancel the running analysis"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -97,8 +98,9 @@ class SensitivityPane(Vertical):
             yield Button("Heat map", id="sens-heat-btn", compact=True)
             yield Button("Cancel", id="sens-cancel", compact=True, disabled=True)
         yield Static(
-            "t: tornado of NPV over the scenario's assumptions; l: NPV against c_share around the draft; "
-            "m: heat map c_share x privacy_share. From month 0 to the horizon, common random numbers.",
+            "w: tornado of NPV over the scenario's assumptions; l: NPV against c_share around the draft; "
+            "m: heat map c_share x privacy_share; c: cancel. From month 0 to the horizon with the draft "
+            "held, common random numbers.",
             id="sens-status",
         )
         yield ProgressBar(id="sens-progress", show_eta=False)
@@ -112,6 +114,10 @@ class SensitivityPane(Vertical):
         if kind:
             self.action_run(kind)
         elif event.button.id == "sens-cancel":
+            self.action_stop()
+
+    def action_stop(self) -> None:
+        if self.running is not None:
             self._stop.set()
 
     def _job(self, kind: str) -> Job | None:
