@@ -49,7 +49,6 @@ async def test_sensitivity_tab_tornado_line_and_heat_map(tmp_path, monkeypatch):
         assert "Tornado" in status and t.rows[0].key in status
         assert app.sim.period == 0  # the analysis never steps the app's simulation
 
-        pane.focus()
         pane.query_one("#sens-line").focus()
         await pilot.press("l")
         await _wait_done(app, pilot, pane)
