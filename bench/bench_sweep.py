@@ -1,7 +1,8 @@
 """Benchmark of ``stratsim sweep``: the vectorized local backend against one
 ``Simulation`` per point, and against the Ray backend, in one run.
 
-Run: ``python bench/bench_sweep.py [--points 100] [--paths 1000] [--months 36] [--ray-cpus 2]``.
+Run: ``python bench/bench_sweep.py [--points 100] [--paths 1000] [--months 36] [--repeats 3]
+[--ray-cpus 2] [--device cpu]``.
 
 The sweep is a grid over ``allocation.c_share`` x ``to_b.win_rate`` (10 x 10 = 100 points
 by default) on the default scenario, float32, CPU, one torch thread in this process:
@@ -14,6 +15,7 @@ by default) on the default scenario, float32, CPU, one torch thread in this proc
 * **ray**: the same ``evaluate`` with ``backend="ray"`` on a local Ray of ``--ray-cpus``
   CPUs (the start-up of Ray is timed apart; skipped when Ray is not installed).
 
+Each figure is the median of ``--repeats`` timings after one small warm-up run of each.
 Prints wall times, path-periods per second (points x paths x months / seconds), the
 speed-up of local over one at a time (target >= 10x) and the Ray overhead, plus the peak
 RSS growth per path of one batch (what ``BYTES_PER_PATH_FLOAT32`` in ``sweep.py`` is
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -34,7 +37,9 @@ def main() -> int:
     ap.add_argument("--points", type=int, default=100, help="grid points (a square number: n x n)")
     ap.add_argument("--paths", type=int, default=1000)
     ap.add_argument("--months", type=int, default=36)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ray-cpus", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device of the local and one-at-a-time runs (Ray: cpu)")
     args = ap.parse_args()
 
     import numpy as np
@@ -49,30 +54,45 @@ def main() -> int:
     scenario = Scenario()
     design = sw.grid_design([("allocation.c_share", np.linspace(0, 1, n)), ("to_b.win_rate", np.linspace(0.1, 0.4, n))])
     prepared = sw.prepare(scenario, design)
-    spec = sw.RunSpec(steps=args.months, paths=args.paths, seed=0, device="cpu")
+    spec = sw.RunSpec(steps=args.months, paths=args.paths, seed=0, device=args.device)
     work = design.n_points * args.paths * args.months
     print(f"load average {os.getloadavg()[0]:.2f}; {design.n_points} points x {args.paths} paths x {args.months} months "
           f"= {work:,} path-periods")  # fmt: skip
 
+    def run_local(spec=spec):
+        return sw.evaluate(prepared, spec)
+
+    def run_singles(months=args.months):
+        out = []
+        for i, d in enumerate(prepared.decisions):
+            data = scenario.to_dict()
+            data["allocation"] = d.to_dict()
+            data["to_b"]["win_rate"] = float(prepared.overrides["to_b.win_rate"][i])
+            sim = Simulation(scenario_from_dict(data), seed=0, n_paths=args.paths, device=args.device)
+            sim.run(months)
+            out.append(sim.last_summary()["npv"]["mean"])
+        return out
+
+    sw.evaluate(sw.prepare(scenario, sw.grid_design([("allocation.c_share", [0.5])])), sw.RunSpec(steps=2, paths=8, device=args.device))
+    Simulation(scenario, n_paths=8, device=args.device).run(2)  # warm-up
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t0 = time.perf_counter()
-    local = sw.evaluate(prepared, spec)
-    t_local = time.perf_counter() - t0
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        local = run_local()
+        times.append(time.perf_counter() - t0)
+    t_local = statistics.median(times)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    paths_batch = design.n_points * args.paths if local.n_chunks == 1 else sw.points_per_chunk(args.paths, "float32", sw.DEFAULT_MAX_MEMORY) * args.paths
+    paths_batch = min(design.n_points, sw.points_per_chunk(args.paths, "float32", sw.DEFAULT_MAX_MEMORY)) * args.paths
     print(f"local vectorized: {t_local:8.2f} s  {work / t_local:12,.0f} path-periods/s  ({local.n_chunks} chunk(s); "
           f"peak RSS growth {(rss1 - rss0) * 1024 / paths_batch:.0f} B/path)")  # fmt: skip
 
-    t0 = time.perf_counter()
-    singles = []
-    for i, d in enumerate(prepared.decisions):
-        data = scenario.to_dict()
-        data["allocation"] = d.to_dict()
-        data["to_b"]["win_rate"] = float(prepared.overrides["to_b.win_rate"][i])
-        sim = Simulation(scenario_from_dict(data), seed=0, n_paths=args.paths, device="cpu")
-        sim.run(args.months)
-        singles.append(sim.last_summary()["npv"]["mean"])
-    t_single = time.perf_counter() - t0
+    times = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        singles = run_singles()
+        times.append(time.perf_counter() - t0)
+    t_single = statistics.median(times)
     print(f"one Simulation per point: {t_single:8.2f} s  {work / t_single:12,.0f} path-periods/s")
     y = local.horizon_values("npv")
     same = np.allclose(y, singles, rtol=1e-6)
@@ -89,13 +109,13 @@ def main() -> int:
     t_init = time.perf_counter() - t0
     try:
         t0 = time.perf_counter()
-        remote = sw.evaluate(prepared, spec, backend="ray")
+        remote = sw.evaluate(prepared, sw.RunSpec(steps=args.months, paths=args.paths, seed=0, device="cpu"), backend="ray")
         t_ray = time.perf_counter() - t0
     finally:
         t0 = time.perf_counter()
         ray.shutdown()
         t_down = time.perf_counter() - t0
-    identical = np.array_equal(remote.horizon_values("npv"), y)
+    identical = np.array_equal(remote.horizon_values("npv"), y) if args.device == "cpu" else np.allclose(remote.horizon_values("npv"), y, rtol=1e-4)
     print(f"ray ({args.ray_cpus} CPUs, {remote.n_chunks} tasks): {t_ray:8.2f} s  {work / t_ray:12,.0f} path-periods/s; "
           f"ray.init {t_init:.1f} s, shutdown {t_down:.1f} s; overhead vs local {t_ray / t_local:.2f}x "
           f"({(t_ray + t_init + t_down) / t_local:.2f}x with start and stop); identical to local: {identical}")  # fmt: skip

@@ -390,12 +390,17 @@ PointResult = list["Summary"]
 
 
 def _stacked_decisions(decisions: Sequence[Decision], dtype: Any, device: Any):
-    """One :class:`~stratsim.engine.decisions.DecisionTensors` with each lever ``[K]``."""
+    """One :class:`~stratsim.engine.decisions.DecisionTensors` of ``K`` points: a lever
+    that differs between points is ``[K]``, one the points share stays a 0-d tensor (the
+    same on every path: no per-path arithmetic for it)."""
     from .batch import decisions_with
 
-    return decisions_with(
-        decisions[0], {lv: [_lever_get(d, lv) for d in decisions] for lv in DECISION_LEVERS}, dtype, device
-    )
+    levers = {}
+    for lv in DECISION_LEVERS:
+        values = [_lever_get(d, lv) for d in decisions]
+        if any(v != values[0] for v in values):
+            levers[lv] = values
+    return decisions_with(decisions[0], levers, dtype, device)
 
 
 def iter_chunk(prepared: Prepared, spec: RunSpec, start: int, stop: int) -> Iterator[Any]:
