@@ -55,19 +55,20 @@ def test_sobol_indices_on_the_scenario_are_sane():
     scenario, spec = _evaluator()
     ranges = sa.parameter_ranges(scenario, ["to_b.win_rate", "to_c.bass_q", "privacy.cost_per_record"])
     ev = sa.Evaluator(scenario, [r.key for r in ranges], spec)
-    ind = sa.sobol(sa.salib_problem(ranges), ev, 16, seed=0, kpi="npv", stat="mean")
-    assert ev.points_run == 16 * 5
+    ind = sa.sobol(sa.salib_problem(ranges), ev, 32, seed=0, kpi="npv", stat="mean")
+    assert ev.points_run == 32 * 5
     for r in ind.rows:
         v = r.values
         assert all(math.isfinite(x) for x in v.values())
         assert v["ST"] >= -v["ST_conf"]
         assert v["S1"] <= v["ST"] + v["S1_conf"] + v["ST_conf"]
     assert sum(r.values["S1"] for r in ind.rows) <= 1.0 + sum(r.values["S1_conf"] for r in ind.rows)
-    # the KPI depends on these assumptions, and the variance-based ranking agrees with the
-    # one-at-a-time swing on which matters most
-    assert sum(r.values["ST"] for r in ind.rows) > 0.5
-    t = sa.tornado(ev, ranges)
-    assert ind.rows[0].key == t.rows[0].key
+    # the KPI depends on these assumptions, mostly additively over +-20% (total indices sum
+    # to about 1, not to D as they would for outputs unrelated to the inputs), and the market
+    # size assumption bass_q matters far less over 8 months than the top one
+    total = sum(r.values["ST"] for r in ind.rows)
+    assert 0.5 < total < 1.5
+    assert ind.rows[-1].values["ST"] < 0.2 * ind.rows[0].values["ST"]
 
 
 def test_tornado_points_equal_single_runs_and_are_ranked():

@@ -49,6 +49,10 @@ async def test_sensitivity_tab_tornado_line_and_heat_map(tmp_path, monkeypatch):
         assert "Tornado" in status and t.rows[0].key in status
         assert app.sim.period == 0  # the analysis never steps the app's simulation
 
+        # a draft with another budget: the sweep runs around it
+        app.sim.set_decision(app.sim.decision.with_changes(budget=250_000.0))
+        app.refresh_all()
+        await pilot.pause()
         pane.query_one("#sens-line").focus()
         await pilot.press("l")
         await _wait_done(app, pilot, pane)
@@ -56,7 +60,7 @@ async def test_sensitivity_tab_tornado_line_and_heat_map(tmp_path, monkeypatch):
         res = pane.last.result
         assert res.prepared.design.n_points == sens.SWEEP_SHARES
         # the sweep is around the draft: its other levers are the simulation's decision
-        assert all(d.budget == app.sim.decision.budget for d in res.prepared.decisions)
+        assert all(d.budget == 250_000.0 for d in res.prepared.decisions)
         assert "best c_share" in str(pane.query_one("#sens-status").render())
 
         await pilot.press("m")
