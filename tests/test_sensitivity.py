@@ -64,8 +64,8 @@ def test_sobol_indices_on_the_scenario_are_sane():
         assert v["S1"] <= v["ST"] + v["S1_conf"] + v["ST_conf"]
     assert sum(r.values["S1"] for r in ind.rows) <= 1.0 + sum(r.values["S1_conf"] for r in ind.rows)
     # the KPI depends on these assumptions, mostly additively over +-20% (total indices sum
-    # to about 1, not to D as they would for outputs unrelated to the inputs), and the market
-    # size assumption bass_q matters far less over 8 months than the top one
+    # to about 1, not to D as they would for outputs unrelated to the inputs), and the least
+    # important of the three matters far less than the top one
     total = sum(r.values["ST"] for r in ind.rows)
     assert 0.5 < total < 1.5
     assert ind.rows[-1].values["ST"] < 0.2 * ind.rows[0].values["ST"]

@@ -177,3 +177,16 @@ def test_every_period_parquet_and_best(tmp_path, capsys):
     assert "best point" in capsys.readouterr().out
     with pytest.raises(StratsimError, match="kpi"):
         sw.check_objective("nope", "mean")
+
+
+def test_unreachable_ray_address_is_one_line(capsys):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'stratsim[scale]'); CI installs it")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc = main(["sweep", "--grid", "allocation.c_share=0:1:2", "--horizon", "1", "--paths", "4", "--backend", "ray",
+               "--ray-address", f"127.0.0.1:{port}"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and f"127.0.0.1:{port}" in err and "no Ray head" in err and err.count("\n") == 1

@@ -618,6 +618,26 @@ def _ray_chunk(prepared: Prepared, spec: RunSpec, start: int, stop: int) -> Iter
     yield from iter_chunk(prepared, spec, start, stop)
 
 
+def check_ray_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse quickly a ``HOST:PORT`` where nothing listens (Ray itself retries for
+    minutes). ``auto`` and ``ray://`` client addresses are left to Ray.
+
+    Raises:
+        StratsimError: naming the address and the socket error.
+    """
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise StratsimError(f"--ray-address {address!r}: expected HOST:PORT of the Ray head (e.g. 10.0.0.5:6379), auto, or ray://HOST:10001")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise StratsimError(f"--ray-address {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`") from None
+
+
 def _evaluate_ray(
     prepared: Prepared,
     spec: RunSpec,
@@ -633,9 +653,16 @@ def _evaluate_ray(
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         if ray_address:
-            ray.init(address=ray_address, **kwargs)
-        else:
-            ray.init(num_cpus=ray_cpus, include_dashboard=False, **kwargs)
+            check_ray_address(ray_address)
+        try:
+            if ray_address:
+                ray.init(address=ray_address, **kwargs)
+            else:
+                ray.init(num_cpus=ray_cpus, include_dashboard=False, **kwargs)
+        except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
+            where = f"--ray-address {ray_address}" if ray_address else "a local Ray"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StratsimError(f"{where}: cannot start or join Ray: {first}") from None
         started = True
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -659,6 +686,11 @@ def _evaluate_ray(
                     value = ray.get(next(gen))
                 except StopIteration:
                     continue
+                except ray.exceptions.RayTaskError as exc:  # the task's own error, one line
+                    cause = exc.cause
+                    if isinstance(cause, StratsimError):
+                        raise type(cause)(str(cause)) from None
+                    raise StratsimError(f"sweep chunk {start}..{stop - 1} failed on Ray: {type(cause).__name__}: {cause}") from None
                 if isinstance(value, int):
                     prog.done += stop - start
                     pending.append(gen)

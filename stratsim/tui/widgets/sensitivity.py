@@ -107,6 +107,9 @@ class SensitivityPane(Vertical):
         yield PlotextPlot(id="sens-chart")
         yield Static("", id="sens-heat")
 
+    def on_unmount(self) -> None:
+        self._stop.set()  # a running analysis stops at its next month
+
     # ---------------------------------------------------------------- start
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
