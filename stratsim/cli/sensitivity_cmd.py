@@ -60,10 +60,6 @@ def run(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in args.params.split(",") if k.strip()] if args.params else None
     ranges = sa.parameter_ranges(scenario, keys, args.rel_range)  # checked before anything runs
     samples = args.samples or (32 if args.method == "sobol" else 10)
-    if args.method == "sobol" and (samples < 2 or samples & (samples - 1)):
-        from ..engine.errors import StratsimError
-
-        raise StratsimError(f"--samples {samples}: expected a power of 2 for sobol (Sobol' sequence), e.g. 64, 128, 256")
     kw = backend_kwargs(args)
     set_threads(args.threads, spec.paths * points_per_chunk(spec.paths, spec.dtype, args.max_memory))
     out = Console()

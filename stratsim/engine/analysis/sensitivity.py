@@ -266,6 +266,23 @@ class Indices:
     rows: list[IndexRow]  # ranked by ST (Sobol) or mu_star (Morris), largest first
 
 
+def _outputs(evaluate_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, kpi: str) -> np.ndarray:
+    """``Y[K]`` of the sample ``X[K, D]``, refused when not finite."""
+    import numpy as np
+
+    y = np.asarray(evaluate_fn(x), dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise StratsimError(f"{method}: the {kpi or 'output'} is not finite at {int((~np.isfinite(y)).sum())} points; narrow the ranges")
+    return y
+
+
+def _ranked(problem: dict[str, Any], si: Any, metrics: Sequence[str], lead: str) -> list[IndexRow]:
+    """SALib's result as rows, largest ``lead`` first (NaN last)."""
+    rows = [IndexRow(name, {m: float(si[m][i]) for m in metrics}) for i, name in enumerate(problem["names"])]
+    rows.sort(key=lambda r: -r.values[lead] if math.isfinite(r.values[lead]) else math.inf)
+    return rows
+
+
 def sobol(
     problem: dict[str, Any],
     evaluate_fn: Callable[[np.ndarray], np.ndarray],
@@ -285,22 +302,15 @@ def sobol(
         :class:`Indices` with ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` per parameter
         (``SALib.analyze.sobol`` with ``calc_second_order=False``, 95% bootstrap intervals).
     """
-    import numpy as np
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
     if samples < 2 or samples & (samples - 1):
         raise StratsimError(f"--samples {samples}: expected a power of 2 (Sobol' sequence), e.g. 64, 128, 256")
     x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
-    y = np.asarray(evaluate_fn(x), dtype=np.float64)
-    if not np.isfinite(y).all():
-        raise StratsimError(f"sobol: the {kpi or 'output'} is not finite at {int((~np.isfinite(y)).sum())} points; narrow the ranges")
+    y = _outputs(evaluate_fn, x, "sobol", kpi)
     si = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
-    rows = [
-        IndexRow(name, {m: float(si[m][i]) for m in ("S1", "S1_conf", "ST", "ST_conf")})
-        for i, name in enumerate(problem["names"])
-    ]
-    rows.sort(key=lambda r: -r.values["ST"] if math.isfinite(r.values["ST"]) else math.inf)
+    rows = _ranked(problem, si, ("S1", "S1_conf", "ST", "ST_conf"), "ST")
     return Indices("sobol", kpi, stat, len(x), rows)
 
 
@@ -315,20 +325,13 @@ def morris(
 ) -> Indices:
     """Morris elementary effects: ``trajectories * (D + 1)`` points on a ``levels``-level
     grid (SALib ``sample.morris`` / ``analyze.morris``); ``mu_star`` ranks the parameters."""
-    import numpy as np
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
     if trajectories < 2:
         raise StratsimError(f"--samples {trajectories}: expected at least 2 Morris trajectories")
     x = morris_sample.sample(problem, trajectories, num_levels=levels, seed=seed)
-    y = np.asarray(evaluate_fn(x), dtype=np.float64)
-    if not np.isfinite(y).all():
-        raise StratsimError(f"morris: the {kpi or 'output'} is not finite at {int((~np.isfinite(y)).sum())} points; narrow the ranges")
+    y = _outputs(evaluate_fn, x, "morris", kpi)
     si = morris_analyze.analyze(problem, x, y, num_levels=levels, seed=seed)
-    rows = [
-        IndexRow(name, {m: float(si[m][i]) for m in ("mu_star", "mu_star_conf", "sigma", "mu")})
-        for i, name in enumerate(problem["names"])
-    ]
-    rows.sort(key=lambda r: -r.values["mu_star"] if math.isfinite(r.values["mu_star"]) else math.inf)
+    rows = _ranked(problem, si, ("mu_star", "mu_star_conf", "sigma", "mu"), "mu_star")
     return Indices("morris", kpi, stat, len(x), rows)

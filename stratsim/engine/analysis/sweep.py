@@ -102,11 +102,10 @@ def param_keys(scenario: Scenario) -> list[str]:
 def param_bounds(scenario: Scenario, key: str) -> tuple[float, float, bool]:
     """``(low, high, low_is_strict)`` of a parameter's valid range (``-inf``/``inf`` when
     open), as declared with its default in :mod:`~stratsim.engine.scenario`."""
+    from ..scenario import _support
+
     section, _, name = key.partition(".")
-    extra = type(getattr(scenario, section)).model_fields[name].json_schema_extra or {}
-    ge, gt, le = extra.get("ge"), extra.get("gt"), extra.get("le")
-    low = gt if gt is not None else (ge if ge is not None else -math.inf)
-    return float(low), float(le) if le is not None else math.inf, gt is not None
+    return _support(type(getattr(scenario, section)).model_fields[name].json_schema_extra or {})
 
 
 # ------------------------------------------------------------------------- designs
