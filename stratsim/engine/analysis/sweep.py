@@ -43,9 +43,10 @@ if TYPE_CHECKING:
 LEVER_PREFIX = "allocation."
 
 #: Torch memory one path of a sweep holds at float32 while a period is computed: the
-#: state, the parameters overridden per path and the step's intermediate tensors
-#: (``bench/bench_sweep.py`` measured the peak RSS growth of a 200,000-path batch over 36
-#: months at about 1.2 KiB a path; this doubles it for headroom). float64 doubles it.
+#: state, the parameters overridden per path and the step's intermediate tensors.
+#: ``bench/bench_sweep.py`` measured the peak RSS growth of a 100,000-path batch over 36
+#: months at 460-960 bytes a path; 2.5 KB leaves room for a model revision with more state
+#: and for the allocator's slack. float64 doubles it.
 BYTES_PER_PATH_FLOAT32 = 2560
 
 #: Default ``--max-memory``: 1 GiB of paths per chunk.
