@@ -190,3 +190,23 @@ def test_unreachable_ray_address_is_one_line(capsys):
                "--ray-address", f"127.0.0.1:{port}"])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2 and f"127.0.0.1:{port}" in err and "no Ray head" in err and err.count("\n") == 1
+
+
+def test_analysis_engine_imports_no_ui():
+    """The engine's sweep and sensitivity run without importing textual, rich or the CLI/TUI."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from stratsim.engine.analysis import sweep as sw, sensitivity as sa\n"
+        "from stratsim.engine.scenario import Scenario\n"
+        "s = Scenario(); spec = sw.RunSpec(steps=1, paths=4, device='cpu')\n"
+        "r = sa.parameter_ranges(s, ['to_b.win_rate', 'to_c.bass_q'])\n"
+        "sa.tornado(sa.Evaluator(s, [x.key for x in r], spec), r, [0.0, 1.0])\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich') or m.startswith(('stratsim.tui', 'stratsim.cli'))]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
