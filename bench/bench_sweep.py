@@ -83,7 +83,7 @@ def main() -> int:
         times.append(time.perf_counter() - t0)
     t_local = statistics.median(times)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    paths_batch = min(design.n_points, sw.points_per_chunk(args.paths, "float32", sw.DEFAULT_MAX_MEMORY)) * args.paths
+    paths_batch = max(b - a for a, b in sw.plan_chunks(design.n_points, args.paths)) * args.paths
     print(f"local vectorized: {t_local:8.2f} s  {work / t_local:12,.0f} path-periods/s  ({local.n_chunks} chunk(s); "
           f"peak RSS growth {(rss1 - rss0) * 1024 / paths_batch:.0f} B/path)")  # fmt: skip
 

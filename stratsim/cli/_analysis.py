@@ -38,12 +38,13 @@ def add_run_flags(p: argparse.ArgumentParser, paths: int) -> None:
 
 
 def add_backend_flags(p: argparse.ArgumentParser) -> None:
-    from ..engine.analysis.sweep import DEFAULT_MAX_MEMORY
+    from ..engine.analysis.sweep import DEFAULT_CHUNK_PATHS, DEFAULT_MAX_MEMORY
 
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="local: chunks of points batched as paths in this process; ray: the same chunks as Ray tasks (pip install \"stratsim[scale]\")")
     p.add_argument("--ray-address", metavar="ADDR", help="join a running Ray cluster (e.g. 10.0.0.5:6379, or auto) instead of starting a local Ray for the command")
     p.add_argument("--ray-cpus", type=positive_int, help="CPUs of the local Ray started for the command (default: all)")
     p.add_argument("--max-memory", type=memory_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE", help="memory budget of one chunk of points, e.g. 512M, 4G (default 1G)")
+    p.add_argument("--chunk-paths", type=positive_int, default=DEFAULT_CHUNK_PATHS, metavar="N", help=f"paths (points x paths per point) per chunk, one Ray task each (default {DEFAULT_CHUNK_PATHS}); smaller: more tasks")
 
 
 def run_spec(args: argparse.Namespace):
@@ -74,7 +75,15 @@ def backend_kwargs(args: argparse.Namespace) -> dict:
         from ..engine.analysis.sweep import import_ray
 
         import_ray()  # before anything runs: say how to install it
-    return {"backend": args.backend, "max_memory": args.max_memory, "ray_address": args.ray_address, "ray_cpus": args.ray_cpus}
+    return {"backend": args.backend, "max_memory": args.max_memory, "chunk_paths": args.chunk_paths,
+            "ray_address": args.ray_address, "ray_cpus": args.ray_cpus}  # fmt: skip
+
+
+def chunk_paths_of(args: argparse.Namespace, n_points: int, paths: int, dtype: str) -> int:
+    """Paths of the largest chunk (what sets the torch thread count)."""
+    from ..engine.analysis.sweep import plan_chunks
+
+    return paths * max(stop - start for start, stop in plan_chunks(n_points, paths, dtype, args.max_memory, args.chunk_paths))
 
 
 class ProgressBar:

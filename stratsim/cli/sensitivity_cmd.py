@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..engine.analysis import sensitivity as sa
-    from ..engine.analysis.sweep import check_objective, points_per_chunk
+    from ..engine.analysis.sweep import check_objective
     from ._analysis import ProgressBar, backend_kwargs, run_spec
     from ._common import check_writable, refuse_clobber, set_threads
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     ranges = sa.parameter_ranges(scenario, keys, args.rel_range)  # checked before anything runs
     samples = args.samples or (32 if args.method == "sobol" else 10)
     kw = backend_kwargs(args)
-    set_threads(args.threads, spec.paths * points_per_chunk(spec.paths, spec.dtype, args.max_memory))
+    set_threads(args.threads, max(spec.paths, args.chunk_paths))  # the largest chunk's paths
     out = Console()
     with ProgressBar(f"{args.method} over {len(ranges)} parameters") as bar:
         ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, args.kpi, args.stat, on_progress=bar, **kw)

@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..engine.analysis.sweep import check_objective, evaluate, points_per_chunk
-    from ._analysis import ProgressBar, backend_kwargs, run_spec
+    from ..engine.analysis.sweep import check_objective, evaluate
+    from ._analysis import ProgressBar, backend_kwargs, chunk_paths_of, run_spec
     from ._common import check_writable, fmt, refuse_clobber, set_threads
 
     target = args.csv or args.parquet
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     prepared = build_design(args, scenario)  # every point checked before anything runs
     kw = backend_kwargs(args)
     k = prepared.design.n_points
-    set_threads(args.threads, spec.paths * min(k, points_per_chunk(spec.paths, spec.dtype, args.max_memory)))
+    set_threads(args.threads, chunk_paths_of(args, k, spec.paths, spec.dtype))
     with ProgressBar(f"sweep {k} points x {spec.paths} paths") as bar:
         result = evaluate(prepared, spec, on_progress=bar, **kw)
     keys = prepared.design.keys

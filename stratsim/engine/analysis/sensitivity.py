@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StratsimError
 from .sweep import (
+    DEFAULT_CHUNK_PATHS,
     DEFAULT_MAX_MEMORY,
     Design,
     Progress,
@@ -155,6 +156,7 @@ class Evaluator:
     stat: str = "mean"
     backend: str = "local"
     max_memory: int = DEFAULT_MAX_MEMORY
+    chunk_paths: int = DEFAULT_CHUNK_PATHS
     ray_address: str | None = None
     ray_cpus: int | None = None
     on_progress: Callable[[Progress], Any] | None = None
@@ -165,7 +167,8 @@ class Evaluator:
         check_objective(self.kpi, self.stat)
         prepared = prepare(self.scenario, Design(list(keys or self.keys), x))
         res = evaluate(
-            prepared, self.spec, backend=self.backend, max_memory=self.max_memory, ray_address=self.ray_address,
+            prepared, self.spec, backend=self.backend, max_memory=self.max_memory, chunk_paths=self.chunk_paths,
+            ray_address=self.ray_address,
             ray_cpus=self.ray_cpus, on_progress=self.on_progress, should_stop=self.should_stop,
         )  # fmt: skip
         self.points_run += prepared.design.n_points
