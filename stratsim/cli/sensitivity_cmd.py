@@ -135,6 +135,7 @@ def _print_indices(out, ind, header: str):
     from rich.table import Table
 
     from ._analysis import bar
+    from ._common import fmt
 
     if ind.method == "sobol":
         cols, lead, title = ("S1", "S1_conf", "ST", "ST_conf"), "ST", "Sobol' indices (S1 first-order, ST total; +-95% CI)"
@@ -145,12 +146,12 @@ def _print_indices(out, ind, header: str):
     table.add_column("parameter", no_wrap=True)
     for c in cols:
         table.add_column(c, justify="right")
-    table.add_column(lead, justify="left")
+    table.add_column(lead, justify="left", no_wrap=True, min_width=12, overflow="crop")
     scale = max((abs(r.values[lead]) for r in ind.rows if r.values[lead] == r.values[lead]), default=0.0)
     if ind.method == "sobol":
         scale = max(scale, 1e-12) if scale > 1 else 1.0
     for i, r in enumerate(ind.rows, 1):
-        table.add_row(str(i), r.key, *(f"{r.values[c]:.3f}" if ind.method == "sobol" else f"{r.values[c]:.3g}" for c in cols), bar(r.values[lead], scale, 24))
+        table.add_row(str(i), r.key, *(f"{r.values[c]:.3f}" if ind.method == "sobol" else fmt(r.values[c]) for c in cols), bar(r.values[lead], scale, 12))
     out.print(table)
     if ind.method == "sobol":
         s1 = sum(r.values["S1"] for r in ind.rows)
