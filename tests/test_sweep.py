@@ -110,6 +110,12 @@ def test_ray_backend_equals_local():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         remote = sw.evaluate(prepared, spec, backend="ray", chunk_paths=32, on_progress=lambda p: events.append((p.done, p.chunks_done)))
+        import torch
+
+        if not torch.cuda.is_available():  # an error inside a task comes back as the one-line error
+            with pytest.raises(StratsimError, match="cuda") as info:
+                sw.evaluate(prepared, sw.RunSpec(steps=1, paths=4, device="cuda"), backend="ray")
+            assert "\n" not in str(info.value)
     finally:
         ray.shutdown()
     assert remote.backend == "ray" and remote.n_chunks == local.n_chunks == 3
@@ -154,6 +160,12 @@ def test_bad_grids_refused_before_anything_runs(monkeypatch, capsys, grid, named
     assert rc == 2, err
     assert named in err and why in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_huge_grid_refused_before_it_is_built():
+    axes = [(k, list(range(101))) for k in ("allocation.c_share", "allocation.budget", "to_b.win_rate")]
+    with pytest.raises(StratsimError, match=r"1,030,301 points"):
+        sw.grid_design(axes)
 
 
 def test_split_share_rescales_the_others():

@@ -24,6 +24,7 @@ others keep their ratios); shares that the point sets are never changed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +60,9 @@ DEFAULT_MAX_MEMORY = 1 << 30
 #: 100,000 paths (6.5 and 6.1 M path-steps/s on one thread here, against 2.8 M at 10,000),
 #: so chunks of this size lose nothing locally and give Ray one task per chunk.
 DEFAULT_CHUNK_PATHS = 65_536
+
+#: Most points of one design (a grid's product grows fast; a sweep of more runs in parts).
+MAX_POINTS = 1_000_000
 
 POLICIES = ("fixed", "feedback")
 BACKENDS = ("local", "ray")
@@ -201,6 +205,9 @@ def grid_design(axes: Sequence[tuple[str, Sequence[float]]]) -> Design:
         return Design([], np.zeros((1, 0)), "grid")
     keys = [k for k, _ in axes]
     _check_unique(keys)
+    n = math.prod(len(v) for _, v in axes)
+    if n > MAX_POINTS:
+        raise StratsimError(f"grid {' x '.join(f'{k} ({len(v)})' for k, v in axes)}: {n:,} points; expected at most {MAX_POINTS:,} (fewer values per key, or --lhs N)")
     rows = list(itertools.product(*(list(v) for _, v in axes)))
     return Design(keys, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(keys)), "grid")
 
@@ -211,8 +218,8 @@ def lhs_design(ranges: Sequence[tuple[str, float, float]], n: int, seed: int = 0
     import numpy as np
     from SALib.sample import latin
 
-    if n < 1:
-        raise StratsimError(f"--lhs {n}: expected at least 1 point")
+    if not 1 <= n <= MAX_POINTS:
+        raise StratsimError(f"--lhs {n}: expected 1..{MAX_POINTS:,} points")
     keys = [k for k, _, _ in ranges]
     _check_unique(keys)
     if not keys:
@@ -695,28 +702,34 @@ def _evaluate_ray(
         pending = list(gens)
         done: dict[int, list[PointResult]] = {}
         prog = Progress(0, k * spec.steps, 0, len(parts))
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for gen in ready:
-                idx = gens[gen]
-                start, stop = parts[idx]
-                try:
-                    value = ray.get(next(gen))
-                except StopIteration:
-                    continue
-                except ray.exceptions.RayTaskError as exc:  # the task's own error, one line
-                    cause = exc.cause
-                    if isinstance(cause, StratsimError):
-                        raise type(cause)(str(cause)) from None
-                    raise StratsimError(f"sweep chunk {start}..{stop - 1} failed on Ray: {type(cause).__name__}: {cause}") from None
-                if isinstance(value, int):
-                    prog.done += stop - start
-                    pending.append(gen)
-                else:
-                    done[idx] = value
-                    prog.chunks_done += 1
-                if on_progress is not None:
-                    on_progress(prog)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                for gen in ready:
+                    idx = gens[gen]
+                    start, stop = parts[idx]
+                    try:
+                        value = ray.get(next(gen))
+                    except StopIteration:
+                        continue
+                    except ray.exceptions.RayTaskError as exc:  # the task's own error, one line
+                        cause = exc.cause
+                        if isinstance(cause, StratsimError):
+                            raise type(cause)(str(cause)) from None
+                        raise StratsimError(f"sweep chunk {start}..{stop - 1} failed on Ray: {type(cause).__name__}: {cause}") from None
+                    if isinstance(value, int):
+                        prog.done += stop - start
+                        pending.append(gen)
+                    else:
+                        done[idx] = value
+                        prog.chunks_done += 1
+                    if on_progress is not None:
+                        on_progress(prog)
+        except BaseException:  # an error or Ctrl-C: stop the chunks still running on the cluster
+            for gen in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(gen)
+            raise
         results = [r for idx in range(len(parts)) for r in done[idx]]
         info = {"ray_cpus": cpus, "ray_address": ray_address or ("local" if started else "existing")}
         return SweepResult(prepared, spec, results, "ray", len(parts), info)
