@@ -34,6 +34,16 @@ import sys
 import time
 
 
+def median_time(fn, repeats: int):
+    """(median seconds of ``repeats`` calls of ``fn``, the last call's result)."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=100, help="grid points (a square number: n x n)")
@@ -78,23 +88,12 @@ def main() -> int:
     sw.evaluate(sw.prepare(scenario, sw.grid_design([("allocation.c_share", [0.5])])), sw.RunSpec(steps=2, paths=8, device=args.device))
     Simulation(scenario, n_paths=8, device=args.device).run(2)  # warm-up
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        local = run_local()
-        times.append(time.perf_counter() - t0)
-    t_local = statistics.median(times)
+    t_local, local = median_time(run_local, args.repeats)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     paths_batch = max(b - a for a, b in sw.plan_chunks(design.n_points, args.paths)) * args.paths
     print(f"local vectorized: {t_local:8.2f} s  {work / t_local:12,.0f} path-periods/s  ({local.n_chunks} chunk(s); "
           f"peak RSS growth {(rss1 - rss0) * 1024 / paths_batch:.0f} B/path)")  # fmt: skip
-
-    times = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        singles = run_singles()
-        times.append(time.perf_counter() - t0)
-    t_single = statistics.median(times)
+    t_single, singles = median_time(run_singles, args.repeats)
     print(f"one Simulation per point: {t_single:8.2f} s  {work / t_single:12,.0f} path-periods/s")
     y = local.horizon_values("npv")
     same = np.allclose(y, singles, rtol=1e-6)
