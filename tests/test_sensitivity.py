@@ -85,6 +85,11 @@ def test_tornado_points_equal_single_runs_and_are_ranked():
     sim = Simulation(scenario_from_dict(data), seed=0, n_paths=32, device="cpu")
     sim.run(6)
     assert row.kpi_high == pytest.approx(sim.last_summary()["npv"]["mean"], rel=1e-6)
+    # minimizing picks the share with the lowest KPI instead
+    ev_min = sa.Evaluator(scenario, [r.key for r in ranges], spec, "npv", "mean", maximize=False)
+    worst = sa.tornado(ev_min, ranges, shares=[0.0, 0.5, 1.0])
+    y = ev(np.array([[r.base for r in ranges] + [s] for s in (0.0, 0.5, 1.0)]), [*(r.key for r in ranges), "allocation.c_share"])
+    assert (t.best_share_base, worst.best_share_base) == ((0.0, 0.5, 1.0)[int(np.argmax(y))], (0.0, 0.5, 1.0)[int(np.argmin(y))])
     # share_changes is True exactly when an end's best share differs from the base's
     for r in t.rows:
         assert t.share_changes(r) == (r.best_share_low != t.best_share_base or r.best_share_high != t.best_share_base)

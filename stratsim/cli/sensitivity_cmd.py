@@ -36,6 +36,7 @@ def register(sub) -> None:
     p.add_argument("--samples", type=positive_int, help="sobol: N, a power of 2 (N*(D+2) points, default 32); morris: trajectories (N*(D+1) points, default 10)")
     p.add_argument("--kpi", default="npv", help="KPI at the horizon (default npv)")
     p.add_argument("--stat", choices=("mean", "p10", "p50", "p90"), default="mean", help="statistic of the KPI over paths (default mean)")
+    p.add_argument("--minimize", action="store_true", help="tornado: the best c_share has the lowest KPI (e.g. --kpi p_cash_negative)")
     p.add_argument("--shares", type=nonneg_int, default=5, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)")
     add_run_flags(p, paths=200)
     p.add_argument("--csv", type=output_file, help="write the ranked table here (CSV)")
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads, max(spec.paths, args.chunk_paths))  # the largest chunk's paths
     out = Console()
     with ProgressBar(f"{args.method} over {len(ranges)} parameters") as bar:
-        ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, args.kpi, args.stat, on_progress=bar, **kw)
+        ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, args.kpi, args.stat, not args.minimize, on_progress=bar, **kw)
         if args.method == "tornado":
             shares = list(np.linspace(0.0, 1.0, args.shares)) if args.shares > 1 else None
             result = sa.tornado(ev, ranges, shares)
