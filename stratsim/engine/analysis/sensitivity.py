@@ -146,14 +146,16 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
 @dataclass
 class Evaluator:
     """``X[K, D]`` (values of ``keys``) -> ``Y[K]``: the horizon ``stat`` of ``kpi``
-    of each point, through :func:`.sweep.evaluate`. ``extra`` levers/keys with fixed
-    per-point columns may be appended by the caller (tornado's ``c_share``)."""
+    of each point, through :func:`.sweep.evaluate`; ``keys`` may be given per call (the
+    tornado appends ``allocation.c_share``). ``maximize``: whether a higher KPI is better
+    (the tornado's best share)."""
 
     scenario: Scenario
     keys: list[str]
     spec: RunSpec
     kpi: str = "npv"
     stat: str = "mean"
+    maximize: bool = True
     backend: str = "local"
     max_memory: int = DEFAULT_MAX_MEMORY
     chunk_paths: int = DEFAULT_CHUNK_PATHS
@@ -230,7 +232,8 @@ def tornado(evaluator: Evaluator, ranges: Sequence[ParamRange], shares: Sequence
         s = np.asarray(list(shares), dtype=np.float64)
         xs = np.concatenate([np.repeat(x, len(s), axis=0), np.tile(s, len(cases))[:, None]], axis=1)
         ys = evaluator(xs, [*keys, "allocation.c_share"]).reshape(len(cases), len(s))
-        best = [float(s[j]) for j in np.argmax(np.where(np.isnan(ys), -np.inf, ys), axis=1)]
+        sign = 1.0 if evaluator.maximize else -1.0  # the best share maximizes sign * KPI
+        best = [float(s[j]) for j in np.argmax(np.where(np.isnan(ys), -np.inf, sign * ys), axis=1)]
         own = np.flatnonzero(s == evaluator.scenario.allocation.c_share)
         if own.size:  # the scenario's own c_share is on the grid: its column is the tornado
             y = ys[:, own[0]]
