@@ -407,10 +407,11 @@ def draw_flat(
 ) -> dict[str, Any]:
     """The draw behind :func:`draw_parameters` and :func:`~.params.draw_params`.
 
-    Uncertain parameters are drawn in the fixed order of the fields, each from its
-    distribution *truncated to the parameter's support* by the inverse CDF (so a draw
-    never lands on or beyond a bound, and every key consumes exactly ``n_paths`` uniform
-    or normal numbers: an override of one key leaves the draws of the others unchanged).
+    Uncertain parameters are drawn each from its distribution *truncated to the
+    parameter's support* by the inverse CDF (so a draw never lands on or beyond a bound),
+    each key from its own random stream (seeded from one draw of ``generator`` and the
+    key): fixing, un-fixing or overriding a key leaves the draws of the others unchanged,
+    so a run with a key overridden equals the run of a scenario with that value.
     ``overrides`` (``{"section.name": value or Tensor[n_paths]}``) replace the drawn or
     certain values; each is checked against the key's bounds. With ``keep_scalars`` a
     certain (or scalar-overridden) value stays a Python float.
@@ -426,6 +427,11 @@ def draw_flat(
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ScenarioError(f"override key {unknown[0]}: unknown parameter; expected a key such as to_b.win_rate")
+    from .seeds import derive_seed
+
+    # One stream per uncertain key, derived from one draw of ``generator``: fixing,
+    # un-fixing or overriding a key never shifts another key's draws.
+    root = int(torch.randint(0, 2**62, (1,), generator=generator))
     out: dict[str, Any] = {}
     for section in PARAM_SECTIONS:
         sec = getattr(scenario, section)
@@ -434,12 +440,12 @@ def draw_flat(
             value = getattr(sec, name)
             extra = info.json_schema_extra or {}
             t: Any
-            if isinstance(value, int | float):
-                t = float(value)
-            else:
-                t = _sample(value, n_paths, generator, extra)
             if key in overrides:
                 t = _override(key, overrides[key], n_paths, extra)
+            elif isinstance(value, int | float):
+                t = float(value)
+            else:
+                t = _sample(value, n_paths, torch.Generator().manual_seed(derive_seed(root, key)), extra)
             if isinstance(t, float):
                 out[key] = t if keep_scalars else torch.full((n_paths,), t, dtype=dtype, device=device)
             else:

@@ -8,7 +8,6 @@ implemented as replays, so the history always reads as one consistent run.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,14 +33,9 @@ from .models import (
 from .params import Params, draw_params
 from .policies import Policy, make_policy
 from .scenario import Scenario
+from .seeds import derive_seed
 
 MAX_PATHS = 5_000_000
-
-
-def derive_seed(seed: int, purpose: str) -> int:
-    """An independent 63-bit seed for one purpose (params, shocks) of a run's seed."""
-    digest = hashlib.sha256(f"stratsim:{seed}:{purpose}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
 
 
 class Simulation:

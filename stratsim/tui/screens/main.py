@@ -1,4 +1,4 @@
-"""The main screen: status header, tabs (Run, KPIs, Charts, Training, Compare, Log)
+"""The main screen: status header, tabs (Run, KPIs, Charts, Training, Compare, Sensitivity, Log)
 and the footer of key bindings.
 
 Bindings live on this screen (not the App) and are not priority bindings, so a focused
@@ -19,6 +19,7 @@ from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
 from ..widgets.compare import ComparePane
 from ..widgets.kpis import KpiTable, PreviewTable
+from ..widgets.sensitivity import SensitivityPane
 from ..widgets.status import StatusHeader, StatusInfo
 from ..widgets.training import TrainingPane
 
@@ -51,6 +52,8 @@ class MainScreen(Screen):
                 yield Lazy(TrainingPane(id="training"))
             with TabPane("Compare", id="tab-compare"):
                 yield Lazy(ComparePane(id="compare"))
+            with TabPane("Sensitivity", id="tab-sensitivity"):
+                yield Lazy(SensitivityPane(id="sensitivity"))
             with TabPane("Log", id="tab-log"):
                 yield Lazy(RichLog(id="log", max_lines=2000, wrap=True, markup=False))
         yield Footer(compact=True, show_command_palette=False)

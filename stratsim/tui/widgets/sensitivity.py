@@ -1,0 +1,283 @@
+"""The Sensitivity tab: a tornado of the current scenario (which assumptions move NPV
+most, and whether the best To C share changes with them), drawn as a bar chart, and a
+sweep of the levers around the current draft: ``c_share`` as a line (mean and
+P10..P90), or ``c_share`` x ``privacy_share`` as a heat map.
+
+Every analysis runs in a thread worker started on the App (group ``sensitivity``,
+one at a time, cancellable with the Cancel button) on the sweep engine
+(:mod:`stratsim.engine.analysis`): all points on common random numbers, simulated from
+month 0 to the horizon with the draft (or the scenario's allocation) held every month.
+The worker posts :class:`AnalysisProgress` (throttled to ~10/s) and
+:class:`AnalysisDone` to this pane; it never touches the simulation the app steps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+#: Paths per point and ``c_share`` levels of the TUI's analyses: small enough for a few
+#: seconds on a busy laptop core; the CLI (``stratsim sensitivity``) takes more.
+TUI_PATHS = 200
+TORNADO_SHARES = 6
+SWEEP_SHARES = 11
+HEAT_PRIVACY = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+HEAT_SHARES = 6
+_SHADES = " ░▒▓█"
+
+
+class AnalysisProgress(Message):
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done, self.total = done, total
+
+
+class AnalysisDone(Message):
+    """``kind``: tornado | line | heat; ``result`` the engine's result, or ``error``."""
+
+    def __init__(self, kind: str, result: Any = None, error: str | None = None, extra: dict | None = None) -> None:
+        super().__init__()
+        self.kind, self.result, self.error, self.extra = kind, result, error, extra or {}
+
+
+@dataclass
+class Job:
+    """What a worker needs, read on the UI thread when the analysis starts."""
+
+    kind: str
+    scenario: Any
+    decision: Any
+    seed: int
+    paths: int
+    models: dict = field(default_factory=dict)
+
+
+class SensitivityPane(Vertical):
+    """Buttons, a status line, a progress bar, and the chart of the last analysis."""
+
+    DEFAULT_CSS = """
+    SensitivityPane { height: 1fr; }
+    SensitivityPane #sens-buttons { height: 1; }
+    SensitivityPane #sens-buttons Button { min-width: 10; margin-right: 1; }
+    SensitivityPane #sens-status { height: auto; max-height: 3; }
+    SensitivityPane #sens-progress { height: 1; }
+    SensitivityPane #sens-chart { height: 1fr; min-height: 8; }
+    SensitivityPane #sens-heat { height: 1fr; display: none; }
+    SensitivityPane.heat #sens-heat { display: block; }
+    SensitivityPane.heat #sens-chart { display: none; }
+    """
+
+    BINDINGS = [
+        Binding("w", "run('tornado')", "Tornado", tooltip="What decides NPV: tornado of the scenario's assumptions"),
+        Binding("l", "run('line')", "Line", tooltip="NPV against c_share around the draft"),
+        Binding("m", "run('heat')", "Map", tooltip="Heat map of NPV over c_share x privacy_share"),
+        Binding("c", "stop", "Cancel", tooltip="Cancel the running analysis"),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.running: str | None = None
+        self.last: AnalysisDone | None = None
+        self._stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="sens-buttons"):
+            yield Button("Tornado", id="sens-tornado", compact=True)
+            yield Button("Sweep c_share", id="sens-line", compact=True)
+            yield Button("Heat map", id="sens-heat-btn", compact=True)
+            yield Button("Cancel", id="sens-cancel", compact=True, disabled=True)
+        yield Static(
+            "w: tornado of NPV over the scenario's assumptions; l: NPV against c_share around the draft; "
+            "m: heat map c_share x privacy_share; c: cancel. From month 0 to the horizon with the draft "
+            "held, common random numbers.",
+            id="sens-status",
+        )
+        yield ProgressBar(id="sens-progress", show_eta=False)
+        yield PlotextPlot(id="sens-chart")
+        yield Static("", id="sens-heat")
+
+    def on_unmount(self) -> None:
+        self._stop.set()  # a running analysis stops at its next month
+
+    # ---------------------------------------------------------------- start
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        kind = {"sens-tornado": "tornado", "sens-line": "line", "sens-heat-btn": "heat"}.get(event.button.id or "")
+        if kind:
+            self.action_run(kind)
+        elif event.button.id == "sens-cancel":
+            self.action_stop()
+
+    def action_stop(self) -> None:
+        if self.running is not None:
+            self._stop.set()
+
+    def _job(self, kind: str) -> Job | None:
+        app: Any = self.app
+        sim = getattr(app, "sim", None)
+        if sim is None:
+            return None
+        decision = sim.decision
+        try:
+            from .allocation import AllocationPanel
+
+            panel = app.screen.query_one(AllocationPanel)
+            if panel.draft is not None:
+                decision = panel.draft
+        except Exception:  # the Run tab not mounted yet: the simulation's decision
+            pass
+        models = {"satisfaction_model": sim.satisfaction_model, "incident_model": sim.incident_model}
+        return Job(kind, sim.scenario, decision, sim.seed, min(TUI_PATHS, sim.n_paths), models)
+
+    def action_run(self, kind: str) -> None:
+        if self.running is not None:
+            self.app.notify(f"{self.running} still running (Cancel stops it)", severity="warning")
+            return
+        job = self._job(kind)
+        if job is None:
+            self.app.notify("engine still loading", severity="warning")
+            return
+        self.running = kind
+        self._stop.clear()
+        self.query_one("#sens-cancel", Button).disabled = False
+        self.query_one("#sens-status", Static).update(f"{kind}: running on {job.paths} paths per point…")
+        self.query_one("#sens-progress", ProgressBar).update(total=None, progress=0)
+        self.app.run_worker(lambda: self._work(job), thread=True, group="sensitivity", exclusive=True, exit_on_error=False)
+
+    # --------------------------------------------------------------- worker
+    def _work(self, job: Job) -> None:
+        try:
+            import numpy as np
+
+            from ...engine.analysis import sensitivity as sa
+            from ...engine.analysis.sweep import Design, RunSpec, evaluate, prepare
+
+            last = [0.0]
+
+            def progress(p: Any) -> None:
+                now = time.monotonic()
+                if now - last[0] >= 0.1 or p.done == p.total:
+                    last[0] = now
+                    self.post_message(AnalysisProgress(p.done, p.total))
+
+            spec = RunSpec(steps=job.scenario.simulation.horizon_months, paths=job.paths, seed=job.seed, device="cpu", **job.models)
+            stop = self._stop.is_set
+            if job.kind == "tornado":
+                scenario = job.scenario.model_copy(update={"allocation": type(job.scenario.allocation).model_validate(job.decision.to_dict())})
+                ranges = sa.parameter_ranges(scenario)
+                ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, on_progress=progress, should_stop=stop)
+                result = sa.tornado(ev, ranges, list(np.linspace(0, 1, TORNADO_SHARES)))
+                self.post_message(AnalysisDone("tornado", result))
+                return
+            if job.kind == "line":
+                shares = np.linspace(0, 1, SWEEP_SHARES)
+                design = Design(["allocation.c_share"], shares[:, None])
+            else:
+                shares = np.linspace(0, 1, HEAT_SHARES)
+                grid = [(s, p) for p in HEAT_PRIVACY for s in shares]
+                design = Design(["allocation.c_share", "allocation.privacy_share"], np.asarray(grid))
+            res = evaluate(prepare(job.scenario, design, base=job.decision), spec, on_progress=progress, should_stop=stop)
+            self.post_message(AnalysisDone(job.kind, res, extra={"draft_share": job.decision.c_share, "draft_privacy": job.decision.privacy_share}))
+        except Exception as exc:  # shown in the pane, never crashes the app
+            self.post_message(AnalysisDone(job.kind, error=str(exc) or type(exc).__name__))
+
+    # ----------------------------------------------------------------- show
+    def on_analysis_progress(self, message: AnalysisProgress) -> None:
+        self.query_one("#sens-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_analysis_done(self, message: AnalysisDone) -> None:
+        self.running = None
+        self.query_one("#sens-cancel", Button).disabled = True
+        status = self.query_one("#sens-status", Static)
+        if message.error is not None:
+            status.update(Text(f"{message.kind}: {message.error}", style="red"))
+            return
+        self.last = message
+        if message.kind == "tornado":
+            self._show_tornado(message.result)
+        elif message.kind == "line":
+            self._show_line(message.result, message.extra)
+        else:
+            self._show_heat(message.result, message.extra)
+
+    def _show_tornado(self, t: Any) -> None:
+        from ...cli._common import fmt
+
+        self.remove_class("heat")
+        rows = list(reversed(t.rows))  # plotext draws the first bar at the bottom
+        moved = [r.key for r in t.rows if t.share_changes(r)]
+        self.query_one("#sens-status", Static).update(
+            f"Tornado of NPV mean (base {fmt(t.base_kpi)}); top: {t.rows[0].key}. Best c_share at base "
+            f"{t.best_share_base:.1f}; " + (f"changes with {', '.join(moved[:3])}" if moved else "holds across every range")
+        )
+        widget = self.query_one("#sens-chart", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("NPV change from base: low (left) / high (right) of each assumption")
+        names = [r.key.split(".", 1)[1][:18] for r in rows]
+        plt.bar(names, [r.kpi_low - t.base_kpi for r in rows], orientation="horizontal", label="low", color="orange", width=0.4)
+        plt.bar(names, [r.kpi_high - t.base_kpi for r in rows], orientation="horizontal", label="high", color="cyan", width=0.4)
+        widget.refresh()
+
+    def _show_line(self, res: Any, extra: dict) -> None:
+        from ...cli._common import fmt
+
+        self.remove_class("heat")
+        x = res.prepared.design.values[:, 0].tolist()
+        stats = [r[-1]["npv"] for r in res.results]
+        best = res.best("npv")
+        self.query_one("#sens-status", Static).update(
+            f"NPV at month {res.spec.steps} against c_share (draft {extra['draft_share']:.2f}); best c_share "
+            f"{x[best]:.2f}: mean {fmt(stats[best]['mean'])} (P10 {fmt(stats[best]['p10'])}, P90 {fmt(stats[best]['p90'])})"
+        )
+        widget = self.query_one("#sens-chart", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("NPV vs c_share (mean, P10, P90)")
+        plt.xlabel("c_share")
+        plt.plot(x, [s["mean"] for s in stats], label="mean", color="cyan", marker="braille")
+        plt.plot(x, [s["p10"] for s in stats], label="P10", color="orange", marker="dot")
+        plt.plot(x, [s["p90"] for s in stats], label="P90", color="green", marker="dot")
+        plt.vline(extra["draft_share"], "gray")
+        widget.refresh()
+
+    def _show_heat(self, res: Any, extra: dict) -> None:
+        from ...cli._common import fmt
+
+        self.add_class("heat")
+        v = res.prepared.design.values
+        y = res.horizon_values("npv")
+        shares = sorted(set(v[:, 0].tolist()))
+        privs = sorted(set(v[:, 1].tolist()))
+        lo, hi = float(y.min()), float(y.max())
+        best = res.best("npv")
+        cell = {(a, b): float(val) for (a, b), val in zip(v.tolist(), y.tolist(), strict=True)}
+        text = Text()
+        text.append(f"NPV mean at month {res.spec.steps}: c_share (columns) x privacy_share (rows); "
+                    f"darker = higher ({fmt(lo)} .. {fmt(hi)}); * best, o draft\n")  # fmt: skip
+        text.append("priv\\c_share " + "".join(f"{s:>7.1f}" for s in shares) + "\n")
+        for p in reversed(privs):
+            text.append(f"{p:>11.2f}  ")
+            for s in shares:
+                val = cell[(s, p)]
+                level = 0 if hi == lo else round((val - lo) / (hi - lo) * (len(_SHADES) - 1))
+                mark = "*" if (s, p) == tuple(v[best]) else ("o" if abs(s - extra["draft_share"]) < 0.1 and abs(p - extra["draft_privacy"]) < 0.025 else " ")
+                text.append(_SHADES[level] * 5 + mark + " ", style="cyan")
+            text.append("\n")
+        self.query_one("#sens-heat", Static).update(text)
+        self.query_one("#sens-status", Static).update(
+            f"best: c_share {v[best][0]:.2f}, privacy_share {v[best][1]:.2f}: NPV mean {fmt(y[best])}"
+        )
