@@ -86,9 +86,9 @@ def test_gradient_optimum_within_one_step_of_a_51_point_grid():
     best of 51 evenly spaced values evaluated (exactly) on the same paths."""
     scenario = Scenario()
     base = decision_from_allocation(scenario.allocation)
-    start = O.start_from_scenario(scenario, paths=300, seed=5, steps=24)
+    start = O.start_from_scenario(scenario, paths=200, seed=5, steps=12)
     space = O.LeverSpace.build(base, ("privacy_share",), start.steps)
-    found = O.Optimizer(start, space).run("gradient", 60, lr=0.15)
+    found = O.Optimizer(start, space).run("gradient", 36, lr=0.2)
     best = space.decisions(found.theta)[0].privacy_share
     grid = torch.linspace(0.0, 1.0, 51, dtype=torch.float64)
     thetas = [[O._logit(float(g))] for g in grid]
@@ -106,12 +106,12 @@ def _rec(scenario, settings, steps=24, eval_paths=800):
 
 @pytest.mark.slow
 def test_recommendation_beats_current_on_fresh_paths_within_bounds():
-    settings = O.OptimizeSettings(paths=400, seed=0, budget_evals=40, lr=0.15)
-    base, rec = _rec(Scenario(), settings)
+    settings = O.OptimizeSettings(paths=300, seed=0, budget_evals=30, lr=0.15)
+    base, rec = _rec(Scenario(), settings, steps=12)
     obj = rec.stat("objective")
     half_ci = (obj.ci_high - obj.ci_low) / 2
     assert obj.diff > half_ci and obj.ci_low > 0, obj
-    space = O.LeverSpace.build(base, O.LEVERS, 24)
+    space = O.LeverSpace.build(base, O.LEVERS, 12)
     for d in rec.recommended:
         d.validate()
         for split in ("c_split", "b_split"):
@@ -139,8 +139,8 @@ def _tight_cash():
 def test_constraint_is_honoured_on_the_evaluation_paths():
     scenario = _tight_cash()
     c = O.parse_constraint("p_cash_negative<=0.05")
-    settings = O.OptimizeSettings(paths=400, seed=1, budget_evals=40, constraints=(c,), lr=0.15)
-    _, rec = _rec(scenario, settings, steps=18)
+    settings = O.OptimizeSettings(paths=300, seed=1, budget_evals=30, constraints=(c,), lr=0.15)
+    _, rec = _rec(scenario, settings, steps=12)
     status = rec.constraints[0]
     assert status.current > 0.05, "the scenario must make the constraint bind"
     assert status.met and status.recommended <= 0.05

@@ -641,7 +641,7 @@ class Optimizer:
                 g = (m - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - m)
                 g = g / (abs(c.limit) if not c.is_probability and c.limit else 1.0)
                 loss = loss + (torch.clamp(mult[i] + mu * g, min=0) ** 2 - mult[i] ** 2) / (2 * mu)
-                last_relaxed[i] = float(m - bias[i])
+                last_relaxed[i] = float(m.detach()) - bias[i]
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -658,8 +658,8 @@ class Optimizer:
                     g = (mets[i] - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - mets[i])
                     g = g / (abs(c.limit) if not c.is_probability and c.limit else 1.0)
                     mult[i] = max(0.0, mult[i] + mu * g)
-            trace.append({"iteration": it, "objective": float(J), "best": tracker.best_obj, "evals": evals[0]})
-            self._report("gradient", it, iters, float(J), tracker.best_obj, evals[0], t0)
+            trace.append({"iteration": it, "objective": float(J.detach()), "best": tracker.best_obj, "evals": evals[0]})
+            self._report("gradient", it, iters, float(J.detach()), tracker.best_obj, evals[0], t0)
 
     def _penalized(self, obj: float, mets: Sequence[float]) -> float:
         viol = sum(c.violation(m + (mg if c.op == "<=" else -mg)) / (1.0 if c.is_probability or not c.limit else abs(c.limit)) for c, m, mg in zip(self.constraints, mets, self.margins, strict=True))
@@ -938,6 +938,27 @@ def optimize(
     return finish(opt, search, eval_start, settings.as_dict(start.steps))
 
 
+def _best_per_weight(opt: Optimizer, thetas: list[list[float]], k: int) -> tuple[list[list[float]], list[bool]]:
+    """For each risk weight, the best of every candidate the frontier search found (exact,
+    training paths; feasible first): a short search for one weight can then not leave its
+    point below another weight's candidate."""
+    import torch
+
+    th = torch.as_tensor(thetas, dtype=torch.float64)
+    with torch.no_grad():
+        o = simulate(opt.start, opt.space, th, relaxed=False)
+        mets = [metric_values(o, c).tolist() for c in opt.constraints]
+    out, feas = [], []
+    for i in range(len(thetas)):
+        tracker = _Tracker(opt.constraints, opt.margins)
+        objs = risk_objective(o.value, Risk(opt.risk.alpha, i / (k - 1))).tolist()
+        for j, t in enumerate(thetas):
+            tracker.offer(t, objs[j], [m[j] for m in mets])
+        out.append(tracker.best_theta or thetas[i])
+        feas.append(tracker.feasible)
+    return out, feas
+
+
 @dataclass
 class FrontierPoint:
     lam: float
@@ -981,6 +1002,7 @@ def frontier(
         init = s.theta
         if s.cancelled:
             break
+    thetas, feas = _best_per_weight(Optimizer(start, space, settings.risk, settings.constraints), thetas, k)
     cur = space.encode(base)
     _, summ = compare(eval_start, space, [cur, *thetas], settings.risk, settings.constraints)
     points = [
