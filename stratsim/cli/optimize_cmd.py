@@ -183,7 +183,7 @@ def _print_recommendation(rec, steps: int, paths: int, eval_paths: int) -> None:
     con = Console()
     s = rec.search
     blocks = rec.recommended
-    alloc = Table(title=f"Allocation: current vs recommended ({rec.settings['schedule']}, levers {rec.settings['levers']})")
+    alloc = Table(title=f"Allocation: current vs recommended ({rec.settings['schedule']})", caption=f"levers: {rec.settings['levers']}")
     alloc.add_column("lever")
     alloc.add_column("current", justify="right")
     for i in range(len(blocks)):
@@ -194,7 +194,7 @@ def _print_recommendation(rec, steps: int, paths: int, eval_paths: int) -> None:
         alloc.add_row(name, fmt(cur), *(fmt(rows[j][2]) for rows in per_block))
     con.print(alloc)
     t = Table(
-        title=f"Evaluation on {eval_paths} fresh paths (seed {rec.settings['eval_seed']}), {steps} months, exact simulation",
+        title=f"Evaluation on {eval_paths} fresh paths (seed {rec.settings['eval_seed']}), exact simulation; NPV and KPIs at month {steps}",
         caption=f"{rec.method}: {s.evals} evals, {s.path_periods:,} path-periods, {s.wall_s:.1f} s on {paths} training paths"
         + (" (cancelled)" if s.cancelled else "") + "; Δ = recommended - current, 95% paired bootstrap CI",
     )  # fmt: skip

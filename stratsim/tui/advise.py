@@ -1,6 +1,6 @@
 """The Advise tab: the optimizer (:mod:`stratsim.engine.analysis.optimize`) from the keyboard.
 
-Keys while the pane has focus (``v`` opens the tab and focuses it):
+Keys while the pane has focus (``v`` opens the tab and focuses its table; arrows scroll it):
 
 * ``g``: optimize the levers of the current draft (or the policy's next decision) from the
   simulation's current state over the months left to the horizon (12 when at or past it):
@@ -97,7 +97,7 @@ class AdvisePane(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label in ("KPI", "draft", "recommended", "Δ (95% CI)", "sig"):
+        for label in ("KPI", "draft", "recommended", "Δ", "sig", "95% CI of Δ", "draft P10..P90", "rec. P10..P90"):
             t.add_column(label, key=label)
 
     # ----------------------------------------------------------------- actions
@@ -234,14 +234,14 @@ class AdvisePane(Vertical, can_focus=True):
         t.clear()
         d0, d1 = rec.current[0], rec.recommended[0]
         for name in ("budget", "privacy_share", "c_share", "c_price", "b_seat_price"):
-            t.add_row(name, _fmt(getattr(d0, name)), _fmt(getattr(d1, name)), _fmt(getattr(d1, name) - getattr(d0, name)), "")
+            t.add_row(name[:16], _fmt(getattr(d0, name)), _fmt(getattr(d1, name)), _fmt(getattr(d1, name) - getattr(d0, name)), "", "", "", "")
         for st in rec.stats:
-            def band(b: Any, v: float) -> str:
-                return f"{_fmt(v)} [{_fmt(b[0])}..{_fmt(b[1])}]" if b else _fmt(v)
+            def band(b: Any) -> str:
+                return f"{_fmt(b[0])}..{_fmt(b[1])}" if b else ""
 
             t.add_row(
-                st.label[:26], band(st.band_current, st.current), band(st.band_recommended, st.recommended),
-                f"{_fmt(st.diff)} ({_fmt(st.ci_low)}..{_fmt(st.ci_high)})", "yes" if st.significant else "no",
+                st.label[:16], _fmt(st.current), _fmt(st.recommended), _fmt(st.diff), "yes" if st.significant else "no",
+                f"{_fmt(st.ci_low)}..{_fmt(st.ci_high)}", band(st.band_current), band(st.band_recommended),
             )  # fmt: skip
 
     def _plot_trace(self) -> None:
@@ -273,7 +273,10 @@ class AdvisePane(Vertical, can_focus=True):
         t.clear()
         for i, p in enumerate(points):
             d = p.decisions[0]
-            t.add_row(f"{i + 1}: lambda {p.lam:.2f}", f"mean {_fmt(p.mean)}", f"CVaR {_fmt(p.cvar)}", f"b {_fmt(d.budget)} c {d.c_share:.2f}", f"{p.p_cash_negative:.2f}")
+            t.add_row(
+                f"{i + 1}: lambda {p.lam:.2f}", f"mean {_fmt(p.mean)}", f"CVaR {_fmt(p.cvar)}", f"P(cash<0) {p.p_cash_negative:.2f}",
+                "", f"budget {_fmt(d.budget)}", f"c_share {d.c_share:.2f}", f"privacy {d.privacy_share:.2f}",
+            )  # fmt: skip
 
 
 def open_advise(app: Any) -> None:
@@ -283,6 +286,7 @@ def open_advise(app: Any) -> None:
     screen = app.screen
     try:
         screen.query_one(TabbedContent).active = "tab-advise"
-        screen.set_focus(screen.query_one(AdvisePane))
+        # The table inside the pane: arrows scroll it, and the pane's keys still act.
+        screen.set_focus(screen.query_one(AdvisePane).query_one(DataTable))
     except Exception:
         app.notify("The Advise tab is not available on this screen", severity="warning")

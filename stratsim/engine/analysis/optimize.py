@@ -768,20 +768,18 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
     def q10(x: torch.Tensor) -> torch.Tensor:
         return torch.quantile(x.double(), 0.1, dim=-1)
 
+    npv = "NPV+TV" if key == "npv_total" else "NPV"
     stat_fns: list[tuple[str, str, str, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]] = [
-        ("npv_mean", f"{KPIS[key][0]}: mean", "currency", o.value, lambda x: x.double().mean(-1)),
-        ("npv_p10", f"{KPIS[key][0]}: P10", "currency", o.value, q10),
-        ("npv_cvar", f"{KPIS[key][0]}: CVaR{round(alpha * 100)}", "currency", o.value, lambda x: cvar(x.double(), alpha)),
-        ("objective", f"objective ({risk})", "currency", o.value, lambda x: risk_objective(x.double(), risk)),
-        ("p_cash_negative", "P(cash < 0 in any month)", "probability", neg, lambda x: x.double().mean(-1)),
+        ("npv_mean", f"{npv} mean", "currency", o.value, lambda x: x.double().mean(-1)),
+        ("npv_p10", f"{npv} P10", "currency", o.value, q10),
+        ("npv_cvar", f"{npv} CVaR{round(alpha * 100)}", "currency", o.value, lambda x: cvar(x.double(), alpha)),
+        ("objective", "objective", "currency", o.value, lambda x: risk_objective(x.double(), risk)),
+        ("p_cash_negative", "P(cash<0 ever)", "probability", neg, lambda x: x.double().mean(-1)),
     ]
-    for k in REPORT_KPIS:
-        if k in o.last:
-            stat_fns.append((k, KPIS[k][0] + " (horizon)", KPIS[k][1], o.last[k], lambda x: x.double().mean(-1)))
-    for c in constraints:
-        if c.metric not in REPORT_KPIS and c.metric != "p_cash_negative":
-            stat_fns.append((c.metric, KPIS[c.metric][0] + " (horizon)", KPIS[c.metric][1], o.last[c.metric], lambda x: x.double().mean(-1)))
-
+    extra = [k for k in REPORT_KPIS if k in o.last]
+    extra += [c.metric for c in constraints if c.metric not in extra and c.metric != "p_cash_negative"]
+    for k in extra:
+        stat_fns.append((k, KPIS[k][0], KPIS[k][1], o.last[k], lambda x: x.double().mean(-1)))
     banded = {"npv_mean", *(n for n, *_ in stat_fns[5:])}
     summaries = []
     for k in range(th.shape[0]):
