@@ -285,3 +285,13 @@ def test_session_records_optimization_runs(tmp_path, capsys):
     assert loaded.simulation.policy_name == "manual"
     # A session without the section loads unchanged (no optimizations).
     assert load_session(path).simulation.optimizations == []
+
+
+def test_run_with_the_optimize_policy(tmp_path):
+    out = tmp_path / "s.toml"
+    assert main(["run", "--steps", "2", "--paths", "60", "--device", "cpu", "--policy", "optimize", "--out", str(out)]) == 0
+    from stratsim.engine.session import load_session
+
+    sim = load_session(out).simulation
+    assert sim.policy_name == "optimize" and sim.period == 2
+    assert sim.decisions[0] != sim.allocation

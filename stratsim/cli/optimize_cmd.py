@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.analysis import optimize as O
     from ._common import set_threads
 
-    set_threads(args.threads, paths * 12)
+    set_threads(args.threads, paths)
     eval_paths = settings.eval_paths or paths
     eval_seed = seed + 1
     if sim is not None:

@@ -78,12 +78,13 @@ MONEY_BOX = {"budget": (0.0, 3.0), "c_price": (1 / 3, 3.0), "b_seat_price": (1 /
 #: Default evaluations per method (a gradient iteration costs ~3 forward passes).
 DEFAULT_BUDGET = {"gradient": 60, "cmaes": 300, "random": 300}
 EXACT_EVERY = 5
-DEFAULT_LR = 0.08
+DEFAULT_LR = 0.3
 DEFAULT_ALPHA = 0.10
 #: The horizon KPIs compared in the final evaluation.
 REPORT_KPIS = ("mrr", "arr", "users_c", "paid_c", "accounts_b", "seats_b", "cash", "satisfaction_c", "satisfaction_b", "incident_prob")
 MAX_BATCH_PATHS = 120_000
 _THETA_CLAMP = 8.0
+_BOOT_ELEMENTS = 4_000_000
 
 
 # ------------------------------------------------------------------ specs
@@ -791,7 +792,8 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
         stats = []
         for name, label, unit, x, fn in stat_fns:
             a, b = x[0], x[k]
-            boot = fn(b[idx]) - fn(a[idx])
+            rows = max(1, _BOOT_ELEMENTS // P)  # torch.quantile takes at most 16M elements
+            boot = torch.cat([fn(b[idx[r : r + rows]]) - fn(a[idx[r : r + rows]]) for r in range(0, n_boot, rows)])
             lo, hi = torch.quantile(boot.double(), torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
             band = band_r = None
             if name in banded:
@@ -993,8 +995,7 @@ def frontier(
     for i in range(k):
         lam = i / (k - 1)
         opt = Optimizer(start, space, Risk(settings.risk.alpha, lam), settings.constraints, on_progress, should_stop, label=f"lambda {lam:.2f} ({i + 1}/{k})")
-        budget = settings.budget_evals if i == 0 or settings.budget_evals is None else max(2, settings.budget_evals)
-        s = opt.run(settings.method, budget, init=init, seed=settings.seed + i, lr=settings.lr)
+        s = opt.run(settings.method, settings.budget_evals, init=init, seed=settings.seed + i, lr=settings.lr)
         thetas.append(s.theta)
         feas.append(s.feasible)
         init = s.theta
