@@ -21,7 +21,7 @@ Methods (``method``):
 Budget: ``budget_evals`` objective evaluations of one candidate on ``paths`` paths over
 the horizon (``path_periods = evals * paths * steps``). A gradient iteration counts as one
 evaluation (its backward pass costs about twice the forward pass; wall time is reported);
-an exact re-evaluation of the iterate counts as one more.
+an exact re-evaluation of the iterate counts as one more; CMA-ES rounds up to whole generations.
 
 Levers (:data:`LEVERS`) and their coordinates: a share ``s`` in ``[lo, hi]`` (default
 ``[0, 1]``, the decision validation's) is ``lo + (hi - lo)*sigmoid(theta)``; budget and prices
@@ -628,8 +628,8 @@ class Optimizer:
         bias = [0.0] * len(self.constraints)
         last_relaxed = [0.0] * len(self.constraints)
         mu = 20.0
-        n_exact = max(1, budget // (EXACT_EVERY + 1))
-        iters = max(1, budget - n_exact)
+        left = budget - evals[0]  # the starting candidates were evaluated already
+        iters = max(1, left * EXACT_EVERY // (EXACT_EVERY + 1))  # + ceil(iters/EXACT_EVERY) exact
         for it in range(1, iters + 1):
             if self._stop():
                 raise Stop
