@@ -298,3 +298,14 @@ def test_run_with_the_optimize_policy(tmp_path):
     sim = load_session(out).simulation
     assert sim.policy_name == "optimize" and sim.period == 2
     assert sim.decisions[0] != sim.allocation
+
+
+def test_cli_frontier_table_chart_and_json(capsys):
+    argv = ["optimize", "--horizon", "4", "--paths", "40", "--budget-evals", "6", "--levers", "budget,c_share", "--frontier", "3"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Efficient frontier" in out and "CVaR10" in out and "mean NPV" in out and "\x1b[" not in out
+    assert main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["lambda"] for p in data["points"]] == [0.0, 0.5, 1.0]
+    assert all(set(p["allocation"][0]) >= {"budget", "c_share", "c_split"} for p in data["points"])

@@ -219,16 +219,18 @@ def _report_frontier(args, points, current, settings) -> int:
     from rich.table import Table
 
     con = Console()
-    t = Table(title=f"Efficient frontier: mean NPV vs CVaR{alpha} on fresh paths (lambda: weight of CVaR)")
-    for col in ("point", "lambda", "mean NPV", "P10", f"CVaR{alpha}", "P(cash<0)", "budget", "priv", "c_share", "c_price", "seat price"):
+    t = Table(title=f"Efficient frontier on fresh paths (lambda: weight of CVaR{alpha})", caption="--json gives every point's full allocation")
+    for col in ("#", "lambda", "mean NPV", f"CVaR{alpha}", "P10", "P(cash<0)", "budget", "c_share", "privacy"):
         t.add_column(col, justify="right")
-    rows = [("current", current)] + [(str(i + 1), p) for i, p in enumerate(points)]
+    rows = [("now", current)] + [(str(i + 1), p) for i, p in enumerate(points)]
     for label, p in rows:
         d = p.decisions[0]
-        lam = "-" if label == "current" else f"{p.lam:.2f}"
-        t.add_row(label, lam, fmt(p.mean), fmt(p.p10), fmt(p.cvar), f"{p.p_cash_negative:.3f}", fmt(d.budget), f"{d.privacy_share:.2f}", f"{d.c_share:.2f}", fmt(d.c_price), fmt(d.b_seat_price))
+        lam = "-" if label == "now" else f"{p.lam:.2f}"
+        t.add_row(label, lam, fmt(p.mean), fmt(p.cvar), fmt(p.p10), f"{p.p_cash_negative:.2f}", fmt(d.budget), f"{d.c_share:.2f}", f"{d.privacy_share:.2f}")
     con.print(t)
-    con.print(frontier_chart(points, current, alpha))
+    from rich.text import Text
+
+    con.print(Text.from_ansi(frontier_chart(points, current, alpha)))
     return 0
 
 
