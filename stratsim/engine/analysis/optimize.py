@@ -140,6 +140,12 @@ class Constraint:
     def is_probability(self) -> bool:
         return self.metric == "p_cash_negative"
 
+    @property
+    def scale(self) -> float:
+        """Unit of the violation in the penalty: 1 for a probability, else 5% of the limit
+        (a tolerance an operator would notice), 1 for a zero limit."""
+        return 1.0 if self.is_probability or not self.limit else 0.05 * abs(self.limit)
+
 
 def parse_constraint(text: str) -> Constraint:
     """``"p_cash_negative<=0.05"``, ``"incident_prob<=0.02"``, ``"satisfaction_b>=6"``.
@@ -544,8 +550,11 @@ class Optimizer:
 
     def __post_init__(self) -> None:
         P = self.start.n_paths
-        # Tighten probability limits by two standard errors of their estimate on P paths.
-        self.margins = [2.0 * math.sqrt(max(c.limit * (1 - c.limit), 1.0 / P) / P) if c.is_probability else 0.0 for c in self.constraints]
+        # Tighten probability limits by two standard errors of their estimate on P paths, and
+        # KPI limits by 1% of the limit (iterates of an augmented Lagrangian approach the
+        # boundary from both sides: the inner target keeps them on the feasible side). A
+        # candidate counts as feasible with half the margin.
+        self.margins = [2.0 * math.sqrt(max(c.limit * (1 - c.limit), 1.0 / P) / P) if c.is_probability else 0.2 * c.scale for c in self.constraints]
         self._scale: float | None = None
 
     # -- exact evaluation of many candidates (batched as points)
@@ -593,7 +602,7 @@ class Optimizer:
         if budget < 2:
             raise StratsimError(f"budget-evals {budget}: expected at least 2")
         theta0 = list(init) if init is not None else self.space.encode(self.space.base)
-        tracker = _Tracker(self.constraints, self.margins)
+        tracker = _Tracker(self.constraints, [m / 2 for m in self.margins])
         t0 = time.perf_counter()
         trace: list[dict[str, float]] = []
         evals = [0]
@@ -640,7 +649,7 @@ class Optimizer:
             for i, c in enumerate(self.constraints):
                 m = metric_values(o, c, relaxed=True, tau=tau)[0] + bias[i]
                 g = (m - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - m)
-                g = g / (abs(c.limit) if not c.is_probability and c.limit else 1.0)
+                g = g / c.scale
                 loss = loss + (torch.clamp(mult[i] + mu * g, min=0) ** 2 - mult[i] ** 2) / (2 * mu)
                 last_relaxed[i] = float(m.detach()) - bias[i]
             opt.zero_grad()
@@ -657,13 +666,13 @@ class Optimizer:
                 for i, c in enumerate(self.constraints):
                     bias[i] = mets[i] - last_relaxed[i]
                     g = (mets[i] - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - mets[i])
-                    g = g / (abs(c.limit) if not c.is_probability and c.limit else 1.0)
+                    g = g / c.scale
                     mult[i] = max(0.0, mult[i] + mu * g)
             trace.append({"iteration": it, "objective": float(J.detach()), "best": tracker.best_obj, "evals": evals[0]})
             self._report("gradient", it, iters, float(J.detach()), tracker.best_obj, evals[0], t0)
 
     def _penalized(self, obj: float, mets: Sequence[float]) -> float:
-        viol = sum(c.violation(m + (mg if c.op == "<=" else -mg)) / (1.0 if c.is_probability or not c.limit else abs(c.limit)) for c, m, mg in zip(self.constraints, mets, self.margins, strict=True))
+        viol = sum(c.violation(m + (mg if c.op == "<=" else -mg)) / c.scale for c, m, mg in zip(self.constraints, mets, self.margins, strict=True))
         return obj / self.scale() - 100.0 * viol
 
     def _population(self, method: str, theta0: list[float], budget: int, tracker: _Tracker, trace: list, evals: list[int], t0: float, seed: int) -> None:
@@ -950,7 +959,7 @@ def _best_per_weight(opt: Optimizer, thetas: list[list[float]], k: int) -> tuple
         mets = [metric_values(o, c).tolist() for c in opt.constraints]
     out, feas = [], []
     for i in range(len(thetas)):
-        tracker = _Tracker(opt.constraints, opt.margins)
+        tracker = _Tracker(opt.constraints, [m / 2 for m in opt.margins])
         objs = risk_objective(o.value, Risk(opt.risk.alpha, i / (k - 1))).tolist()
         for j, t in enumerate(thetas):
             tracker.offer(t, objs[j], [m[j] for m in mets])
