@@ -200,6 +200,9 @@ async def test_policy_key_cycles(make_app):
         assert app.sim.policy_name == "feedback"
         await pilot.press("p")
         await pilot.pause()
+        assert app.sim.policy_name == "optimize"
+        await pilot.press("p")
+        await pilot.pause()
         assert app.sim.policy_name == "manual"
         assert "policy manual" in screen_text(app)
 

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``stratsim [run|train|check|export|sweep|sensitivity|tui] ...``.
+"""Command-line entry point: ``stratsim [run|train|check|export|optimize|sweep|sensitivity|tui] ...``.
 
 Without a subcommand ``stratsim [ARGS]`` means ``stratsim tui [ARGS]``: the TUI. Each
 subcommand lives in its own module exposing ``register(subparsers)``, which adds the
@@ -16,7 +16,7 @@ import sys
 
 from .. import __version__
 
-SUBCOMMANDS = ("run", "train", "check", "export", "sweep", "sensitivity", "tui")
+SUBCOMMANDS = ("run", "train", "check", "export", "optimize", "sweep", "sensitivity", "tui")
 
 
 class _Parser(argparse.ArgumentParser):

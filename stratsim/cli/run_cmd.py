@@ -33,7 +33,10 @@ def register(sub) -> None:
     p.add_argument("--steps", type=nonneg_int, help="months to simulate (default: the scenario's horizon; 0 with --session: just re-save it)")
     p.add_argument("--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})")
     p.add_argument("--seed", type=nonneg_int, help=f"random seed (default {DEFAULTS['seed']})")
-    p.add_argument("--policy", choices=("fixed", "feedback"), help="allocation policy (default fixed; with --session: the session's)")
+    p.add_argument(
+        "--policy", choices=("fixed", "feedback", "optimize"),
+        help="allocation policy (default fixed; with --session: the session's); optimize re-optimizes every 3 months over the next 12 (256 paths, 12 gradient steps)",
+    )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="torch device (default auto: cuda, mps, cpu; with --session: the session's)")
     p.add_argument("--dtype", choices=("float32", "float64"), help="tensor dtype (default float32)")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")

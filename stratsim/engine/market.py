@@ -32,8 +32,8 @@ the CPU (so a run replays identically on any device) and calls :func:`advance`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -104,6 +104,13 @@ class State:
     any_incident: Tensor
     trail: tuple[Tensor, ...]
     trail_sum: Tensor
+
+    def map_paths(self, fn: Callable[[Tensor], Tensor]) -> State:
+        """A state with ``fn`` applied to every tensor; ``fn`` acts on the last (path)
+        dimension of a ``[n_paths]`` or ``[4, n_paths]`` tensor (slice paths: ``t[..., :m]``;
+        tile them: :func:`~.analysis.batch.tile_paths`)."""
+        changes = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name not in ("period", "trail")}
+        return replace(self, trail=tuple(fn(t) for t in self.trail), **changes)
 
     def tensors(self) -> dict[str, Tensor]:
         """Every state tensor by name (``trail`` stacked to ``[12, 4, n_paths]``)."""
@@ -214,13 +221,22 @@ def _cap(x: Tensor, hi: Any, relaxed: bool, width: float = 0.05) -> Tensor:
     with ``width`` relative to ``hi``, so the gradient does not vanish at the cap."""
     if not relaxed:
         return torch.minimum(x, hi) if isinstance(hi, Tensor) else x.clamp(max=hi)
-    w = width * (hi.detach().abs() + 1e-9 if isinstance(hi, Tensor) else abs(hi) + 1e-9)
+    w = width * (hi.abs() + 1e-9 if isinstance(hi, Tensor) else abs(hi) + 1e-9)
     return hi - w * torch.nn.functional.softplus((hi - x) / w)
 
 
 def _max(x: Tensor, y: Any) -> Tensor:
     """Elementwise ``max(x, y)`` for a tensor ``x`` and a float or tensor ``y``."""
     return torch.maximum(x, y) if isinstance(y, Tensor) else x.clamp(min=y)
+
+
+def _relu(x: Tensor, relaxed: bool, width: float = 0.01) -> Tensor:
+    """``max(x, 0)``; on the relaxed path ``width*softplus(x/width)``, smooth at 0 so the
+    gradient at an unchanged price is the mean of both sides (the derivative a central
+    finite difference sees), at the cost of a bias of at most ``width*ln 2``."""
+    if not relaxed:
+        return torch.relu(x)
+    return width * torch.nn.functional.softplus(x / width)
 
 
 def _col(xs: list[Tensor]) -> Tensor:
@@ -317,7 +333,7 @@ def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: di
     paid_adopters = adopters * p_paid / hazard.clamp(min=1e-30)
     conversion = c.conversion_max * torch.sigmoid(c.conversion_logit0 + c.conversion_sat_slope * (value - ref))
     churn_free = _cap(c.churn_free * torch.exp(-c.churn_sat_slope * (S_c - ref)), 1.0, relaxed)
-    rise = torch.relu(torch.log(price / state.last_c_price.clamp(min=1e-6)))
+    rise = _relu(torch.log(price / state.last_c_price.clamp(min=1e-6)), relaxed)
     churn_paid = _cap(c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref)) + c.price_churn_shock * rise, 1.0, relaxed)
     converted = conversion * state.free_c
     lost_free = churn_free * (state.free_c - converted)  # of those who did not convert

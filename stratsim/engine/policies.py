@@ -14,14 +14,14 @@ re-running the policy agree.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .decisions import Decision
 from .errors import StratsimError
 from .kpi import Summary
 
-POLICIES = ("manual", "fixed", "feedback")
+POLICIES = ("manual", "fixed", "feedback", "optimize")
 
 
 class Policy(Protocol):
@@ -86,8 +86,52 @@ class FeedbackPolicy:
         return last.with_changes(c_share=new_share)
 
 
-def make_policy(name: str, allocation: Decision) -> Policy:
-    """Policy by name (:data:`POLICIES`).
+@dataclass
+class OptimizePolicy:
+    """Receding-horizon optimization (module doc). ``sim`` is the simulation it reads the
+    current state from (bound by :func:`make_policy`); unbound, it holds ``last``.
+
+    Deterministic given the history: the shocks it optimizes on come from a stream derived
+    from the run's seed and the period, so replaying the stored decisions agrees.
+    """
+
+    sim: Any = None
+    every: int = 3
+    lookahead: int = 12
+    paths: int = 256
+    iterations: int = 12
+    name: str = "optimize"
+    _cache: dict[int, tuple[Decision | None, Decision]] = field(default_factory=dict, repr=False)
+
+    def decide(self, last, decisions, history) -> Decision:
+        sim = self.sim
+        period = len(decisions)
+        if sim is None or sim.period != period:
+            return last
+        # Re-optimize every `every` periods; between, hold the last optimum (if it was
+        # found on this history: an undo and a different decision invalidate it).
+        prev = decisions[-1] if decisions else None
+        for k in sorted(self._cache, reverse=True):
+            if period - self.every < k <= period and (period % self.every or k == period):
+                seen, decision = self._cache[k]
+                if k == 0 or (len(decisions) >= k and decisions[k - 1] == seen):
+                    return decision
+        from .analysis.optimize import LeverSpace, Optimizer, start_from_simulation
+
+        start = start_from_simulation(sim, paths=self.paths, steps=self.lookahead, tag="policy")
+        space = LeverSpace.build(last, LEVER_NAMES, start.steps)
+        found = Optimizer(start, space).run("gradient", self.iterations)
+        self._cache = {k: v for k, v in self._cache.items() if k < period}
+        self._cache[period] = (prev, space.decisions(found.theta)[0])
+        return self._cache[period][1]
+
+
+LEVER_NAMES = ("budget", "privacy_share", "c_share", "c_split", "b_split", "c_price", "b_seat_price")
+
+
+def make_policy(name: str, allocation: Decision, sim: Any = None) -> Policy:
+    """Policy by name (:data:`POLICIES`); ``sim`` is the simulation an ``optimize``
+    policy reads its current state from.
 
     Raises:
         StratsimError: unknown name.
@@ -98,4 +142,6 @@ def make_policy(name: str, allocation: Decision) -> Policy:
         return ManualPolicy()
     if name == "feedback":
         return FeedbackPolicy()
+    if name == "optimize":
+        return OptimizePolicy(sim)
     raise StratsimError(f"policy {name!r}: expected one of {', '.join(POLICIES)}")

@@ -25,6 +25,10 @@ File layout (schema version 2, :data:`SCHEMA_VERSION`)::
     [scenario]  every parameter, Scenario.to_dict(); uncertain ones as tables
     [[decisions]]  one per period: period (1-based) + Decision.to_dict()
     [[history]]    one per period: period + one table per KPI {mean, p10, p50, p90}
+    [[optimizations]]  optional: one per optimization run (``stratsim optimize``, the
+                   Advise tab): period, settings (method, levers, seed, ...), the
+                   recommendation and its evaluation (Recommendation.record()); kept as
+                   written. Files without it load unchanged.
 
 Schema version 1 (the first format) differs in three ways and is migrated on load by
 :func:`stratsim.engine.session_migrate.migrate`: no ``meta.app_version``, ``run.paths``
@@ -158,6 +162,7 @@ class SessionData:
     history: list[Summary]
     models: dict[str, ModelRef]
     warnings: list[str]
+    optimizations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,8 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
         {"period": i + 1, **{k: {s: x for s, x in v.items() if not (math.isnan(x) and k in _NA_KPIS)} for k, v in h.items()}}
         for i, h in enumerate(sim.history[:n])
     ]
+    if getattr(sim, "optimizations", None):
+        doc["optimizations"] = list(sim.optimizations)
     _check_toml_values(doc, "", target)
     return doc
 
@@ -663,7 +670,7 @@ class _Validator:
         return value
 
 
-_TOP_KEYS = ("schema_version", "meta", "run", "models", "scenario", "decisions", "history")
+_TOP_KEYS = ("schema_version", "meta", "run", "models", "scenario", "decisions", "history", "optimizations")
 _META_KEYS = ("name", "created", "saved", "app_version")
 _RUN_KEYS = ("seed", "n_paths", "dtype", "device", "policy", "period", "next_decision")
 _MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics", "recipe")
@@ -911,10 +918,13 @@ def parse_session(
     else:
         next_decision = decisions[-1] if decisions else _decision(scenario.allocation.model_dump(), "scenario.allocation", v)
 
+    optimizations = data.get("optimizations", [])
+    if not isinstance(optimizations, list) or not all(isinstance(o, dict) for o in optimizations):
+        raise v.error("optimizations", optimizations, "an array of [[optimizations]] tables")
     return SessionData(
         path=path, meta=meta, scenario=scenario, seed=seed, n_paths=n_paths, dtype=dtype, device=device,
         policy=policy, period=period, decisions=decisions, next_decision=next_decision, history=history,
-        models=models, warnings=v.warnings,
+        models=models, warnings=v.warnings, optimizations=optimizations,
     )  # fmt: skip
 
 
@@ -1002,6 +1012,7 @@ def load_session(path: str | Path, *, allow_external_models: bool = False, devic
     except (StratsimError, RuntimeError, ValueError, OverflowError) as exc:  # torch errors are RuntimeErrors
         raise SessionError(f"{p}: cannot rebuild the session: {exc}") from None
     sim.decision = data.next_decision
+    sim.optimizations = list(data.optimizations)
     diff = compare_histories(data.history, sim.history)
     if diff is not None:
         warnings.append(f"{p}: the replay differs from the stored history at {diff}; the simulation continues from the replay")

@@ -84,7 +84,7 @@ class Simulation:
         self.dtype = resolve_dtype(dtype, self.device)
         self.allocation = decision_from_allocation(self.scenario.allocation)
         self.decision = self.allocation
-        self.policy: Policy = make_policy(policy, self.allocation)
+        self.policy: Policy = make_policy(policy, self.allocation, self)
         self.satisfaction_model: ResponseModel = satisfaction_model or LinearSatisfaction()
         self.incident_model: ResponseModel = incident_model or LogisticIncident()
         self.overrides = dict(overrides or {})
@@ -151,8 +151,8 @@ class Simulation:
             self.policy = make_policy("manual", self.allocation)
 
     def set_policy(self, name: str) -> None:
-        """Switch policy (``manual``, ``fixed``, ``feedback``); history is kept."""
-        self.policy = make_policy(name, self.allocation)
+        """Switch policy (``manual``, ``fixed``, ``feedback``, ``optimize``); history is kept."""
+        self.policy = make_policy(name, self.allocation, self)
 
     def set_models(self, satisfaction: ResponseModel | None = None, incident: ResponseModel | None = None) -> None:
         """Use new models and re-simulate the stored decisions with them.

@@ -70,7 +70,7 @@ def _import_ui() -> None:
     from .widgets.kpis import KpiTable, PreviewTable
     from .widgets.training import TrainingPane
 
-POLICY_CYCLE = ("manual", "fixed", "feedback")
+POLICY_CYCLE = ("manual", "fixed", "feedback", "optimize")
 UNTITLED = "untitled.toml"
 
 
@@ -754,6 +754,19 @@ class StratsimApp(App):
                 sim.set_models(incident=model)
 
         self._sim_job(use, f"use the {role} model {label}", "re-simulating with the new model")
+
+    def action_advise(self) -> None:
+        """Open the Advise tab (optimizer, frontier, copy to draft)."""
+        from .advise import open_advise
+
+        open_advise(self)
+
+    def on_advise_progress(self, message: Any) -> None:
+        from .advise import AdvisePane
+
+        screen = self._main_screen()
+        if screen is not None:
+            screen.query_one(AdvisePane).apply(message)
 
     def action_cancel(self) -> None:
         """Cancel training and/or the run to the horizon."""

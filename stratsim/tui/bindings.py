@@ -16,6 +16,7 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("s", "app.save", "Save", tooltip="Save the session"),
     Binding("a", "app.save_as", "SaveAs", show=False, tooltip="Save the session under a new name"),
     Binding("o", "app.open", "Open", tooltip="Open a session file"),
+    Binding("v", "app.advise", "Advise", show=False, tooltip="Advise: optimize the allocation (g), frontier (f), copy to draft (c)"),
     Binding("b", "app.branch", "Fork", tooltip="Branch: keep the run as a named branch, compare with it, or restore it"),
     Binding("question_mark", "app.help", "Help", key_display="?", tooltip="List every key"),
     Binding("q", "app.quit_app", "Quit", tooltip="Quit (asks if there are unsaved changes)"),

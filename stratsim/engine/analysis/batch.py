@@ -40,10 +40,13 @@ DECISION_LEVERS: tuple[str, ...] = (
 
 
 def tile_paths(x: Any, n_points: int) -> Any:
-    """``[P]`` -> ``[n_points * P]`` (the block repeated point after point); scalars unchanged."""
+    """``[..., P]`` -> ``[..., n_points * P]`` (the block of paths repeated point after
+    point, along the last dimension); numbers and 0-d tensors unchanged."""
     import torch
 
-    return x.repeat(n_points) if isinstance(x, torch.Tensor) and x.dim() == 1 else x
+    if isinstance(x, torch.Tensor) and x.dim() >= 1:
+        return x.repeat(*([1] * (x.dim() - 1)), n_points)
+    return x
 
 
 def per_point(x: Any, paths_per_point: int) -> Any:

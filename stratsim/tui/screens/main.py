@@ -1,4 +1,4 @@
-"""The main screen: status header, tabs (Run, KPIs, Charts, Training, Compare, Sensitivity, Log)
+"""The main screen: status header, tabs (Run, KPIs, Charts, Training, Advise, Compare, Sensitivity, Log)
 and the footer of key bindings.
 
 Bindings live on this screen (not the App) and are not priority bindings, so a focused
@@ -14,6 +14,7 @@ from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
+from ..advise import AdvisePane
 from ..bindings import MAIN_BINDINGS
 from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
@@ -50,6 +51,8 @@ class MainScreen(Screen):
                 yield Lazy(HistoryCharts(id="charts"))
             with TabPane("Training", id="tab-training"):
                 yield Lazy(TrainingPane(id="training"))
+            with TabPane("Advise", id="tab-advise"):
+                yield Lazy(AdvisePane(id="advise"))
             with TabPane("Compare", id="tab-compare"):
                 yield Lazy(ComparePane(id="compare"))
             with TabPane("Sensitivity", id="tab-sensitivity"):

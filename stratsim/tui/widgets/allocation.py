@@ -144,6 +144,12 @@ class AllocationPanel(VerticalScroll):
         self._sync_inputs()
         self._set_status()
 
+    def propose(self, decision: Decision) -> None:
+        """Make ``decision`` the draft (previewed, not applied: enter applies it)."""
+        self.invalid.clear()
+        self._typing_base = None
+        self._new_draft(decision)
+
     def input_for(self, key: str) -> ValueInput:
         return self.query_one(f"#value-{key.replace('.', '-')}", ValueInput)
 
