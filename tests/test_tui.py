@@ -373,7 +373,7 @@ async def test_recovered_autosave_counts_as_unsaved(make_app, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert type(app.screen).__name__ == "ChoiceDialog"
-        await pilot.press("y")
+        await pilot.press("1")
         await ready(app, pilot)
         assert app.sim.period == 5
         assert app.dirty and "modified" in screen_text(app)

@@ -1,0 +1,61 @@
+"""Text shown to the operator, shared by the CLI and the TUI (no third-party imports).
+
+* :func:`printable` ``(text) -> str``: control characters (newline, tab, escape, C1
+  controls, DEL, Unicode line/paragraph separators) and undecodable bytes smuggled in by
+  ``os.fsdecode`` (lone surrogates ``\\udc80``..``\\udcff``) shown escaped, so a file
+  name with a newline cannot split a one-line error and an escape sequence in a CSV
+  column name cannot drive the terminal. Everything else is kept as is.
+* :func:`shorten_path` ``(path, width) -> str``: a path for a narrow header
+  (``~`` for the home folder, leading folders elided with ``…/``), made printable.
+
+Escaping Rich markup (``[/``) is the TUI's job (``stratsim.tui.text.safe``), on top of
+:func:`printable`.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not valid UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with every control or unprintable-format character escaped
+    (``"a\\nb"`` -> ``"a\\\\nb"``): Unicode categories Cc (controls), Cs (surrogates),
+    Zl and Zp (line and paragraph separators). Printable text, accents and CJK included,
+    is unchanged."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(_escape_char(ch) if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in s)
+
+
+def shorten_path(path: str | os.PathLike[str], width: int = 40) -> str:
+    """``path`` in at most ``width`` characters: ``~/`` for the home folder, then leading
+    folders replaced by ``…/`` until it fits (the file name itself is cut from the left
+    only when it alone is longer). Control characters escaped (:func:`printable`)."""
+    p = printable(os.fspath(path))
+    home = printable(str(Path.home()))
+    if home not in ("", "/") and (p == home or p.startswith(home + os.sep)):
+        p = "~" + p[len(home) :]
+    if len(p) <= width:
+        return p
+    parts = p.split(os.sep)
+    for i in range(1, len(parts)):
+        candidate = "…" + os.sep + os.sep.join(parts[i:])
+        if len(candidate) <= width:
+            return candidate
+    return "…" + p[-(width - 1) :]
