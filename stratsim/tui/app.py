@@ -415,8 +415,13 @@ class StratsimApp(App):
             self._signal_guard = None
 
     def _consistent_state(self) -> Any:
-        """What a signal autosave writes: the snapshot taken before a replay while a
-        worker replays (never a half-replayed run), else the simulation itself."""
+        """Called by the signal handler (SIGHUP, SIGTERM, a lost terminal) before it
+        autosaves: stops the run and training (the process is about to end; they would
+        only slow the autosave down), and returns what to save: the snapshot taken
+        before a replay while a worker replays (never a half-replayed run), else the
+        simulation itself."""
+        self._train_stop.set()
+        self._run_stop.set()
         return self._stable if self._stable is not None else self.sim
 
     def _on_signal_saved(self, signum: int) -> None:

@@ -24,6 +24,7 @@ held the last period simulated.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -94,13 +95,23 @@ def exit_within(code: int, grace: float = 1.5) -> threading.Thread:
 
     Call right after the autosave on a signal: a normal exit usually takes well under a
     second, but it can block forever on a dead terminal or wait for a worker thread.
-    Returns the (daemon) thread that does it.
+    Also ends the process as soon as the interpreter starts its own exit (an ``atexit``
+    hook, which runs once the non-daemon threads are done): tearing down torch's modules
+    took seconds on a busy machine, and no daemon thread runs during that teardown, so the
+    timer alone could not end it. Returns the (daemon) timer thread.
     """
 
     def later() -> None:
         time.sleep(grace)
         _reset_and_exit(code)
 
+    def now() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+    atexit.register(now)
     t = threading.Thread(target=later, name="stratsim-exit-within", daemon=True)
     t.start()
     return t
