@@ -707,7 +707,11 @@ class StratsimApp(App):
         unapplied draft allocation)."""
         if not self._can("step", "step"):
             return
-        if self._ask_about_draft("step", self.action_step):
+        if not self._ask_about_draft("step", self._step_now):
+            self._step_now()
+
+    def _step_now(self) -> None:
+        if self.sim is None or self.busy:
             return
         if self.sim.period >= self.sim.horizon:
             self.notify(f"Beyond the horizon ({self.sim.horizon}): stepping anyway", severity="information")
@@ -729,7 +733,11 @@ class StratsimApp(App):
         """Run to the horizon with the policy, in a worker (x cancels)."""
         if not self._can("run", "run_horizon"):
             return
-        if self._ask_about_draft("run to the horizon", self.action_run_horizon):
+        if not self._ask_about_draft("run to the horizon", self._run_now):
+            self._run_now()
+
+    def _run_now(self) -> None:
+        if self.sim is None or self.busy:
             return
         steps = self.sim.horizon - self.sim.period
         if steps <= 0:
@@ -743,7 +751,7 @@ class StratsimApp(App):
         self.refresh_all()
         self._run_worker(steps)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sim")
+    @work(thread=True, exit_on_error=False, group="sim")
     def _run_worker(self, steps: int) -> None:
         from textual.worker import get_current_worker
 
@@ -809,7 +817,9 @@ class StratsimApp(App):
             self.query_one(StatusHeader).show(self.status_info())
         self._sim_worker(fn, label)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sim")
+    # Not exclusive: ``busy`` already keeps it to one job at a time, and an exclusive start
+    # from a queued key would cancel the job that is just reporting its end.
+    @work(thread=True, exit_on_error=False, group="sim")
     def _sim_worker(self, fn: Callable[[Any], Any], label: str) -> None:
         try:
             fn(self.sim)

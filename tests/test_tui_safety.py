@@ -1,0 +1,504 @@
+"""Pilot tests of issue 15's TUI items at 80x24: nothing the operator owns is lost, what
+the operator pressed is what happens, user text is shown as text, absurd input is
+refused. Each drives the real engine (200 paths)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("textual")
+
+from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
+from stratsim.tui.screen_text import screen_text  # noqa: E402
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    apps: list[StratsimApp] = []
+
+    def make(**kw) -> StratsimApp:
+        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "models", train_epochs=3)
+        opts.update(kw)
+        app = StratsimApp(TuiOptions(**opts))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:  # the autosave slots they claimed (a test that stops early)
+        if app._claim is not None:
+            app._claim.release()
+
+
+async def ready(app, pilot) -> None:
+    """Wait for the engine worker, the messages it posted and the queued keys."""
+    for _ in range(600):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.engine_ready and not app.busy and not app.training and not app.queued:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training} queued={app.queued}")
+
+
+async def until(pilot, cond, what: str, tries: int = 500) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def dialog(app) -> str:
+    return type(app.screen).__name__
+
+
+class Gate:
+    """Holds ``sim.step`` in the worker thread after ``after`` steps until opened."""
+
+    def __init__(self, sim, after: int) -> None:
+        self.sim, self.after = sim, after
+        self.steps = 0
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+        self._step = sim.step
+        sim.step = self.step
+
+    def step(self, *a, **kw):
+        out = self._step(*a, **kw)
+        self.steps += 1
+        if self.steps >= self.after and threading.current_thread() is not threading.main_thread():
+            self.reached.set()
+            assert self.opened.wait(30)
+        return out
+
+    def open(self) -> None:
+        self.opened.set()
+        self.sim.step = self._step
+
+
+# ==================================================================== 2: terminal
+
+
+async def test_signal_during_a_replay_autosaves_the_last_consistent_state(make_app, tmp_path):
+    """SIGHUP while undo replays (a worker re-simulates from period 0): the autosave
+    holds the state before the undo, never the half-replayed one."""
+    from stratsim.engine.session import load_session
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        for _ in range(8):
+            app.action_step()
+        assert app.sim.period == 8
+        gate = Gate(app.sim, after=1)  # the replay stops after its first period
+        await pilot.press("u")
+        await until(pilot, gate.reached.is_set, "the replay to be half-way")
+        assert app.sim.period == 1 and app.busy == "undoing"
+        app._signal_guard._handle(signal.SIGHUP, None)  # what the signal would run
+        try:
+            loaded = load_session(tmp_path / "untitled.autosave.toml")
+        finally:
+            gate.open()
+        assert loaded.simulation.period == 8 and loaded.matches
+        await pilot.pause()
+    assert app.return_code == 128 + signal.SIGHUP
+
+
+# =============================================================== 3: what is pressed
+
+
+async def test_run_marks_modified_from_the_first_period_and_quitting_asks(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        gate = Gate(app.sim, after=2)
+        await pilot.press("r")
+        await until(pilot, lambda: gate.reached.is_set() and app.dirty, "two periods of the run")
+        assert app.busy == "running"
+        assert "modified" in screen_text(app).splitlines()[0]
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and dialog(app) == "ChoiceDialog"
+        assert "running" in screen_text(app)
+        await pilot.press("escape")
+        gate.open()
+        await ready(app, pilot)
+        assert app.is_running and app.sim.period == 36
+
+
+async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        for _ in range(6):
+            app.action_step()
+        gate = Gate(app.sim, after=1)
+        await pilot.press("u")
+        await until(pilot, gate.reached.is_set, "the undo to run")
+        await pilot.press(*"uuu", "n", "p")
+        await pilot.pause()
+        assert app.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
+        assert "5 queued" in screen_text(app).splitlines()[0]
+        gate.open()
+        await ready(app, pilot)
+        # 6 - 1 (the running undo) - 3 (queued undos) + 1 (queued step) = 3
+        assert app.sim.period == 3
+        assert app.sim.policy_name == "feedback"
+        assert "queued" not in screen_text(app).splitlines()[0]
+
+
+async def test_keys_pressed_while_the_engine_loads_are_queued(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")
+        assert app.sim is None  # torch is still being imported in the worker
+        await pilot.press("n", "n", "n")
+        await ready(app, pilot)
+        assert app.sim.period == 3
+
+
+async def test_escape_glued_to_a_letter_in_a_value_is_escape_then_the_letter(make_app):
+    import time
+
+    from textual._xterm_parser import XTermParser
+
+    # tmux/SSH deliver esc + n in one read; Textual's parser makes it alt+n
+    parser = XTermParser()
+    keys = list(parser.feed("\x1bn"))
+    time.sleep(0.2)
+    assert [k.key for k in [*keys, *parser.tick()]] == ["alt+n"]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        budget = app.screen.query_one("#value-budget")
+        budget.focus()
+        await pilot.press("5", "alt+n")
+        await ready(app, pilot)
+        assert "n" not in budget.value
+        assert app.sim.period == 1  # the step happened, with the policy's budget
+        assert app.sim.decisions[-1].budget == 300_000
+        assert app.focused is None
+
+
+def test_a_decimal_comma_is_a_decimal_never_a_thousands_separator():
+    from stratsim.engine.errors import DecisionError
+    from stratsim.tui.edit import parse_value
+
+    assert parse_value("c_price", "12,5") == 12.5
+    assert parse_value("budget", "1_000") == 1000
+    for ambiguous in ("12,500", "1,2,3", "1.2,5", "12,"):
+        with pytest.raises(DecisionError, match="comma"):
+            parse_value("c_price", ambiguous)
+
+
+async def test_a_decimal_comma_typed_in_a_value(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        price = app.screen.query_one("#value-c_price")
+        price.focus()
+        await pilot.press("1", "2", ",", "5", "enter")
+        await pilot.pause()
+        assert app.sim.decision.c_price == 12.5
+
+
+async def test_recovery_dialog_is_not_dismissed_by_n(make_app, tmp_path):
+    from stratsim.engine import session as store
+    from stratsim.engine.simulation import Simulation
+
+    sim = Simulation(n_paths=200, device="cpu")
+    sim.run(2)
+    store.autosave(sim, tmp_path / "untitled.toml")
+    app = make_app(check_recovery=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert dialog(app) == "ChoiceDialog"
+        await pilot.press("n", "n")
+        await pilot.pause()
+        assert dialog(app) == "ChoiceDialog" and app.sim.period == 0
+        await pilot.press("i")
+        await pilot.pause()
+        assert dialog(app) == "MainScreen"
+
+
+async def test_a_pending_draft_is_applied_or_the_step_asks(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        budget = app.screen.query_one("#value-budget")
+        budget.focus()
+        await pilot.press("ctrl+u", *"250000", "shift+tab")
+        await pilot.pause()
+        app.screen.set_focus(None)
+        await pilot.press("n")
+        await pilot.pause()
+        assert dialog(app) == "ChoiceDialog" and app.sim.period == 0
+        assert "draft allocation is not applied" in screen_text(app)
+        await pilot.press("y")
+        await ready(app, pilot)
+        assert app.sim.period == 1
+        assert app.sim.decisions[-1].budget == 250_000
+
+
+async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tmp_path):
+    blocker = tmp_path / "untitled.autosave.toml"
+    blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert "AUTOSAVE FAILED" in screen_text(app)
+        await pilot.press("n", "p")
+        await pilot.pause(0.3)
+        assert "AUTOSAVE FAILED" in screen_text(app)  # still there, not a passing toast
+        blocker.rmdir()
+        await pilot.press("n")
+        await pilot.pause()
+        assert "AUTOSAVE FAILED" not in screen_text(app)
+        assert blocker.is_file()
+
+
+# ================================================================ 4: text as text
+
+
+async def test_markup_typed_into_a_value_is_text(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.screen.query_one("#value-budget").focus()
+        await pilot.press("ctrl+u", "[", "/", "]")
+        await pilot.pause()
+        assert app.is_running
+        assert "'[/]'" in screen_text(app)
+
+
+async def test_a_session_name_with_markup_and_a_newline(make_app, tmp_path):
+    from stratsim.engine import session as store
+    from stratsim.engine.simulation import Simulation
+
+    weird = tmp_path / "q3\nplan.toml"
+    sim = Simulation(n_paths=200, device="cpu")
+    sim.step()
+    store.save_session(sim, weird, name="Q3 plan [/draft]")
+    app = make_app(session=weird)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n", "q")
+        await pilot.pause()
+        assert dialog(app) == "ChoiceDialog"
+        text = screen_text(app)
+        assert "Q3 plan [/draft]" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        header = screen_text(app).splitlines()[:3]
+        assert "q3\\nplan.toml" in header[2]
+
+
+async def test_branch_names_and_training_errors_with_markup(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n", "b")
+        await pilot.pause()
+        name = app.screen.query_one("#branch-name")
+        name.value = "[/b] x[b]"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "[/b] x[b]" in screen_text(app)
+        await pilot.press("b")
+        await pilot.pause()
+        assert "[/b] x[b]" in screen_text(app)  # the branch list
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        app.screen.query_one("#train-data").value = "[/nope].csv"
+        app.screen._go()
+        await pilot.pause()
+        assert app.is_running and "[/nope].csv" in screen_text(app)
+
+
+def test_cli_errors_stay_on_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "plan\nx.toml"
+    out = subprocess.run([sys.executable, "-m", "stratsim", "check", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "plan\\nx.toml" in out.stderr
+
+
+def test_printable_escapes_controls_only():
+    from stratsim.format import printable, shorten_path
+
+    assert printable("café 東京 [/b]") == "café 東京 [/b]"
+    assert printable("a\nb\tc\x1b[31m\udce9") == "a\\nb\\tc\\x1b[31m\\xe9"
+    assert shorten_path("/a/b/c/d/plan.toml", 14) == "…/d/plan.toml"
+
+
+# ===================================================== 1: save as, instances, recovery
+
+
+async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(make_app, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert "file: none yet" in screen_text(app)
+        await pilot.press("n", "a")
+        await pilot.pause()
+        app.screen.query_one("#file-path").value = str(notes)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert dialog(app) == "ChoiceDialog" and "not a stratsim session" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert notes.read_text() == "my notes\n" and app.session_path is None
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one("#file-path").value = str(tmp_path / "plan.toml")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (tmp_path / "plan.toml").is_file()
+        assert "plan.toml" in screen_text(app).splitlines()[2]
+        await pilot.press("n", "a")  # onto the same file: no question
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert dialog(app) == "MainScreen" and not app.dirty
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one("#file-path").value = str(notes)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("r")  # replace, confirmed
+        await pilot.pause()
+        assert notes.read_text().startswith("schema_version")
+        assert "notes.txt" in screen_text(app).splitlines()[2]
+
+
+async def test_save_as_into_another_folder_brings_the_models(make_app, tmp_path):
+    from stratsim.engine.session import load_session
+
+    app = make_app(models_dir=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n", "t")
+        await pilot.pause()
+        await pilot.press("enter")  # satisfaction, linear, 3 epochs, sample data
+        await ready(app, pilot)
+        assert app.sim.satisfaction_model.path.is_relative_to(tmp_path / "models")
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        await pilot.press("a")
+        await pilot.pause()
+        app.screen.query_one("#file-path").value = str(other / "plan.toml")
+        await pilot.press("enter")
+        await pilot.pause()
+    copied = list((other / "models").glob("satisfaction-*/satisfaction.pt"))
+    assert len(copied) == 1 and copied[0].with_suffix(".toml").is_file()
+    loaded = load_session(other / "plan.toml")  # no allow_external_models: it is all beside it
+    assert loaded.simulation.satisfaction_model.kind == "linear" and loaded.matches
+
+
+async def test_two_instances_never_write_the_same_autosave(make_app, tmp_path):
+    from stratsim.engine.instances import claim_autosave, recovery_candidates
+    from stratsim.engine.session import load_session
+
+    other = claim_autosave(tmp_path / "untitled.toml")  # another instance holds slot 1
+    assert other.path.name == "untitled.autosave.toml"
+    try:
+        app = make_app(check_recovery=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("n", "n")
+            await ready(app, pilot)
+        assert not other.path.exists()
+        mine = tmp_path / "untitled.2.autosave.toml"
+        assert load_session(mine).simulation.period == 2
+        # the app has ended: its autosave is offered now; the live instance's slot never
+        assert [c.path for c in recovery_candidates(tmp_path / "untitled.toml")] == [mine]
+    finally:
+        other.release()
+
+
+async def test_recovery_lists_each_candidate_with_its_period_and_time(make_app, tmp_path):
+    from stratsim.engine import session as store
+    from stratsim.engine.instances import slot_path
+    from stratsim.engine.simulation import Simulation
+
+    target = tmp_path / "untitled.toml"
+    sim = Simulation(n_paths=200, device="cpu")
+    sim.run(3)
+    store.save_session(sim, slot_path(target, 1))
+    sim.run(2)
+    store.save_session(sim, slot_path(target, 2))  # newer: listed first
+    app = make_app(check_recovery=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert dialog(app) == "ChoiceDialog"
+        text = screen_text(app)
+        assert "1  Period 5, saved " in text and "2  Period 3, saved " in text
+        await pilot.press("2")
+        await ready(app, pilot)
+        assert app.sim.period == 3 and app.dirty
+
+
+# ================================================================= 5: absurd values
+
+
+async def test_an_absurd_budget_is_refused_at_the_input(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.screen.query_one("#value-budget").focus()
+        await pilot.press("ctrl+u", *"1e39", "enter")
+        await pilot.pause()
+        assert app.sim.decision.budget == 300_000
+        assert "invalid, not applied" in screen_text(app)
+        app.screen.set_focus(None)
+        await pilot.press("escape", "n")
+        await pilot.pause()
+        assert app.sim.period == 1 and app.is_running
+
+
+async def test_charts_skip_non_finite_points(make_app):
+    from stratsim.tui.widgets.charts import finite_points
+
+    assert finite_points([1, 2, 3, 4], [1.0, float("inf"), float("nan"), 2.0]) == ([1, 4], [1.0, 2.0])
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("n", "n")
+        await pilot.pause()
+        last = app.sim.history[-1]
+        last["cash"] = {k: float("inf") for k in last["cash"]}
+        last["npv"] = {k: float("nan") for k in last["npv"]}
+        app.screen.query_one("#tabs").active = "tab-charts"
+        await pilot.pause(0.3)
+        assert app.is_running
+
+
+def test_autosave_slots_and_their_locks(tmp_path):
+    from stratsim.engine.instances import claim_autosave, held_elsewhere, recovery_candidates
+
+    a = claim_autosave(tmp_path / "plan.toml")
+    b = claim_autosave(tmp_path / "plan.toml")
+    assert (a.path.name, b.path.name) == ("plan.autosave.toml", "plan.2.autosave.toml")
+    a.path.write_text("[run]\nperiod = 4\n")
+    b.path.write_text("[run]\nperiod = 7\n")
+    assert held_elsewhere(a.path) and held_elsewhere(b.path)
+    assert recovery_candidates(tmp_path / "plan.toml") == []  # both live
+    assert [c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)] == [7]
+    a.release()
+    assert sorted(c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)) == [4, 7]
+    b.release()
+    assert Path(a.path).exists()
