@@ -33,7 +33,7 @@ def make_app(tmp_path, monkeypatch):
 
     yield make
     for app in apps:  # the autosave slots they claimed (a test that stops early)
-        if app._claim is not None:
+        if getattr(app, "_claim", None) is not None:
             app._claim.release()
 
 
@@ -42,10 +42,10 @@ async def ready(app, pilot) -> None:
     for _ in range(600):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not app.queued:
+        if app.engine_ready and not app.busy and not app.training and not getattr(app, "queued", []):
             return
         await asyncio.sleep(0.02)
-    raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training} queued={app.queued}")
+    raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
 
 
 async def until(pilot, cond, what: str, tries: int = 500) -> None:
@@ -471,20 +471,23 @@ async def test_an_absurd_budget_is_refused_at_the_input(make_app):
 
 
 async def test_charts_skip_non_finite_points(make_app):
-    from stratsim.tui.widgets.charts import finite_points
-
-    assert finite_points([1, 2, 3, 4], [1.0, float("inf"), float("nan"), 2.0]) == ([1, 4], [1.0, 2.0])
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(app, pilot)
         await pilot.press("n", "n")
         await pilot.pause()
-        last = app.sim.history[-1]
-        last["cash"] = {k: float("inf") for k in last["cash"]}
+        first, last = app.sim.history[-2], app.sim.history[-1]
+        last["mrr_c"] = {k: float("inf") for k in last["mrr_c"]}  # the first chart: on screen
+        first["mrr_b"] = {k: 1e308 for k in first["mrr_b"]}
+        last["mrr_b"] = {k: -1e308 for k in last["mrr_b"]}
         last["npv"] = {k: float("nan") for k in last["npv"]}
         app.screen.query_one("#tabs").active = "tab-charts"
         await pilot.pause(0.3)
         assert app.is_running
+        assert "not drawable" in screen_text(app)
+    from stratsim.tui.widgets.charts import finite_points
+
+    assert finite_points([1, 2, 3, 4, 5], [1.0, float("inf"), float("nan"), 2.0, -1e308]) == ([1, 4], [1.0, 2.0])
 
 
 def test_autosave_slots_and_their_locks(tmp_path):

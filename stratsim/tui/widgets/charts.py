@@ -1,8 +1,10 @@
 """History charts with P10..P90 bands (textual-plotext).
 
 Each chart draws the mean of a KPI as a solid line and its P10 and P90 as thinner
-lines of the same colour (the band). Non-finite values (an overflowing cash or NPV) are
-left out of the line (plotext fails on them); a chart with no finite point says so. Charts are redrawn only when visible
+lines of the same colour (the band). Values a chart cannot scale (NaN, ±inf, and
+magnitudes beyond :data:`MAX_DRAWN`, such as an overflowing cash or NPV) are left out of
+the line, and the title says how many: plotext fails with "cannot convert float NaN to
+integer" on them. Charts are redrawn only when visible
 (:meth:`HistoryCharts.show` is called by the app when the tab is active).
 """
 
@@ -23,11 +25,15 @@ CHARTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "cash": ("Cash (currency)", [("cash", "cash")]),
 }
 _COLORS = ("cyan", "orange")
+#: Largest magnitude drawn: plotext computes (max - min) of the axis, which overflows to
+#: inf for values near the float limit (±1e308 made it fail).
+MAX_DRAWN = 1e100
 
 
 def finite_points(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
-    """The ``(x, y)`` pairs whose ``y`` is a finite number (NaN and ±inf dropped)."""
-    keep = [(x, y) for x, y in zip(xs, ys, strict=True) if isinstance(y, int | float) and math.isfinite(y)]
+    """The ``(x, y)`` pairs whose ``y`` a chart can draw: a finite number of magnitude at
+    most :data:`MAX_DRAWN` (NaN, ±inf and overflowing values dropped)."""
+    keep = [(x, y) for x, y in zip(xs, ys, strict=True) if isinstance(y, int | float) and math.isfinite(y) and abs(y) <= MAX_DRAWN]
     return [p[0] for p in keep], [p[1] for p in keep]
 
 
@@ -61,5 +67,5 @@ class HistoryCharts(VerticalScroll):
                     if xs:
                         plt.plot(xs, ys, color=color, **extra)
             if skipped:
-                plt.title(f"{title} ({skipped} non-finite values not drawn)")
+                plt.title(f"{title} ({skipped} values not drawable: non-finite or overflowing)")
             widget.refresh()
