@@ -505,3 +505,31 @@ def test_autosave_slots_and_their_locks(tmp_path):
     assert sorted(c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)) == [4, 7]
     b.release()
     assert Path(a.path).exists()
+
+
+def test_a_hung_up_terminal_is_noticed_without_any_signal():
+    import os
+
+    from stratsim.tui import terminal
+
+    master, slave = os.openpty()
+    lost = threading.Event()
+    watch = terminal.TerminalWatch(slave, on_lost=lost.set)
+    watch.start()
+    try:
+        assert terminal.terminal_alive(slave)
+        os.close(master)  # the far end goes (a dropped SSH connection)
+        assert lost.wait(10)
+        assert not terminal.terminal_alive(slave)
+    finally:
+        watch.stop()
+        os.close(slave)
+
+
+def test_textual_serve_keeps_its_own_driver(monkeypatch):
+    from stratsim.tui import terminal
+
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual_serve.driver:WebDriver")
+    assert terminal.driver_class() is None
+    monkeypatch.delenv("TEXTUAL_DRIVER")
+    assert terminal.driver_class().__name__ == "StratsimDriver"

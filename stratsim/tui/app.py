@@ -122,7 +122,7 @@ class StratsimApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, options: TuiOptions | None = None) -> None:
-        super().__init__(driver_class=terminal.driver_class())
+        super().__init__()
         self.options = options or TuiOptions()
         self.sim: Any = None
         self.engine_ready = False
@@ -154,6 +154,12 @@ class StratsimApp(App):
             self.theme = self.options.theme
 
     # ================================================================ lifecycle
+    def get_driver_class(self):
+        """Textual's driver, except on a terminal of Linux/macOS: :class:`terminal`'s
+        StratsimDriver (a vanished terminal is a SIGHUP). A driver named in
+        ``TEXTUAL_DRIVER`` (``textual serve``, ``textual run --dev``) is kept."""
+        return terminal.driver_class() or super().get_driver_class()
+
     def get_default_screen(self) -> SplashScreen:
         return SplashScreen()
 

@@ -138,8 +138,10 @@ class TerminalWatch(threading.Thread):
 
 
 def driver_class() -> type | None:
-    """:class:`StratsimDriver` on Linux/macOS, None (Textual's choice) elsewhere."""
-    if sys.platform == "win32":
+    """:class:`StratsimDriver` on Linux/macOS; None (Textual's own choice) on Windows or
+    when ``TEXTUAL_DRIVER`` names another driver (``textual serve`` runs the app with its
+    web driver that way)."""
+    if sys.platform == "win32" or os.environ.get("TEXTUAL_DRIVER"):
         return None
     return _make_driver()
 
