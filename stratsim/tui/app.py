@@ -243,7 +243,8 @@ class StratsimApp(App):
 
     @staticmethod
     def _model_label(model: Any) -> str:
-        return getattr(model, "description", type(model).__name__)
+        """The model's description (from its metadata file: made printable)."""
+        return printable(getattr(model, "description", type(model).__name__))
 
     # ============================================================ engine loading
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
@@ -896,7 +897,7 @@ class StratsimApp(App):
         if screen is not None:
             screen.query_one(TabbedContent).active = "tab-training"
             screen.query_one(TrainingPane).begin(request.label)
-        self.note(f"training {request.label} (max {request.epochs} epochs; x cancels)")
+        self.note(f"training {printable(request.label)} (max {request.epochs} epochs; x cancels)")
         self.refresh_bindings()
         self.refresh_all(keep_draft=True)
         self._train_worker(request, self.models_dir())
@@ -1100,7 +1101,7 @@ class StratsimApp(App):
                 if not path.is_file():
                     self.push_screen(FileDialog("Open session", str(path), error=f"{path}: no such file"), chosen)
                     return
-                self.note(f"opening {path}")
+                self.note(f"opening {printable(path)}")
                 self.busy = "loading"
                 self.refresh_all(keep_draft=True)
                 self._load_engine(path)
@@ -1190,14 +1191,14 @@ class StratsimApp(App):
             if what == "keep":
                 self.branches[name] = Branch.of(name, self.sim)
                 self.compare_with = name
-                self.note(f"kept branch {name} at Period {self.sim.period}")
+                self.note(f"kept branch {printable(name)} at Period {self.sim.period}")
                 self.screen.query_one(TabbedContent).active = "tab-compare"
             elif what == "compare":
                 self.compare_with = name
                 self.screen.query_one(TabbedContent).active = "tab-compare"
             elif what == "restore":
                 branch = self.branches[name]
-                self._sim_job(lambda sim: sim.replay(list(branch.decisions)), f"restore branch {name}", "restoring")
+                self._sim_job(lambda sim: sim.replay(list(branch.decisions)), f"restore branch {printable(name)}", "restoring")
             self.refresh_all(keep_draft=True)
 
         self.push_screen(BranchDialog(list(self.branches), suggested), chosen)
