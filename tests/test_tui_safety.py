@@ -533,3 +533,23 @@ def test_textual_serve_keeps_its_own_driver(monkeypatch):
     assert terminal.driver_class() is None
     monkeypatch.delenv("TEXTUAL_DRIVER")
     assert terminal.driver_class().__name__ == "StratsimDriver"
+
+
+async def test_quitting_during_a_run_can_stop_save_and_quit(make_app, tmp_path):
+    from stratsim.engine import session as store
+    from stratsim.engine.simulation import Simulation
+
+    plan = tmp_path / "plan.toml"
+    store.save_session(Simulation(n_paths=200, device="cpu"), plan)
+    app = make_app(session=plan)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        gate = Gate(app.sim, after=2)
+        await pilot.press("r")
+        await until(pilot, gate.reached.is_set, "two periods of the run")
+        await pilot.press("q", "s")
+        await pilot.pause()
+        gate.open()
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+    saved = store.load_session(plan)
+    assert 2 <= saved.simulation.period < 36 and saved.matches

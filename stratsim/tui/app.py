@@ -1128,6 +1128,8 @@ class StratsimApp(App):
         def answer(choice: str | None) -> None:
             if choice not in ("s", "d"):
                 return
+            if self.queued:
+                self._ignore_queue(what.lower())
             if self.busy or self.training:
                 self._run_stop.set()
                 self._train_stop.set()
