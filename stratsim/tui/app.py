@@ -658,7 +658,11 @@ class StratsimApp(App):
         """Run the queued simulation keys in order while the app stays idle (a key that
         starts a worker, undo or run, leaves the rest for when it is done), then the
         callbacks waiting for an idle app."""
-        if self.sim is None or not isinstance(self.screen, MainScreen):
+        if self.sim is None:
+            return
+        if not isinstance(self.screen, MainScreen):  # a dialog first: try again after it
+            if self.queued:
+                self.set_timer(0.2, self._drain_queue)
             return
         while self.queued and not self.busy and self.sim is not None and isinstance(self.screen, MainScreen):
             action = self.queued.pop(0)
