@@ -155,12 +155,22 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
         assert "queued" not in screen_text(app).splitlines()[0]
 
 
-async def test_keys_pressed_while_the_engine_loads_are_queued(make_app):
+async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
+    loaded = threading.Event()
+    build = StratsimApp._new_simulation
+
+    def slow_load(self):  # the engine worker waits (as for a slow torch import)
+        assert loaded.wait(30)
+        return build(self)
+
+    monkeypatch.setattr(StratsimApp, "_new_simulation", slow_load)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")
-        assert app.sim is None  # torch is still being imported in the worker
         await pilot.press("n", "n", "n")
+        await pilot.pause()
+        assert app.sim is None and "3 keys queued" in screen_text(app).splitlines()[0]
+        loaded.set()
         await ready(app, pilot)
         assert app.sim.period == 3
 
@@ -255,16 +265,14 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("n")
-        await pilot.pause()
-        assert "AUTOSAVE FAILED" in screen_text(app)
+        await until(pilot, lambda: "AUTOSAVE FAILED" in screen_text(app), "the failure in the header")
         await pilot.press("n", "p")
         await pilot.pause(0.3)
         assert "AUTOSAVE FAILED" in screen_text(app)  # still there, not a passing toast
         blocker.rmdir()
         await pilot.press("n")
-        await pilot.pause()
-        assert "AUTOSAVE FAILED" not in screen_text(app)
-        assert blocker.is_file()
+        await until(pilot, lambda: "AUTOSAVE FAILED" not in screen_text(app), "the failure to go")
+        assert blocker.is_file() and app.sim.period == 4
 
 
 # ================================================================ 4: text as text
