@@ -272,7 +272,7 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
         blocker.rmdir()
         await pilot.press("n")
         await until(pilot, lambda: "AUTOSAVE FAILED" not in screen_text(app), "the failure to go")
-        assert blocker.is_file() and app.sim.period == 4
+        assert blocker.is_file() and app.sim.period == 3
 
 
 # ================================================================ 4: text as text
