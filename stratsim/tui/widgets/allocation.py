@@ -68,11 +68,7 @@ class ValueInput(Input):
             # leave the value) and then the key itself (n: step).
             event.stop()
             event.prevent_default()
-            panel = next((a for a in self.ancestors if isinstance(a, AllocationPanel)), None)
-            if panel is not None:
-                panel.discard_draft()
-            else:
-                self.screen.set_focus(None)
+            self.action_leave()
             self.app.simulate_key(event.key[4:])
             return
         action = self.KEY_ACTIONS.get(event.key)
@@ -92,7 +88,13 @@ class ValueInput(Input):
         self.post_message(self.Bump(self.field_key, direction))
 
     def action_leave(self) -> None:
-        self.post_message(self.Leave())
+        """Discard the draft and leave the value now (not through a message: a letter
+        right behind the escape must find the value already left)."""
+        panel = next((a for a in self.ancestors if isinstance(a, AllocationPanel)), None)
+        if panel is not None:
+            panel.discard_draft()
+        else:
+            self.post_message(self.Leave())
 
 
 class AllocationPanel(VerticalScroll):
