@@ -250,6 +250,7 @@ class StratsimApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def _load_engine(self, path: Path | None, startup: bool = False) -> None:
         """Import the engine and build the simulation (or load ``path``)."""
+        claim = None
         try:
             import torch  # noqa: F401  (the slow import, off the UI thread)
 
@@ -257,13 +258,14 @@ class StratsimApp(App):
 
             notes: list[str] = []
             recovery: list[Any] = []
-            claim = None
             if startup and self.options.autosave:
                 # claimed before looking for candidates: a second instance starting at the
                 # same moment then neither takes nor offers this one's autosave
+                from ..engine.errors import SessionError
                 from ..engine.instances import claim_autosave
 
-                claim = claim_autosave(Path(path) if path is not None else Path.cwd() / UNTITLED)
+                with contextlib.suppress(SessionError):  # all slots taken: reported on the first autosave
+                    claim = claim_autosave(Path(path) if path is not None else Path.cwd() / UNTITLED)
             if startup and self.options.check_recovery:
                 from ..engine.instances import recovery_candidates
 
@@ -277,6 +279,8 @@ class StratsimApp(App):
             sim = self._new_simulation()
             self.post_message(EngineReady(sim, path, {}, notes, recovery, claim=claim))
         except Exception as exc:  # shown to the user; the current session stays
+            if claim is not None:
+                claim.release()
             self.post_message(EngineFailed(self._describe_error(exc, path), startup=startup, path=path))
 
     def _new_simulation(self) -> Any:
