@@ -333,22 +333,13 @@ async def test_branch_names_and_training_errors_with_markup(make_app):
         assert app.is_running and "[/nope].csv" in screen_text(app)
 
 
-def test_cli_errors_stay_on_one_line(tmp_path):
-    import subprocess
-    import sys
-
-    bad = tmp_path / "plan\nx.toml"
-    out = subprocess.run([sys.executable, "-m", "stratsim", "check", str(bad)], capture_output=True, text=True)
-    assert out.returncode == 2
-    assert out.stderr.count("\n") == 1 and "plan\\nx.toml" in out.stderr
-
-
 def test_printable_escapes_controls_only():
-    from stratsim.format import printable, shorten_path
+    from stratsim.tui.text import printable, safe, shorten_path
 
     assert printable("café 東京 [/b]") == "café 東京 [/b]"
     assert printable("a\nb\tc\x1b[31m\udce9") == "a\\nb\\tc\\x1b[31m\\xe9"
     assert shorten_path("/a/b/c/d/plan.toml", 14) == "…/d/plan.toml"
+    assert safe("x [/b] y\\") == "x \\[/b] y\\\u200b"
 
 
 # ===================================================== 1: save as, instances, recovery

@@ -21,9 +21,7 @@ SUBCOMMANDS = ("run", "train", "check", "export", "tui")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line on stderr, exit 2 (no usage dump)
-        from ..format import printable
-
-        self.exit(2, f"stratsim: error: {printable(message)} (see '{self.prog} --help')\n")
+        self.exit(2, f"stratsim: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ..engine.errors import StratsimError
-    from ..format import printable
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -58,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StratsimError as exc:
-        print(f"stratsim: error: {printable(exc)}", file=sys.stderr)
+        print(f"stratsim: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stratsim: interrupted", file=sys.stderr)

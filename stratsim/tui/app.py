@@ -36,12 +36,11 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, SystemCommand
 
-from ..format import printable, shorten_path
 from . import terminal
 from .bindings import MAIN_BINDINGS
 from .messages import EngineFailed, EngineReady, RunProgress, TrainFinished, TrainUpdate
 from .screens.splash import SplashScreen
-from .text import safe
+from .text import printable, safe, shorten_path
 from .widgets.status import StatusHeader, StatusInfo
 
 if TYPE_CHECKING:
@@ -1001,19 +1000,24 @@ class StratsimApp(App):
             return
         self.save_to(self.session_path)
 
-    def save_to(self, path: Path, then: Callable[[], Any] | None = None) -> bool:
+    def save_to(self, path: Path, then: Callable[[], Any] | None = None, *, replace: bool = False) -> bool:
         """Save the session to ``path``; on error show it and keep everything as is.
 
         Trained models outside ``path``'s folder are copied beside it first
         (:func:`stratsim.engine.relocate.bring_models`), so the saved session opens again.
+        ``replace``: the operator confirmed replacing a file that is not this session
+        (passed on as the store's ``force`` where the store refuses such files).
         """
+        import inspect
+
         from ..engine import session as store
         from ..engine.relocate import bring_models
 
         moved: list[tuple[Path, Path]] = []
+        confirmed = {"force": True} if replace and "force" in inspect.signature(store.save_session).parameters else {}
         try:
             moved = bring_models(self.sim, path)
-            store.save_session(self.sim, path, name=self.session_name, created=self.session_created)
+            store.save_session(self.sim, path, name=self.session_name, created=self.session_created, **confirmed)
         except Exception as exc:
             for model in (self.sim.satisfaction_model, self.sim.incident_model):
                 for src, dest in moved:
@@ -1085,7 +1089,7 @@ class StratsimApp(App):
 
             def confirm(choice: str | None) -> None:
                 if choice == "r":
-                    self.save_to(path, then)
+                    self.save_to(path, then, replace=True)
                 elif choice == "o":
                     self.push_screen(FileDialog("Save session as", str(path)), chosen)
 

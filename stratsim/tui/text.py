@@ -1,20 +1,68 @@
-"""User and file text made safe for display in the TUI.
+"""Text from the operator or a file, made safe for display in the TUI.
 
-Textual's markup treats ``[`` specially (``[/`` in a session name crashed a dialog with a
-MarkupError), and control characters split lines or drive the terminal. Every string
-that comes from the operator or a file goes through :func:`safe` before it is put into a
-markup string; plain :class:`rich.text.Text` needs only
-:func:`stratsim.format.printable`.
+* :func:`printable` ``(text) -> str``: control characters (newline, tab, escape, C1
+  controls, DEL, Unicode line/paragraph separators) and undecodable bytes smuggled in by
+  ``os.fsdecode`` (lone surrogates ``\\udc80``..``\\udcff``) shown escaped, so a file name
+  with a newline cannot split the header or a log line and an escape sequence in a column
+  name cannot drive the terminal. Everything else is kept as is.
+* :func:`safe` ``(text) -> str``: :func:`printable`, then Textual markup escaped: every
+  string that comes from the operator or a file goes through it before it is put into a
+  markup string (``[/`` in a session name crashed a dialog with a MarkupError).
+* :func:`shorten_path` ``(path, width) -> str``: a path for the narrow header.
 """
 
 from __future__ import annotations
 
-from ..format import printable
+import os
+import unicodedata
+from pathlib import Path
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not valid UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with every control or unprintable-format character escaped
+    (``"a\\nb"`` -> ``"a\\\\nb"``): Unicode categories Cc (controls), Cs (surrogates),
+    Zl and Zp (line and paragraph separators). Printable text, accents and CJK included,
+    is unchanged."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(_escape_char(ch) if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in s)
+
+
+def shorten_path(path: str | os.PathLike[str], width: int = 40) -> str:
+    """``path`` in at most ``width`` characters: ``~/`` for the home folder, then leading
+    folders replaced by ``…/`` until it fits (the file name itself is cut from the left
+    only when it alone is longer). Control characters escaped (:func:`printable`)."""
+    p = printable(os.fspath(path))
+    home = printable(str(Path.home()))
+    if home not in ("", "/") and (p == home or p.startswith(home + os.sep)):
+        p = "~" + p[len(home) :]
+    if len(p) <= width:
+        return p
+    parts = p.split(os.sep)
+    for i in range(1, len(parts)):
+        candidate = "…" + os.sep + os.sep.join(parts[i:])
+        if len(candidate) <= width:
+            return candidate
+    return "…" + p[-(width - 1) :]
 
 
 def safe(text: object) -> str:
     """``text`` as Textual markup that shows exactly it: control characters escaped
-    (:func:`~stratsim.format.printable`), then every ``[`` escaped as ``\\[``.
+    (:func:`printable`), then every ``[`` escaped as ``\\[``.
 
     ``rich.markup.escape`` / ``textual.markup.escape`` are not enough: they escape only
     a complete tag (``[x]``), while Textual's parser also fails on an unclosed ``[/``.

@@ -17,8 +17,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, OptionList, Static
 
-from ...format import printable
-from ..text import safe
+from ..text import printable, safe
 
 
 class PathSuggester(Suggester):
