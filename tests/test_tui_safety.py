@@ -56,6 +56,17 @@ async def until(pilot, cond, what: str, tries: int = 500) -> None:
     raise AssertionError(f"timed out waiting for: {what}")
 
 
+async def shows(pilot, app, needle: str, line: int | None = None) -> None:
+    """Wait until the screen shows ``needle`` (on line ``line`` if given): a screen just
+    pushed is drawn a frame later."""
+
+    def seen() -> bool:
+        text = screen_text(app)
+        return needle in (text.splitlines()[line] if line is not None and text else text)
+
+    await until(pilot, seen, f"{needle!r} on screen")
+
+
 def dialog(app) -> str:
     return type(app.screen).__name__
 
@@ -123,11 +134,11 @@ async def test_run_marks_modified_from_the_first_period_and_quitting_asks(make_a
         await pilot.press("r")
         await until(pilot, lambda: gate.reached.is_set() and app.dirty, "two periods of the run")
         assert app.busy == "running"
-        assert "modified" in screen_text(app).splitlines()[0]
+        await shows(pilot, app, "modified", line=0)
         await pilot.press("q")
         await pilot.pause()
         assert app.is_running and dialog(app) == "ChoiceDialog"
-        assert "running" in screen_text(app)
+        await shows(pilot, app, "running")
         await pilot.press("escape")
         gate.open()
         await ready(app, pilot)
@@ -146,13 +157,13 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
         await pilot.press(*"uuu", "n", "p")
         await pilot.pause()
         assert app.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
-        assert "5 queued" in screen_text(app).splitlines()[0]
+        await shows(pilot, app, "5 queued", line=0)
         gate.open()
         await ready(app, pilot)
         # 6 - 1 (the running undo) - 3 (queued undos) + 1 (queued step) = 3
         assert app.sim.period == 3
         assert app.sim.policy_name == "feedback"
-        assert "queued" not in screen_text(app).splitlines()[0]
+        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[0], "the queue to empty")
 
 
 async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
@@ -169,7 +180,8 @@ async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypa
         await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")
         await pilot.press("n", "n", "n")
         await pilot.pause()
-        assert app.sim is None and "3 keys queued" in screen_text(app).splitlines()[0]
+        await shows(pilot, app, "3 keys queued", line=0)
+        assert app.sim is None
         loaded.set()
         await ready(app, pilot)
         assert app.sim.period == 3
@@ -190,6 +202,7 @@ async def test_escape_glued_to_a_letter_in_a_value_is_escape_then_the_letter(mak
         await ready(app, pilot)
         budget = app.screen.query_one("#value-budget")
         budget.focus()
+        await pilot.pause()  # focused (and its value selected) before typing
         await pilot.press("5", "alt+n")
         await ready(app, pilot)
         assert "n" not in budget.value
@@ -215,9 +228,9 @@ async def test_a_decimal_comma_typed_in_a_value(make_app):
         await ready(app, pilot)
         price = app.screen.query_one("#value-c_price")
         price.focus()
-        await pilot.press("1", "2", ",", "5", "enter")
-        await pilot.pause()
-        assert app.sim.decision.c_price == 12.5
+        await pilot.pause()  # focused (and its value selected) before typing
+        await pilot.press("ctrl+u", "1", "2", ",", "5", "enter")
+        await until(pilot, lambda: app.sim.decision.c_price == 12.5, "C price 12.5 applied")
 
 
 async def test_recovery_dialog_is_not_dismissed_by_n(make_app, tmp_path):
@@ -245,13 +258,14 @@ async def test_a_pending_draft_is_applied_or_the_step_asks(make_app):
         await ready(app, pilot)
         budget = app.screen.query_one("#value-budget")
         budget.focus()
+        await pilot.pause()  # focused (and its value selected) before typing
         await pilot.press("ctrl+u", *"250000", "shift+tab")
         await pilot.pause()
         app.screen.set_focus(None)
         await pilot.press("n")
         await pilot.pause()
         assert dialog(app) == "ChoiceDialog" and app.sim.period == 0
-        assert "draft allocation is not applied" in screen_text(app)
+        await shows(pilot, app, "draft allocation is not applied")
         await pilot.press("y")
         await ready(app, pilot)
         assert app.sim.period == 1
@@ -271,7 +285,7 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
         assert "AUTOSAVE FAILED" in screen_text(app)  # still there, not a passing toast
         blocker.rmdir()
         await pilot.press("n")
-        await until(pilot, lambda: "AUTOSAVE FAILED" not in screen_text(app), "the failure to go")
+        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "AUTOSAVE FAILED" not in t, "the failure to go")
         assert blocker.is_file() and app.sim.period == 3
 
 
@@ -283,10 +297,11 @@ async def test_markup_typed_into_a_value_is_text(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         app.screen.query_one("#value-budget").focus()
+        await pilot.pause()  # focused (and its value selected) before typing
         await pilot.press("ctrl+u", "[", "/", "]")
         await pilot.pause()
         assert app.is_running
-        assert "'[/]'" in screen_text(app)
+        await shows(pilot, app, "'[/]'")
 
 
 async def test_a_session_name_with_markup_and_a_newline(make_app, tmp_path):
@@ -303,12 +318,10 @@ async def test_a_session_name_with_markup_and_a_newline(make_app, tmp_path):
         await pilot.press("n", "q")
         await pilot.pause()
         assert dialog(app) == "ChoiceDialog"
-        text = screen_text(app)
-        assert "Q3 plan [/draft]" in text
+        await shows(pilot, app, "Q3 plan [/draft]")
         await pilot.press("escape")
         await pilot.pause()
-        header = screen_text(app).splitlines()[:3]
-        assert "q3\\nplan.toml" in header[2]
+        await shows(pilot, app, "q3\\nplan.toml", line=2)
 
 
 async def test_branch_names_and_training_errors_with_markup(make_app):
@@ -321,16 +334,17 @@ async def test_branch_names_and_training_errors_with_markup(make_app):
         name.value = "[/b] x[b]"
         await pilot.press("enter")
         await pilot.pause()
-        assert "[/b] x[b]" in screen_text(app)
+        await shows(pilot, app, "[/b] x[b]")
         await pilot.press("b")
         await pilot.pause()
-        assert "[/b] x[b]" in screen_text(app)  # the branch list
+        await shows(pilot, app, "[/b] x[b]")  # the branch list
         await pilot.press("escape", "t")
         await pilot.pause()
         app.screen.query_one("#train-data").value = "[/nope].csv"
         app.screen._go()
         await pilot.pause()
-        assert app.is_running and "[/nope].csv" in screen_text(app)
+        await shows(pilot, app, "[/nope].csv")
+        assert app.is_running
 
 
 def test_printable_escapes_controls_only():
@@ -351,13 +365,14 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        assert "file: none yet" in screen_text(app)
+        await shows(pilot, app, "file: none yet")
         await pilot.press("n", "a")
         await pilot.pause()
         app.screen.query_one("#file-path").value = str(notes)
         await pilot.press("enter")
         await pilot.pause()
-        assert dialog(app) == "ChoiceDialog" and "not a stratsim session" in screen_text(app)
+        await shows(pilot, app, "not a stratsim session")
+        assert dialog(app) == "ChoiceDialog"
         await pilot.press("escape")
         await pilot.pause()
         assert notes.read_text() == "my notes\n" and app.session_path is None
@@ -367,7 +382,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("enter")
         await pilot.pause()
         assert (tmp_path / "plan.toml").is_file()
-        assert "plan.toml" in screen_text(app).splitlines()[2]
+        await shows(pilot, app, "plan.toml", line=2)
         await pilot.press("n", "a")  # onto the same file: no question
         await pilot.pause()
         await pilot.press("enter")
@@ -381,7 +396,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("r")  # replace, confirmed
         await pilot.pause()
         assert notes.read_text().startswith("schema_version")
-        assert "notes.txt" in screen_text(app).splitlines()[2]
+        await shows(pilot, app, "notes.txt", line=2)
 
 
 async def test_save_as_into_another_folder_brings_the_models(make_app, tmp_path):
@@ -444,8 +459,8 @@ async def test_recovery_lists_each_candidate_with_its_period_and_time(make_app, 
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert dialog(app) == "ChoiceDialog"
-        text = screen_text(app)
-        assert "1  Period 5, saved " in text and "2  Period 3, saved " in text
+        await shows(pilot, app, "1  Period 5, saved ")
+        await shows(pilot, app, "2  Period 3, saved ")
         await pilot.press("2")
         await ready(app, pilot)
         assert app.sim.period == 3 and app.dirty
@@ -459,10 +474,11 @@ async def test_an_absurd_budget_is_refused_at_the_input(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         app.screen.query_one("#value-budget").focus()
+        await pilot.pause()  # focused (and its value selected) before typing
         await pilot.press("ctrl+u", *"1e39", "enter")
         await pilot.pause()
         assert app.sim.decision.budget == 300_000
-        assert "invalid, not applied" in screen_text(app)
+        await shows(pilot, app, "invalid, not applied")
         app.screen.set_focus(None)
         await pilot.press("escape", "n")
         await pilot.pause()
@@ -483,7 +499,7 @@ async def test_charts_skip_non_finite_points(make_app):
         app.screen.query_one("#tabs").active = "tab-charts"
         await pilot.pause(0.3)
         assert app.is_running
-        assert "not drawable" in screen_text(app)
+        await shows(pilot, app, "not drawable")
     from stratsim.tui.widgets.charts import finite_points
 
     assert finite_points([1, 2, 3, 4, 5], [1.0, float("inf"), float("nan"), 2.0, -1e308]) == ([1, 4], [1.0, 2.0])
