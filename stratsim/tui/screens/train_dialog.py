@@ -19,7 +19,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from ...engine.errors import StratsimError
-from ..text import safe
 from ..training_job import MODEL_CHOICES, TrainRequest
 from .dialogs import PathSuggester
 
@@ -109,7 +108,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         try:
             request = self._request()
         except StratsimError as exc:
-            self.query_one("#train-error", Static).update(safe(exc))
+            self.query_one("#train-error", Static).update(str(exc))
             return
         self.dismiss(request)
 
