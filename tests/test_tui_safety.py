@@ -42,7 +42,7 @@ async def ready(app, pilot) -> None:
     for _ in range(600):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not getattr(app, "queued", []):
+        if app.engine_ready and not app.busy and not app.training and not getattr(app, "queued", []) and not app._panes_pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
