@@ -14,7 +14,13 @@ Long work runs in thread workers started on the App: loading/opening a session
 (group ``engine``), the run to the horizon, undo and model swaps (group ``sim``; only
 one at a time, the simulation is never touched by two threads) and training (group
 ``training``, cancellable with ``x`` at any batch). Workers post messages
-(:mod:`stratsim.tui.messages`), throttled to about 10 per second.
+(:mod:`stratsim.tui.messages`), throttled to about 10 per second. Simulation keys pressed
+while the engine loads or a job runs are queued and run in order once it is idle.
+
+Losing the terminal (SIGHUP, SIGTERM, or EOF/EIO on the terminal:
+:mod:`stratsim.tui.terminal`) autosaves the last consistent state (while a worker replays,
+the snapshot taken before the replay) and ends the process within
+:data:`EXIT_GRACE_S` seconds.
 
 Environment: ``STRATSIM_EXIT_ON_READY=1`` exits right after the first frame (the splash screen) (used by
 ``bench/bench_tui.py`` to time startup); ``STRATSIM_EXIT_ON_READY=engine`` exits once
@@ -96,7 +102,9 @@ class TuiOptions:
         theme: a Textual theme name (``ansi-dark`` uses the terminal's 16 colours).
         models_dir: where trained models go (default: ``models/`` beside the session
             file, or ``./models``).
-        autosave: autosave after every period (beside the session, or ``./untitled.autosave.toml``).
+        autosave: autosave after every period, beside the session (or ``./untitled.toml``) in
+            this instance's own slot: ``NAME.autosave.toml``, or ``NAME.2.autosave.toml``...
+            when another instance holds that one (:mod:`stratsim.engine.instances`).
         check_recovery: offer a newer autosave for recovery on start.
         train_epochs: maximum epochs proposed in the training dialog.
     """
