@@ -338,12 +338,18 @@ async def test_branch_names_and_training_errors_with_markup(make_app):
         await pilot.press("b")
         await pilot.pause()
         await shows(pilot, app, "[/b] x[b]")  # the branch list
-        await pilot.press("escape", "t")
+        await pilot.press("escape")
         await pilot.pause()
-        app.screen.query_one("#train-data").value = "[/nope].csv"
-        app.screen._go()
-        await pilot.pause()
-        await shows(pilot, app, "[/nope].csv")
+        # a training that failed on a data file: the Training pane and the error dialog
+        from stratsim.tui.messages import TrainFinished
+
+        app.training = True
+        app.post_message(TrainFinished(error="survey [/x].csv: column 'ux[/b]' is missing"))
+        await shows(pilot, app, "survey [/x].csv: column 'ux[/b]' is missing")
+        assert dialog(app) == "MessageDialog"
+        await pilot.press("escape")
+        app.screen.query_one("#tabs").active = "tab-training"
+        await shows(pilot, app, "failed: survey [/x].csv")
         assert app.is_running
 
 
