@@ -7,6 +7,8 @@ first's work, and recovering would restore the wrong run. Each instance therefor
 
 * slot 1 is ``DIR/NAME.autosave.toml`` (:func:`stratsim.engine.session.autosave_path`,
   also what ``stratsim run --out`` writes), slot k > 1 is ``DIR/NAME.k.autosave.toml``;
+* a new instance takes the first slot that is neither held nor holds a file (an autosave
+  left behind is kept for recovery, never overwritten);
 * a slot is held with an exclusive ``fcntl.flock`` on the hidden lock file
   ``DIR/.NAME[.k].autosave.toml.lock`` for as long as the instance runs. The kernel drops
   the lock when the process ends, however it ends (``kill -9`` included), so a lock is
@@ -94,7 +96,9 @@ class AutosaveClaim:
 
 
 def claim_autosave(session: str | Path) -> AutosaveClaim:
-    """Claim the first autosave slot of ``session`` that no live instance holds.
+    """Claim the first autosave slot of ``session`` that no live instance holds and whose
+    file does not exist: an autosave left by an instance that ended (a lost connection,
+    a crash) is a recovery candidate and is never overwritten by a new instance.
 
     Raises:
         SessionError: :data:`MAX_SLOTS` instances already hold one.
@@ -108,7 +112,9 @@ def claim_autosave(session: str | Path) -> AutosaveClaim:
             fd = _try_lock(auto)
         except OSError:  # no lock file possible here: write slot 1, its errors are reported
             return AutosaveClaim(p, slot_path(p, 1), 1)
-        if fd is not None:
+        if fd is not None and (auto.exists() or auto.is_symlink()):
+            os.close(fd)  # free, but it holds an autosave to recover: keep it as it is
+        elif fd is not None:
             return AutosaveClaim(p, auto, k, fd)
     raise SessionError(f"{p}: {MAX_SLOTS} stratsim instances already autosave this session; close one")
 

@@ -437,9 +437,12 @@ class StratsimApp(App):
         autosaves: stops the run and training (the process is about to end; they would
         only slow the autosave down), and returns what to save: the snapshot taken
         before a replay while a worker replays (never a half-replayed run), else the
-        simulation itself."""
+        simulation itself; None (nothing to save) when nothing changed since the
+        session was saved or opened."""
         self._train_stop.set()
         self._run_stop.set()
+        if not self.dirty and not self.busy:
+            return None  # nothing beyond the session file (or an untouched new session)
         return self._stable if self._stable is not None else self.sim
 
     def _on_signal_saved(self, signum: int) -> None:
