@@ -152,6 +152,7 @@ class StratsimApp(App):
         self._panes_pending = False
         self._panes_keep_draft = False
         self._claim: Any = None  # the autosave slot this instance writes (engine.instances)
+        self._startup_claim: Any = None  # claimed by the engine worker on start
         self._stable: Any = None  # a SessionSnapshot while a worker replays the simulation
         self.autosave_error = ""  # the last autosave failure, shown until one succeeds
         self.queued: list[str] = []  # simulation actions pressed while busy, in order
@@ -257,38 +258,45 @@ class StratsimApp(App):
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
     def _load_engine(self, path: Path | None, startup: bool = False) -> None:
         """Import the engine and build the simulation (or load ``path``)."""
-        claim = None
         try:
             import torch  # noqa: F401  (the slow import, off the UI thread)
 
             from ..engine import session as store
 
             notes: list[str] = []
-            recovery: list[Any] = []
-            if startup and self.options.autosave:
-                # claimed before looking for candidates: a second instance starting at the
-                # same moment then neither takes nor offers this one's autosave
-                from ..engine.errors import SessionError
-                from ..engine.instances import claim_autosave
-
-                with contextlib.suppress(SessionError):  # all slots taken: reported on the first autosave
-                    claim = claim_autosave(Path(path) if path is not None else Path.cwd() / UNTITLED)
-            if startup and self.options.check_recovery:
-                from ..engine.instances import recovery_candidates
-
-                target = Path(path) if path is not None else Path.cwd() / UNTITLED
-                recovery = recovery_candidates(target, own=claim.path if claim is not None else None)
-            if path is not None and (Path(path).exists() or not recovery):
-                loaded = store.load_session(path, device=None if self.options.device == "auto" else self.options.device)
-                notes += loaded.warnings
-                self.post_message(EngineReady(loaded.simulation, Path(path), {}, notes, recovery, meta=loaded.meta, claim=claim))
-                return
+            recovery = None
+            if path is not None:
+                if startup and self.options.check_recovery:
+                    recovery = self._claim_and_find_recovery(Path(path))
+                if Path(path).exists() or recovery is None:
+                    loaded = store.load_session(path, device=None if self.options.device == "auto" else self.options.device)
+                    notes += loaded.warnings
+                    self.post_message(EngineReady(loaded.simulation, Path(path), {}, notes, recovery, meta=loaded.meta))
+                    return
             sim = self._new_simulation()
-            self.post_message(EngineReady(sim, path, {}, notes, recovery, claim=claim))
+            if startup and path is None and self.options.check_recovery:
+                recovery = self._claim_and_find_recovery(Path.cwd() / UNTITLED)
+            self.post_message(EngineReady(sim, path, {}, notes, recovery))
         except Exception as exc:  # shown to the user; the current session stays
-            if claim is not None:
-                claim.release()
+            if self._startup_claim is not None:
+                self._startup_claim.release()
+                self._startup_claim = None
             self.post_message(EngineFailed(self._describe_error(exc, path), startup=startup, path=path))
+
+    def _claim_and_find_recovery(self, target: Path) -> list[Any] | None:
+        """(Engine worker, on start.) Claim this instance's autosave slot of ``target``
+        (kept in ``_startup_claim`` for :meth:`_engine_ready`), then list the autosaves left
+        by instances that ended (:func:`stratsim.engine.instances.recovery_candidates`);
+        None when there are none. Claimed first: a second instance starting at the same
+        moment then neither takes nor offers this one's slot."""
+        from ..engine.errors import SessionError
+        from ..engine.instances import claim_autosave, recovery_candidates
+
+        if self.options.autosave:
+            with contextlib.suppress(SessionError):  # every slot taken: reported on the first autosave
+                self._startup_claim = claim_autosave(target)
+        own = self._startup_claim.path if self._startup_claim is not None else None
+        return recovery_candidates(target, own=own) or None
 
     def _new_simulation(self) -> Any:
         from ..engine.scenario import load_scenario
@@ -332,7 +340,8 @@ class StratsimApp(App):
         self.dirty = bool(getattr(message, "unsaved", False))
         self._baseline_cache = None
         self._stable = None
-        self._take_claim(message.claim)
+        claim, self._startup_claim = self._startup_claim, None
+        self._take_claim(claim)
         for line in message.notes:
             self.note(line, "warning")
         where = f"opened {printable(message.session_path)}" if message.session_path else "new session on the default scenario" if self.options.scenario is None else f"new session on {self.options.scenario}"

@@ -20,18 +20,15 @@ class EngineReady(Message):
         model_refs: role -> label of a model loaded with the session.
         notes: lines for the log (e.g. migrations, warnings).
         recovery: autosaves newer than the session, offered for recovery (a list of
-            :class:`~stratsim.engine.instances.RecoveryCandidate`, newest first).
+            :class:`~stratsim.engine.instances.RecoveryCandidate`, newest first), or None.
         meta: the loaded session's SessionMeta (name, created), or None.
         unsaved: True when the state is not what the session file holds (a recovered
             autosave): the header says modified and quitting asks.
-        claim: the autosave slot claimed for this instance on start
-            (:class:`~stratsim.engine.instances.AutosaveClaim`), or None.
         recovered_from: the autosave file this state was recovered from, or None.
     """
 
-    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False, claim: Any = None, recovered_from: Any = None) -> None:
+    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False, recovered_from: Any = None) -> None:
         super().__init__()
-        self.claim = claim
         self.recovered_from = recovered_from
         self.meta = meta
         self.unsaved = unsaved
