@@ -272,11 +272,12 @@ async def test_a_pending_draft_is_applied_or_the_step_asks(make_app):
 
 
 async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tmp_path):
-    blocker = tmp_path / "untitled.autosave.toml"
-    blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
+        blocker = app._claim.path
+        assert blocker == tmp_path / "untitled.autosave.toml"
+        blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
         await pilot.press("n")
         await until(pilot, lambda: "AUTOSAVE FAILED" in screen_text(app), "the failure in the header")
         await pilot.press("n", "p")
