@@ -1,17 +1,23 @@
 """End to end through a real terminal: stratsim in a detached tmux session at 80x24.
 
 Steps three periods, trains the satisfaction model, saves, quits, then reopens the
-saved file and checks the period and the model. Skipped when tmux is missing.
+saved file and checks the period and the model. Skipped when tmux is missing. Every
+process it starts is gone when it ends: ``kill-session`` hangs up the pane (stratsim must
+then exit by itself within 5 s), anything left is killed, and the private tmux server is
+stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +34,8 @@ class Pane:
             [TMUX, "-f", "/dev/null", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", "-c", str(cwd), cmd],
             check=True, env=env,
         )  # fmt: skip
+        out = subprocess.run([TMUX, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True, env=env)
+        self.pid = int(out.stdout.strip())  # the pane's process: it leads its own process group
 
     def text(self) -> str:
         out = subprocess.run([TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True, env=self.env)
@@ -50,15 +58,43 @@ class Pane:
     def alive(self) -> bool:
         return subprocess.run([TMUX, "has-session", "-t", self.name], capture_output=True, env=self.env).returncode == 0
 
-    def kill(self) -> None:
+    def running(self) -> bool:
+        try:
+            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state != "Z"
+
+    def kill(self) -> float:
+        """Hang up the pane and wait until its process is gone (SIGKILL after 10 s, so
+        nothing outlives the test); returns how long it took to go by itself."""
+        start = time.monotonic()
         subprocess.run([TMUX, "kill-session", "-t", self.name], capture_output=True, env=self.env)
+        while self.running() and time.monotonic() - start < 10:
+            time.sleep(0.05)
+        took = time.monotonic() - start
+        if self.running():
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+        return took
 
 
-def test_step_train_save_reopen(tmp_path):
+def stop_server(env) -> None:
+    subprocess.run([TMUX, "kill-server"], capture_output=True, env=env)
+
+
+@pytest.fixture
+def env(tmp_path):
+    """Environment of a private tmux server (its socket under tmp_path), stopped after."""
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "TMUX_TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
     env.pop("TMUX", None)
+    yield env
+    stop_server(env)
+
+
+def test_step_train_save_reopen(tmp_path, env):
     base = [sys.executable, "-m", "stratsim"]
     pane = Pane(tmp_path, env, [*base, "tui", "--paths", "200", "--device", "cpu", "--epochs", "3"])
     try:
@@ -92,5 +128,8 @@ def test_step_train_save_reopen(tmp_path):
         assert "satisfaction=linear (trained" in screen
         pane.keys("n")
         pane.wait_for("Period 4/36")
+        took = pane.kill()  # the terminal goes with a modified session: autosave, exit
+        assert took < 5 and not pane.running(), f"stratsim still running {took:.1f}s after tmux kill-session"
+        assert (tmp_path / "session.autosave.toml").is_file()
     finally:
         pane.kill()

@@ -32,10 +32,19 @@ async def ready(app, pilot) -> None:
     for _ in range(400):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training:
+        if app.engine_ready and not app.busy and not app.training and not app._panes_pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
+
+
+async def until(pilot, cond, what: str) -> None:
+    """Wait (yielding to the app) until ``cond()`` holds: panes refresh after the frame."""
+    for _ in range(500):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def cell(app, table_id: str, row: str, col: str) -> str:
@@ -68,16 +77,13 @@ async def test_step_changes_period_and_kpi_table(make_app):
         await ready(app, pilot)
         assert cell(app, "kpis", "mrr", "mean") == "–"
         await pilot.press("n")
-        await pilot.pause()
-        assert app.sim.period == 1
-        assert "Period 1/36" in screen_text(app)
+        await until(pilot, lambda: app.sim.period == 1 and "Period 1/36" in screen_text(app), "Period 1")
         first = app.sim.history[-1]["mrr"]["mean"]
-        assert cell(app, "kpis", "mrr", "mean") == fmt(first)
+        await until(pilot, lambda: cell(app, "kpis", "mrr", "mean") == fmt(first), "the KPI table of Period 1")
         await pilot.press("n")
-        await pilot.pause()
+        await until(pilot, lambda: app.sim.period == 2, "Period 2")
         second = app.sim.history[-1]["mrr"]
-        assert app.sim.period == 2
-        assert cell(app, "kpis", "mrr", "mean") == fmt(second["mean"])
+        await until(pilot, lambda: cell(app, "kpis", "mrr", "mean") == fmt(second["mean"]), "the KPI table of Period 2")
         assert cell(app, "kpis", "mrr", "p90") == fmt(second["p90"])
         assert cell(app, "kpis", "mrr", "delta") == ("+" if second["mean"] > first else "") + fmt(second["mean"] - first)
         assert app.dirty
@@ -376,7 +382,7 @@ async def test_recovered_autosave_counts_as_unsaved(make_app, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert type(app.screen).__name__ == "ChoiceDialog"
-        await pilot.press("y")
+        await pilot.press("1")
         await ready(app, pilot)
         assert app.sim.period == 5
         assert app.dirty and "modified" in screen_text(app)

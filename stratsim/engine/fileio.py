@@ -44,7 +44,7 @@ MAX_TOML_DEPTH = 32
 #: (sessions of 1,000 periods are a few MB).
 MAX_RECOGNIZE_BYTES = 256 << 20
 _FLOAT_MAX = sys.float_info.max
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0/C1 controls, DEL, line/paragraph separators
 
 
 class OutputError(StratsimError):

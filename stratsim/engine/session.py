@@ -56,6 +56,8 @@ Public API (the TUI and the CLI use only these):
   :func:`find_recovery` ``(path) -> Path | None``: an autosave newer than its session (or
   one whose session does not exist), to offer for recovery on start;
   :func:`discard_autosave` ``(path)`` removes it after an explicit save.
+* :func:`snapshot` ``(sim) -> SessionSnapshot``: a consistent copy to autosave while a
+  worker replays ``sim`` (what a signal handler should save then).
 * :func:`install_signal_autosave` ``(get_simulation, path, ...) -> SignalAutosave``:
   on SIGHUP (lost SSH connection) and SIGTERM, autosave then exit with status
   128 + signal number (or call ``on_saved``); ``.uninstall()`` restores the previous
@@ -446,6 +448,54 @@ def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, 
 
 
 # =========================================================================== autosave
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A consistent copy of what :func:`session_document` reads from a simulation, taken
+    on the thread that owns it (see :func:`snapshot`); saveable wherever a Simulation is.
+
+    A signal can arrive while a worker thread replays the simulation (undo, restoring a
+    branch, a new model: the decisions and history are reset, then rebuilt period by
+    period); an autosave of the live object would then hold a half-replayed run. Saving
+    the snapshot taken before the replay keeps the last consistent state instead.
+    """
+
+    seed: int
+    n_paths: int
+    dtype_name: str
+    device: Any
+    policy_name: str
+    decision: Decision
+    satisfaction_model: Any
+    incident_model: Any
+    scenario: Scenario
+    decisions: tuple[Decision, ...]
+    history: tuple[Summary, ...]
+
+    @property
+    def period(self) -> int:
+        """Months simulated (the number of complete periods kept)."""
+        return min(len(self.decisions), len(self.history))
+
+
+def snapshot(sim: Simulation) -> SessionSnapshot:
+    """A :class:`SessionSnapshot` of ``sim`` (lists copied; decisions, summaries and models
+    are not mutated after a step, so they are shared). Cost: O(periods), no tensor copy."""
+    return SessionSnapshot(
+        seed=sim.seed,
+        n_paths=sim.n_paths,
+        dtype_name=sim.dtype_name,
+        device=sim.device,
+        policy_name=sim.policy_name,
+        decision=sim.decision,
+        satisfaction_model=sim.satisfaction_model,
+        incident_model=sim.incident_model,
+        scenario=sim.scenario,
+        decisions=tuple(sim.decisions),
+        history=tuple(sim.history),
+    )
+
 
 
 def autosave_path(path: str | Path) -> Path:

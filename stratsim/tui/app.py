@@ -14,7 +14,13 @@ Long work runs in thread workers started on the App: loading/opening a session
 (group ``engine``), the run to the horizon, undo and model swaps (group ``sim``; only
 one at a time, the simulation is never touched by two threads) and training (group
 ``training``, cancellable with ``x`` at any batch). Workers post messages
-(:mod:`stratsim.tui.messages`), throttled to about 10 per second.
+(:mod:`stratsim.tui.messages`), throttled to about 10 per second. Simulation keys pressed
+while the engine loads or a job runs are queued and run in order once it is idle.
+
+Losing the terminal (SIGHUP, SIGTERM, or EOF/EIO on the terminal:
+:mod:`stratsim.tui.terminal`) autosaves the last consistent state (while a worker replays,
+the snapshot taken before the replay) and ends the process within
+:data:`EXIT_GRACE_S` seconds.
 
 Environment: ``STRATSIM_EXIT_ON_READY=1`` exits right after the first frame (the splash screen) (used by
 ``bench/bench_tui.py`` to time startup); ``STRATSIM_EXIT_ON_READY=engine`` exits once
@@ -23,6 +29,7 @@ the engine is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -35,9 +42,11 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, SystemCommand
 
+from . import terminal
 from .bindings import MAIN_BINDINGS
 from .messages import EngineFailed, EngineReady, RunProgress, TrainFinished, TrainUpdate
 from .screens.splash import SplashScreen
+from .text import printable, safe, shorten_path
 from .widgets.status import StatusHeader, StatusInfo
 
 if TYPE_CHECKING:
@@ -72,6 +81,12 @@ def _import_ui() -> None:
 
 POLICY_CYCLE = ("manual", "fixed", "feedback", "optimize")
 UNTITLED = "untitled.toml"
+#: Simulation keys queued (in order) when pressed while the engine loads or a job runs.
+QUEUEABLE = ("step", "run_horizon", "undo", "cycle_policy")
+#: At most this many queued keys; more are counted as ignored (and the screen says so).
+MAX_QUEUED = 100
+#: Seconds between the signal autosave and the end of the process at the latest.
+EXIT_GRACE_S = 1.5
 
 
 @dataclass
@@ -87,7 +102,9 @@ class TuiOptions:
         theme: a Textual theme name (``ansi-dark`` uses the terminal's 16 colours).
         models_dir: where trained models go (default: ``models/`` beside the session
             file, or ``./models``).
-        autosave: autosave after every period (beside the session, or ``./untitled.autosave.toml``).
+        autosave: autosave after every period, beside the session (or ``./untitled.toml``) in
+            this instance's own slot: ``NAME.autosave.toml``, or ``NAME.2.autosave.toml``...
+            when another instance holds that one (:mod:`stratsim.engine.instances`).
         check_recovery: offer a newer autosave for recovery on start.
         train_epochs: maximum epochs proposed in the training dialog.
     """
@@ -134,10 +151,23 @@ class StratsimApp(App):
         self._pending_notes: list[tuple[str, str]] = []
         self._panes_pending = False
         self._panes_keep_draft = False
+        self._claim: Any = None  # the autosave slot this instance writes (engine.instances)
+        self._startup_claim: Any = None  # claimed by the engine worker on start
+        self._stable: Any = None  # a SessionSnapshot while a worker replays the simulation
+        self.autosave_error = ""  # the last autosave failure, shown until one succeeds
+        self.queued: list[str] = []  # simulation actions pressed while busy, in order
+        self.ignored_keys = 0
+        self._when_idle: list[Callable[[], Any]] = []
         if self.options.theme:
             self.theme = self.options.theme
 
     # ================================================================ lifecycle
+    def get_driver_class(self):
+        """Textual's driver, except on a terminal of Linux/macOS: :class:`terminal`'s
+        StratsimDriver (a vanished terminal is a SIGHUP). A driver named in
+        ``TEXTUAL_DRIVER`` (``textual serve``, ``textual run --dev``) is kept."""
+        return terminal.driver_class() or super().get_driver_class()
+
     def get_default_screen(self) -> SplashScreen:
         return SplashScreen()
 
@@ -161,11 +191,16 @@ class StratsimApp(App):
         if self._signal_guard is not None:
             self._signal_guard.uninstall()
             self._signal_guard = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def session_label(self) -> str:
+        """The session's name (``[meta] name``, else the file's stem), printable (no
+        control characters; not markup-escaped: use :func:`~stratsim.tui.text.safe`)."""
         if self.session_name:
-            return self.session_name
-        return self.session_path.stem if self.session_path else "untitled"
+            return printable(self.session_name)
+        return printable(self.session_path.stem) if self.session_path else "untitled"
 
     # ============================================================== log / status
     def note(self, text: str, level: str = "info") -> None:
@@ -192,7 +227,7 @@ class StratsimApp(App):
     def status_info(self) -> StatusInfo:
         sim = self.sim
         if sim is None:
-            return StatusInfo(session=self.session_label(), loading=True)
+            return StatusInfo(session=self.session_label(), loading=True, queued=len(self.queued))
         models = (
             ("satisfaction", self._model_label(sim.satisfaction_model)),
             ("privacy", self._model_label(sim.incident_model)),
@@ -208,11 +243,16 @@ class StratsimApp(App):
             models=models,
             dirty=self.dirty,
             busy=busy,
+            file=shorten_path(self.session_path, 60) if self.session_path is not None else "",
+            autosave_error=self.autosave_error,
+            queued=len(self.queued),
+            ignored=self.ignored_keys,
         )
 
     @staticmethod
     def _model_label(model: Any) -> str:
-        return getattr(model, "description", type(model).__name__)
+        """The model's description (from its metadata file: made printable)."""
+        return printable(getattr(model, "description", type(model).__name__))
 
     # ============================================================ engine loading
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
@@ -227,7 +267,7 @@ class StratsimApp(App):
             recovery = None
             if path is not None:
                 if startup and self.options.check_recovery:
-                    recovery = store.find_recovery(path)
+                    recovery = self._claim_and_find_recovery(Path(path))
                 if Path(path).exists() or recovery is None:
                     loaded = store.load_session(path, device=None if self.options.device == "auto" else self.options.device)
                     notes += loaded.warnings + loaded.simulation.model_warnings()
@@ -235,10 +275,28 @@ class StratsimApp(App):
                     return
             sim = self._new_simulation()
             if startup and path is None and self.options.check_recovery:
-                recovery = store.find_recovery(Path.cwd() / UNTITLED)
+                recovery = self._claim_and_find_recovery(Path.cwd() / UNTITLED)
             self.post_message(EngineReady(sim, path, {}, notes, recovery))
         except Exception as exc:  # shown to the user; the current session stays
+            if self._startup_claim is not None:
+                self._startup_claim.release()
+                self._startup_claim = None
             self.post_message(EngineFailed(self._describe_error(exc, path), startup=startup, path=path))
+
+    def _claim_and_find_recovery(self, target: Path) -> list[Any] | None:
+        """(Engine worker, on start.) Claim this instance's autosave slot of ``target``
+        (kept in ``_startup_claim`` for :meth:`_engine_ready`), then list the autosaves left
+        by instances that ended (:func:`stratsim.engine.instances.recovery_candidates`);
+        None when there are none. Claimed first: a second instance starting at the same
+        moment then neither takes nor offers this one's slot."""
+        from ..engine.errors import SessionError
+        from ..engine.instances import claim_autosave, recovery_candidates
+
+        if self.options.autosave:
+            with contextlib.suppress(SessionError):  # every slot taken: reported on the first autosave
+                self._startup_claim = claim_autosave(target)
+        own = self._startup_claim.path if self._startup_claim is not None else None
+        return recovery_candidates(target, own=own) or None
 
     def _new_simulation(self) -> Any:
         from ..engine.scenario import load_scenario
@@ -258,12 +316,13 @@ class StratsimApp(App):
 
     @staticmethod
     def _describe_error(exc: Exception, path: Path | None) -> str:
+        """One printable line (control characters in file names escaped)."""
         from ..engine.errors import StratsimError
 
         if isinstance(exc, StratsimError):
-            return str(exc)
+            return printable(exc)
         where = f"{path}: " if path else ""
-        return f"{where}{type(exc).__name__}: {exc}"
+        return printable(f"{where}{type(exc).__name__}: {exc}")
 
     @on(EngineReady)
     def _engine_ready(self, message: EngineReady) -> None:
@@ -280,9 +339,12 @@ class StratsimApp(App):
         self.session_created = meta.created if meta is not None else None
         self.dirty = bool(getattr(message, "unsaved", False))
         self._baseline_cache = None
+        self._stable = None
+        claim, self._startup_claim = self._startup_claim, None
+        self._take_claim(claim)
         for line in message.notes:
             self.note(line, "warning")
-        where = f"opened {message.session_path}" if message.session_path else "new session on the default scenario" if self.options.scenario is None else f"new session on {self.options.scenario}"
+        where = f"opened {printable(message.session_path)}" if message.session_path else "new session on the default scenario" if self.options.scenario is None else f"new session on {self.options.scenario}"
         self.note(f"engine ready: {where}; Period {self.sim.period}/{self.sim.horizon}, {self.sim.n_paths} paths on {self.sim.device}")
         self._install_signal_autosave()
         self.refresh_bindings()
@@ -290,8 +352,17 @@ class StratsimApp(App):
         if os.environ.get("STRATSIM_EXIT_ON_READY") == "engine":
             self.exit()
             return
-        if first and message.recovery is not None:
-            self._offer_recovery(Path(message.recovery))
+        recovered = getattr(message, "recovered_from", None)
+        if recovered is not None and self._autosave() and self._claim is not None and Path(recovered) != self._claim.path:
+            # now held in this instance's own autosave: the file recovered from goes
+            with contextlib.suppress(OSError):
+                Path(recovered).unlink()
+        if first and message.recovery:
+            if self.queued:
+                self._ignore_queue("an autosave to recover comes first")
+            self._offer_recovery(list(message.recovery))
+        else:
+            self._drain_queue()
 
     @on(EngineFailed)
     def _engine_failed(self, message: EngineFailed) -> None:
@@ -305,26 +376,40 @@ class StratsimApp(App):
             self.session_path = None
             self._load_engine(None, startup=False)
             return
+        if self.queued:
+            self._ignore_queue("the engine failed")
         if self.sim is None:
             self.error_dialog("Cannot start the engine", f"{message.error}\n\nCheck --scenario/--device, then restart.")
             return
         self.error_dialog("Cannot open the session", f"{message.error}\n\nYour current session is unchanged.")
         self.refresh_all()
 
-    def _offer_recovery(self, autosave: Path) -> None:
-        def answer(choice: str | None) -> None:
-            if choice == "y":
-                self.note(f"recovering {autosave}")
-                self.busy = "loading"
-                self._open_recovery(autosave)
-            else:
-                self.note(f"autosave {autosave} not recovered (it stays on disk)")
+    def _offer_recovery(self, candidates: list[Any]) -> None:
+        """Ask which autosave to recover, if any: each with the period and time it holds.
+        Keys 1..9 recover, ``i`` or esc ignores (never ``n``: Step's key, pressed out of
+        habit as the dialog appears, must not dismiss it unseen)."""
+        shown = candidates[:9]
+        lines = "\n".join(f"{i}  {safe(c.describe())}" for i, c in enumerate(shown, start=1))
+        folder = safe(shorten_path(shown[0].path.parent, 50))
 
+        def answer(choice: str | None) -> None:
+            if choice and choice.isdigit() and 1 <= int(choice) <= len(shown):
+                chosen = shown[int(choice) - 1]
+                self.note(f"recovering {printable(chosen.path)}")
+                self.busy = "loading"
+                self.refresh_all(keep_draft=True)
+                self._open_recovery(chosen.path)
+            else:
+                self.note(f"autosave not recovered (it stays on disk: {printable(shown[0].path)})")
+                self._drain_queue()
+
+        many = len(shown) > 1
         self.push_screen(
             ChoiceDialog(
-                f"An autosave newer than the session was found:\n{autosave}\n"
-                f"(saved {time.strftime('%Y-%m-%d %H:%M', time.localtime(autosave.stat().st_mtime))}). Recover it?",
-                [("y", "y Recover"), ("n", "n Ignore")],
+                f"{'Autosaves' if many else 'An autosave'} newer than the session "
+                f"{'were' if many else 'was'} found in {folder}:\n{lines}\n"
+                f"Recover {'one' if many else 'it'}?",
+                [*((str(i), f"{i} Recover" if many else "1 Recover") for i in range(1, len(shown) + 1)), ("i", "i Ignore")],
             ),
             answer,
         )
@@ -336,8 +421,8 @@ class StratsimApp(App):
 
             loaded = store.load_session(autosave)
             target = self.session_path  # keep saving to the real session file
-            notes = [*loaded.warnings, f"recovered from {autosave}: save (s) to keep it in the session file"]
-            self.post_message(EngineReady(loaded.simulation, target, {}, notes, None, meta=loaded.meta, unsaved=True))
+            notes = [*loaded.warnings, f"recovered from {printable(autosave)}: save (s) to keep it in the session file"]
+            self.post_message(EngineReady(loaded.simulation, target, {}, notes, None, meta=loaded.meta, unsaved=True, recovered_from=autosave))
         except Exception as exc:
             self.post_message(EngineFailed(self._describe_error(exc, autosave)))
 
@@ -350,28 +435,90 @@ class StratsimApp(App):
             self._signal_guard.uninstall()
         try:
             self._signal_guard = store.install_signal_autosave(
-                lambda: self.sim, self._autosave_target(), on_saved=self._on_signal_saved
-            )
+                self._consistent_state, self._autosave_file(), name=self._autosave_name(),
+                created=self.session_created, on_saved=self._on_signal_saved,
+            )  # fmt: skip
         except ValueError:  # not the main thread (e.g. some embedders)
             self._signal_guard = None
 
+    def _consistent_state(self) -> Any:
+        """Called by the signal handler (SIGHUP, SIGTERM, a lost terminal) before it
+        autosaves: stops the run and training (the process is about to end; they would
+        only slow the autosave down), and returns what to save: the snapshot taken
+        before a replay while a worker replays (never a half-replayed run), else the
+        simulation itself; None (nothing to save) when nothing changed since the
+        session was saved or opened."""
+        self._train_stop.set()
+        self._run_stop.set()
+        if not self.dirty and not self.busy:
+            return None  # nothing beyond the session file (or an untouched new session)
+        return self._stable if self._stable is not None else self.sim
+
     def _on_signal_saved(self, signum: int) -> None:
+        """After the signal autosave: exit, at the latest :data:`EXIT_GRACE_S` later (the
+        terminal may be gone and a worker may still run: never wait on either)."""
+        if not self.is_headless:
+            terminal.exit_within(128 + signum, EXIT_GRACE_S)
         self._train_stop.set()
         self._run_stop.set()
         self.exit(return_code=128 + signum)
 
+    def _take_claim(self, claim: Any = None) -> None:
+        """Hold the autosave slot of the current session file (``claim`` if the loader
+        already claimed it); the old slot is released when the file changed."""
+        if not self.options.autosave:
+            return
+        target = self._autosave_target()
+        if claim is None and self._claim is not None and self._claim.session == target:
+            return
+        old = self._claim
+        if claim is None:
+            from ..engine.instances import claim_autosave
+
+            try:
+                claim = claim_autosave(target)
+            except Exception as exc:
+                self._autosave_failed(self._describe_error(exc, target))
+                return
+        self._claim = claim
+        if old is not None and old is not claim:
+            old.release()
+
     def _autosave_target(self) -> Path:
         return self.session_path if self.session_path is not None else Path.cwd() / UNTITLED
 
-    def _autosave(self) -> None:
+    def _autosave_file(self) -> Path:
+        """The autosave this instance writes (its claimed slot, engine.instances)."""
+        from ..engine import session as store
+
+        return self._claim.path if self._claim is not None else store.autosave_path(self._autosave_target())
+
+    def _autosave_name(self) -> str:
+        return self.session_name if self.session_name is not None else self._autosave_target().stem
+
+    def _autosave(self) -> bool:
+        """Autosave to this instance's slot; a failure stays in the header until an
+        autosave succeeds. Returns True when saved."""
         if not self.options.autosave or self.sim is None:
-            return
+            return False
         from ..engine import session as store
 
         try:
-            store.autosave(self.sim, self._autosave_target(), name=self.session_name, created=self.session_created)
+            store.save_session(self.sim, self._autosave_file(), name=self._autosave_name(), created=self.session_created)
         except Exception as exc:
-            self.note(f"autosave failed: {exc}", "warning")
+            self._autosave_failed(self._describe_error(exc, self._autosave_file()))
+            return False
+        if self.autosave_error:
+            self.note("autosave works again")
+            self.autosave_error = ""
+        return True
+
+    def _autosave_failed(self, error: str) -> None:
+        first = not self.autosave_error
+        self.autosave_error = error
+        self.note(f"autosave failed: {error}", "warning")
+        if first:
+            self.notify(f"Autosave failed: {safe(error)}. Save elsewhere with a (save as).", severity="error", timeout=10)
 
     # ================================================================ refreshing
     def refresh_all(self, keep_draft: bool = False) -> None:
@@ -497,6 +644,8 @@ class StratsimApp(App):
         sim_actions = {"step", "run_horizon", "undo", "cycle_policy", "save", "save_as", "branch", "train"}
         if action == "cancel":
             return bool(self.training or self.busy == "running")
+        if action in QUEUEABLE:
+            return True  # queued while the engine loads or a job runs (see _can)
         if action in sim_actions:
             if self.sim is None:
                 return None  # shown dimmed until the engine is ready
@@ -504,22 +653,100 @@ class StratsimApp(App):
                 return None
         return True
 
-    def _can(self, what: str) -> bool:
+    def _can(self, what: str, action: str | None = None) -> bool:
+        """True when ``what`` can run now. Otherwise a simulation key (``action`` in
+        :data:`QUEUEABLE`) is queued, in order, and runs once the app is idle; anything
+        else is refused with a notification."""
+        if self.sim is not None and not self.busy:
+            return True
+        if action in QUEUEABLE:
+            if len(self.queued) < MAX_QUEUED:
+                self.queued.append(action)
+            else:
+                self.ignored_keys += 1
+            self._show_header()
+            return False
         if self.sim is None:
             self.notify(f"Cannot {what} yet: the engine is still loading", severity="warning")
             return False
-        if self.busy:
-            self.notify(f"Cannot {what} while {self.busy}: wait, or press x to cancel", severity="warning")
+        self.notify(f"Cannot {what} while {self.busy}: wait, or press x to cancel", severity="warning")
+        return False
+
+    def _show_header(self) -> None:
+        screen = self._main_screen()
+        if screen is not None:
+            screen.query_one(StatusHeader).show(self.status_info())
+
+    def _drain_queue(self) -> None:
+        """Run the queued simulation keys in order while the app stays idle (a key that
+        starts a worker, undo or run, leaves the rest for when it is done), then the
+        callbacks waiting for an idle app."""
+        if self.sim is None:
+            return
+        if not isinstance(self.screen, MainScreen):  # a dialog first: try again after it
+            if self.queued:
+                self.set_timer(0.2, self._drain_queue)
+            return
+        while self.queued and not self.busy and self.sim is not None and isinstance(self.screen, MainScreen):
+            action = self.queued.pop(0)
+            getattr(self, f"action_{action}")()
+        if not self.queued:
+            self.ignored_keys = 0
+        while self._when_idle and not self.busy and not self.queued:
+            self._when_idle.pop(0)()
+        self._show_header()
+
+    def _ignore_queue(self, why: str) -> None:
+        n = len(self.queued) + self.ignored_keys
+        self.queued.clear()
+        self.ignored_keys = 0
+        self.notify(f"{n} key{'s' if n != 1 else ''} pressed while busy ignored: {why}", severity="warning")
+        self.note(f"{n} queued key(s) ignored: {why}", "warning")
+
+    def _draft_pending(self) -> Any:
+        """The allocation panel's unapplied draft (a Decision), or None."""
+        screen = self._main_screen()
+        panel = screen.query_one(AllocationPanel) if screen is not None else None
+        return panel.draft if panel is not None and panel.has_draft and not panel.invalid else None
+
+    def _ask_about_draft(self, what: str, proceed: Callable[[], Any]) -> bool:
+        """When a draft allocation is pending, ask whether to apply it before ``what``
+        (then call ``proceed``); returns True when it asked."""
+        draft = self._draft_pending()
+        if draft is None:
             return False
+        panel = self._main_screen().query_one(AllocationPanel)
+
+        def answer(choice: str | None) -> None:
+            if choice == "y":
+                self.on_allocation_panel_apply(AllocationPanel.Apply(draft))
+                if self.sim.decision == draft:
+                    proceed()
+            elif choice == "d":
+                panel.discard_draft()
+                proceed()
+
+        self.push_screen(
+            ChoiceDialog(
+                f"A draft allocation is not applied ({safe(self._describe_change(draft))}).\n"
+                f"Apply it before you {what}?",
+                [("y", "y Apply and go on"), ("d", "d Discard the draft, use the policy"), ("c", "esc Cancel")],
+            ),
+            answer,
+        )
         return True
 
     def action_step(self) -> None:
-        """Simulate one period with the policy's decision."""
-        if not self._can("step"):
+        """Simulate one period with the policy's decision (asks first about an
+        unapplied draft allocation)."""
+        if not self._can("step", "step"):
             return
-        panel = self.screen.query_one(AllocationPanel) if isinstance(self.screen, MainScreen) else None
-        if panel is not None and panel.has_draft:
-            self.note("draft allocation not applied (press enter in a value to apply it); stepping with the policy's decision", "warning")
+        if not self._ask_about_draft("step", self._step_now):
+            self._step_now()
+
+    def _step_now(self) -> None:
+        if self.sim is None or self.busy:
+            return
         if self.sim.period >= self.sim.horizon:
             self.notify(f"Beyond the horizon ({self.sim.horizon}): stepping anyway", severity="information")
         summary = self.sim.step()
@@ -538,20 +765,27 @@ class StratsimApp(App):
 
     def action_run_horizon(self) -> None:
         """Run to the horizon with the policy, in a worker (x cancels)."""
-        if not self._can("run"):
+        if not self._can("run", "run_horizon"):
+            return
+        if not self._ask_about_draft("run to the horizon", self._run_now):
+            self._run_now()
+
+    def _run_now(self) -> None:
+        if self.sim is None or self.busy:
             return
         steps = self.sim.horizon - self.sim.period
         if steps <= 0:
             self.notify(f"Already at the horizon (Period {self.sim.period}); n steps beyond it", severity="information")
             return
         self.busy = "running"
+        self._stable = None  # the live run stays consistent between periods: save it as it goes
         self._run_stop.clear()
         self.note(f"running {steps} periods to the horizon with policy {self.sim.policy_name} (x cancels)")
         self.refresh_bindings()
         self.refresh_all()
         self._run_worker(steps)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sim")
+    @work(thread=True, exit_on_error=False, group="sim")
     def _run_worker(self, steps: int) -> None:
         from textual.worker import get_current_worker
 
@@ -573,6 +807,7 @@ class StratsimApp(App):
     @on(RunProgress)
     def _run_progress(self, message: RunProgress) -> None:
         if not message.done:
+            self.dirty = True  # periods simulated and not saved yet: quitting asks
             screen = self._main_screen()
             if screen is not None:
                 screen.query_one(StatusHeader).show(self.status_info())
@@ -590,10 +825,11 @@ class StratsimApp(App):
         self._autosave()
         self.refresh_bindings()
         self.refresh_all()
+        self._drain_queue()
 
     def action_undo(self) -> None:
         """Undo the last period (re-simulates the earlier decisions)."""
-        if not self._can("undo"):
+        if not self._can("undo", "undo"):
             return
         if not self.sim.decisions:
             self.notify("Nothing to undo: Period 0", severity="warning")
@@ -602,14 +838,22 @@ class StratsimApp(App):
         self._sim_job(lambda sim: sim.undo(1), f"undo Period {period}", "undoing")
 
     def _sim_job(self, fn: Callable[[Any], Any], label: str, busy: str) -> None:
-        """Run ``fn(sim)`` in the sim worker (replays can take a while), then refresh."""
+        """Run ``fn(sim)`` in the sim worker (replays can take a while), then refresh.
+
+        The state before the job is kept (:func:`stratsim.engine.session.snapshot`) for a
+        signal autosave while the worker replays."""
+        from ..engine import session as store
+
+        self._stable = store.snapshot(self.sim)
         self.busy = busy
         self.refresh_bindings()
         if isinstance(self.screen, MainScreen):
             self.query_one(StatusHeader).show(self.status_info())
         self._sim_worker(fn, label)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sim")
+    # Not exclusive: ``busy`` already keeps it to one job at a time, and an exclusive start
+    # from a queued key would cancel the job that is just reporting its end.
+    @work(thread=True, exit_on_error=False, group="sim")
     def _sim_worker(self, fn: Callable[[Any], Any], label: str) -> None:
         try:
             fn(self.sim)
@@ -619,19 +863,23 @@ class StratsimApp(App):
 
     def _sim_job_done(self, label: str, error: str | None) -> None:
         self.busy = ""
+        self._stable = None
         self._baseline_cache = None
         if error:
             self.error_dialog(f"Could not {label}", f"{error}\n\nThe simulation is as it was before.")
+            if self.queued:
+                self._ignore_queue(f"could not {label}")
         else:
             self.dirty = True
             self.note(f"{label}: now Period {self.sim.period}")
             self._autosave()
         self.refresh_bindings()
         self.refresh_all()
+        self._drain_queue()
 
     def action_cycle_policy(self) -> None:
         """Switch policy: manual -> fixed -> feedback -> manual."""
-        if not self._can("switch policy"):
+        if not self._can("switch policy", "cycle_policy"):
             return
         current = self.sim.policy_name
         nxt = POLICY_CYCLE[(POLICY_CYCLE.index(current) + 1) % len(POLICY_CYCLE)] if current in POLICY_CYCLE else "fixed"
@@ -676,7 +924,7 @@ class StratsimApp(App):
         if screen is not None:
             screen.query_one(TabbedContent).active = "tab-training"
             screen.query_one(TrainingPane).begin(request.label)
-        self.note(f"training {request.label} (max {request.epochs} epochs; x cancels)")
+        self.note(f"training {printable(request.label)} (max {request.epochs} epochs; x cancels)")
         self.refresh_bindings()
         self.refresh_all(keep_draft=True)
         self._train_worker(request, self.models_dir())
@@ -787,32 +1035,72 @@ class StratsimApp(App):
             return
         self.save_to(self.session_path)
 
-    def save_to(self, path: Path, then: Callable[[], Any] | None = None) -> bool:
-        """Save the session to ``path``; on error show it and keep everything as is."""
-        from ..engine import session as store
+    def save_to(self, path: Path, then: Callable[[], Any] | None = None, *, replace: bool = False) -> bool:
+        """Save the session to ``path``; on error show it and keep everything as is.
 
+        Trained models outside ``path``'s folder are copied beside it first
+        (:func:`stratsim.engine.relocate.bring_models`), so the saved session opens again.
+        ``replace``: the operator confirmed replacing a file that is not this session
+        (passed on as the store's ``force`` where the store refuses such files).
+        """
+        from ..engine import session as store
+        from ..engine.relocate import bring_models
+
+        moved: list[tuple[Path, Path]] = []
         try:
-            store.save_session(self.sim, path, name=self.session_name, created=self.session_created)
+            moved = bring_models(self.sim, path)
+            store.save_session(self.sim, path, name=self.session_name, created=self.session_created, force=replace)
         except Exception as exc:
+            for model in (self.sim.satisfaction_model, self.sim.incident_model):
+                for src, dest in moved:
+                    if getattr(model, "path", None) == dest.resolve():
+                        model.path = src
             self.error_dialog("Not saved", f"{self._describe_error(exc, path)}\n\nChoose another file with a (save as).")
             return False
-        old_auto = self._autosave_target()
+        for src, dest in moved:
+            self.note(f"copied the model {printable(src)} to {printable(dest)} (beside the session)")
+        if self._claim is not None and self.options.autosave:
+            with contextlib.suppress(OSError):
+                self._claim.path.unlink(missing_ok=True)  # only this instance's own autosave
         self.session_path = Path(path)
-        try:
-            store.discard_autosave(old_auto)
-            store.discard_autosave(path)
-        except OSError:
-            pass
+        self._take_claim()
         self.dirty = False
-        self.note(f"saved {path} (Period {self.sim.period})")
+        self.note(f"saved {printable(path)} (Period {self.sim.period})")
+        if moved:
+            self.notify(f"Saved; {len(moved)} model file(s) copied beside it so it opens again", timeout=6)
         self._install_signal_autosave()
         self.refresh_all(keep_draft=True)
         if then is not None:
             then()
         return True
 
+    @staticmethod
+    def existing_file_note(path: Path) -> str | None:
+        """Why saving to ``path`` needs a confirmation (None: nothing there to lose): what
+        the engine's output check says (a link, a file that is not a session), or that
+        it is another stratsim session."""
+        from ..engine import session as store
+        from ..engine.errors import StratsimError
+        from ..engine.fileio import output_problem, read_toml
+
+        if not path.exists() and not path.is_symlink():
+            return None
+        shown = safe(shorten_path(path, 60))
+        problem = output_problem(path, store.SESSION_FILE)
+        if problem is not None:
+            return f"{shown} {safe(problem)}."
+        try:
+            doc = read_toml(path, StratsimError, "session")
+        except StratsimError:
+            return None  # an empty file or a stream: nothing to lose
+        meta, run = doc.get("meta"), doc.get("run")
+        if isinstance(meta, dict):
+            period = run.get("period", "?") if isinstance(run, dict) else "?"
+            return f"{shown} is another stratsim session ({safe(meta.get('name', '?'))}, Period {safe(period)})."
+        return None
+
     def action_save_as(self, then: Callable[[], Any] | None = None) -> None:
-        """Ask for a file name and save there."""
+        """Ask for a file name and save there (asks before replacing another file)."""
         if not self._can("save"):
             return
         initial = str(self.session_path) if self.session_path else str(Path.cwd() / "session.toml")
@@ -825,7 +1113,22 @@ class StratsimApp(App):
             if path.is_dir() or not path.parent.is_dir():
                 self.push_screen(FileDialog("Save session as", str(path), error=f"{path}: the folder {path.parent} does not exist (or it is a folder); choose another path"), chosen)
                 return
-            self.save_to(path, then)
+            same = self.session_path is not None and path.resolve() == Path(self.session_path).resolve() and not path.is_symlink()
+            why = None if same else self.existing_file_note(path)
+            if why is None:
+                self.save_to(path, then)
+                return
+
+            def confirm(choice: str | None) -> None:
+                if choice == "r":
+                    self.save_to(path, then, replace=True)
+                elif choice == "o":
+                    self.push_screen(FileDialog("Save session as", str(path)), chosen)
+
+            self.push_screen(
+                ChoiceDialog(f"{why}\nReplace it with this session?", [("r", "r Replace"), ("o", "o Other name"), ("c", "esc Cancel")]),
+                confirm,
+            )
 
         self.push_screen(FileDialog("Save session as", initial), chosen)
 
@@ -842,7 +1145,7 @@ class StratsimApp(App):
                 if not path.is_file():
                     self.push_screen(FileDialog("Open session", str(path), error=f"{path}: no such file"), chosen)
                     return
-                self.note(f"opening {path}")
+                self.note(f"opening {printable(path)}")
                 self.busy = "loading"
                 self.refresh_all(keep_draft=True)
                 self._load_engine(path)
@@ -852,45 +1155,70 @@ class StratsimApp(App):
         self._confirm_discard("Open another session", pick)
 
     def _confirm_discard(self, what: str, proceed: Callable[[], Any]) -> None:
-        if not self.dirty:
+        """Call ``proceed`` now when nothing would be lost; otherwise ask: save first,
+        discard, or cancel. A run, replay or training in progress always asks (it is
+        stopped first, then saved or not)."""
+        working = ", ".join(x for x in (self.busy, "training" if self.training else "") if x)
+        if not self.dirty and not working:
             proceed()
             return
 
+        def save_then(after: Callable[[], Any]) -> None:
+            if self.session_path is None:
+                self.action_save_as(then=after)
+            else:
+                self.save_to(self.session_path, then=after)
+
         def answer(choice: str | None) -> None:
-            if choice == "s":
-                if self.session_path is None:
-                    self.action_save_as(then=proceed)
-                else:
-                    self.save_to(self.session_path, then=proceed)
-            elif choice == "d":
+            if choice not in ("s", "d"):
+                return
+            if self.queued:
+                self._ignore_queue(what.lower())
+            if self.busy or self.training:
+                self._run_stop.set()
+                self._train_stop.set()
+                self.note(f"stopping ({working}) before: {what.lower()}")
+                self._when_idle.append(lambda: save_then(proceed) if choice == "s" else proceed())
+                self._wait_idle()
+            elif choice == "s":
+                save_then(proceed)
+            else:
                 proceed()
 
+        period = self.sim.period if self.sim is not None else 0
+        state = f"is {safe(working)} (Period {period}); it will be stopped" if working else f"has unsaved changes (Period {period})"
         self.push_screen(
             ChoiceDialog(
-                f"{what}: the session [b]{self.session_label()}[/b] has unsaved changes (Period {self.sim.period}).",
+                f"{what}: the session [b]{safe(self.session_label())}[/b] {state}.",
                 [("s", "s Save first"), ("d", "d Discard changes"), ("c", "esc Cancel")],
             ),
             answer,
         )
+
+    def _wait_idle(self) -> None:
+        """Run the ``_when_idle`` callbacks once no job or training runs (checked every
+        0.1 s: stopping a run or training takes at most a period or a batch)."""
+        if self.busy or self.training or not self._when_idle:
+            if self._when_idle:
+                self.set_timer(0.1, self._wait_idle)
+            return
+        while self._when_idle:
+            self._when_idle.pop(0)()
 
     async def action_quit(self) -> None:
         """Textual's own quit (ctrl+q, the palette's "Quit"): ask like ``q`` does."""
         self.action_quit_app()
 
     def action_quit_app(self) -> None:
-        """Quit; asks to save when there are unsaved changes."""
+        """Quit; asks to save when there are unsaved changes or a job runs."""
         self._confirm_discard("Quit", self._quit_now)
 
     def _quit_now(self) -> None:
         self._train_stop.set()
         self._run_stop.set()
-        if self.sim is not None and not self.dirty and self.options.autosave:
-            try:
-                from ..engine import session as store
-
-                store.discard_autosave(self._autosave_target())
-            except OSError:
-                pass
+        if self.sim is not None and not self.dirty and self.options.autosave and self._claim is not None:
+            with contextlib.suppress(OSError):
+                self._claim.path.unlink(missing_ok=True)  # only this instance's own autosave
         self.exit()
 
     # ---------------------------------------------------------------- branches
@@ -909,14 +1237,14 @@ class StratsimApp(App):
             if what == "keep":
                 self.branches[name] = Branch.of(name, self.sim)
                 self.compare_with = name
-                self.note(f"kept branch {name} at Period {self.sim.period}")
+                self.note(f"kept branch {printable(name)} at Period {self.sim.period}")
                 self.screen.query_one(TabbedContent).active = "tab-compare"
             elif what == "compare":
                 self.compare_with = name
                 self.screen.query_one(TabbedContent).active = "tab-compare"
             elif what == "restore":
                 branch = self.branches[name]
-                self._sim_job(lambda sim: sim.replay(list(branch.decisions)), f"restore branch {name}", "restoring")
+                self._sim_job(lambda sim: sim.replay(list(branch.decisions)), f"restore branch {printable(name)}", "restoring")
             self.refresh_all(keep_draft=True)
 
         self.push_screen(BranchDialog(list(self.branches), suggested), chosen)

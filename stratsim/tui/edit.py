@@ -45,10 +45,17 @@ class Field:
 
 _SEG_LABEL = {"product": "product", "ux": "ux", "service": "service"}
 
+#: Largest monthly budget a field accepts (a trillion currency units per month): far above
+#: any real allocation, far below what float32 (max ~3.4e38) and the cash/NPV sums over a
+#: horizon can hold, so a typo such as 1e39 is refused at the input, never simulated.
+MAX_MONEY = 1e12
+#: Largest price per user or seat per month a field accepts (a billion currency units).
+MAX_PRICE = 1e9
+
 #: Every editable value, in display order. Steps: 10k per month of budget (3% of the
 #: default 300k), one point (0.01) of a share, 1 currency unit of a price.
 FIELDS: tuple[Field, ...] = (
-    Field("budget", "Budget", 10_000.0, 0.0, None, "currency/month"),
+    Field("budget", "Budget", 10_000.0, 0.0, MAX_MONEY, "currency/month"),
     Field("privacy_share", "Privacy share", 0.01, 0.0, 1.0, "fraction of budget"),
     Field("c_share", "C share", 0.01, 0.0, 1.0, "fraction of the rest to To C"),
     *(
@@ -59,8 +66,8 @@ FIELDS: tuple[Field, ...] = (
         Field(f"b_split.{k}", f"B {_SEG_LABEL.get(k, 'sales')}", 0.01, 0.0, 1.0, "fraction of To B spend")
         for k in SPLIT_KEYS
     ),
-    Field("c_price", "C price", 1.0, 0.0, None, "currency per paid user/month"),
-    Field("b_seat_price", "B seat price", 1.0, 0.0, None, "currency per seat/month"),
+    Field("c_price", "C price", 1.0, 0.0, MAX_PRICE, "currency per paid user/month"),
+    Field("b_seat_price", "B seat price", 1.0, 0.0, MAX_PRICE, "currency per seat/month"),
 )
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 
@@ -85,13 +92,26 @@ def format_value(key: str, value: float) -> str:
 def parse_value(key: str, text: str) -> float:
     """Parse typed text for ``key``.
 
+    A decimal comma is read as a decimal point (``12,5`` is 12.5), never as a thousands
+    separator; a comma that could be either (followed by exactly three digits, ``12,500``)
+    or several commas or a comma next to a point are refused. ``_`` groups digits.
+
     Raises:
-        DecisionError: not a number, not finite, or outside the field's range; the
-            message names the field, the text and the expectation.
+        DecisionError: not a number, an ambiguous comma, not finite, or outside the
+            field's range; the message names the field, the text and the expectation.
     """
     f = FIELD_BY_KEY[key]
+    cleaned = text.strip().replace("_", "")
+    if "," in cleaned:
+        whole, _, frac = cleaned.partition(",")
+        if "," in frac or "." in cleaned or len(frac) == 3 or not frac.isdigit():
+            raise DecisionError(
+                f"{f.label} {text!r}: ambiguous comma; write the number with a decimal point "
+                f"and no thousands separator (e.g. 12.5 or 12500)"
+            )
+        cleaned = f"{whole}.{frac}"
     try:
-        value = float(text.strip().replace("_", "").replace(",", ""))
+        value = float(cleaned)
     except ValueError:
         raise DecisionError(f"{f.label} {text!r}: expected a number ({f.describe()})") from None
     if not math.isfinite(value) or value < f.minimum or (f.maximum is not None and value > f.maximum):

@@ -19,14 +19,17 @@ class EngineReady(Message):
         session_path: file it came from (None for a new session).
         model_refs: role -> label of a model loaded with the session.
         notes: lines for the log (e.g. migrations, warnings).
-        recovery: path of an autosave newer than the session, offered for recovery.
+        recovery: autosaves newer than the session, offered for recovery (a list of
+            :class:`~stratsim.engine.instances.RecoveryCandidate`, newest first), or None.
         meta: the loaded session's SessionMeta (name, created), or None.
         unsaved: True when the state is not what the session file holds (a recovered
             autosave): the header says modified and quitting asks.
+        recovered_from: the autosave file this state was recovered from, or None.
     """
 
-    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False) -> None:
+    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False, recovered_from: Any = None) -> None:
         super().__init__()
+        self.recovered_from = recovered_from
         self.meta = meta
         self.unsaved = unsaved
         self.sim = sim

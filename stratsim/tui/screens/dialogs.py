@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, OptionList, Static
+
+from ..text import printable, safe
 
 
 class PathSuggester(Suggester):
@@ -71,7 +74,7 @@ class FileDialog(ModalScreen[Path | None]):
         with Vertical():
             yield Label(f"[b]{self.title_text}[/b]  (enter: ok, esc: cancel, →: complete, tab: browse)")
             yield Input(self.initial, placeholder="path/to/session.toml", suggester=PathSuggester(), id="file-path")
-            yield Static(self.error, id="file-error")
+            yield Static(printable(self.error), id="file-error", markup=False)
             yield TomlTree(self.root, id="file-tree")
 
     def on_mount(self) -> None:
@@ -98,8 +101,9 @@ class FileDialog(ModalScreen[Path | None]):
 class ChoiceDialog(ModalScreen[str]):
     """A question with buttons; returns the chosen key (``escape``: ``cancel``).
 
-    ``choices`` is a list of ``(key, label)``; each key is also a keyboard shortcut
-    when it is a single letter.
+    ``question`` is markup: callers escape what comes from the operator or a file
+    (:func:`stratsim.tui.text.safe`). ``choices`` is a list of ``(key, label)``; each key
+    is also a keyboard shortcut when it is a single character.
     """
 
     BINDINGS = [Binding("escape", "choose('cancel')", "Cancel")]
@@ -155,7 +159,7 @@ class MessageDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"[b]{self.title_text}[/b]")
+            yield Static(f"[b]{safe(self.title_text)}[/b]")
             yield Static(self.text, markup=False)
             yield Static("[dim]enter or esc to close[/dim]")
 
@@ -188,7 +192,7 @@ class BranchDialog(ModalScreen[tuple[str, str] | None]):
             yield Label("[b]Branches[/b]: name + enter keeps the current run; pick one to compare or restore")
             yield Input(self.suggested, placeholder="branch name", id="branch-name")
             if self.branches:
-                yield OptionList(*self.branches, id="branch-list")
+                yield OptionList(*(Text(printable(b)) for b in self.branches), id="branch-list")
                 with Horizontal():
                     yield Button("Compare", id="branch-compare", compact=True)
                     yield Button("Restore (replay its decisions)", id="branch-restore", compact=True)

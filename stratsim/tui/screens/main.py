@@ -61,6 +61,13 @@ class MainScreen(Screen):
                 yield Lazy(RichLog(id="log", max_lines=2000, wrap=True, markup=False))
         yield Footer(compact=True, show_command_palette=False)
 
+    def on_key(self, event) -> None:
+        """alt+letter outside a value (tmux/SSH glue a quick esc to the next key:
+        ``\x1bn`` arrives as alt+n) is escape (nothing to leave here) then the letter."""
+        if event.key.startswith("alt+") and len(event.key) == 5:
+            event.stop()
+            self.app.simulate_key(event.key[4:])
+
     def on_mount(self) -> None:
         self.query_one(StatusHeader).show(StatusInfo(session=self.app.session_label(), loading=True))
         self.call_after_refresh(self.app.main_screen_shown)

@@ -22,6 +22,7 @@ from textual.widgets import Input, Label, Static
 from ...engine.decisions import SPLIT_KEYS, Decision
 from ...engine.errors import DecisionError
 from .. import edit
+from ..text import safe
 
 
 class ValueInput(Input):
@@ -61,6 +62,15 @@ class ValueInput(Input):
         self.field_key = key
 
     async def _on_key(self, event) -> None:
+        if event.key.startswith("alt+") and len(event.key) > 4:
+            # tmux/SSH deliver esc and the next key in one read ("\x1bn"), which Textual
+            # reports as alt+n: do what the operator typed, escape (discard the draft,
+            # leave the value) and then the key itself (n: step).
+            event.stop()
+            event.prevent_default()
+            self.action_leave()
+            self.app.simulate_key(event.key[4:])
+            return
         action = self.KEY_ACTIONS.get(event.key)
         if action is not None:
             event.stop()
@@ -78,7 +88,13 @@ class ValueInput(Input):
         self.post_message(self.Bump(self.field_key, direction))
 
     def action_leave(self) -> None:
-        self.post_message(self.Leave())
+        """Discard the draft and leave the value now (not through a message: a letter
+        right behind the escape must find the value already left)."""
+        panel = next((a for a in self.ancestors if isinstance(a, AllocationPanel)), None)
+        if panel is not None:
+            panel.discard_draft()
+        else:
+            self.post_message(self.Leave())
 
 
 class AllocationPanel(VerticalScroll):
@@ -173,7 +189,7 @@ class AllocationPanel(VerticalScroll):
     def _set_status(self, text: str | None = None) -> None:
         if text is None:
             if self.invalid:
-                text = "[b]invalid, not applied:[/b] " + "; ".join(self.invalid.values())
+                text = "[b]invalid, not applied:[/b] " + safe("; ".join(self.invalid.values()))
             elif self.has_draft:
                 text = "draft previewed: [b]enter[/b] apply, [b]esc[/b] discard"
             else:
@@ -184,7 +200,7 @@ class AllocationPanel(VerticalScroll):
         try:
             decision.validate()
         except DecisionError as exc:
-            self._set_status(f"[b]invalid, not applied:[/b] {exc}")
+            self._set_status(f"[b]invalid, not applied:[/b] {safe(exc)}")
             return
         self.draft = decision
         self._sync_inputs(skip=skip)
@@ -234,6 +250,10 @@ class AllocationPanel(VerticalScroll):
     @on(ValueInput.Leave)
     def _on_leave(self, event: ValueInput.Leave) -> None:
         event.stop()
+        self.discard_draft()
+
+    def discard_draft(self) -> None:
+        """Drop the draft (and invalid typed text), show the baseline, leave the values."""
         self._typing_base = None
         if self.baseline is not None:
             self.set_baseline(self.baseline)

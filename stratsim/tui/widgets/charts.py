@@ -1,11 +1,16 @@
 """History charts with P10..P90 bands (textual-plotext).
 
 Each chart draws the mean of a KPI as a solid line and its P10 and P90 as thinner
-lines of the same colour (the band). Charts are redrawn only when visible
+lines of the same colour (the band). Values a chart cannot scale (NaN, ±inf, and
+magnitudes beyond :data:`MAX_DRAWN`, such as an overflowing cash or NPV) are left out of
+the line, and the title says how many: plotext fails with "cannot convert float NaN to
+integer" on them. Charts are redrawn only when visible
 (:meth:`HistoryCharts.show` is called by the app when the tab is active).
 """
 
 from __future__ import annotations
+
+import math
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -20,6 +25,16 @@ CHARTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "cash": ("Cash (currency)", [("cash", "cash")]),
 }
 _COLORS = ("cyan", "orange")
+#: Largest magnitude drawn: plotext computes (max - min) of the axis, which overflows to
+#: inf for values near the float limit (±1e308 made it fail).
+MAX_DRAWN = 1e100
+
+
+def finite_points(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
+    """The ``(x, y)`` pairs whose ``y`` a chart can draw: a finite number of magnitude at
+    most :data:`MAX_DRAWN` (NaN, ±inf and overflowing values dropped)."""
+    keep = [(x, y) for x, y in zip(xs, ys, strict=True) if isinstance(y, int | float) and math.isfinite(y) and abs(y) <= MAX_DRAWN]
+    return [p[0] for p in keep], [p[1] for p in keep]
 
 
 class HistoryCharts(VerticalScroll):
@@ -44,9 +59,13 @@ class HistoryCharts(VerticalScroll):
             plt.clear_figure()
             plt.title(title)
             plt.xlabel("period")
-            if x:
-                for (kpi, legend), color in zip(series, _COLORS, strict=False):
-                    plt.plot(x, [h[kpi]["mean"] for h in history], label=f"{legend} mean", color=color, marker="braille")
-                    plt.plot(x, [h[kpi]["p10"] for h in history], color=color, marker="dot")
-                    plt.plot(x, [h[kpi]["p90"] for h in history], color=color, marker="dot")
+            skipped = 0
+            for (kpi, legend), color in zip(series, _COLORS, strict=False):
+                for stat, extra in (("mean", {"label": f"{legend} mean", "marker": "braille"}), ("p10", {"marker": "dot"}), ("p90", {"marker": "dot"})):
+                    xs, ys = finite_points(x, [h[kpi][stat] for h in history])
+                    skipped += len(x) - len(xs)
+                    if xs:
+                        plt.plot(xs, ys, color=color, **extra)
+            if skipped:
+                plt.title(f"{title} ({skipped} values not drawable: non-finite or overflowing)")
             widget.refresh()

@@ -7,6 +7,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from ...cli._common import fmt
+from ..text import safe
 from .kpis import SHORT, SHOWN, signed
 
 
@@ -42,8 +43,8 @@ class ComparePane(Vertical):
         cur = history[period - 1] if period else None
         ahead = "" if len(history) == branch.period else f"; the current run is at Period {len(history)}"
         title.update(
-            f"Period {period}: current run vs branch [b]{branch.name}[/b] (kept at {branch.period}, "
-            f"policy {branch.policy}{ahead}). Branches: {', '.join(branches)}"
+            f"Period {period}: current run vs branch [b]{safe(branch.name)}[/b] (kept at {branch.period}, "
+            f"policy {branch.policy}{ahead}). Branches: {safe(', '.join(branches))}"
         )
         for k in SHOWN:
             c = cur[k]["mean"] if cur else None

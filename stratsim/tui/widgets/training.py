@@ -17,6 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from ..text import safe
+
 MAX_POINTS = 1000
 
 
@@ -65,7 +67,7 @@ class TrainingPane(Vertical):
         self.running = True
         self.train_losses.clear()
         self.val_losses.clear()
-        self.query_one("#train-title", Static).update(f"Training {label}")
+        self.query_one("#train-title", Static).update(f"Training {safe(label)}")
         self.query_one("#train-progress", ProgressBar).update(total=100, progress=0)
         self.query_one("#train-stats", Static).update("reading data…")
         self.query_one("#train-metrics", Static).update("")
@@ -107,7 +109,7 @@ class TrainingPane(Vertical):
         if progress_full:
             bar = self.query_one("#train-progress", ProgressBar)
             bar.update(progress=bar.total or 100)
-        self.query_one("#train-metrics", Static).update(text)
+        self.query_one("#train-metrics", Static).update(safe(text))
         self.query_one("#train-cancel", Button).disabled = True
 
     # ---------------------------------------------------------------- internal
