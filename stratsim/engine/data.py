@@ -358,7 +358,7 @@ class _Report:
         ex = ""
         if examples is not None:
             vals = list(dict.fromkeys(str(v) for v in np.asarray(examples, dtype=object)[mask]))
-            ex = ": " + ", ".join(repr(v) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
+            ex = ": " + ", ".join(repr(_cap(v)) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
         self.add(column, f"{what} at row(s) {self.rows_text(mask)}{ex}")
 
     def missing_cells(self, column: str, mask: np.ndarray) -> None:
@@ -928,7 +928,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def _short_list(items: Sequence[str], limit: int = 40) -> str:
     """``a, b, ... (N more)``; control characters in names shown escaped (one line)."""
-    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(i)) for i in items[:limit])
+    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], _cap(str(i))) for i in items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
@@ -957,9 +957,19 @@ def _lower(cells: np.ndarray) -> np.ndarray:
 
 
 def _label_counts(cells: np.ndarray) -> list[tuple[str, int]]:
+    """Labels and their counts, most common first; each label cut to :data:`MAX_CELL_SHOWN`
+    characters (for messages)."""
     from collections import Counter
 
-    return Counter(str(c) for c in cells).most_common()
+    return [(_cap(lbl), k) for lbl, k in Counter(str(c) for c in cells).most_common()]
+
+
+#: Longest cell or name quoted in a message (characters); longer ones are cut with "...".
+MAX_CELL_SHOWN = 60
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_CELL_SHOWN else text[: MAX_CELL_SHOWN - 3] + "..."
 
 
 def _fmt_vals(vals: np.ndarray) -> np.ndarray:

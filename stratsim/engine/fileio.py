@@ -68,17 +68,25 @@ class OutputError(StratsimError):
 # ============================================================================ display
 
 
-def printable(text: object) -> str:
+def printable(text: object, limit: int | None = None) -> str:
     """``text`` as one printable line: bytes of a non-UTF-8 file name (surrogate escapes,
     as :func:`os.fsdecode` gives them) become ``\\xe9``, control characters (newline, tab,
     escape, ...) become their ``\\n``/``\\x1b`` escapes. Never raises, so an error message
-    or a path printed with it cannot fail with UnicodeEncodeError or split a line."""
+    or a path printed with it cannot fail with UnicodeEncodeError or split a line.
+
+    With ``limit`` (characters), a longer result keeps its first three quarters and its
+    last quarter around ``... [N characters left out] ...``, so that a message quoting a
+    huge cell or header stays readable."""
     s = str(text)
     try:
         raw = s.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
         raw = s.encode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw.decode("utf-8", "backslashreplace"))
+    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw.decode("utf-8", "backslashreplace"))
+    if limit is not None and len(out) > limit:
+        head, tail = limit * 3 // 4, limit // 4
+        out = f"{out[:head]} ... [{len(out) - head - tail} characters left out] ... {out[len(out) - tail:]}"
+    return out
 
 
 # ============================================================================ reading

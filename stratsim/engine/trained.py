@@ -365,6 +365,8 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
         raise OutputError(f"{shown}: exists and is not a folder: expected a model folder", d, False)
     if st is not None:
         wp, mp = weights_path(d, role), metadata_path(d, role)
+        check_output(wp, TORCH_WEIGHTS, force=force)  # a link, or a file that is no model
+        check_output(mp, MODEL_METADATA, force=force, probe=False)
         present = [p.name for p in (wp, mp) if os.path.lexists(p)]
         if present and not force:
             raise OutputError(
@@ -374,8 +376,6 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
                 d,
                 True,
             )
-        check_output(wp, TORCH_WEIGHTS, force=force)
-        check_output(mp, MODEL_METADATA, force=force, probe=False)
         return d
     # A new folder: every missing level must be a valid name, the nearest existing parent
     # a folder that takes a new entry (save_model creates the levels).
