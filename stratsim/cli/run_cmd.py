@@ -13,6 +13,7 @@ created beside it, and a failed save says so.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                 kept = f" (no autosave is kept: {no_autosave})"
             else:
                 auto = autosave_path(autosave_to)
-                kept = f" (the run is autosaved in {printable(auto)})" if auto.is_file() and steps > 0 else ""
+                kept = f" (the run is autosaved in {printable(auto)})" if os.path.isfile(auto) and steps > 0 else ""
             raise StratsimError(f"{exc}{kept}") from None
         if autosave_to is not None:
             discard_autosave(autosave_to)

@@ -29,11 +29,12 @@ import codecs
 import csv
 import io
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import DataError
-from .fileio import printable
+from .fileio import printable, stat_path
 
 #: Separators tried by the detection, in order of preference on ties.
 SEPARATORS = (",", ";", "\t", "|")
@@ -207,9 +208,10 @@ def read_cells(
     """
     p = Path(path)
     src = printable(p)
-    if not p.exists():
+    st = stat_path(p, DataError, "data file")
+    if st is None:
         raise DataError(f"{src}: file not found")
-    if not p.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{src}: not a file")
     if decimal is not None and decimal not in (".", ","):
         raise DataError(f"{src}: --decimal {decimal!r}: expected '.' or ','")

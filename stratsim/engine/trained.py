@@ -523,7 +523,7 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
     if role not in ROLES:
         raise ModelError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
     wp, mp = weights_path(directory, role), metadata_path(directory, role)
-    if not mp.exists():
+    if not os.path.exists(mp):
         raise ModelError(f"{mp}: metadata file missing; weights without it cannot be verified")
     meta = read_metadata(mp)
     _expect(meta["role"] == role, mp, f"key 'role' is {meta['role']!r}, expected {role!r}")
