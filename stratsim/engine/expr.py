@@ -203,7 +203,7 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
         if isinstance(node.func, ast.Attribute):
             raise refuse(f"attribute access '.{node.func.attr}'")
         if isinstance(node.func, ast.Lambda):
-            raise refuse("a lambda")
+            raise refuse("calling a lambda")
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:40]
             raise refuse(f"calling {called!r}")

@@ -231,6 +231,20 @@ def build_recipe(
         raise DataError(f"--label-period {label_period!r}: expected month or year")
     if max_missing is not None and not 0.0 <= max_missing <= 1.0:
         raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
+    for pattern in skip_rows_matching:  # flags are checked before any file is read
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(
+                f"--encoding {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
+            ) from None
     default_scale, column_scale = split_scale_items(scale)
     common_missing, column_missing = split_missing_items(missing)
     labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None

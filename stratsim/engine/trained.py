@@ -593,7 +593,7 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     d = Path(directory)
     st = stat_path(d, ModelError, "model folder")
     if st is None:
-        raise ModelError(f"{printable(d)}: model folder not found")
+        raise ModelError(f"{printable(d)}: model directory not found")
     if not stat.S_ISDIR(st.st_mode):
         raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder given to `stratsim train --out`")
     out: dict[str, TrainedModel] = {}
