@@ -440,8 +440,11 @@ def output_problem(path: str | Path, kind: OutputKind) -> str | None:
 def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = False, probe: bool = True) -> Path:
     """Refuse an output path before any long work; returns it.
 
-    Checks, in order: the path is not empty and not a folder; its folder exists; it is not
-    a symbolic link to a file nor an existing file that is not a stratsim ``kind``
+    Checks, in order: the path can be probed at all (a name longer than the file system
+    allows, a parent folder without search permission: one line, never an OSError); it is
+    not empty and not a folder; its folder exists; its name fits the file system's
+    ``NAME_MAX``; it is not a symbolic link to a file nor an existing file that is not a
+    stratsim ``kind``
     (:func:`output_problem`; skipped when ``kind`` is None) unless ``force``; and, with
     ``probe``, that the folder takes a
     new file (a temporary file is created and removed: permission bits alone say nothing
