@@ -150,6 +150,9 @@ def test_an_output_in_a_virtual_folder_says_so(capsys):
     assert main(["run", "--steps", "1", "--paths", "10", "--out", "/proc/stratsim-test.toml"]) == 2
     line = one_line_error(capsys)
     assert "does not take new files" in line and "No such file" not in line
+    assert main([*TRAIN, "--out", "/proc/stratsim-test-models"]) == 2
+    line = one_line_error(capsys)
+    assert "does not take new files" in line and "No such file" not in line
 
 
 # --------------------------------------------------------------------- derived columns

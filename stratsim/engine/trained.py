@@ -398,10 +398,10 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
     except OutputError:
         raise
     except (OSError, ValueError) as exc:
-        raise OutputError(
-            f"{shown}: cannot create the folder in {printable(anc)}: "
-            f"{exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}", d, False,
-        ) from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, FileNotFoundError):  # an existing folder that takes no entries: /proc
+            reason = "the folder does not take new files (a system or virtual folder)"
+        raise OutputError(f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False) from None
     return d
 
 
