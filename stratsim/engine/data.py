@@ -9,7 +9,10 @@ then applies a :class:`~stratsim.engine.recipe.Recipe`:
   cell equal to its column's name), total/footer rows (a cell reading ``Total``, ``Sum``,
   ``Summe``, ``Gesamt``, ``Average`` ...) and rows with a cell matching a
   ``skip_rows_matching`` regular expression; each skip is reported;
-* derived columns (``derive``, :mod:`stratsim.engine.expr`), in order;
+* derived columns (``derive``, :mod:`stratsim.engine.expr`), in order; an expression
+  without columns is a constant on every row; in a column the expression computes with
+  whose cells are mostly numbers, a cell that is not one is an invalid cell of that
+  column (reported with its row; ``max_missing`` drops such rows);
 * each model feature from, in this order: a constant (``set``), the columns mapped to
   it (``map``; several columns form a construct, the mean of the items present, at least
   ``min_items`` of them, default all), or a column / derived column of its own name;
