@@ -660,7 +660,8 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             if any(("," in c or "." in c) for c in cells[bad][:20])
             else ""
         )
-        rep.invalid_cells(col, bad, what, cells)
+        if col not in reported_invalid:  # else already reported by a derived column
+            rep.invalid_cells(col, bad, what, cells)
         vals[miss | bad] = np.nan
         return vals, miss
 
