@@ -121,7 +121,7 @@ def test_bad_labels_and_divergence(tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["train", "satisfaction", "--out", str(out), "--epochs", "2", "--quiet"]) == 0
     before = {f.name: f.read_bytes() for f in out.iterdir()}
-    args = ["train", "satisfaction", "--out", str(out), "--lr", "1e30", "--epochs", "3"]
+    args = ["train", "satisfaction", "--out", str(out), "--lr", "1e30", "--epochs", "3", "--force"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "diverged" in err and "Traceback" not in err

@@ -17,6 +17,9 @@ import sys
 from .. import __version__
 
 SUBCOMMANDS = ("run", "train", "check", "export", "optimize", "sweep", "sensitivity", "tui")
+#: Longest error message printed (characters): one that quotes huge cells or headers is
+#: cut in the middle (:func:`stratsim.engine.fileio.printable`).
+MAX_MESSAGE = 2000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except StratsimError as exc:
         from ..engine.fileio import printable
 
-        print(f"stratsim: error: {printable(exc)}", file=sys.stderr)
+        print(f"stratsim: error: {printable(exc, MAX_MESSAGE)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stratsim: interrupted", file=sys.stderr)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..engine.errors import StratsimError
 
 if TYPE_CHECKING:
-    from ..engine.fileio import OutputKind
+    from ..engine.fileio import OutputError, OutputKind
 
 
 def _int_at_least(minimum: int):
@@ -31,10 +31,18 @@ nonneg_int = _int_at_least(0)
 
 
 def output_file(text: str) -> Path:
-    """argparse type of an output file path: not empty, not a folder."""
+    """argparse type of an output file path: not empty, not a folder. A path that cannot
+    be probed (a name longer than the file system allows, a parent without search
+    permission) is left to :func:`check_outputs`, which refuses it in one line."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty path, expected a file path")
-    if text.endswith(("/", "\\")) or Path(text).is_dir():
+    if text.endswith(("/", "\\")):
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, expected a file path")
+    try:
+        is_dir = Path(text).is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, expected a file path")
     return Path(text)
 
@@ -84,8 +92,14 @@ def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: boo
         try:
             check_output(path, kind, force=force)
         except OutputError as exc:
-            hint = " (give --force to replace it)" if exc.overridable else ""
-            raise StratsimError(f"{flag} {exc}{hint}") from None
+            raise output_error(flag, exc) from None
+
+
+def output_error(flag: str, exc: OutputError) -> StratsimError:
+    """The one-line CLI error of an output refused by the engine: ``FLAG PATH: problem``,
+    plus ``(give --force to replace it)`` when ``--force`` would accept it."""
+    hint = " (give --force to replace it)" if exc.overridable else ""
+    return StratsimError(f"{flag} {exc}{hint}")
 
 
 def fmt(value: float) -> str:

@@ -4,12 +4,16 @@ Sessions: ``--out SESSION.toml`` saves the run as a session (atomically, at the 
 ``--session SESSION.toml`` continues a saved one (saved back to it unless ``--out``).
 While a session target is set, the run autosaves to ``NAME.autosave.toml`` beside it (at
 most once a second, and on the last step), on Ctrl-C, and on SIGHUP/SIGTERM (then exits
-129/143); the autosave is removed once the session itself is saved.
+129/143); the autosave is removed once the session itself is saved. A session written in
+place (a device such as ``/dev/full``, a FIFO, ``/dev/stdout``) or in ``/dev``, ``/proc``,
+``/sys`` gets no autosave (:func:`stratsim.engine.fileio.sibling_problem`): nothing is
+created beside it, and a failed save says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -123,7 +127,14 @@ def run(args: argparse.Namespace) -> int:
     )
 
     from ..engine.errors import StratsimError
-    from ..engine.fileio import OutputError, check_output, printable, table_kind, write_table
+    from ..engine.fileio import (
+        OutputError,
+        check_output,
+        printable,
+        sibling_problem,
+        table_kind,
+        write_table,
+    )
     from ..engine.kpi import TIDY_COLUMNS
     from ..engine.session import (
         SESSION_FILE,
@@ -140,9 +151,13 @@ def run(args: argparse.Namespace) -> int:
     target = args.out if args.out is not None else args.session
     csv_kind = table_kind(TIDY_COLUMNS, "csv")
     check_outputs([("--out" if args.out is not None else "--session", target, SESSION_FILE), ("--csv", args.csv, csv_kind)], args.force)
-    if target is not None:
+    # No autosave beside a device, stream or file in /dev, /proc, /sys: it would litter
+    # that folder (/dev/full.autosave.toml) or fail; the run is then written only at the end.
+    no_autosave = sibling_problem(target) if target is not None else None
+    autosave_to = target if no_autosave is None else None
+    if autosave_to is not None:
         try:  # the autosave beside the session: only ever replaced when it is a session
-            check_output(autosave_path(target), SESSION_FILE)
+            check_output(autosave_path(autosave_to), SESSION_FILE)
         except OutputError as exc:
             raise StratsimError(f"{exc} (this run autosaves there: move it away)") from None
     name = created = None
@@ -171,12 +186,12 @@ def run(args: argparse.Namespace) -> int:
     def after_step(period: int, progress, task) -> None:
         progress.advance(task)
         now = time.monotonic()
-        if target is not None and (now - last_autosave[0] >= 1.0 or period == start + steps):
-            autosave(sim, target, name=name, created=created)
+        if autosave_to is not None and (now - last_autosave[0] >= 1.0 or period == start + steps):
+            autosave(sim, autosave_to, name=name, created=created)
             last_autosave[0] = time.monotonic()
 
     start = sim.period
-    guard = install_signal_autosave(lambda: sim, target, name=name, created=created) if target is not None else None
+    guard = install_signal_autosave(lambda: sim, autosave_to, name=name, created=created) if autosave_to is not None else None
     try:
         with Progress(
             TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -185,9 +200,11 @@ def run(args: argparse.Namespace) -> int:
             task = progress.add_task("run", total=steps)
             sim.run(steps, on_step=lambda period, summary: after_step(period, progress, task))
     except KeyboardInterrupt:
-        if target is not None:
-            path = autosave(sim, target, name=name, created=created)
+        if autosave_to is not None:
+            path = autosave(sim, autosave_to, name=name, created=created)
             print(f"stratsim: autosaved period {sim.period} to {printable(path)}", file=sys.stderr)
+        elif no_autosave is not None:
+            print(f"stratsim: interrupted at period {sim.period}; nothing autosaved ({no_autosave})", file=sys.stderr)
         raise
     finally:
         if guard is not None:
@@ -198,10 +215,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             save_session(sim, target, name=name, created=created, force=args.force)
         except StratsimError as exc:
-            auto = autosave_path(target)
-            kept = f" (the run is autosaved in {printable(auto)})" if auto.exists() and steps > 0 else ""
+            if autosave_to is None:
+                kept = f" (no autosave is kept: {no_autosave})"
+            else:
+                auto = autosave_path(autosave_to)
+                kept = f" (the run is autosaved in {printable(auto)})" if os.path.isfile(auto) and steps > 0 else ""
             raise StratsimError(f"{exc}{kept}") from None
-        discard_autosave(target)
+        if autosave_to is not None:
+            discard_autosave(autosave_to)
         print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
     if args.csv is not None:
         try:

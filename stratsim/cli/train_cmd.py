@@ -7,7 +7,9 @@ features, dirty rows, recipes) become a :class:`stratsim.engine.recipe.Recipe` a
 checked before it is read.
 The model is saved as ``OUT/ROLE.pt`` + ``OUT/ROLE.toml`` (default ``OUT`` = ``models/``
 in the current directory) only after training succeeded; ``stratsim run --models OUT``
-and the TUI load it from there.
+and the TUI load it from there. Every output (the folder, both model files, the
+``--save-recipe`` file) is checked before the data are read; an existing model in ``OUT``
+is replaced only with ``--force`` (sessions that reference it stop loading).
 
 Output: a rich progress bar on stderr (loss, validation loss, samples/s, ETA), then a
 metrics table on stdout; with ``--json`` one JSON object on stdout instead (progress
@@ -149,6 +151,12 @@ def register(sub) -> None:
         help="only read and prepare the data: print the format, the first rows as the model "
         "sees them and every problem; train nothing (--save-recipe still writes the recipe)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing model in --out (sessions that reference it stop loading), "
+        "a --save-recipe file that is not a recipe, or a symbolic link at ROLE.pt/ROLE.toml",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -198,11 +206,13 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.data import load_training_data, sample_data_path
     from ..engine.device import resolve_device
     from ..engine.errors import TrainingError
-    from ..engine.fileio import atomic_write_bytes
+    from ..engine.fileio import OutputError
     from ..engine.fileio import printable as display_path
-    from ..engine.trained import metadata_path, save_model, weights_path
+    from ..engine.recipe import RECIPE_FILE
+    from ..engine.recipe import save_recipe as save_recipe_file
+    from ..engine.trained import check_model_folder, metadata_path, save_model, weights_path
     from ..engine.training import TrainConfig, train_model
-    from ._common import refuse_clobber
+    from ._common import check_outputs, output_error, refuse_clobber
 
     err = Console(stderr=True)
     # Everything that does not need the data is checked before the data are read.
@@ -239,6 +249,13 @@ def run(args: argparse.Namespace) -> int:
         },
         {"--data": path, "--recipe": Path(args.recipe) if args.recipe else None},
     )
+    # Every output is checked before the data are read or an epoch is trained.
+    check_outputs([("--save-recipe", save_recipe, RECIPE_FILE)], args.force)
+    if not args.check:
+        try:
+            check_model_folder(args.out, args.role, force=args.force)
+        except OutputError as exc:
+            raise output_error("--out", exc) from None
     data = load_training_data(path, args.role, recipe=recipe)
     say = lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
     say(f"read {display_path(data.source)}: {data.format}")
@@ -250,7 +267,9 @@ def run(args: argparse.Namespace) -> int:
         if save_recipe is None or data.recipe is None:
             return
         try:
-            atomic_write_bytes(save_recipe, data.recipe.to_toml().encode("utf-8"))
+            save_recipe_file(data.recipe, save_recipe, force=args.force)
+        except OutputError as exc:
+            raise output_error("--save-recipe", exc) from None
         except OSError as exc:
             raise TrainingError(
                 f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc}{after}"
@@ -263,7 +282,10 @@ def run(args: argparse.Namespace) -> int:
     result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
     for w in result.warnings:
         say(f"stratsim: warning: {w}")
-    saved = save_model(result, args.out)
+    try:
+        saved = save_model(result, args.out, force=args.force)
+    except OutputError as exc:  # changed while training
+        raise output_error("--out", exc) from None
     write_recipe(f" (the model was saved in {display_path(args.out)})")
     if args.json:
         print(json.dumps(_summary(result, saved, data), allow_nan=False))

@@ -11,6 +11,7 @@ Serving it in a browser (optional extra ``serve``, i.e. ``pip install stratsim[s
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ._common import nonneg_int, positive_int
@@ -39,9 +40,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
 
-    if args.session is not None and not args.session.is_file():
+    if args.session is not None and not os.path.isfile(args.session):  # never raises (long names)
         raise StratsimError(f"{args.session}: session file not found (start without it for a new session)")
-    if args.scenario is not None and not args.scenario.is_file():
+    if args.scenario is not None and not os.path.isfile(args.scenario):
         raise StratsimError(f"{args.scenario}: scenario file not found")
     if args.theme is not None:
         from textual.theme import BUILTIN_THEMES

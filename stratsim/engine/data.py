@@ -9,7 +9,10 @@ then applies a :class:`~stratsim.engine.recipe.Recipe`:
   cell equal to its column's name), total/footer rows (a cell reading ``Total``, ``Sum``,
   ``Summe``, ``Gesamt``, ``Average`` ...) and rows with a cell matching a
   ``skip_rows_matching`` regular expression; each skip is reported;
-* derived columns (``derive``, :mod:`stratsim.engine.expr`), in order;
+* derived columns (``derive``, :mod:`stratsim.engine.expr`), in order; an expression
+  without columns is a constant on every row; in a column the expression computes with
+  whose cells are mostly numbers, a cell that is not one is an invalid cell of that
+  column (reported with its row; ``max_missing`` drops such rows);
 * each model feature from, in this order: a constant (``set``), the columns mapped to
   it (``map``; several columns form a construct, the mean of the items present, at least
   ``min_items`` of them, default all), or a column / derived column of its own name;
@@ -358,7 +361,7 @@ class _Report:
         ex = ""
         if examples is not None:
             vals = list(dict.fromkeys(str(v) for v in np.asarray(examples, dtype=object)[mask]))
-            ex = ": " + ", ".join(repr(v) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
+            ex = ": " + ", ".join(repr(_cap(v)) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
         self.add(column, f"{what} at row(s) {self.rows_text(mask)}{ex}")
 
     def missing_cells(self, column: str, mask: np.ndarray) -> None:
@@ -393,7 +396,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     Raises:
         DataError: every problem found, in one message (see :func:`load_training_data`).
     """
-    from .expr import Column, evaluate, parse_expression
+    from .expr import Column, evaluate, parse_expression, subject
 
     _check_role(role)
     src = table.source
@@ -490,17 +493,22 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             cells = text(name)
             miss = missing_mask(name, cells)
             vals = _to_numbers(cells, fmt.decimal, fmt.thousands)
-            if np.all(np.isfinite(vals) | miss):
+            finite = np.isfinite(vals) & ~miss
+            if np.all(finite | miss):
                 namespace_cache[name] = Column(np.where(miss, np.nan, vals), miss, True)
-            else:
-                namespace_cache[name] = Column(cells, miss, False)
+            else:  # labels; mostly numbers: the other cells are invalid where used as numbers
+                mostly = 2 * int(finite.sum()) >= int((~miss).sum())
+                numbers = np.where(finite, vals, np.nan) if mostly else None
+                namespace_cache[name] = Column(cells, miss, False, numbers=numbers)
         return namespace_cache[name]
 
+    derived_invalid: dict[str, np.ndarray] = {}
+    reported_invalid: set[str] = set()
     for dname, dexpr in recipe.derive.items():
-        where = f"--derive {dname}="
+        where = f"--derive {dname}" if dname in recipe.flag_derives else f"recipe derive {dname}"
         if dname in positions:
             raise DataError(
-                f"{src}: {where}{dexpr}: the file already has a column {dname!r}; "
+                f"{src}: {subject(where, dexpr)}: the file already has a column {dname!r}; "
                 "choose another name (or --map the feature to it)"
             )
         expr = parse_expression(dexpr, where)
@@ -508,18 +516,30 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         unknown = [n for n in expr.names() if n not in positions and n not in derived]
         if unknown:
             raise DataError(
-                f"{src}: {where}{dexpr}: no column {unknown[0]!r} (use `backticks` for "
+                f"{src}: {subject(where, dexpr)}: no column {unknown[0]!r} (use `backticks` for "
                 f"names with spaces); columns: {_short_list(names)}"
             )
         for n in refs:
             if n in ambiguous:
-                raise DataError(f"{src}: {where}{dexpr}: {_ambiguous_text(n, ambiguous, table)}")
-        col = evaluate(expr, {n: as_column(n) for n in refs}, where=where)
+                raise DataError(f"{src}: {subject(where, dexpr)}: {_ambiguous_text(n, ambiguous, table)}")
+        try:
+            col = evaluate(expr, {n: as_column(n) for n in refs}, where=where, n=n_rows)
+        except DataError as exc:
+            raise DataError(f"{src}: {exc}") from None
+        invalid = np.zeros(n_rows, dtype=bool)
+        for ref in col.coerced:  # cells that are not numbers in a column used as numbers
+            ref_col = as_column(ref)
+            ref_bad = ~ref_col.missing & ~np.isfinite(ref_col.numbers)  # type: ignore[arg-type]
+            invalid |= ref_bad
+            if ref not in reported_invalid:
+                reported_invalid.add(ref)
+                rep.invalid_cells(ref, ref_bad, f"non-numeric value(s) (used as numbers by {where})", ref_col.values)
         bad = ~col.missing & ~np.isfinite(col.values)
         if bad.any():
             rep.invalid_cells(dname, bad, "derived value is not finite (log of 0? division by 0?)")
         derived[dname] = np.where(bad, np.nan, col.values)
         derived_miss[dname] = col.missing
+        derived_invalid[dname] = invalid
         derived_refs[dname] = refs
 
     def note_missing(col: str, mask: np.ndarray) -> None:
@@ -528,7 +548,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         if col not in derived:
             rep.missing_cells(col, mask)
             return
-        left = mask.copy()
+        left = mask & ~derived_invalid[col]  # reported as invalid cells of the source column
         for ref in derived_refs[col]:
             m = mask & (derived_miss[ref] if ref in derived else as_column(ref).missing)
             if m.any():
@@ -563,6 +583,11 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             continue
         if feat in recipe.mapping:
             cols = recipe.mapping[feat]
+            if len(cols) > 1 and recipe.min_items is not None and recipe.min_items > len(cols):
+                rep.structural.append(
+                    f"--min-items {recipe.min_items}: the construct {feat} "
+                    f"({','.join(cols)}) has only {len(cols)} items; expected at most {len(cols)}"
+                )
             for col in cols:
                 if not exists(col):
                     rep.structural.append(
@@ -635,7 +660,8 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             if any(("," in c or "." in c) for c in cells[bad][:20])
             else ""
         )
-        rep.invalid_cells(col, bad, what, cells)
+        if col not in reported_invalid:  # else already reported by a derived column
+            rep.invalid_cells(col, bad, what, cells)
         vals[miss | bad] = np.nan
         return vals, miss
 
@@ -819,7 +845,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         warnings.append(
             f"{src}: skipped "
             + "; ".join(
-                f"{len(v)} {k} row(s) at row(s) {_join_rows(v)}" for k, v in by_reason.items()
+                f"{len(v)} row(s) at row(s) {_join_rows(v)} ({k})" for k, v in by_reason.items()
             )
         )
     warnings += [f"{src}: {note}" for note in table.notes]
@@ -906,7 +932,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def _short_list(items: Sequence[str], limit: int = 40) -> str:
     """``a, b, ... (N more)``; control characters in names shown escaped (one line)."""
-    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(i)) for i in items[:limit])
+    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], _cap(str(i))) for i in items[:limit])
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 
@@ -935,9 +961,19 @@ def _lower(cells: np.ndarray) -> np.ndarray:
 
 
 def _label_counts(cells: np.ndarray) -> list[tuple[str, int]]:
+    """Labels and their counts, most common first; each label cut to :data:`MAX_CELL_SHOWN`
+    characters (for messages)."""
     from collections import Counter
 
-    return Counter(str(c) for c in cells).most_common()
+    return [(_cap(lbl), k) for lbl, k in Counter(str(c) for c in cells).most_common()]
+
+
+#: Longest cell or name quoted in a message (characters); longer ones are cut with "...".
+MAX_CELL_SHOWN = 60
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_CELL_SHOWN else text[: MAX_CELL_SHOWN - 3] + "..."
 
 
 def _fmt_vals(vals: np.ndarray) -> np.ndarray:

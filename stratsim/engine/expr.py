@@ -22,8 +22,12 @@ Grammar (Python syntax, a strict subset):
 
 Values are numbers (float64, NaN where missing) or labels (text); a comparison or a
 logical operator gives 1.0/0.0. A row with a missing cell in any column used by the
-expression is missing in the result. Errors are :class:`~stratsim.engine.errors.DataError`
-naming the expression and what was not allowed.
+expression is missing in the result. A label column that is mostly numbers
+(:attr:`Column.numbers` given) is read as numbers where an operator needs numbers; its
+cells that are not numbers are then missing in the result and listed in
+:attr:`Column.coerced` for the caller to report. An expression without columns (``5``,
+``exp(1)``) is a constant, broadcast to every row. Errors are
+:class:`~stratsim.engine.errors.DataError` naming the expression and what was not allowed.
 """
 
 from __future__ import annotations
@@ -46,11 +50,18 @@ class Column:
         values: ``[n]`` float64 (numbers, NaN where missing) or object array of ``str``.
         missing: ``[n]`` bool, True where the cell is missing.
         numeric: True when ``values`` holds numbers.
+        numbers: ``[n]`` float64 for a label column whose cells are mostly numbers: the
+            cells that read as numbers, NaN elsewhere; used where an operator needs
+            numbers. None otherwise.
+        coerced: in a result of :func:`evaluate`, the label columns read as numbers (the
+            rows where their cell is not a number are missing in the result).
     """
 
     values: np.ndarray
     missing: np.ndarray
     numeric: bool
+    numbers: np.ndarray | None = None
+    coerced: tuple[str, ...] = ()
 
 
 def _clip(x, lo, hi):
@@ -92,6 +103,11 @@ _CMPOPS = {
     ast.Gt: np.greater,
     ast.GtE: np.greater_equal,
 }
+#: The operator of each binary node, as written (for messages).
+_SYMBOLS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+    ast.Mod: "%", ast.Pow: "**",
+}  # fmt: skip
 _BACKTICK = re.compile(r"`([^`]+)`")
 #: Longest expression accepted (characters); also bounds the parser's recursion.
 MAX_LENGTH = 1000
@@ -114,11 +130,22 @@ class Expression:
         return tuple(seen)
 
 
+def subject(where: str, text: str) -> str:
+    """How a message names an expression: ``--derive x='log10(y)'`` for a flag
+    (``where`` starting with ``--``), ``recipe.toml: derive x = 'log10(y)'`` otherwise."""
+    return f"{where}={text!r}" if where.startswith("--") else f"{where} = {text!r}"
+
+
 def parse_expression(text: str, where: str = "--derive") -> Expression:
     """Parse ``text`` and refuse anything outside the grammar in the module docstring.
 
+    Args:
+        text: the expression.
+        where: what it is, for messages: ``--derive NAME`` or ``FILE: derive NAME``
+            (:func:`subject`).
+
     Raises:
-        DataError: ``"{where} {text!r}: ..."`` naming the construct that is not allowed.
+        DataError: ``"{where}={text!r}: ..."`` naming the construct that is not allowed.
     """
     aliases: dict[str, str] = {}
 
@@ -128,17 +155,17 @@ def parse_expression(text: str, where: str = "--derive") -> Expression:
         return name
 
     if len(text) > MAX_LENGTH:
-        raise DataError(f"{where} {text[:40]!r}...: longer than {MAX_LENGTH} characters")
+        raise DataError(f"{subject(where, text[:40])}...: longer than {MAX_LENGTH} characters")
     src = _BACKTICK.sub(alias, text)
     try:
         tree = ast.parse(src.strip(), mode="eval")
     except SyntaxError as exc:
-        raise DataError(f"{where} {text!r}: not a valid expression ({exc.msg})") from None
+        raise DataError(f"{subject(where, text)}: not a valid expression ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):  # pathological nesting, NUL bytes
-        raise DataError(f"{where} {text!r}: not a valid expression (nested too deeply)") from None
+        raise DataError(f"{subject(where, text)}: not a valid expression (nested too deeply)") from None
     depth = _depth(tree)
     if depth > 100:
-        raise DataError(f"{where} {text!r}: nested {depth} levels deep, more than 100")
+        raise DataError(f"{subject(where, text)}: nested {depth} levels deep, more than 100")
     for node in ast.walk(tree):
         _check_node(node, text, where)
     return Expression(text, tree, aliases)
@@ -157,8 +184,8 @@ def _depth(tree: ast.AST) -> int:
 def _check_node(node: ast.AST, text: str, where: str) -> None:
     def refuse(what: str) -> DataError:
         return DataError(
-            f"{where} {text!r}: {what} is not allowed; expressions may use columns, numbers, "
-            f"strings, + - * / ** %, comparisons, and/or/not, in [...] and the functions "
+            f"{subject(where, text)}: {what} is not allowed; expressions may use columns, numbers, "
+            f"strings, + - * / // % **, comparisons, and/or/not, in [...] and the functions "
             f"{', '.join(FUNCTIONS)}"
         )
 
@@ -175,15 +202,17 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Attribute):
             raise refuse(f"attribute access '.{node.func.attr}'")
+        if isinstance(node.func, ast.Lambda):
+            raise refuse("calling a lambda")
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            name = node.func.id if isinstance(node.func, ast.Name) else "this call"
-            raise refuse(f"calling {name!r}")
+            called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:40]
+            raise refuse(f"calling {called!r}")
         if node.keywords:
             raise refuse("a keyword argument")
         want = FUNCTIONS[node.func.id][1]
         if len(node.args) != want:
             raise DataError(
-                f"{where} {text!r}: {node.func.id}() takes {want} argument(s), "
+                f"{subject(where, text)}: {node.func.id}() takes {want} argument(s), "
                 f"got {len(node.args)}"
             )
     if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool)):
@@ -192,11 +221,18 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
         raise refuse(f"the name {node.id!r}")
 
 
-def evaluate(expr: Expression, columns: Mapping[str, Column], where: str = "--derive") -> Column:
+def evaluate(
+    expr: Expression, columns: Mapping[str, Column], where: str = "--derive", n: int | None = None
+) -> Column:
     """Evaluate ``expr`` over ``columns`` (name -> :class:`Column`, all ``[n]``).
 
+    Args:
+        n: the number of rows; needed when ``columns`` is empty (a constant expression is
+            broadcast to ``[n]``); default: the length of the columns.
+
     Returns:
-        A numeric :class:`Column` ``[n]`` (labels are not a valid result: compare them).
+        A numeric :class:`Column` ``[n]`` (labels are not a valid result: compare them);
+        its ``coerced`` names the label columns read as numbers.
 
     Raises:
         DataError: an unknown column, arithmetic on labels, a label result.
@@ -205,10 +241,11 @@ def evaluate(expr: Expression, columns: Mapping[str, Column], where: str = "--de
     if missing_cols:
         shown = ", ".join(list(columns)[:40])
         raise DataError(
-            f"{where} {expr.text!r}: no column {missing_cols[0]!r} (use `backticks` for "
+            f"{subject(where, expr.text)}: no column {missing_cols[0]!r} (use `backticks` for "
             f"names with spaces); columns: {shown}"
         )
-    n = len(next(iter(columns.values())).values) if columns else 0
+    if n is None:
+        n = len(next(iter(columns.values())).values) if columns else 1
     miss = np.zeros(n, dtype=bool)
     for name in expr.names():
         miss |= columns[name].missing
@@ -217,31 +254,50 @@ def evaluate(expr: Expression, columns: Mapping[str, Column], where: str = "--de
         value = ev.visit(expr.tree.body)
     if isinstance(value, _Text):
         raise DataError(
-            f"{where} {expr.text!r}: the result is a label (text); compare it, e.g. "
+            f"{subject(where, expr.text)}: the result is a label (text); compare it, e.g. "
             f"{expr.text} == \"LABEL\""
         )
+    for name in ev.coerced:
+        col = columns[name]
+        miss |= ~col.missing & ~np.isfinite(col.numbers)  # type: ignore[arg-type]
     out = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
     out[miss] = np.nan
-    return Column(out, miss, True)
+    return Column(out, miss, True, coerced=tuple(ev.coerced))
 
 
 class _Text:
-    """Labels (object array of str, or one str constant)."""
+    """Labels (object array of str, or one str constant); ``column``: the name of the
+    column they come from (None for a constant)."""
 
-    def __init__(self, values) -> None:
+    def __init__(self, values, column: str | None = None) -> None:
         self.values = values
+        self.column = column
 
 
 class _Evaluator:
     def __init__(self, expr: Expression, columns: Mapping[str, Column], where: str, n: int):
         self.expr, self.columns, self.where, self.n = expr, columns, where, n
+        self.coerced: dict[str, None] = {}
 
     def error(self, msg: str) -> DataError:
-        return DataError(f"{self.where} {self.expr.text!r}: {msg}")
+        return DataError(f"{subject(self.where, self.expr.text)}: {msg}")
 
     def number(self, v, what: str):
         if isinstance(v, _Text):
-            raise self.error(f"{what} needs numbers, got labels (text)")
+            col = self.columns.get(v.column) if v.column is not None else None
+            if col is not None and col.numbers is not None:
+                self.coerced[v.column] = None  # type: ignore[index]
+                return col.numbers
+            named = f" (column {v.column!r})" if v.column is not None else ""
+            raise self.error(f"{what} needs numbers, got labels (text){named}")
+        return v
+
+    def numbers_if_any(self, v):
+        """``v``, or its column's numbers when ``v`` is a mostly-numeric label column."""
+        if isinstance(v, _Text) and v.column is not None:
+            col = self.columns.get(v.column)
+            if col is not None and col.numbers is not None:
+                return self.number(v, "")
         return v
 
     def visit(self, node: ast.AST):
@@ -258,7 +314,7 @@ class _Evaluator:
                 what = "a function, called as NAME(x)" if name in FUNCTIONS else "no such column"
                 raise self.error(f"{node.id!r}: {what}")
             col = self.columns[name]
-            return col.values if col.numeric else _Text(col.values)
+            return col.values if col.numeric else _Text(col.values, name)
         if isinstance(node, ast.UnaryOp):
             v = self.visit(node.operand)
             if isinstance(node.op, ast.Not):
@@ -266,7 +322,7 @@ class _Evaluator:
             v = self.number(v, "a sign")
             return -v if isinstance(node.op, ast.USub) else +v
         if isinstance(node, ast.BinOp):
-            sym = type(node.op).__name__.lower()
+            sym = _SYMBOLS[type(node.op)]
             a = self.number(self.visit(node.left), f"'{sym}'")
             b = self.number(self.visit(node.right), f"'{sym}'")
             return _BINOPS[type(node.op)](a, b)
@@ -307,6 +363,8 @@ class _Evaluator:
                 right = None
             else:
                 right = self.visit(right_node)
+                if isinstance(left, _Text) != isinstance(right, _Text):  # a mostly-numeric column?
+                    left, right = self.numbers_if_any(left), self.numbers_if_any(right)
                 if isinstance(left, _Text) != isinstance(right, _Text):
                     raise self.error(
                         "a comparison of labels (text) with numbers; quote the label, "

@@ -18,6 +18,7 @@ before any long work.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -67,17 +68,25 @@ class OutputError(StratsimError):
 # ============================================================================ display
 
 
-def printable(text: object) -> str:
+def printable(text: object, limit: int | None = None) -> str:
     """``text`` as one printable line: bytes of a non-UTF-8 file name (surrogate escapes,
     as :func:`os.fsdecode` gives them) become ``\\xe9``, control characters (newline, tab,
     escape, ...) become their ``\\n``/``\\x1b`` escapes. Never raises, so an error message
-    or a path printed with it cannot fail with UnicodeEncodeError or split a line."""
+    or a path printed with it cannot fail with UnicodeEncodeError or split a line.
+
+    With ``limit`` (characters), a longer result keeps its first three quarters and its
+    last quarter around ``... [N characters left out] ...``, so that a message quoting a
+    huge cell or header stays readable."""
     s = str(text)
     try:
         raw = s.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
         raw = s.encode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw.decode("utf-8", "backslashreplace"))
+    out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw.decode("utf-8", "backslashreplace"))
+    if limit is not None and len(out) > limit:
+        head, tail = limit * 3 // 4, limit // 4
+        out = f"{out[:head]} ... [{len(out) - head - tail} characters left out] ... {out[len(out) - tail:]}"
+    return out
 
 
 # ============================================================================ reading
@@ -314,6 +323,47 @@ TORCH_WEIGHTS = OutputKind("torch weights file (torch.save)", _is_torch_archive)
 # =========================================================================== outputs
 
 
+#: Longest file name (bytes) assumed when the file system cannot be asked (ext4, XFS,
+#: btrfs, tmpfs: NAME_MAX = 255, POSIX ``pathconf(PC_NAME_MAX)``).
+NAME_MAX = 255
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of a temporary file beside ``name``: ``.NAME.``, the name cut to 40
+    characters so that prefix + random part + suffix stay within :data:`NAME_MAX`."""
+    return f".{name[:40]}."
+
+
+def stat_path(path: str | Path, error: type[StratsimError], what: str = "path") -> os.stat_result | None:
+    """``os.stat(path)`` (links followed), or None when nothing is there.
+
+    :meth:`pathlib.Path.exists` and ``is_dir`` raise for a name longer than the file
+    system allows (``ENAMETOOLONG``), a folder without search permission (``EACCES``) or
+    an I/O error; every such OSError becomes ``error`` with one line naming the path,
+    ``what`` it is and the reason.
+    """
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise error(f"{printable(path)}: cannot use this {what}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an embedded NUL byte
+        raise error(f"{printable(path)}: cannot use this {what}: {exc}") from None
+
+
+def _name_problem(p: Path) -> str | None:
+    """Why the last component of ``p`` cannot be a file name on its file system, or None."""
+    size = len(os.fsencode(p.name))
+    try:
+        limit = os.pathconf(p.absolute().parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = NAME_MAX
+    if size > limit:
+        return f"the file name is {size} bytes long: expected at most {limit} (the file system's limit)"
+    return None
+
+
 def _is_stream(st: os.stat_result) -> bool:
     """A character device, FIFO or socket: written in place, never replaced."""
     return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
@@ -331,8 +381,27 @@ def _written_in_place(path: Path) -> bool:
         return True
     try:
         return _is_stream(path.stat())
-    except OSError:
+    except (OSError, ValueError):
         return False
+
+
+#: Folders of device and kernel files: nothing stratsim makes (an autosave, a temporary
+#: file) belongs there, even beside an output that is one of their files.
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")
+
+
+def sibling_problem(path: str | Path) -> str | None:
+    """Why no file may be created beside the output ``path`` (an autosave), or None:
+    the output is written in place (a device such as ``/dev/full``, a FIFO, ``/dev/stdout``
+    or another ``/dev/fd/N`` alias) or lies in :data:`SYSTEM_FOLDERS`."""
+    p = Path(path)
+    if _written_in_place(p):
+        return f"{printable(p)} is a device or stream, written in place"
+    folder = os.path.abspath(p.parent)
+    for system in SYSTEM_FOLDERS:
+        if folder == system or folder.startswith(system + "/"):
+            return f"{printable(p)} lies in the system folder {system}"
+    return None
 
 
 def output_problem(path: str | Path, kind: OutputKind) -> str | None:
@@ -371,8 +440,11 @@ def output_problem(path: str | Path, kind: OutputKind) -> str | None:
 def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = False, probe: bool = True) -> Path:
     """Refuse an output path before any long work; returns it.
 
-    Checks, in order: the path is not empty and not a folder; its folder exists; it is not
-    a symbolic link to a file nor an existing file that is not a stratsim ``kind``
+    Checks, in order: the path can be probed at all (a name longer than the file system
+    allows, a parent folder without search permission: one line, never an OSError); it is
+    not empty and not a folder; its folder exists; its name fits the file system's
+    ``NAME_MAX``; it is not a symbolic link to a file nor an existing file that is not a
+    stratsim ``kind``
     (:func:`output_problem`; skipped when ``kind`` is None) unless ``force``; and, with
     ``probe``, that the folder takes a
     new file (a temporary file is created and removed: permission bits alone say nothing
@@ -386,11 +458,18 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
     shown = printable(p)
     if not str(path).strip():
         raise OutputError("empty output path: expected a file path", p, False)
-    if p.is_dir():
-        raise OutputError(f"{shown}: is a folder: expected a file path", p, False)
-    folder = p.absolute().parent
-    if not folder.is_dir():
-        raise OutputError(f"{shown}: folder {printable(folder)} does not exist", p, False)
+    try:
+        if p.is_dir():
+            raise OutputError(f"{shown}: is a folder: expected a file path", p, False)
+        folder = p.absolute().parent
+        if not folder.is_dir():
+            raise OutputError(f"{shown}: folder {printable(folder)} does not exist", p, False)
+    except (OSError, ValueError) as exc:  # ENAMETOOLONG, EACCES on a parent, ELOOP, NUL byte
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{shown}: cannot use this path: {reason}: expected a writable file path", p, False) from None
+    name_problem = _name_problem(p)
+    if name_problem is not None:
+        raise OutputError(f"{shown}: {name_problem}", p, False)
     problem = output_problem(p, kind) if kind is not None and not force else None
     if problem is not None:
         raise OutputError(f"{shown}: {problem}: not replaced", p, True)
@@ -401,11 +480,14 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
             if not os.access(p, os.W_OK):
                 raise PermissionError(13, "Permission denied")
         else:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".probe")
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(p.name), suffix=".probe")
             os.close(fd)
             os.unlink(tmp)
     except OSError as exc:
-        raise OutputError(f"{shown}: cannot write in folder {printable(folder)}: {exc.strerror or exc}", p, False) from None
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:  # the folder exists (checked above) but takes no files: /proc, /sys
+            reason = "the folder does not take new files (a system or virtual folder)"
+        raise OutputError(f"{shown}: cannot write in folder {printable(folder)}: {reason}", p, False) from None
     return p
 
 
@@ -493,7 +575,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         mode = st.st_mode & 0o7777 if stat.S_ISREG(st.st_mode) else 0o666 & ~current_umask()
     except OSError:
         mode = 0o666 & ~current_umask()
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(target.name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -28,7 +28,11 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .fileio import current_umask, fsync_dir  # the same durable-write primitives as every writer
+from .fileio import (  # the same durable-write primitives as every writer
+    current_umask,
+    fsync_dir,
+    temp_prefix,
+)
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -63,7 +67,7 @@ def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None
         fsync_dir(d)
         return
     d.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{d.name}.", suffix=".tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=temp_prefix(d.name), suffix=".tmp"))
     try:
         for e in others:
             try:
@@ -85,7 +89,7 @@ def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None
         elif _exchange(tmp, d):
             shutil.rmtree(tmp, ignore_errors=True)  # now holds the old folder
         else:
-            aside = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{d.name}.", suffix=".old"))
+            aside = Path(tempfile.mkdtemp(dir=d.parent, prefix=temp_prefix(d.name), suffix=".old"))
             os.rmdir(aside)
             os.rename(d, aside)
             os.rename(tmp, d)
@@ -98,7 +102,7 @@ def write_model_files(directory: str | Path, files: Mapping[str, bytes]) -> None
 
 def _replace_file(folder: Path, name: str, blob: bytes) -> None:
     """Write ``folder/name`` by renaming a flushed temporary file over it."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=temp_prefix(name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)

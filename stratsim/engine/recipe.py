@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError
+from .fileio import toml_kind, write_bytes
 
 RECIPE_VERSION = 1
 LABEL_PERIODS = ("month", "year")
@@ -73,6 +74,9 @@ class Recipe:
     max_missing: float | None = None
     derive: dict[str, str] = field(default_factory=dict)
     constants: dict[str, float] = field(default_factory=dict)
+    #: Names in ``derive`` given with ``--derive`` (messages then name the flag; the
+    #: others came from a recipe file). Not part of the recipe itself: not written.
+    flag_derives: tuple[str, ...] = field(default=(), compare=False)
 
     def merged(self, **overrides: Any) -> Recipe:
         """A copy with the ``overrides`` that are not None / empty (command-line flags
@@ -85,7 +89,7 @@ class Recipe:
         out: dict[str, Any] = {"recipe_version": RECIPE_VERSION}
         for f in fields(self):
             v = getattr(self, f.name)
-            if v is None or v == () or v == {}:
+            if v is None or v == () or v == {} or f.name == "flag_derives":
                 continue
             key = "map" if f.name == "mapping" else "set" if f.name == "constants" else f.name
             if isinstance(v, tuple):
@@ -133,17 +137,18 @@ def _pairs(items: Sequence[str], flag: str, example: str) -> list[tuple[str, str
     return out
 
 
-def parse_derive(items: Sequence[str]) -> dict[str, str]:
-    """``["records_log10=log10(x)"]`` -> ``{name: expr}`` (expressions checked)."""
-    from .expr import parse_expression
+def parse_derive(items: Sequence[str], where: str = "--derive") -> dict[str, str]:
+    """``["records_log10=log10(x)"]`` -> ``{name: expr}`` (expressions checked);
+    ``where`` names their origin in messages (``--derive``, or ``FILE: derive``)."""
+    from .expr import parse_expression, subject
 
     out: dict[str, str] = {}
-    for name, expr in _pairs(items, "--derive", "NAME=EXPRESSION, e.g. logn=log10(count)"):
+    for name, expr in _pairs(items, where, "NAME=EXPRESSION, e.g. logn=log10(count)"):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise DataError(f"--derive {name}={expr}: NAME must be a plain identifier")
+            raise DataError(f"{subject(f'{where} {name}', expr)}: NAME must be a plain identifier")
         if name in out:
-            raise DataError(f"--derive: {name!r} is derived twice")
-        parse_expression(expr, f"--derive {name}=")
+            raise DataError(f"{where}: {name!r} is derived twice")
+        parse_expression(expr, f"{where} {name}")
         out[name] = expr
     return out
 
@@ -226,10 +231,25 @@ def build_recipe(
         raise DataError(f"--label-period {label_period!r}: expected month or year")
     if max_missing is not None and not 0.0 <= max_missing <= 1.0:
         raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
+    for pattern in skip_rows_matching:  # flags are checked before any file is read
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(
+                f"--encoding {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
+            ) from None
     default_scale, column_scale = split_scale_items(scale)
     common_missing, column_missing = split_missing_items(missing)
     labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None
     parsed_map = parse_mapping(list(mapping), role)
+    flag_derive = parse_derive(derive)
     return base.merged(
         sep=sep or None,
         decimal=decimal or None,
@@ -246,12 +266,39 @@ def build_recipe(
         missing=common_missing or None,
         column_missing={**base.column_missing, **column_missing} if column_missing else None,
         max_missing=max_missing,
-        derive={**base.derive, **parse_derive(derive)} if derive else None,
+        derive={**base.derive, **flag_derive} if flag_derive else None,
+        flag_derives=tuple(flag_derive),
         constants={**base.constants, **parse_constants(constants)} if constants else None,
     )
 
 
 # ------------------------------------------------------------------------------- TOML
+
+
+_RECIPE_KEYS = {f.name for f in fields(Recipe)} - {"mapping", "constants", "flag_derives"} | {
+    "map", "set", "recipe_version",
+}  # fmt: skip
+
+#: Output kind of recipe files: an existing file is replaced without confirmation only
+#: when it is a recipe (an integer ``recipe_version`` and only recipe keys, as
+#: :meth:`Recipe.to_toml` writes it).
+RECIPE_FILE = toml_kind(
+    "recipe file",
+    lambda doc: isinstance(doc.get("recipe_version"), int) and set(doc) <= _RECIPE_KEYS,
+    re.compile(r"\Arecipe_version = \d+\n"),
+)
+
+
+def save_recipe(recipe: Recipe, path: str | Path, *, force: bool = False) -> Path:
+    """Write ``recipe`` as TOML to ``path`` through the safe output writer
+    (:func:`stratsim.engine.fileio.write_bytes`): never through a symbolic link, and an
+    existing file that is not a recipe is not replaced unless ``force``.
+
+    Raises:
+        OutputError: a link or a file that is not a recipe is in the way (not ``force``).
+        OSError: the write failed (the old file is unchanged).
+    """
+    return write_bytes(path, recipe.to_toml().encode("utf-8"), RECIPE_FILE, force=force)
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -273,9 +320,7 @@ def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
     def bad(key: str, value: Any, expected: str) -> DataError:
         return DataError(f"{src}: key {key!r}: value {value!r}: expected {expected}")
 
-    known = {f.name for f in fields(Recipe)} - {"mapping", "constants"} | {
-        "map", "set", "recipe_version",
-    }  # fmt: skip
+    known = _RECIPE_KEYS
     for k in doc:
         if k not in known:
             raise DataError(f"{src}: unknown key {k!r}; expected one of {', '.join(sorted(known))}")
@@ -328,7 +373,7 @@ def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
         if not isinstance(v, str):
             raise bad(f"derive.{k}", v, "an expression string")
         derive[k] = v
-    parse_derive([f"{k}={v}" for k, v in derive.items()])
+    parse_derive([f"{k}={v}" for k, v in derive.items()], f"{src}: derive")
     constants = {}
     for k, v in table("set").items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):

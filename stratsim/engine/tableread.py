@@ -12,7 +12,8 @@ and :meth:`TableFormat.describe` says what was used, so the user can check it.
 Detection rules:
 
 * Encoding: a UTF-8 byte-order mark -> ``utf-8-sig``; a UTF-16 BOM -> ``utf-16``;
-  otherwise the bytes must decode as UTF-8. Other encodings are refused with the offset
+  NUL bytes in every other position -> ``utf-16-le`` / ``utf-16-be`` (UTF-16 without a
+  BOM); otherwise the bytes must decode as UTF-8. Other encodings are refused with the offset
   and value of the first bad byte and the ``--encoding`` to pass (e.g. ``cp1252``).
 * Separator: among ``, ; TAB |``, the one that splits the first 50 rows into the same
   number (> 1) of cells most often (ties: that order). Quotes are ``"`` (RFC 4180).
@@ -28,11 +29,12 @@ import codecs
 import csv
 import io
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import DataError
-from .fileio import printable
+from .fileio import printable, stat_path
 
 #: Separators tried by the detection, in order of preference on ties.
 SEPARATORS = (",", ";", "\t", "|")
@@ -125,11 +127,18 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         enc = "utf-16"
     else:
-        enc = "utf-8"
+        enc = _utf16_without_bom(data) or "utf-8"
     try:
         return data.decode(enc), enc
     except UnicodeDecodeError as exc:
         bad = data[exc.start : exc.start + 1].hex()
+        if enc in ("utf-16-le", "utf-16-be"):
+            raise DataError(
+                f"{source}: looks like {enc} without a byte-order mark (NUL bytes at every "
+                f"{'second' if enc == 'utf-16-le' else 'first'} position) but does not decode as "
+                f"{enc} (byte {exc.start}: {exc.reason}); pass --encoding {enc} or "
+                "--encoding utf-16-be, or save the file as UTF-8 CSV"
+            ) from None
         if enc == "utf-8":
             raise DataError(
                 f"{source}: not UTF-8 (nor UTF-16 with a byte-order mark): byte {exc.start} "
@@ -137,6 +146,25 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
                 "(or save it as UTF-8 CSV)"
             ) from None
         raise DataError(f"{source}: not valid {enc} text (byte {exc.start}: {exc.reason})") from None
+
+
+def _utf16_without_bom(data: bytes, sample: int = 4096) -> str | None:
+    """``utf-16-le`` / ``utf-16-be`` when the first ``sample`` bytes (an even number) look
+    like UTF-16 without a byte-order mark: text in Latin script then has a NUL byte in
+    every other position (the high byte of each code unit), which UTF-8 text never has.
+    Detected when at least 3 of 4 odd (LE) or even (BE) bytes are NUL and almost no byte
+    of the other parity is; else None."""
+    head = data[: sample - sample % 2]
+    if len(head) < 4:
+        return None
+    half = len(head) // 2
+    even_nul = head[0::2].count(0) / half
+    odd_nul = head[1::2].count(0) / half
+    if odd_nul >= 0.75 and even_nul <= 0.05:
+        return "utf-16-le"
+    if even_nul >= 0.75 and odd_nul <= 0.05:
+        return "utf-16-be"
+    return None
 
 
 def sniff_separator(text: str) -> str:
@@ -180,9 +208,10 @@ def read_cells(
     """
     p = Path(path)
     src = printable(p)
-    if not p.exists():
+    st = stat_path(p, DataError, "data file")
+    if st is None:
         raise DataError(f"{src}: file not found")
-    if not p.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{src}: not a file")
     if decimal is not None and decimal not in (".", ","):
         raise DataError(f"{src}: --decimal {decimal!r}: expected '.' or ','")
@@ -230,8 +259,12 @@ def _read_binary_grid(p: Path, src: str, kind: str) -> list[list[str]]:
         if kind == "xlsx":
             df = pd.read_excel(p, header=None, dtype=object, sheet_name=0)
             grid = [[_cell_text(v) for v in row] for row in df.itertuples(index=False)]
+            if any(c == "" for row in grid for c in row):
+                _refuse_uncomputed_formulas(p, src)
             return grid
         df = pd.read_parquet(p)
+    except DataError:
+        raise
     except (OSError, ValueError, ImportError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{src}: cannot read as {kind}: {first}") from None
@@ -239,6 +272,46 @@ def _read_binary_grid(p: Path, src: str, kind: str) -> list[list[str]]:
         raise DataError(f"{src}: cannot read as {kind}: {type(exc).__name__}: {exc}") from None
     header = [str(c) for c in df.columns]
     return [header, *([_cell_text(v) for v in row] for row in df.itertuples(index=False))]
+
+
+def _refuse_uncomputed_formulas(p: Path, src: str) -> None:
+    """Refuse an ``.xlsx`` whose first sheet has formula cells without a saved value.
+
+    A spreadsheet program stores each formula's last computed value beside it; files
+    written by libraries (openpyxl, some exporters) hold only the formula, and every
+    reader (pandas, openpyxl ``data_only=True``) then sees an empty cell. Training on
+    them would treat computed numbers as missing, so they are refused, naming the cells.
+
+    Raises:
+        DataError: naming the count, the first cells (``D2``) and their formulas.
+    """
+    import openpyxl
+
+    try:
+        formulas = openpyxl.load_workbook(p, read_only=True, data_only=False)
+        values = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - pandas read it; a second reader's failure is no finding
+        return
+    found: list[str] = []
+    count = 0
+    try:
+        rows_f = formulas.worksheets[0].iter_rows()
+        rows_v = values.worksheets[0].iter_rows()
+        for row_f, row_v in zip(rows_f, rows_v, strict=False):
+            for cell_f, cell_v in zip(row_f, row_v, strict=False):
+                if getattr(cell_f, "data_type", None) == "f" and cell_v.value is None:
+                    count += 1
+                    if len(found) < 3:
+                        found.append(f"{cell_f.coordinate} {str(cell_f.value)[:40]!r}")
+    finally:
+        formulas.close()
+        values.close()
+    if count:
+        raise DataError(
+            f"{src}: {count} cell(s) hold formulas without saved values ({', '.join(found)}"
+            f"{' ...' if count > len(found) else ''}); the program that wrote the file did not "
+            "compute them: open and save the file in a spreadsheet program, or export it as CSV"
+        )
 
 
 def _cell_text(v) -> str:

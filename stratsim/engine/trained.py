@@ -32,6 +32,9 @@ import copy
 import hashlib
 import io
 import math
+import os
+import stat
+import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +46,17 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
-from .fileio import TORCH_WEIGHTS, check_output, document_sha256, read_toml, toml_kind
+from .fileio import (
+    TORCH_WEIGHTS,
+    OutputError,
+    check_output,
+    document_sha256,
+    printable,
+    read_toml,
+    stat_path,
+    temp_prefix,
+    toml_kind,
+)
 from .modelfolder import write_model_files
 from .nets import KINDS, TabularNet, build_net
 
@@ -313,6 +326,85 @@ class SavedModel:
     sha256: str
 
 
+def check_model_folder(directory: str | Path, role: str, *, force: bool = False) -> Path:
+    """Refuse, before any data is read or any epoch trained, a model folder that
+    :func:`save_model` could not or must not write ``ROLE.pt`` + ``ROLE.toml`` into.
+
+    Refused: a path that cannot be probed (a name too long for the file system, a parent
+    without permission), a file or a symbolic link in place of the folder, a folder (or,
+    for a new folder, its nearest existing parent) that does not take a new file, a
+    ``ROLE.pt``/``ROLE.toml`` that is a link or not a model file; and, unless ``force``,
+    a folder that already holds a ``ROLE`` model: a saved session that references it
+    records its sha256 and would stop loading once it is replaced.
+
+    Raises:
+        OutputError: one line naming the path and the expectation; ``overridable`` when
+            ``force`` would accept it.
+    """
+    d = Path(directory)
+    shown = printable(d)
+    if not str(directory).strip():
+        raise OutputError("empty model folder path: expected a folder path", d, False)
+
+    def unusable(exc: BaseException) -> OutputError:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return OutputError(f"{shown}: cannot use this path: {reason}: expected a model folder", d, False)
+
+    try:
+        st = os.lstat(d)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except (OSError, ValueError) as exc:
+        raise unusable(exc) from None
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise OutputError(
+            f"{shown}: is a symbolic link to {printable(os.path.realpath(d))}; stratsim does not "
+            "write a model through links: expected a folder", d, False,
+        )
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{shown}: exists and is not a folder: expected a model folder", d, False)
+    if st is not None:
+        wp, mp = weights_path(d, role), metadata_path(d, role)
+        check_output(wp, TORCH_WEIGHTS, force=force)  # a link, or a file that is no model
+        check_output(mp, MODEL_METADATA, force=force, probe=False)
+        present = [p.name for p in (wp, mp) if os.path.lexists(p)]
+        if present and not force:
+            raise OutputError(
+                f"{shown}: already holds a {role} model ({', '.join(present)}); replacing it makes "
+                "every saved session that references it stop loading (its sha256 no longer "
+                "matches): choose another folder",
+                d,
+                True,
+            )
+        return d
+    # A new folder: every missing level must be a valid name, the nearest existing parent
+    # a folder that takes a new entry (save_model creates the levels).
+    missing: list[Path] = []
+    anc = Path(os.path.abspath(d))
+    try:
+        while not os.path.lexists(anc):
+            missing.append(anc)
+            anc = anc.parent
+        for level in missing:
+            size = len(os.fsencode(level.name))
+            if size > 255:
+                raise OutputError(
+                    f"{shown}: the folder name {printable(level.name[:40])}... is {size} bytes "
+                    "long: expected at most 255 (the file system's limit)", d, False,
+                )
+        if not anc.is_dir():
+            raise OutputError(f"{shown}: {printable(anc)} is not a folder: expected a model folder path", d, False)
+        os.rmdir(tempfile.mkdtemp(dir=anc, prefix=temp_prefix(d.name), suffix=".probe"))
+    except OutputError:
+        raise
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, FileNotFoundError):  # an existing folder that takes no entries: /proc
+            reason = "the folder does not take new files (a system or virtual folder)"
+        raise OutputError(f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False) from None
+    return d
+
+
 def save_model(result: TrainResult, directory: str | Path, *, force: bool = False) -> SavedModel:
     """Save ``result`` as ``DIR/ROLE.pt`` + ``DIR/ROLE.toml`` (creating ``DIR``).
 
@@ -431,7 +523,7 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
     if role not in ROLES:
         raise ModelError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
     wp, mp = weights_path(directory, role), metadata_path(directory, role)
-    if not mp.exists():
+    if not os.path.exists(mp):
         raise ModelError(f"{mp}: metadata file missing; weights without it cannot be verified")
     meta = read_metadata(mp)
     _expect(meta["role"] == role, mp, f"key 'role' is {meta['role']!r}, expected {role!r}")
@@ -499,11 +591,14 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
             model fails :func:`load_model`.
     """
     d = Path(directory)
-    if not d.is_dir():
-        raise ModelError(f"{d}: model directory not found")
+    st = stat_path(d, ModelError, "model folder")
+    if st is None:
+        raise ModelError(f"{printable(d)}: model directory not found")
+    if not stat.S_ISDIR(st.st_mode):
+        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder given to `stratsim train --out`")
     out: dict[str, TrainedModel] = {}
     for role in ROLES:
-        if weights_path(d, role).exists() or metadata_path(d, role).exists():
+        if os.path.lexists(weights_path(d, role)) or os.path.lexists(metadata_path(d, role)):
             out[role] = load_model(d, role)
     if not out:
         names = ", ".join(f"{r}.pt" for r in ROLES)

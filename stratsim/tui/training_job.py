@@ -182,13 +182,15 @@ def run_training(
         saved = save_model(result, target)
         model = load_model(target, request.role)
         if request.save_recipe is not None and data.recipe is not None:
-            from ..engine.fileio import atomic_write_bytes
+            from ..engine.fileio import OutputError
+            from ..engine.recipe import save_recipe
 
             try:
-                atomic_write_bytes(request.save_recipe, data.recipe.to_toml().encode("utf-8"))
-            except OSError as exc:
+                save_recipe(data.recipe, request.save_recipe)
+            except (OSError, OutputError) as exc:
+                reason = exc.strerror or exc if isinstance(exc, OSError) else exc
                 extra.append(
-                    f"{request.save_recipe}: cannot write the recipe: {exc.strerror or exc} "
+                    f"{request.save_recipe}: cannot write the recipe: {reason} "
                     f"(the model was saved in {target}, its metadata holds the recipe)"
                 )
     return TrainOutcome(
