@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.errors import StratsimError
+from ..format import fmt  # shared with the TUI; the subcommands import it from here
 
 if TYPE_CHECKING:
     from ..engine.fileio import OutputKind
@@ -86,23 +87,6 @@ def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: boo
         except OutputError as exc:
             hint = " (give --force to replace it)" if exc.overridable else ""
             raise StratsimError(f"{flag} {exc}{hint}") from None
-
-
-def fmt(value: float) -> str:
-    """Compact number for tables: 1.23M, 45.6k, 0.123; ``n/a`` for NaN (a quantile of a
-    probability, a CAC without acquisitions)."""
-    if value != value:
-        return "n/a"
-    a = abs(value)
-    if a >= 1e9:
-        return f"{value / 1e9:.3g}G"
-    if a >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if a >= 100:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
 
 
 def kpi_table(sim, kpis) -> object:
