@@ -18,6 +18,8 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import stratsim.engine
 import stratsim.tui
 
@@ -71,3 +73,18 @@ def test_engine_imports_no_front_end():
 
 def test_tui_does_not_import_cli():
     assert _first_offender(_modules(stratsim.tui), ["stratsim.cli"]) == {}
+
+
+def test_engine_error_names_the_concept_not_a_cli_flag(monkeypatch):
+    """The TUI shows engine errors too, so they name the device, not ``--device``."""
+    import torch
+
+    from stratsim.engine.device import resolve_device
+    from stratsim.engine.errors import StratsimError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(StratsimError) as info:
+        resolve_device("cuda")
+    message = str(info.value)
+    assert "'cuda' is not available" in message and "cpu" in message
+    assert "--" not in message
