@@ -1,4 +1,4 @@
-"""Number formatting shared by the CLI and the TUI.
+"""Number and duration formatting shared by the CLI and the TUI.
 
 A neutral module: it imports nothing from :mod:`stratsim.cli`, :mod:`stratsim.tui` or a
 terminal library, so both front ends (and their tests) use one definition without
@@ -6,6 +6,8 @@ importing each other (the import-linter contracts in ``pyproject.toml`` forbid t
 """
 
 from __future__ import annotations
+
+import math
 
 
 def fmt(value: float) -> str:
@@ -25,3 +27,12 @@ def fmt(value: float) -> str:
     if a >= 100:
         return f"{value:.0f}"
     return f"{value:.3g}"
+
+
+def duration(seconds: float) -> str:
+    """A time span in seconds as ``45s`` or ``2m05s`` (rounded to the second); ``?`` when
+    not finite (an ETA before the first measured batch)."""
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
