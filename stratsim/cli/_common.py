@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine.errors import StratsimError
+from ..format import fmt  # shared with the TUI; the subcommands import it from here
 
 if TYPE_CHECKING:
     from ..engine.fileio import OutputError, OutputKind
@@ -100,23 +101,6 @@ def output_error(flag: str, exc: OutputError) -> StratsimError:
     plus ``(give --force to replace it)`` when ``--force`` would accept it."""
     hint = " (give --force to replace it)" if exc.overridable else ""
     return StratsimError(f"{flag} {exc}{hint}")
-
-
-def fmt(value: float) -> str:
-    """Compact number for tables: 1.23M, 45.6k, 0.123; ``n/a`` for NaN (a quantile of a
-    probability, a CAC without acquisitions)."""
-    if value != value:
-        return "n/a"
-    a = abs(value)
-    if a >= 1e9:
-        return f"{value / 1e9:.3g}G"
-    if a >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if a >= 100:
-        return f"{value:.0f}"
-    return f"{value:.3g}"
 
 
 def kpi_table(sim, kpis) -> object:

@@ -28,7 +28,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise StratsimError(f"device {name!r} is not available on this machine (try --device cpu or auto)")
+        raise StratsimError(
+            f"device {name!r} is not available on this machine; expected cpu, or auto (the best available)"
+        )
     return torch.device(name)
 
 

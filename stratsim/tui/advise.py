@@ -34,7 +34,7 @@ from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from ..cli._common import fmt  # the number format the KPI tables use
+from ..format import fmt  # the number format the KPI tables use
 
 ADVISE_PATHS = 500
 ADVISE_BUDGET = 40

@@ -756,7 +756,7 @@ class StratsimApp(App):
         self.refresh_all()
 
     def _step_line(self, summary: dict) -> str:
-        from ..cli._common import fmt
+        from ..format import fmt
 
         return (
             f"Period {self.sim.period}: MRR {fmt(summary['mrr']['mean'])} (P10 {fmt(summary['mrr']['p10'])}, "

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ...cli._common import fmt
+from ...format import fmt
 from ..text import safe
 from .kpis import SHORT, SHOWN, signed
 

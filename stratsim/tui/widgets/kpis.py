@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from ...cli._common import fmt
+from ...format import fmt
 
 #: KPIs shown in the tables, in display order.
 SHOWN = (

@@ -212,7 +212,7 @@ class SensitivityPane(Vertical):
             self._show_heat(message.result, message.extra)
 
     def _show_tornado(self, t: Any) -> None:
-        from ...cli._common import fmt
+        from ...format import fmt
 
         self.remove_class("heat")
         rows = list(reversed(t.rows))  # plotext draws the first bar at the bottom
@@ -232,7 +232,7 @@ class SensitivityPane(Vertical):
         widget.refresh()
 
     def _show_line(self, res: Any, extra: dict) -> None:
-        from ...cli._common import fmt
+        from ...format import fmt
 
         self.remove_class("heat")
         x = res.prepared.design.values[:, 0].tolist()
@@ -255,7 +255,7 @@ class SensitivityPane(Vertical):
         widget.refresh()
 
     def _show_heat(self, res: Any, extra: dict) -> None:
-        from ...cli._common import fmt
+        from ...format import fmt
 
         self.add_class("heat")
         v = res.prepared.design.values

@@ -9,7 +9,6 @@ per update and only for the last :data:`MAX_POINTS` epochs.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from textual.app import ComposeResult
@@ -17,16 +16,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from ...format import duration as _duration
 from ..text import safe
 
 MAX_POINTS = 1000
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
 class TrainingPane(Vertical):
