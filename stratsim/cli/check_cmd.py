@@ -46,7 +46,7 @@ def register(sub) -> None:
     )  # fmt: skip
     p.add_argument(
         "--threads", type=nonneg_int, default=0,
-        help="torch CPU threads (default 0: one thread below 2,000,000 paths, torch's default from there up)",
+        help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
     )  # fmt: skip
     p.set_defaults(func=check)
 

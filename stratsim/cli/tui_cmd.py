@@ -34,7 +34,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=30, help="max epochs proposed in the training dialog (default 30)")
     p.add_argument(
         "--threads", type=nonneg_int, default=0,
-        help="torch CPU threads (default 0: one thread below 2,000,000 paths, torch's default from there up)",
+        help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
     )  # fmt: skip
     p.add_argument("--no-autosave", action="store_true", help="do not autosave after every period")
     p.set_defaults(func=run)

@@ -49,11 +49,14 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 
 #: Below this many paths every entry point (``run``, ``check``, the TUI, session replay,
 #: ``train``, sweeps) uses one torch CPU thread unless ``--threads`` says otherwise. A tensor
-#: op of the step touches at most ``n_paths`` floats: up to here splitting it over a second
-#: thread did not measurably help, and on a shared machine extra intra-op threads
-#: spin-wait at every op (7-12x slower from 100 to 100,000 paths, 2x at 1,000,000 with
-#: 2 threads: bench/bench_engine.py ``--threads-scan``, README "Performance").
-SINGLE_THREAD_BELOW_PATHS = 2_000_000
+#: op of the step touches at most ``n_paths`` floats, and on a shared machine extra intra-op
+#: threads spin-wait at every op. Measured (bench/bench_speed.py, 2 cores, load 6-7): a
+#: second thread ran a period at 0.04x (10,000 paths), 0.08x (100,000), 0.18x (1,000,000)
+#: and 0.16x (2,000,000 paths) the speed of one, so the threshold lies above every size a
+#: run steps at once (a Simulation holds at most 5,000,000 paths; a chunked run steps one
+#: chunk at a time): one thread by default. Lower it where an idle many-core machine shows
+#: a gain (``--threads N`` meanwhile).
+SINGLE_THREAD_BELOW_PATHS = 5_000_001
 
 
 def configure_threads(threads: int | None = None, n_paths: int | None = None) -> int:
