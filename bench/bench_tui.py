@@ -12,7 +12,12 @@
    preview) and time until a rendered screen shows the change. Median over presses, with the same measured with
    no training for reference (target: median < 100 ms).
 
-Options: ``--runs N`` (startup runs per app, default 7), ``--presses N`` (default 20).
+3. Step latency: ``stratsim tui --paths 100000`` (``--step-paths``), press ``n`` and time
+   until the header shows the next ``Period N`` (the step, the KPI summary and the redraw;
+   target < 200 ms at 100,000 paths).
+
+Options: ``--runs N`` (startup runs per app, default 7), ``--presses N`` (default 20),
+``--step-paths N`` (default 100000), ``--steps N`` (step presses, default 10; 0 skips).
 """
 
 from __future__ import annotations
@@ -193,16 +198,42 @@ def bench_latency(presses: int) -> None:
           + ("" if still else " [app exited early]"))
 
 
+def bench_step_latency(paths: int, steps: int) -> None:
+    """Median time from pressing ``n`` (step one month) to the next ``Period N`` on screen."""
+    env = {**os.environ, "TERM": "xterm-256color"}
+    argv = [sys.executable, "-m", "stratsim", "tui", "--no-autosave", "--paths", str(paths)]
+    times = []
+    with tempfile.TemporaryDirectory() as cwd:
+        os.chdir(cwd)
+        app = PtyApp(argv, env)
+        try:
+            app.read_until((b"Period 0",))
+            time.sleep(0.5)
+            for period in range(1, steps + 1):
+                times.append(app.press(b"n", (f"Period {period}/".encode(),)))
+                time.sleep(0.2)
+        finally:
+            app.close()
+    print(f"key to next period (n), {paths:,} paths, on a pty: median {statistics.median(times) * 1000:.0f} ms, "
+          f"min {min(times) * 1000:.0f} ms over {steps} presses; target < 200 ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--presses", type=int, default=20)
+    parser.add_argument("--step-paths", type=int, default=100_000)
+    parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     here = os.getcwd()
     if args.runs:
         bench_startup(args.runs)
     os.chdir(here)
-    bench_latency(args.presses)
+    if args.presses:
+        bench_latency(args.presses)
+    os.chdir(here)
+    if args.steps:
+        bench_step_latency(args.step_paths, args.steps)
 
 
 if __name__ == "__main__":

@@ -126,18 +126,9 @@ def kpi_table(sim, kpis) -> object:
     return table
 
 
-#: Below this many paths one torch thread is faster: each tensor op is too small to split,
-#: and on a busy 2-core machine extra threads spin-wait (bench/bench_engine.py measured
-#: 24 periods x 10,000 paths in 0.58 s on 1 thread against 7.0 s on 2).
-SINGLE_THREAD_BELOW_PATHS = 100_000
+def set_threads(threads: int, n_paths: int | None) -> int:
+    """``--threads`` for a command: the engine's one thread policy,
+    :func:`~stratsim.engine.device.configure_threads` (``threads`` 0: the policy)."""
+    from ..engine.device import configure_threads
 
-
-def set_threads(threads: int, n_paths: int) -> None:
-    """Set torch's CPU thread count: ``threads`` if > 0, else 1 below
-    :data:`SINGLE_THREAD_BELOW_PATHS` paths and torch's default above."""
-    import torch
-
-    if threads > 0:
-        torch.set_num_threads(threads)
-    elif n_paths < SINGLE_THREAD_BELOW_PATHS:
-        torch.set_num_threads(1)
+    return configure_threads(threads, n_paths)

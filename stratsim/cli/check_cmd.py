@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import nonneg_int
+
 
 def _tolerance(text: str) -> float:
     try:
@@ -42,6 +44,10 @@ def register(sub) -> None:
         "--device", choices=("auto", "cpu", "cuda", "mps"),
         help="replay on this device (default: the session's; results are bit-identical only on the same device and dtype)",
     )  # fmt: skip
+    p.add_argument(
+        "--threads", type=nonneg_int, default=0,
+        help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
+    )  # fmt: skip
     p.set_defaults(func=check)
 
 
@@ -49,7 +55,9 @@ def check(args: argparse.Namespace) -> int:
     from ..engine.fileio import printable
     from ..engine.session import load_session
 
-    loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    loaded = load_session(
+        args.session, allow_external_models=args.allow_external_models, device=args.device, threads=args.threads
+    )
     for line in loaded.simulation.model_warnings():
         print(f"stratsim: warning: {line}", file=sys.stderr)
     for line in loaded.warnings:

@@ -53,7 +53,13 @@ def register(sub) -> None:
     )  # fmt: skip
     p.add_argument(
         "--threads", type=nonneg_int, default=0,
-        help="torch CPU threads (default 0: one thread below 100,000 paths, torch's default above)",
+        help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
+    )  # fmt: skip
+    p.add_argument(
+        "--chunk-paths", type=positive_int, metavar="N",
+        help="step the paths N at a time through the whole horizon and merge the KPI summaries (bounded "
+        "memory; the mean exact, percentiles from a 131,072-path subsample above that many paths). "
+        "Default: chunks of 1,000,000 above 5,000,000 paths (up to 100,000,000). Fixed policy, no sessions",
     )  # fmt: skip
     p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
     p.add_argument(
@@ -97,6 +103,62 @@ def build_simulation(args: argparse.Namespace):
     )
 
 
+def _run_chunked(args: argparse.Namespace) -> int:
+    """``run`` as a :class:`~stratsim.engine.chunked.ChunkedRun` (table and --csv only)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from ..engine.chunked import DEFAULT_CHUNK_PATHS, ChunkedRun
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable, write_table
+    from ..engine.scenario import load_scenario
+    from ..engine.simulation import MAX_PATHS
+    from ._common import kpi_table, set_threads
+
+    why = "--chunk-paths" if args.chunk_paths is not None else f"--paths above {MAX_PATHS:,} (a chunked run)"
+    for flag, value in (("--out", args.out), ("--session", args.session)):
+        if value is not None:
+            raise StratsimError(f"{flag} {printable(value)}: {why} cannot be saved as a session (a session is replayed in memory); use --csv")
+    if _opt(args, "policy") != "fixed":
+        raise StratsimError(f"--policy {args.policy}: {why} needs --policy fixed (a feedback policy decides from all paths each month)")
+    scenario = load_scenario(args.scenario)
+    models = {}
+    if args.models is not None:
+        from ..engine.trained import load_models
+
+        models = load_models(args.models)
+    sim = ChunkedRun(
+        scenario, seed=_opt(args, "seed"), n_paths=_opt(args, "paths"), chunk_paths=args.chunk_paths or DEFAULT_CHUNK_PATHS,
+        dtype=_opt(args, "dtype"), device=_opt(args, "device"), satisfaction_model=models.get("satisfaction"),
+        incident_model=models.get("privacy"),
+    )  # fmt: skip
+    set_threads(args.threads, sim.chunk_paths)
+    for line in sim.model_warnings():
+        print(f"stratsim: warning: {line}", file=sys.stderr)
+    steps = args.steps if args.steps is not None else sim.horizon
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn(f"simulating {sim.n_chunks} chunk(s)"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("run", total=steps * sim.n_chunks)
+        sim.run(steps, on_progress=lambda done, total: progress.update(task, completed=done))
+    Console().print(kpi_table(sim, SHOWN_KPIS))
+    if args.csv is not None:
+        try:
+            write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {printable(args.csv)} ({sim.period} periods x {len(sim.history[-1]) if sim.history else 0} KPIs)", file=sys.stderr)
+    return 0
+
+
 def _continue_session(args: argparse.Namespace):
     """Load ``--session`` (refusing flags that would contradict it); returns the LoadedSession."""
     from ..engine.errors import StratsimError
@@ -106,7 +168,9 @@ def _continue_session(args: argparse.Namespace):
     given = [f"--{n}" for n in _NEW_RUN_ONLY if getattr(args, n, None) is not None]
     if given:
         raise StratsimError(f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models")
-    loaded = load_session(args.session, allow_external_models=args.allow_external_models, device=args.device)
+    loaded = load_session(
+        args.session, allow_external_models=args.allow_external_models, device=args.device, threads=args.threads
+    )
     for line in loaded.warnings:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     if args.policy is not None:
@@ -151,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
     target = args.out if args.out is not None else args.session
     csv_kind = table_kind(TIDY_COLUMNS, "csv")
     check_outputs([("--out" if args.out is not None else "--session", target, SESSION_FILE), ("--csv", args.csv, csv_kind)], args.force)
+    from ..engine.simulation import MAX_PATHS
+
+    if args.chunk_paths is not None or _opt(args, "paths") > MAX_PATHS:
+        return _run_chunked(args)
     # No autosave beside a device, stream or file in /dev, /proc, /sys: it would litter
     # that folder (/dev/full.autosave.toml) or fail; the run is then written only at the end.
     no_autosave = sibling_problem(target) if target is not None else None

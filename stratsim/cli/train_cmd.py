@@ -22,7 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ._common import nonneg_int, positive_int
+from ._common import nonneg_int, positive_int, set_threads
 
 EPILOG = """\
 reading (detected and printed; override when the guess is wrong):
@@ -138,9 +138,9 @@ def register(sub) -> None:
     p.add_argument(
         "--threads",
         type=nonneg_int,
-        default=1,
-        help="torch CPU threads for this run (default 1: these small models gain nothing "
-        "from more, and several threads slow down 10x on a busy machine; 0 = torch's default)",
+        default=0,
+        help="torch CPU threads for this run (default 0: one thread, the engine's policy: these small "
+        "models gain nothing from more, and several threads slow down 10x on a busy machine)",
     )
     p.add_argument(
         "--out", default="models", metavar="DIR", help="model directory (default models/)"
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
         device=args.device,
-        num_threads=args.threads if args.threads != 0 else None,
+        num_threads=set_threads(args.threads, None),
     )
     try:
         config.validate()

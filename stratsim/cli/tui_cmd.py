@@ -33,6 +33,10 @@ def register(sub) -> None:
     p.add_argument("--theme", help="Textual theme, e.g. ansi-dark (terminal colours), textual-dark, nord")
     p.add_argument("--models", type=Path, help="folder for trained models (default: models/ beside the session, or ./models)")
     p.add_argument("--epochs", type=positive_int, default=30, help="max epochs proposed in the training dialog (default 30)")
+    p.add_argument(
+        "--threads", type=nonneg_int, default=0,
+        help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
+    )  # fmt: skip
     p.add_argument("--no-autosave", action="store_true", help="do not autosave after every period")
     p.set_defaults(func=run)
 
@@ -50,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         if args.theme not in BUILTIN_THEMES:
             raise StratsimError(f"--theme {args.theme!r}: expected one of {', '.join(BUILTIN_THEMES)}")
     from ..tui.app import StratsimApp, TuiOptions
+    from ._common import set_threads
+
+    # Once for the process (the TUI's worker threads share torch's pool): --paths of a new
+    # session; one thread for a saved one (whatever its size: a core is left to the UI).
+    set_threads(args.threads, args.paths if args.session is None else None)
 
     options = TuiOptions(
         session=args.session,

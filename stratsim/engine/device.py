@@ -47,3 +47,51 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "float64" and device.type == "mps":
         raise StratsimError("dtype 'float64' is not supported on the mps device: use float32")
     return torch.float32 if name == "float32" else torch.float64
+
+
+#: Below this many paths every entry point (``run``, ``check``, the TUI, session replay,
+#: ``train``, sweeps) uses one torch CPU thread unless ``--threads`` says otherwise. A tensor
+#: op of the step touches at most ``n_paths`` floats, and on a shared machine extra intra-op
+#: threads spin-wait at every op. Measured (bench/bench_speed.py, 2 cores, load 6-7): a
+#: second thread ran a period at 0.04x (10,000 paths), 0.08x (100,000), 0.18x (1,000,000)
+#: and 0.16x (2,000,000 paths) the speed of one, so the threshold lies above every size a
+#: run steps at once (a Simulation holds at most 5,000,000 paths; a chunked run steps one
+#: chunk at a time): one thread by default. Lower it where an idle many-core machine shows
+#: a gain (``--threads N`` meanwhile).
+SINGLE_THREAD_BELOW_PATHS = 5_000_001
+
+
+def configure_threads(threads: int | None = None, n_paths: int | None = None) -> int:
+    """Set torch's CPU intra-op thread count for this process; the one policy every
+    entry point uses.
+
+    Args:
+        threads: ``--threads``: > 0 that many; 0 or None the policy below.
+        n_paths: Monte-Carlo paths of the run (None: not known, e.g. training: one thread).
+
+    Returns:
+        The thread count now in use (``torch.get_num_threads()``).
+
+    Policy: one thread below :data:`SINGLE_THREAD_BELOW_PATHS` paths (or when ``n_paths`` is
+    None); torch's default (the number of cores) from there up.
+
+    Raises:
+        StratsimError: ``threads`` < 0.
+    """
+    import torch
+
+    if threads is not None and threads < 0:
+        raise StratsimError(f"threads {threads!r}: expected an integer >= 0 (0: the default policy)")
+    if not _TORCH_DEFAULT:
+        _TORCH_DEFAULT.append(torch.get_num_threads())
+    if threads:
+        torch.set_num_threads(threads)
+    elif n_paths is None or n_paths < SINGLE_THREAD_BELOW_PATHS:
+        torch.set_num_threads(1)
+    else:
+        torch.set_num_threads(_TORCH_DEFAULT[0])
+    return torch.get_num_threads()
+
+
+#: torch's own default thread count, recorded by the first :func:`configure_threads` call.
+_TORCH_DEFAULT: list[int] = []

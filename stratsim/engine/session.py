@@ -1017,7 +1017,9 @@ def _load_model(ref: ModelRef, source: str) -> Any:
     return model
 
 
-def load_session(path: str | Path, *, allow_external_models: bool = False, device: str | None = None) -> LoadedSession:
+def load_session(
+    path: str | Path, *, allow_external_models: bool = False, device: str | None = None, threads: int | None = None
+) -> LoadedSession:
     """Load a session: validate, migrate, check and load models, rebuild, replay.
 
     The simulation is rebuilt from the scenario and seed and its decisions are
@@ -1032,12 +1034,14 @@ def load_session(path: str | Path, *, allow_external_models: bool = False, devic
         device: override the stored device ("cpu", "cuda", "mps", "auto"). By default the
             stored one; if it is not available here, cpu with a warning (numbers may then
             differ slightly from the stored history).
+        threads: if not None, :func:`~.device.configure_threads` ``(threads, n_paths)`` is
+            applied before the replay (0: the default policy for the session's paths).
 
     Raises:
         SessionError: any problem in the file or its models (nothing is returned, nothing
             half-built escapes).
     """
-    from .device import resolve_device
+    from .device import configure_threads, resolve_device
     from .simulation import Simulation
 
     p = Path(path)
@@ -1051,6 +1055,8 @@ def load_session(path: str | Path, *, allow_external_models: bool = False, devic
             warnings.append(f"{p}: the session ran on {data.device}, which is not available here: replaying on cpu (results may differ slightly)")
             run_device = "cpu"
     models = {role: _load_model(ref, str(p)) for role, ref in data.models.items()}
+    if threads is not None:
+        configure_threads(threads, data.n_paths)
     try:
         sim = Simulation(
             data.scenario, seed=data.seed, n_paths=data.n_paths, dtype=data.dtype, device=run_device,

@@ -18,7 +18,7 @@ from . import market
 from .decisions import Decision, DecisionTensors, decision_from_allocation
 from .device import resolve_device, resolve_dtype
 from .errors import StratsimError
-from .kpi import Summary, summarize, tidy_frame
+from .kpi import QUANTILE_SAMPLE, QUANTILE_SAMPLE_FROM, Summary, summarize, tidy_frame
 from .models import (
     INCIDENT_FEATURES,
     SATISFACTION_FEATURES,
@@ -134,6 +134,14 @@ class Simulation:
         v = self.params.satisfaction.noise_sd
         return v if isinstance(v, float) else None
 
+    @property
+    def quantile_sample(self) -> int | None:
+        """Paths the percentiles are taken from (:func:`~.kpi.summarize`): None (all) below
+        :data:`~.kpi.QUANTILE_SAMPLE_FROM` paths or with per-path overrides (their paths are
+        not exchangeable), else :data:`~.kpi.QUANTILE_SAMPLE`. The mean is always over all."""
+        per_path = any(not isinstance(v, (int, float)) for v in self.overrides.values())
+        return QUANTILE_SAMPLE if self.n_paths >= QUANTILE_SAMPLE_FROM and not per_path else None
+
     # ------------------------------------------------------------- decisions
     def next_decision(self) -> Decision:
         """The decision the current policy would take for the next period."""
@@ -181,7 +189,7 @@ class Simulation:
     def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
         dt = self.decision_tensors(decision)
         state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.incident_model)
-        return state, summarize(outputs)
+        return state, summarize(outputs, self.quantile_sample)
 
     def step(self, decision: Decision | None = None) -> Summary:
         """Simulate one month with ``decision`` (default: the policy's) and record it.

@@ -602,10 +602,12 @@ def _train(
     t_train = time.monotonic()
     next_emit = t_train + interval
     model.train()
+    with torch.no_grad():  # standardized once, not in every batch (bit-identical: elementwise)
+        xn_tr = model.normalize(x_tr)
     for epoch in range(1, cfg.epochs + 1):
         t_epoch = time.monotonic()
         perm = torch.randperm(n_train, generator=shuffle_gen).to(device)
-        xs, ys = x_tr[perm], y_tr[perm]
+        xs, ys = xn_tr[perm], y_tr[perm]
         loss_sum = torch.zeros((), device=device)
         seen = 0
         for b in range(nb):
@@ -614,7 +616,7 @@ def _train(
                 break
             lo = b * bs
             xb, yb = xs[lo : lo + bs], ys[lo : lo + bs]
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(model.forward_normalized(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
