@@ -639,9 +639,9 @@ def import_ray():
 
 def _ray_chunk(prepared: Prepared, spec: RunSpec, start: int, stop: int) -> Iterator[Any]:
     """Body of a Ray task (a Ray generator: each month streams back as it is done)."""
-    import torch
+    from ..device import configure_threads
 
-    torch.set_num_threads(1)
+    configure_threads(0, stop - start)  # the engine's one thread policy, in the worker
     yield from iter_chunk(prepared, spec, start, stop)
 
 
