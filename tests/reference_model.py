@@ -29,7 +29,7 @@ STATE_KEYS = (
     "cum_b_spend", "cum_b_won", "any_incident",
 )  # fmt: skip
 #: The trailing-12-month rows kept per path (oldest month first).
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow")
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume")
 SHOCK_KEYS = ("z_sat_c", "z_sat_b", "z_adopt", "z_leads", "u_incident")
 
 
@@ -76,6 +76,7 @@ def effective_f(p: dict[str, float], F: float, K: float) -> float:
 def initial_state(p: dict[str, float], sat: Any) -> dict[str, Any]:
     """Period-0 state of one path (``sat``: the linear satisfaction model in use)."""
     c0, b0, k0 = p["capability.init_c"], p["capability.init_b"], p["capability.init_core"]
+    ref = p["satisfaction.reference_capability"]
     opp = p["to_b.initial_pipeline"] / 3.0
     return {
         "F_c": c0, "U_c": c0, "R_c": c0, "F_b": b0, "U_b": b0, "R_b": b0,
@@ -87,8 +88,8 @@ def initial_state(p: dict[str, float], sat: Any) -> dict[str, Any]:
         "accounts_b": min(p["to_b.initial_accounts"], p["to_b.market_potential"]),
         "seats_b": p["to_b.initial_seats"], "cash": p["finance.initial_cash"], "npv": 0.0,
         "last_c_price": p["to_c.reference_price"],
-        "s_ref_c": satisfaction(sat, effective_f(p, c0, k0), c0, c0),
-        "s_ref_b": satisfaction(sat, effective_f(p, b0, k0), b0, b0),
+        "s_ref_c": satisfaction(sat, effective_f(p, ref, ref), ref, ref),
+        "s_ref_b": satisfaction(sat, effective_f(p, ref, ref), ref, ref),
         "cum_c_spend": 0.0, "cum_c_adopters": 0.0, "cum_c_paid_adopters": 0.0,
         "cum_b_spend": 0.0, "cum_b_won": 0.0, "any_incident": 0.0,
         "trail": [[0.0] * 12 for _ in TRAIL_ROWS],
@@ -230,10 +231,14 @@ def step(
         math.log(max(keep * (1.0 + min(growth, 0.0)), 1e-12)),
         mrr,
         net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob,
+        paid_c * p["to_c.reference_price"] + seats_b * p["to_b.reference_seat_price"],
     ]
     trail = [row[1:] + [month[i]] for i, row in enumerate(s["trail"])]
     months = min(t, 12)
     g = p["finance.terminal_growth"]
+    if months >= 2:
+        trend = (month[4] / max(trail[4][12 - months], 1e-9)) ** (12 / (months - 1)) - 1.0
+        g = max(min(trend, g), -0.5)
     tv = math.fsum(trail[3]) * (12 / months) * (1.0 + g) / (r - g) / disc
     tv_arr = p["finance.arr_multiple"] * arr / disc
 

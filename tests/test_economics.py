@@ -72,3 +72,38 @@ def test_budget_has_an_interior_optimum_because_a_shortfall_is_financed():
     grid = [REF.budget * f for f in (0.0, 1.0, 2.0, 3.0)]
     b = best("budget", grid)
     assert 0.0 < b < grid[-1], [(v, npv_total("budget", v)) for v in grid]
+
+
+def _npv_total_of(plan, scenario=None, months=MONTHS) -> float:
+    sim = Simulation(scenario or Scenario(), seed=0, n_paths=PATHS, dtype="float64", device="cpu", policy="manual")
+    for t in range(months):
+        summary = sim.step(plan(t))
+    return summary["npv_total"]["mean"]
+
+
+def test_terminal_growth_follows_a_shrinking_business():
+    """Unit check of the cap: a growing volume keeps the scenario's rate, a shrinking one
+    takes its own annualized trend, floored at -50%/year."""
+    import torch
+
+    from stratsim.engine.market import terminal_growth
+
+    now = torch.tensor([120.0, 90.0, 10.0], dtype=torch.float64)
+    old = torch.tensor([100.0, 100.0, 100.0], dtype=torch.float64)
+    g = terminal_growth(0.03, now, old, 12)
+    assert g[0].item() == pytest.approx(0.03)
+    assert g[1].item() == pytest.approx(0.9 ** (12 / 11) - 1.0)
+    assert g[2].item() == pytest.approx(-0.5)
+    assert terminal_growth(0.03, now, old, 1) == 0.03
+
+
+def test_a_better_starting_product_is_worth_more():
+    """Satisfaction is judged against the market's typical product, not against the
+    product's own start: a better starting product (every stock 7.5 instead of 5) has better
+    rates and a higher NPV (it used to be lower: a high start could only decay)."""
+    base = Scenario().to_dict()
+    better = Scenario().to_dict()
+    better["capability"]["init_c"] = better["capability"]["init_b"] = 7.5
+    from stratsim.engine.scenario import scenario_from_dict
+
+    assert _npv_total_of(lambda t: REF, scenario_from_dict(better)) > _npv_total_of(lambda t: REF, scenario_from_dict(base))

@@ -47,8 +47,10 @@ Tensor = torch.Tensor
 
 #: Rows of ``State.trail`` (the last 12 months, oldest first): log of the To B
 #: net-revenue-retention factor, log of the gross-retention factor, MRR, and the net cash
-#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses).
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow")
+#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses),
+#: and the volume of business (MRR at the reference prices: paid users and seats, whatever
+#: the prices charged) whose trend caps the terminal growth.
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume")
 TRAIL_MONTHS = 12
 #: Stages of the Erlang sales pipeline.
 PIPELINE_STAGES = 3
@@ -57,8 +59,8 @@ PIPELINE_STAGES = 3
 @dataclass(frozen=True)
 class State:
     """Simulation state after ``period`` months; every tensor is ``[n_paths]`` except
-    ``trail`` (a tuple of the last 12 months, oldest first, each ``[4, n_paths]``: the
-    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[4, n_paths]``, kept
+    ``trail`` (a tuple of the last 12 months, oldest first, each ``[5, n_paths]``: the
+    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[5, n_paths]``, kept
     running: a month enters and the oldest leaves, no 12-month buffer is copied).
 
     Stocks 0..10: F/U/R per segment, privacy posture P, shared core K. ``brand``: the
@@ -107,13 +109,13 @@ class State:
 
     def map_paths(self, fn: Callable[[Tensor], Tensor]) -> State:
         """A state with ``fn`` applied to every tensor; ``fn`` acts on the last (path)
-        dimension of a ``[n_paths]`` or ``[4, n_paths]`` tensor (slice paths: ``t[..., :m]``;
+        dimension of a ``[n_paths]`` or ``[5, n_paths]`` tensor (slice paths: ``t[..., :m]``;
         tile them: :func:`~.analysis.batch.tile_paths`)."""
         changes = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name not in ("period", "trail")}
         return replace(self, trail=tuple(fn(t) for t in self.trail), **changes)
 
     def tensors(self) -> dict[str, Tensor]:
-        """Every state tensor by name (``trail`` stacked to ``[12, 4, n_paths]``)."""
+        """Every state tensor by name (``trail`` stacked to ``[12, 5, n_paths]``)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")}
         out["trail"] = torch.stack(self.trail)
         return out
@@ -140,18 +142,19 @@ def _full(v: Any, n: int, dtype: torch.dtype, device: Any) -> Tensor:
 
 def reference_satisfaction(p: Params, model: ResponseModel, n: int) -> tuple[Tensor, Tensor]:
     """The satisfaction reference levels ``(S_ref_c, S_ref_b)``, ``[n_paths]``: the model's
-    prediction at the initial stocks, so that the base rates (churn, conversion, word of
-    mouth, win rate) hold for the product as it starts, whatever model is in use."""
+    prediction for the market's typical product (every stock, core included, at
+    ``satisfaction.reference_capability``), so the base rates (churn, conversion, word of
+    mouth, win rate) hold for a typical product whatever model is in use, and a product
+    that starts better (or worse) than that starts with better (or worse) rates."""
     c = p.capability
     dt, dev = p.dtype, p.device
-    core = _full(c.init_core, n, dt, dev)
+    x = _full(p.satisfaction.reference_capability, n, dt, dev)
+    f = (1.0 - c.core_weight) * x + c.core_weight * x
 
-    def at(init: Any, seg: float) -> Tensor:
-        x = _full(init, n, dt, dev)
-        f = (1.0 - c.core_weight) * x + c.core_weight * core
+    def at(seg: float) -> Tensor:
         return model.predict({"functionality": f, "ux": x, "service_response": x, "segment": torch.full_like(x, seg)})
 
-    return at(c.init_c, 0.0), at(c.init_b, 1.0)
+    return at(0.0), at(1.0)
 
 
 def initial_state(params: Params | Mapping[str, Any], satisfaction_model: ResponseModel | None = None) -> State:
@@ -496,18 +499,37 @@ def finance(p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: En
     # Steady state: no acquisition spend, incidents at their expected cost (a realized
     # incident is a one-off, not a perpetuity).
     steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost
-    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady))
+    volume = inc.paid_c * p.to_c.reference_price + inc.seats_b * p.to_b.reference_seat_price
+    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady, volume))
     trail = (*state.trail[1:], new)
     trail_sum = state.trail_sum + (new - state.trail[0])
     months = min(t, TRAIL_MONTHS)
     ncf_12 = trail_sum[3] * (TRAIL_MONTHS / months)
-    g = f.terminal_growth
+    g = terminal_growth(f.terminal_growth, volume, trail[TRAIL_MONTHS - months][4], months)
     tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
     tv_arr = f.arr_multiple * arr / disc
     return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
 
 # ------------------------------------------------------------------ step
+
+
+def terminal_growth(g: Any, volume: Tensor, volume_old: Tensor, months: int) -> Any:
+    """Long-run growth of the Gordon terminal value: the scenario's ``terminal_growth``,
+    capped by the trend of the business volume over the trailing window (``volume`` now
+    against ``volume_old`` ``months - 1`` months earlier, annualized) and floored at -50%/year.
+
+    A company that stops investing or prices its customers away in its last months keeps
+    a good cash flow for a while, but its customer base shrinks: valuing that cash flow as a
+    growing perpetuity rewarded harvesting the business just before the horizon. With the
+    cap, a shrinking business is valued as one that keeps shrinking at its observed rate.
+    With fewer than 2 months of history the scenario's rate is used. ``[n_paths]`` or a
+    number; fraction/year.
+    """
+    if months < 2:
+        return g
+    trend = (volume / volume_old.clamp(min=1e-9)) ** (TRAIL_MONTHS / (months - 1)) - 1.0
+    return torch.clamp(trend, max=g).clamp(min=-0.5)
 
 
 def as_decision_tensors(decision: Decision | DecisionTensors, dtype: torch.dtype, device: Any) -> DecisionTensors:

@@ -187,6 +187,7 @@ class Capability(_Section):
 
 
 class Satisfaction(_Section):
+    reference_capability: Param = _p(5.0, "Capability level (F, U, R and core K, 0..10) of the market's typical product: the satisfaction the model predicts there is the reference at which the base rates (churn, conversion, word of mouth, win rate) hold, so a product that starts better than the market's typical one starts with better rates (mid-scale; assumption).", ge=0, le=10)
     noise_sd: Param = _p(0.3, "Per-period noise of satisfaction, survey points, when the model reports no test RMSE (ECSI item sd ~1.5 / sqrt(25) respondents).", ge=0)
 
 
