@@ -10,6 +10,14 @@ import sys
 from ._analysis import add_backend_flags, add_run_flags
 from ._common import nonneg_int, output_file, positive_int
 
+#: Columns of the ``--csv`` table of each method (checked before any simulation).
+CSV_COLUMNS = {
+    "tornado": ["rank", "parameter", "uncertain", "low", "base", "high", "kpi_low", "kpi_high", "swing",
+                "best_c_share_low", "best_c_share_high", "best_c_share_base"],
+    "sobol": ["rank", "parameter", "S1", "S1_conf", "ST", "ST_conf"],
+    "morris": ["rank", "parameter", "mu_star", "mu_star_conf", "sigma", "mu"],
+}  # fmt: skip
+
 
 def _fraction(text: str) -> float:
     try:
@@ -40,6 +48,7 @@ def register(sub) -> None:
     p.add_argument("--shares", type=nonneg_int, default=5, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)")
     add_run_flags(p, paths=200)
     p.add_argument("--csv", type=output_file, help="write the ranked table here (CSV)")
+    p.add_argument("--force", action="store_true", help="replace an existing --csv file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)")
     add_backend_flags(p)
     p.set_defaults(func=run)
 
@@ -50,12 +59,13 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.analysis import sensitivity as sa
     from ..engine.analysis.sweep import check_objective
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable, table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, run_spec
-    from ._common import check_writable, refuse_clobber, set_threads
+    from ._common import check_outputs, refuse_clobber, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario})
-    if args.csv is not None:
-        check_writable(args.csv)
+    check_outputs([("--csv", args.csv, table_kind(CSV_COLUMNS[args.method], "csv"))], args.force)  # before any simulation
     check_objective(args.kpi, args.stat)
     scenario, spec = run_spec(args)
     keys = [k.strip() for k in args.params.split(",") if k.strip()] if args.params else None
@@ -80,8 +90,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         frame = _print_indices(out, result, header)
     if args.csv is not None:
-        frame.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv} ({len(frame)} rows)", file=sys.stderr)
+        try:
+            write_table(frame[CSV_COLUMNS[args.method]], args.csv, "csv", force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {printable(args.csv)} ({len(frame)} rows)", file=sys.stderr)
     return 0
 
 
