@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--sample", action="append", default=[], metavar="KEY=DIST", help="make a scenario parameter uncertain, drawn per path from DIST (uniform:LOW:HIGH, normal:MEAN:SD, lognormal:MEDIAN:SIGMA, triangular:LOW:MODE:HIGH), the same draws at every point")
     add_run_flags(p, paths=1000)
     p.add_argument("--every-period", action="store_true", help="table rows for every month, not only the horizon")
-    p.add_argument("--objective", default="npv.mean", metavar="KPI[.STAT]", help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv.mean)")
+    p.add_argument("--objective", default="npv_total.mean", metavar="KPI[.STAT]", help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv_total.mean: NPV with terminal value, as optimize; a probability KPI such as p_cash_negative has only a mean)")
     p.add_argument("--minimize", action="store_true", help="the best point has the lowest objective (e.g. p_cash_negative.mean)")
     p.add_argument("--top", type=positive_int, default=10, help="points shown in the ranked table (default 10)")
     out = p.add_mutually_exclusive_group()
