@@ -136,7 +136,7 @@ def _tight_cash():
     return _scenario(**{"finance.initial_cash": 3_000_000.0})
 
 
-@pytest.mark.parametrize("text", ["p_cash_negative<=0.05", "satisfaction_c>=7"])
+@pytest.mark.parametrize("text", ["p_cash_negative_ever<=0.05", "satisfaction_c>=7"])
 def test_constraint_is_honoured_on_the_evaluation_paths(text):
     """The current allocation violates each constraint; the recommendation meets it on
     fresh paths (satisfaction_c>=7 binds: the unconstrained optimum leaves To C)."""
@@ -153,7 +153,7 @@ def test_constraint_is_honoured_on_the_evaluation_paths(text):
 def test_infeasible_constraint_is_reported_not_violated_silently():
     # Fixed costs no allocation can cover: cash goes negative on every path.
     scenario = _scenario(**{"finance.initial_cash": 100_000.0, "finance.fixed_costs": 5_000_000.0})
-    c = O.parse_constraint("p_cash_negative<=0.05")
+    c = O.parse_constraint("p_cash_negative_ever<=0.05")
     settings = O.OptimizeSettings(paths=100, seed=0, budget_evals=12, constraints=(c,))
     _, rec = _rec(scenario, settings, steps=6, eval_paths=100)
     assert not rec.feasible and not rec.constraints[0].met
@@ -217,7 +217,7 @@ def test_parse_errors_name_the_value():
     with pytest.raises(StratsimError, match="METRIC<=LIMIT"):
         O.parse_constraint("p_cash_negative=0.05")
     with pytest.raises(StratsimError, match="probability"):
-        O.parse_constraint("p_cash_negative<=5")
+        O.parse_constraint("p_cash_negative_ever<=5")
     with pytest.raises(StratsimError, match="unknown \\['x'\\]"):
         O.parse_levers("c_share,x")
     with pytest.raises(StratsimError, match="0 <= LO < HI"):
@@ -232,7 +232,7 @@ def test_cli_optimize_json_and_out_scenario(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["settings"]["levers"] == "c_share,c_price" and data["settings"]["eval_seed"] == 1
     names = {row["name"] for row in data["evaluation"]}
-    assert {"npv_mean", "npv_p10", "npv_cvar", "p_cash_negative", "mrr"} <= names
+    assert {"npv_mean", "npv_p10", "npv_cvar", "p_cash_negative_ever", "mrr"} <= names
     written = load_scenario(out)
     rec = data["recommended"][0]
     assert written.allocation.c_share == pytest.approx(rec["c_share"])
@@ -247,7 +247,7 @@ def test_cli_table_and_infeasible_exit_1(tmp_path, capsys):
     import tomli_w
 
     bad.write_text(tomli_w.dumps(data))
-    rc = main(["optimize", "--scenario", str(bad), "--horizon", "4", "--paths", "40", "--budget-evals", "6", "--constraint", "p_cash_negative<=0.05"])
+    rc = main(["optimize", "--scenario", str(bad), "--horizon", "4", "--paths", "40", "--budget-evals", "6", "--constraint", "p_cash_negative_ever<=0.05"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "NOT MET" in out and "95% CI" in out

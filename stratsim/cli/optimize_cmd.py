@@ -26,7 +26,7 @@ def register(sub) -> None:
         description="Optimize the allocation levers over the horizon: gradient ascent through the differentiable "
         "simulation (default), CMA-ES or random search, on common random numbers; then re-simulate the "
         "recommendation and the current allocation exactly on fresh paths (seed+1) and report each KPI's "
-        "difference with a 95%% paired bootstrap interval. Exit 1 when a constraint cannot be met.",
+        "difference with a 95% paired bootstrap interval. Exit 1 when a constraint cannot be met.",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--scenario", type=Path, help="scenario TOML (default: the shipped default scenario); optimizes from period 0")
@@ -38,18 +38,19 @@ def register(sub) -> None:
     p.add_argument("--levers", default="all", help="comma-separated levers: budget, privacy_share, c_share, c_split, b_split, c_price, b_seat_price (default all)")
     p.add_argument("--bound", action="append", default=[], metavar="LEVER=LO:HI", help="box of a share or money lever (default: shares 0..1, budget 0..3x current, prices x1/3..3x current); repeatable")
     p.add_argument("--schedule", choices=("stationary", "quarterly"), default="stationary", help="one allocation for the whole horizon, or one per quarter")
-    p.add_argument("--objective", choices=("npv",), default="npv", help="NPV at the horizon, including the terminal value when the model reports one")
+    p.add_argument("--objective", choices=("npv_total",), default="npv_total", help="npv_total: NPV at the horizon including the discounted terminal value (the KPI npv_total; default)")
     p.add_argument("--risk", default="none", metavar="cvar:ALPHA:LAMBDA", help="objective (1-LAMBDA)*mean + LAMBDA*CVaR_ALPHA of NPV (default none: the mean)")
-    p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=LIMIT", help="e.g. p_cash_negative<=0.05 (cash below 0 in any month) or KPI>=X at the horizon; repeatable")
+    p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=LIMIT", help="e.g. p_cash_negative_ever<=0.05 (cash below 0 in any month; the KPI p_cash_negative, cash below 0 at the horizon only, is refused) or KPI>=X (its mean at the horizon); repeatable")
     p.add_argument("--method", choices=("gradient", "cmaes", "random"), default="gradient", help="optimizer (default gradient)")
     p.add_argument("--budget-evals", type=positive_int, help="objective evaluations of one candidate on --paths paths (default: gradient 60 iterations, cmaes/random 300 candidates)")
-    p.add_argument("--frontier", type=positive_int, metavar="K", help="efficient frontier: K risk weights from risk-neutral to pure CVaR; table and chart")
+    p.add_argument("--frontier", type=positive_int, metavar="K", help="efficient frontier: K risk weights from risk-neutral to pure CVaR (CVaR at 10%%; cannot be combined with --risk); table and chart")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
     p.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads (default 0: one thread below 100,000 paths)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout instead of tables")
-    p.add_argument("--out", type=output_file, help="write the recommendation: a scenario TOML (from --scenario) or a session (from --session, with the run recorded)")
+    p.add_argument("--out", type=output_file, help="write the recommendation: a scenario TOML (from --scenario; one allocation, so not with --schedule quarterly) or a session (from --session, with the run and the quarterly plan recorded)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file that is not a stratsim file of that kind (or a symbolic link: the link is replaced, never the file it points to)")
     p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
     p.set_defaults(func=run)
 
@@ -67,13 +68,21 @@ def _settings(args: argparse.Namespace, seed: int, paths: int):
 
 def run(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
-    from ._common import check_writable, refuse_clobber
+    from ..engine.scenario import SCENARIO_FILE
+    from ..engine.session import SESSION_FILE
+    from ._common import check_outputs, refuse_clobber
 
     refuse_clobber({"--out": args.out}, {"--scenario": args.scenario, "--session": args.session})
-    if args.out is not None:
-        check_writable(args.out)
+    if args.out is not None and args.session is None and args.schedule == "quarterly":
+        raise StratsimError(
+            f"--out {args.out}: --schedule quarterly gives one allocation per quarter but a scenario holds one "
+            "allocation; use --session SESSION.toml --out to keep the quarterly plan"
+        )
+    check_outputs([("--out", args.out, SESSION_FILE if args.session is not None else SCENARIO_FILE)], args.force)
     if args.frontier is not None and args.frontier < 2:
         raise StratsimError(f"--frontier {args.frontier}: expected at least 2 points")
+    if args.frontier is not None and args.risk != "none":
+        raise StratsimError(f"--frontier {args.frontier} with --risk {args.risk}: the frontier sets the risk weight itself (0..1 at CVaR 10%); expected one of them")
     # Parse every setting before any heavy work (bad input fails fast).
     _settings(args, 0, 1)
     if args.session is not None:
@@ -226,7 +235,7 @@ def _report_frontier(args, points, current, settings) -> int:
     for label, p in rows:
         d = p.decisions[0]
         lam = "-" if label == "now" else f"{p.lam:.2f}"
-        t.add_row(label, lam, fmt(p.mean), fmt(p.cvar), fmt(p.p10), f"{p.p_cash_negative:.2f}", fmt(d.budget), f"{d.c_share:.2f}", f"{d.privacy_share:.2f}")
+        t.add_row(label, lam, fmt(p.mean), fmt(p.cvar), fmt(p.p10), f"{p.p_cash_negative_ever:.2f}", fmt(d.budget), f"{d.c_share:.2f}", f"{d.privacy_share:.2f}")
     con.print(t)
     from rich.text import Text
 
@@ -253,22 +262,24 @@ def frontier_chart(points, current, alpha: int, width: int = 70, height: int = 1
 def _write_out(args, rec, scenario, sim, loaded) -> None:
     import tomli_w
 
-    from ..engine.scenario import scenario_from_dict
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable, write_bytes
+    from ..engine.scenario import SCENARIO_FILE, scenario_from_dict
 
     if sim is None:
         data = scenario.to_dict()
         data["allocation"] = rec.recommended[0].to_dict()
         data["name"] = f"{scenario.name} (optimized)"
         scenario_from_dict(data, str(args.out))  # the written scenario loads
-        from ..engine.session import atomic_write_bytes
-
-        atomic_write_bytes(args.out, tomli_w.dumps(data).encode("utf-8"))
-        note = " (first quarter's allocation: a scenario holds one)" if len(rec.recommended) > 1 else ""
-        print(f"wrote scenario {args.out} with the recommended allocation{note}", file=sys.stderr)
+        try:
+            write_bytes(args.out, tomli_w.dumps(data).encode("utf-8"), SCENARIO_FILE, force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"--out {printable(args.out)}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote scenario file {printable(args.out)} with the recommended allocation", file=sys.stderr)
         return
     from ..engine.session import save_session
 
     sim.set_decision(rec.recommended[0])
     sim.optimizations = [*getattr(sim, "optimizations", []), {"period": sim.period, **rec.record()}]
-    save_session(sim, args.out, name=loaded.meta.name, created=loaded.meta.created)
+    save_session(sim, args.out, name=loaded.meta.name, created=loaded.meta.created, force=args.force)
     print(f"wrote session {args.out}: the recommendation is the next decision (manual policy); the run is recorded", file=sys.stderr)

@@ -10,6 +10,14 @@ import sys
 from ._analysis import add_backend_flags, add_run_flags
 from ._common import nonneg_int, output_file, positive_int
 
+#: Columns of the ``--csv`` table of each method (checked before any simulation).
+CSV_COLUMNS = {
+    "tornado": ["rank", "parameter", "uncertain", "low", "base", "high", "kpi_low", "kpi_high", "swing",
+                "best_c_share_low", "best_c_share_high", "best_c_share_base"],
+    "sobol": ["rank", "parameter", "S1", "S1_conf", "ST", "ST_conf"],
+    "morris": ["rank", "parameter", "mu_star", "mu_star_conf", "sigma", "mu"],
+}  # fmt: skip
+
 
 def _fraction(text: str) -> float:
     try:
@@ -34,12 +42,13 @@ def register(sub) -> None:
     p.add_argument("--params", metavar="LIST", help="comma-separated scenario keys (default: the scenario's uncertain parameters, else the main market assumptions)")
     p.add_argument("--range", type=_fraction, default=0.2, dest="rel_range", help="relative range of a certain parameter: value*(1-R)..value*(1+R) (default 0.2)")
     p.add_argument("--samples", type=positive_int, help="sobol: N, a power of 2 (N*(D+2) points, default 32); morris: trajectories (N*(D+1) points, default 10)")
-    p.add_argument("--kpi", default="npv", help="KPI at the horizon (default npv)")
-    p.add_argument("--stat", choices=("mean", "p10", "p50", "p90"), default="mean", help="statistic of the KPI over paths (default mean)")
+    p.add_argument("--kpi", default="npv_total", help="KPI at the horizon (default npv_total: NPV with terminal value, as optimize)")
+    p.add_argument("--stat", choices=("mean", "p10", "p50", "p90"), default="mean", help="statistic of the KPI over paths (default mean; a probability KPI such as p_cash_negative has only a mean)")
     p.add_argument("--minimize", action="store_true", help="tornado: the best c_share has the lowest KPI (e.g. --kpi p_cash_negative)")
     p.add_argument("--shares", type=nonneg_int, default=5, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)")
     add_run_flags(p, paths=200)
     p.add_argument("--csv", type=output_file, help="write the ranked table here (CSV)")
+    p.add_argument("--force", action="store_true", help="replace an existing --csv file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)")
     add_backend_flags(p)
     p.set_defaults(func=run)
 
@@ -50,15 +59,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.analysis import sensitivity as sa
     from ..engine.analysis.sweep import check_objective
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable, table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, run_spec
-    from ._common import check_writable, refuse_clobber, set_threads
+    from ._common import check_outputs, refuse_clobber, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario})
-    if args.csv is not None:
-        check_writable(args.csv)
+    check_outputs([("--csv", args.csv, table_kind(CSV_COLUMNS[args.method], "csv"))], args.force)  # before any simulation
     check_objective(args.kpi, args.stat)
     scenario, spec = run_spec(args)
-    keys = [k.strip() for k in args.params.split(",") if k.strip()] if args.params else None
+    keys = None
+    if args.params is not None:
+        keys = [k.strip() for k in args.params.split(",") if k.strip()]
+        if not keys:
+            raise StratsimError(f"--params {args.params!r}: no parameter; expected comma-separated scenario keys (e.g. to_b.win_rate) or no --params")
     ranges = sa.parameter_ranges(scenario, keys, args.rel_range)  # checked before anything runs
     samples = args.samples or (32 if args.method == "sobol" else 10)
     kw = backend_kwargs(args)
@@ -80,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         frame = _print_indices(out, result, header)
     if args.csv is not None:
-        frame.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv} ({len(frame)} rows)", file=sys.stderr)
+        try:
+            write_table(frame[CSV_COLUMNS[args.method]], args.csv, "csv", force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {printable(args.csv)} ({len(frame)} rows)", file=sys.stderr)
     return 0
 
 
@@ -131,6 +148,12 @@ def _print_tornado(out, t, ranges, header: str):
     return pd.DataFrame(rows)
 
 
+def _ci_exceeds(values: dict[str, float]) -> bool:
+    """A Sobol' row whose 95% interval half-width (``S1_conf``/``ST_conf``, SALib's
+    bootstrap) is larger than the index itself: the index cannot be told from 0."""
+    return any(not values[f"{k}_conf"] <= abs(values[k]) for k in ("S1", "ST"))
+
+
 def _print_indices(out, ind, header: str):
     import pandas as pd
     from rich.table import Table
@@ -157,4 +180,9 @@ def _print_indices(out, ind, header: str):
     if ind.method == "sobol":
         s1 = sum(r.values["S1"] for r in ind.rows)
         out.print(f"sum of S1 {s1:.3g} (1 - sum: the share of variance from interactions)")
+        wide = [r.key for r in ind.rows if _ci_exceeds(r.values)]
+        if wide:
+            print(f"stratsim: warning: Sobol' confidence intervals exceed the indices of {len(wide)} of {len(ind.rows)} "
+                  f"parameters ({', '.join(wide[:3])}{', ...' if len(wide) > 3 else ''}): too few samples to rank them; "
+                  "raise --samples (e.g. 256)", file=sys.stderr)  # fmt: skip
     return pd.DataFrame([{"rank": i, "parameter": r.key, **r.values} for i, r in enumerate(ind.rows, 1)])

@@ -26,12 +26,13 @@ def register(sub) -> None:
     p.add_argument("--sample", action="append", default=[], metavar="KEY=DIST", help="make a scenario parameter uncertain, drawn per path from DIST (uniform:LOW:HIGH, normal:MEAN:SD, lognormal:MEDIAN:SIGMA, triangular:LOW:MODE:HIGH), the same draws at every point")
     add_run_flags(p, paths=1000)
     p.add_argument("--every-period", action="store_true", help="table rows for every month, not only the horizon")
-    p.add_argument("--objective", default="npv.mean", metavar="KPI[.STAT]", help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv.mean)")
+    p.add_argument("--objective", default="npv_total.mean", metavar="KPI[.STAT]", help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv_total.mean: NPV with terminal value, as optimize; a probability KPI such as p_cash_negative has only a mean)")
     p.add_argument("--minimize", action="store_true", help="the best point has the lowest objective (e.g. p_cash_negative.mean)")
     p.add_argument("--top", type=positive_int, default=10, help="points shown in the ranked table (default 10)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", type=output_file, help="write the tidy table here (CSV)")
     out.add_argument("--parquet", type=output_file, help="write the tidy table here (Parquet)")
+    p.add_argument("--force", action="store_true", help="replace an existing --csv/--parquet file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)")
     add_backend_flags(p)
     p.set_defaults(func=run)
 
@@ -68,19 +69,24 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..engine.analysis.sweep import check_objective, evaluate
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable, table_kind, write_table
+    from ..engine.kpi import STATS
     from ._analysis import ProgressBar, backend_kwargs, chunk_paths_of, run_spec
-    from ._common import check_writable, fmt, refuse_clobber, set_threads
+    from ._common import check_outputs, fmt, refuse_clobber, set_threads
 
     target = args.csv or args.parquet
     flag = "--csv" if args.csv else "--parquet"
+    fmt_out = "csv" if args.csv else "parquet"
     refuse_clobber({flag: target}, {"--scenario": args.scenario})
-    if target is not None:
-        check_writable(target)
+    check_outputs([(flag, target, None)], args.force)  # folder and name, before anything loads
     kpi, _, stat = args.objective.partition(".")
     stat = stat or "mean"
     check_objective(kpi, stat)
     scenario, spec = run_spec(args)
     prepared = build_design(args, scenario)  # every point checked before anything runs
+    columns = ["point", *prepared.design.keys, *(["period"] if spec.every_period else []), "kpi", *STATS]
+    check_outputs([(flag, target, table_kind(columns, fmt_out))], args.force)  # before any simulation
     kw = backend_kwargs(args)
     k = prepared.design.n_points
     set_threads(args.threads, chunk_paths_of(args, k, spec.paths, spec.dtype))
@@ -111,10 +117,10 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"best point {best}: {where}: {kpi} {stat} {fmt(s[stat])} (P10 {fmt(s['p10'])}, P90 {fmt(s['p90'])})")
     if target is not None:
         frame = result.frame()
-        if args.csv:
-            frame.to_csv(target, index=False)
-        else:
-            frame.to_parquet(target, index=False)
+        try:
+            write_table(frame, target, fmt_out, force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"{flag} {printable(target)}: cannot write: {exc.strerror or exc}") from None
         print(f"wrote {target} ({len(frame)} rows: {k} points x {frame['kpi'].nunique()} KPIs"
               f"{' x ' + str(spec.steps) + ' months' if spec.every_period else ''})", file=sys.stderr)  # fmt: skip
     return 0

@@ -363,6 +363,21 @@ def _format_errors(exc: ValidationError, source: str) -> str:
     return "; ".join(items[:3]) + (f" (and {more} more)" if more > 0 else "")
 
 
+def _is_scenario_document(document: dict[str, Any]) -> bool:
+    return bool(document) and set(document) <= set(Scenario.model_fields)
+
+
+def _scenario_file_kind():
+    from .fileio import toml_kind
+
+    return toml_kind("scenario file", _is_scenario_document)
+
+
+#: Output kind of scenario files (the shipped default, ``stratsim optimize --out``): an
+#: existing file is replaced without ``--force`` only when its top-level keys are scenario keys.
+SCENARIO_FILE = _scenario_file_kind()
+
+
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Read and validate a scenario TOML file (the shipped default when ``path`` is None).
 

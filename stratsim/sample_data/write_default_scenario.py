@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import tomli_w
 
-from stratsim.engine.fileio import toml_kind, write_bytes
-from stratsim.engine.scenario import DEFAULT_SCENARIO_PATH, Scenario
+from stratsim.engine.fileio import write_bytes
+from stratsim.engine.scenario import DEFAULT_SCENARIO_PATH, SCENARIO_FILE, Scenario
 
 
 def render(scenario: Scenario) -> str:
@@ -36,9 +36,7 @@ def render(scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Output kind of scenario files: an existing file is replaced only when its top-level keys
-#: are scenario keys.
-SCENARIO_FILE = toml_kind("scenario file", lambda d: bool(d) and set(d) <= set(Scenario.model_fields))
+__all__ = ["SCENARIO_FILE", "main", "render"]
 
 
 def main() -> None:

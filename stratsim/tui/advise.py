@@ -274,7 +274,7 @@ class AdvisePane(Vertical, can_focus=True):
         for i, p in enumerate(points):
             d = p.decisions[0]
             t.add_row(
-                f"{i + 1}: lambda {p.lam:.2f}", f"mean {_fmt(p.mean)}", f"CVaR {_fmt(p.cvar)}", f"P(cash<0) {p.p_cash_negative:.2f}",
+                f"{i + 1}: lambda {p.lam:.2f}", f"mean {_fmt(p.mean)}", f"CVaR {_fmt(p.cvar)}", f"P(cash<0) {p.p_cash_negative_ever:.2f}",
                 "", f"budget {_fmt(d.budget)}", f"c_share {d.c_share:.2f}", f"privacy {d.privacy_share:.2f}",
             )  # fmt: skip
 

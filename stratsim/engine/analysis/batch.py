@@ -211,7 +211,7 @@ def make_batch(
         )
     device = torch.device(device)
     dt = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
-    overrides = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=dt)) for k, v in (overrides or {}).items()}
+    overrides = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)) for k, v in (overrides or {}).items()}
     for k, v in overrides.items():
         if v.dim() > 1 or (v.dim() == 1 and v.shape[0] != n_points):
             raise StratsimError(f"override {k}: shape {tuple(v.shape)}: expected one value or {n_points} (one per point)")

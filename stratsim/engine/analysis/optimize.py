@@ -35,12 +35,13 @@ currency. Over paths: ``J = (1 - lam)*mean(V) + lam*CVaR_alpha(V)``, ``CVaR_alph
 mean of the worst ``ceil(alpha*n)`` paths (Rockafellar & Uryasev 2000); ``lam = 0`` is
 risk-neutral.
 
-Constraints ``METRIC<=LIMIT`` / ``METRIC>=LIMIT``: ``p_cash_negative`` is the share of paths
-whose cash falls below 0 in any month of the horizon (running out of cash); any other
-KPI name (:data:`~stratsim.engine.kpi.KPIS`) is that KPI's mean over paths at the horizon.
+Constraints ``METRIC<=LIMIT`` / ``METRIC>=LIMIT``: ``p_cash_negative_ever`` is the share of
+paths whose cash falls below 0 in any month of the horizon (running out of cash); the KPI
+``p_cash_negative`` (cash below 0 *at the horizon*, as in ``run`` and ``sweep``) is refused
+with that hint, so one name has one meaning everywhere; any other KPI name (:data:`~stratsim.engine.kpi.KPIS`) is that KPI's mean over paths at the horizon.
 The gradient method handles them by an augmented Lagrangian (Nocedal & Wright 2006,
 ch. 17) whose multipliers are updated with the constraint's *exact* value (the relaxed
-``p_cash_negative`` is ``mean(sigmoid(-min_cash/tau))``, corrected by its last measured
+``p_cash_negative_ever`` is ``mean(sigmoid(-min_cash/tau))``, corrected by its last measured
 bias); for probabilities the inner limit is tightened by two standard errors so that
 the constraint still holds on fresh paths. CMA-ES and random search use a static
 penalty. A constraint no candidate met is reported as infeasible, never silently violated.
@@ -138,7 +139,7 @@ class Constraint:
 
     @property
     def is_probability(self) -> bool:
-        return self.metric == "p_cash_negative"
+        return self.metric == CASH_NEGATIVE_EVER
 
     @property
     def scale(self) -> float:
@@ -147,8 +148,13 @@ class Constraint:
         return 1.0 if self.is_probability or not self.limit else 0.05 * abs(self.limit)
 
 
+#: Constraint and evaluation metric: the share of paths whose cash is below 0 in any month
+#: of the horizon (the KPI ``p_cash_negative`` is cash below 0 at the horizon only).
+CASH_NEGATIVE_EVER = "p_cash_negative_ever"
+
+
 def parse_constraint(text: str) -> Constraint:
-    """``"p_cash_negative<=0.05"``, ``"incident_prob<=0.02"``, ``"satisfaction_b>=6"``.
+    """``"p_cash_negative_ever<=0.05"``, ``"incident_prob<=0.02"``, ``"satisfaction_b>=6"``.
 
     Raises:
         StratsimError: naming the text, the metric and what was expected.
@@ -160,16 +166,21 @@ def parse_constraint(text: str) -> Constraint:
             metric, _, limit = (s.strip() for s in text.partition(op))
             break
     else:
-        raise StratsimError(f"constraint {text!r}: expected METRIC<=LIMIT or METRIC>=LIMIT, e.g. p_cash_negative<=0.05")
-    if metric not in KPIS:
-        raise StratsimError(f"constraint {text!r}: metric {metric!r}: expected p_cash_negative or a KPI name ({', '.join(KPIS)})")
+        raise StratsimError(f"constraint {text!r}: expected METRIC<=LIMIT or METRIC>=LIMIT, e.g. {CASH_NEGATIVE_EVER}<=0.05")
+    if metric == "p_cash_negative":
+        raise StratsimError(
+            f"constraint {text!r}: metric 'p_cash_negative' is cash below 0 at the horizon only; "
+            f"expected {CASH_NEGATIVE_EVER} (cash below 0 in any month of the horizon)"
+        )
+    if metric not in KPIS and metric != CASH_NEGATIVE_EVER:
+        raise StratsimError(f"constraint {text!r}: metric {metric!r}: expected {CASH_NEGATIVE_EVER} or a KPI name ({', '.join(KPIS)})")
     try:
         value = float(limit)
     except ValueError:
         raise StratsimError(f"constraint {text!r}: limit {limit!r}: expected a number") from None
     if not math.isfinite(value):
         raise StratsimError(f"constraint {text!r}: limit {limit!r}: expected a finite number")
-    if metric == "p_cash_negative" and not 0 <= value <= 1:
+    if metric == CASH_NEGATIVE_EVER and not 0 <= value <= 1:
         raise StratsimError(f"constraint {text!r}: limit {value:g}: expected a probability in 0..1")
     return Constraint(metric, op, value)
 
@@ -451,11 +462,11 @@ def risk_objective(value: torch.Tensor, risk: Risk) -> torch.Tensor:
 
 
 def metric_values(out: Outcome, c: Constraint, relaxed: bool = False, tau: Any = None) -> torch.Tensor:
-    """Constraint metric per candidate ``[K]``; relaxed ``p_cash_negative`` is the smooth
+    """Constraint metric per candidate ``[K]``; relaxed ``p_cash_negative_ever`` is the smooth
     ``mean(sigmoid(-min_cash/tau))``."""
     import torch
 
-    if c.metric == "p_cash_negative":
+    if c.metric == CASH_NEGATIVE_EVER:
         if relaxed:
             return torch.sigmoid(-out.min_cash / tau).mean(-1)
         return (out.min_cash < 0).to(out.min_cash.dtype).mean(-1)
@@ -757,7 +768,7 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
 
     Returns:
         ``(stats per further point, summary per point)`` where a summary holds ``mean``,
-        ``p10``, ``cvar``, ``objective``, ``p_cash_negative`` and each constraint's value.
+        ``p10``, ``cvar``, ``objective``, ``p_cash_negative_ever`` and each constraint's value.
     """
     import torch
 
@@ -782,10 +793,10 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
         ("npv_p10", f"{npv} P10", "currency", o.value, q10),
         ("npv_cvar", f"{npv} CVaR{round(alpha * 100)}", "currency", o.value, lambda x: cvar(x.double(), alpha)),
         ("objective", "objective", "currency", o.value, lambda x: risk_objective(x.double(), risk)),
-        ("p_cash_negative", "P(cash<0 ever)", "probability", neg, lambda x: x.double().mean(-1)),
+        (CASH_NEGATIVE_EVER, "P(cash<0 ever)", "probability", neg, lambda x: x.double().mean(-1)),
     ]
     extra = [k for k in REPORT_KPIS if k in o.last]
-    extra += [c.metric for c in constraints if c.metric not in extra and c.metric != "p_cash_negative"]
+    extra += [c.metric for c in constraints if c.metric not in extra and c.metric != CASH_NEGATIVE_EVER]
     for k in extra:
         stat_fns.append((k, KPIS[k][0], KPIS[k][1], o.last[k], lambda x: x.double().mean(-1)))
     banded = {"npv_mean", *(n for n, *_ in stat_fns[5:])}
@@ -867,6 +878,8 @@ class Recommendation:
         return {
             "settings": {k: v for k, v in self.settings.items() if v is not None},
             "recommended": self.recommended[0].to_dict(),
+            # The whole plan of a quarterly schedule (one allocation per quarter).
+            **({"plan": [d.to_dict() for d in self.recommended]} if len(self.recommended) > 1 else {}),
             "feasible": self.feasible,
             "objective_current": self.summary_current["objective"],
             "objective_recommended": self.summary_recommended["objective"],
@@ -895,7 +908,7 @@ class OptimizeSettings:
 
     levers: tuple[str, ...] = LEVERS
     schedule: str = "stationary"
-    objective: str = "npv"
+    objective: str = "npv_total"  # the KPI optimized (objective_key): NPV with terminal value
     risk: Risk = field(default_factory=Risk)
     constraints: tuple[Constraint, ...] = ()
     method: str = "gradient"
@@ -937,8 +950,8 @@ def optimize(
     Raises:
         StratsimError: a bad setting (method, schedule, budget).
     """
-    if settings.objective != "npv":
-        raise StratsimError(f"objective {settings.objective!r}: expected npv")
+    if settings.objective != "npv_total":
+        raise StratsimError(f"objective {settings.objective!r}: expected npv_total (NPV with terminal value)")
     space = LeverSpace.build(base, settings.levers, start.steps, settings.schedule, settings.bounds)
     opt = Optimizer(start, space, settings.risk, settings.constraints, on_progress, should_stop)
     search = opt.run(settings.method, settings.budget_evals, seed=settings.seed, lr=settings.lr)
@@ -973,11 +986,11 @@ class FrontierPoint:
     mean: float
     p10: float
     cvar: float
-    p_cash_negative: float
+    p_cash_negative_ever: float
     feasible_train: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lambda": self.lam, "mean": self.mean, "p10": self.p10, "cvar": self.cvar, "p_cash_negative": self.p_cash_negative, "feasible_train": self.feasible_train, "allocation": [d.to_dict() for d in self.decisions]}
+        return {"lambda": self.lam, "mean": self.mean, "p10": self.p10, "cvar": self.cvar, CASH_NEGATIVE_EVER: self.p_cash_negative_ever, "feasible_train": self.feasible_train, "allocation": [d.to_dict() for d in self.decisions]}
 
 
 def frontier(
@@ -1012,8 +1025,8 @@ def frontier(
     cur = space.encode(base)
     _, summ = compare(eval_start, space, [cur, *thetas], settings.risk, settings.constraints)
     points = [
-        FrontierPoint(i / (k - 1), space.decisions(th), s["mean"], s["p10"], s["cvar"], s["p_cash_negative"], f)
+        FrontierPoint(i / (k - 1), space.decisions(th), s["mean"], s["p10"], s["cvar"], s[CASH_NEGATIVE_EVER], f)
         for i, (th, s, f) in enumerate(zip(thetas, summ[1:], feas, strict=True))
     ]
     s0 = summ[0]
-    return points, FrontierPoint(float("nan"), space.decisions(cur), s0["mean"], s0["p10"], s0["cvar"], s0["p_cash_negative"], True)
+    return points, FrontierPoint(float("nan"), space.decisions(cur), s0["mean"], s0["p10"], s0["cvar"], s0[CASH_NEGATIVE_EVER], True)

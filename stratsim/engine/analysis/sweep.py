@@ -156,7 +156,8 @@ def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
 
     Raises:
         StratsimError: naming the key: bad syntax, a non-number, N < 1, an empty range
-            (STOP below START, or N > 1 values on START == STOP).
+            (STOP below START, or N > 1 values on START == STOP), or N = 1 on a range
+            (START != STOP: one point where a range was meant).
     """
     import numpy as np
 
@@ -188,6 +189,8 @@ def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
             raise StratsimError(f"key {key}: range {rhs!r}: empty range; expected STOP >= START")
         if n > 1 and hi == lo:
             raise StratsimError(f"key {key}: range {rhs!r}: empty range; {n} points on one value, expected STOP > START")
+        if n < 2 and hi != lo:
+            raise StratsimError(f"key {key}: range {rhs!r}: {n} point on a range; expected N >= 2 (or KEY=V for one value)")
         return key, [float(x) for x in np.linspace(lo, hi, n)]
     values = [_number(p, key, "value") for p in rhs.split(",") if p.strip()]
     if not values:
@@ -564,12 +567,21 @@ class SweepResult:
 
 
 def check_objective(kpi: str, stat: str) -> None:
-    from ..kpi import KPIS, STATS
+    """Refuse an unknown KPI or statistic, and a quantile of a 0/1 probability KPI
+    (:data:`~stratsim.engine.kpi.PROBABILITY_KPIS`: only its mean, a probability, is
+    reported; its P10/P50/P90 are n/a).
+
+    Raises:
+        StratsimError: one line naming the KPI or statistic and what was expected.
+    """
+    from ..kpi import KPIS, PROBABILITY_KPIS, STATS
 
     if kpi not in KPIS:
         raise StratsimError(f"kpi {kpi!r}: unknown; expected one of {', '.join(KPIS)}")
     if stat not in STATS:
         raise StratsimError(f"statistic {stat!r}: expected one of {', '.join(STATS)}")
+    if kpi in PROBABILITY_KPIS and stat != "mean":
+        raise StratsimError(f"kpi {kpi} statistic {stat!r}: a probability (a 0/1 per path) has no quantiles (n/a); expected mean")
 
 
 def evaluate(
