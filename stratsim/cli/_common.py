@@ -67,14 +67,6 @@ def refuse_clobber(outputs: dict[str, Path | None], inputs: dict[str, Path | Non
         seen[path.resolve()] = flag
 
 
-def check_writable(path: Path) -> None:
-    """Refuse early (before any work) an output path whose folder does not exist or does
-    not take a new file, or that is a folder."""
-    from ..engine.fileio import check_output
-
-    check_output(path, None)
-
-
 def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: bool) -> None:
     """Refuse, before any work, each ``(flag, path, kind)`` output that cannot or must not
     be written (:func:`stratsim.engine.fileio.check_output`): a missing or unwritable
