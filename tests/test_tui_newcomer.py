@@ -43,6 +43,42 @@ async def test_quitting_during_an_optimization_stops_it(make_app, monkeypatch):
         assert pane.stop_event.is_set()  # told to stop at once, not left to run its budget
 
 
+# ======================================= 2: quitting while a recovery replays is prompt
+
+
+async def test_quit_and_discard_while_a_recovery_loads_does_not_wait_for_it(make_app, tmp_path, monkeypatch):
+    import threading
+
+    from stratsim.engine import session as store
+    from stratsim.engine.simulation import Simulation
+
+    sim = Simulation(n_paths=200, device="cpu")
+    sim.run(2)
+    store.save_session(sim, _slot1(tmp_path))
+    real_load, gate = store.load_session, threading.Event()
+
+    def slow_load(path, *a, **kw):  # a 1M-path replay: long, and it cannot stop mid-period
+        if threading.current_thread() is not threading.main_thread():
+            assert gate.wait(30)
+        return real_load(path, *a, **kw)
+
+    monkeypatch.setattr(store, "load_session", slow_load)
+    app = make_app(check_recovery=True, autosave=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: dialog(app) == "ChoiceDialog", "the recovery dialog")
+            await pilot.press("1")
+            await until(pilot, lambda: app.busy == "loading", "the recovery to load")
+            await pilot.press("q")
+            await until(pilot, lambda: dialog(app) == "ChoiceDialog", "the quit dialog")
+            await pilot.press("d")
+            await until(pilot, lambda: not app.is_running, "quit without waiting for the load")
+            assert not gate.is_set()
+    finally:
+        gate.set()
+    assert _slot1(tmp_path).exists()  # the autosave being recovered stays for next time
+
+
 # =============================================== 3: loading never autosaves an older state
 
 

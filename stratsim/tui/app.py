@@ -1192,7 +1192,10 @@ class StratsimApp(App):
                 return
             if self.queued:
                 self._ignore_queue(what.lower())
-            if self.busy or self.training:
+            if (self.busy or self.training) and not (choice == "d" and proceed == self._quit_now):
+                # (quit and discard: nothing to wait for; _quit_now stops what runs and
+                # bounds the exit, so a replay at 1M paths that cannot stop mid-period
+                # does not hold the terminal for half a minute)
                 self._run_stop.set()
                 self._train_stop.set()
                 self.note(f"stopping ({working}) before: {what.lower()}")
