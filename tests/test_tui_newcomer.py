@@ -13,8 +13,14 @@ import pytest
 
 pytest.importorskip("textual")
 
+import test_tui_safety as _safety  # noqa: E402
+
 from stratsim.tui import advise  # noqa: E402
-from test_tui_safety import SIZE, Gate, dialog, make_app, ready, shows, until  # noqa: E402, F401
+
+SIZE, Gate, dialog, ready, shows, until = (
+    _safety.SIZE, _safety.Gate, _safety.dialog, _safety.ready, _safety.shows, _safety.until
+)
+make_app = _safety.make_app  # the same app fixture (200 paths, cpu, seed 0)
 
 
 def _slot1(tmp_path):
@@ -237,5 +243,7 @@ async def test_the_quit_dialog_follows_the_run(make_app):
         await shows(pilot, app, "running (Period 2)")
         gate.open()
         await until(pilot, lambda: not app.busy and app.sim.period == 36, "the run to end", tries=3000)
-        await shows(pilot, app, "unsaved changes (Period 36)")
+        await until(pilot, lambda: "unsaved changes (Period 36)" in app.screen.question, "the text updated")
+        await shows(pilot, app, "unsaved changes (Period")  # (wrapped: "36)." below)
+        await shows(pilot, app, "36).")
         await pilot.press("escape")
