@@ -465,8 +465,8 @@ async def test_recovery_lists_each_candidate_with_its_period_and_time(make_app, 
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert dialog(app) == "ChoiceDialog"
-        await shows(pilot, app, "1  Period 5, saved ")
-        await shows(pilot, app, "2  Period 3, saved ")
+        await shows(pilot, app, "1  Period 5, 200 paths, saved ")
+        await shows(pilot, app, "2  Period 3, 200 paths, saved ")
         await pilot.press("2")
         await ready(app, pilot)
         assert app.sim.period == 3 and app.dirty

@@ -12,12 +12,16 @@ first's work, and recovering would restore the wrong run. Each instance therefor
 * a slot is held with an exclusive ``fcntl.flock`` on the hidden lock file
   ``DIR/.NAME[.k].autosave.toml.lock`` for as long as the instance runs. The kernel drops
   the lock when the process ends, however it ends (``kill -9`` included), so a lock is
-  never stale; the lock file itself is left in place (removing it would race with an
-  instance about to lock it).
+  never stale. On a clean release the instance removes its lock file while it still
+  holds the lock; an instance that opened the file just before and locks it afterwards
+  finds that the path no longer names the file it locked and tries again
+  (:func:`_try_lock` compares inodes), so removing it never lets two instances hold a
+  slot.
 
 :func:`recovery_candidates` lists the autosaves of a session that no live instance holds
-and that are newer than the session, with the period and save time each holds, so the
-operator can choose. Where ``fcntl`` does not exist (Windows) every instance uses slot 1,
+and that are newer than the session, with the period, path count and save time each
+holds, the one with the most work first (highest period, then newest), so the operator
+can choose. Where ``fcntl`` does not exist (Windows) every instance uses slot 1,
 as before. No torch import.
 """
 
@@ -62,13 +66,22 @@ def _try_lock(autosave: Path) -> int | None:
     Raises:
         OSError: the lock file cannot be created (read-only folder, ...).
     """
-    fd = os.open(_lock_path(autosave), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    lock = _lock_path(autosave)
+    for _ in range(8):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except OSError:  # removed by its releasing holder meanwhile
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # locked a file its holder removed on release: lock the new one
+    return None
 
 
 @dataclass
@@ -88,9 +101,12 @@ class AutosaveClaim:
         return self._fd is not None
 
     def release(self) -> None:
-        """Let another instance use the slot (idempotent)."""
+        """Let another instance use the slot and remove the lock file this instance
+        created for it, while still holding the lock (idempotent)."""
         fd, self._fd = self._fd, None
         if fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(_lock_path(self.path))
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -113,6 +129,8 @@ def claim_autosave(session: str | Path) -> AutosaveClaim:
         except OSError:  # no lock file possible here: write slot 1, its errors are reported
             return AutosaveClaim(p, slot_path(p, 1), 1)
         if fd is not None and (auto.exists() or auto.is_symlink()):
+            with contextlib.suppress(OSError):  # the lock file this probe created
+                os.unlink(_lock_path(auto))
             os.close(fd)  # free, but it holds an autosave to recover: keep it as it is
         elif fd is not None:
             return AutosaveClaim(p, auto, k, fd)
@@ -130,32 +148,38 @@ def held_elsewhere(autosave: Path) -> bool:
         return False
     if fd is None:
         return True
+    with contextlib.suppress(OSError):  # nobody holds it: leave no lock file behind
+        os.unlink(_lock_path(autosave))
     os.close(fd)
     return False
 
 
 @dataclass(frozen=True)
 class RecoveryCandidate:
-    """An autosave that could be recovered: ``path``; ``period`` (months simulated) and
-    ``saved`` (``[meta].saved``) read from it (None when unreadable: loading it then says
-    why); ``mtime`` its modification time (seconds since the epoch)."""
+    """An autosave that could be recovered: ``path``; ``period`` (months simulated),
+    ``n_paths`` (Monte-Carlo paths, ``[run].n_paths``) and ``saved`` (``[meta].saved``)
+    read from it (None when unreadable: loading it then says why); ``mtime`` its
+    modification time (seconds since the epoch)."""
 
     path: Path
     period: int | None
     saved: datetime | None
     mtime: float
+    n_paths: int | None = None
 
     def describe(self) -> str:
-        """``Period 8, saved 2026-11-30 14:02 (plan.autosave.toml)`` (local time)."""
+        """``Period 8, 1,000,000 paths, saved 2026-11-30 14:02:10 (plan.autosave.toml)``
+        (local time)."""
         when = datetime.fromtimestamp(self.mtime).strftime("%Y-%m-%d %H:%M:%S")
         if self.saved is not None:
             when = self.saved.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         period = f"Period {self.period}" if self.period is not None else "unreadable"
-        return f"{period}, saved {when} ({self.path.name})"
+        paths = f", {self.n_paths:,} paths" if self.n_paths is not None else ""
+        return f"{period}{paths}, saved {when} ({self.path.name})"
 
 
 def _read_candidate(path: Path, mtime: float) -> RecoveryCandidate:
-    period = saved = None
+    period = saved = n_paths = None
     try:
         with path.open("rb") as f:
             doc = tomllib.load(f)
@@ -164,14 +188,17 @@ def _read_candidate(path: Path, mtime: float) -> RecoveryCandidate:
             period = run["period"]
         if isinstance(meta.get("saved"), datetime):
             saved = meta["saved"]
+        if isinstance(run.get("n_paths"), int) and not isinstance(run.get("n_paths"), bool):
+            n_paths = run["n_paths"]
     except (OSError, ValueError, RecursionError, AttributeError):
         pass
-    return RecoveryCandidate(path, period, saved, mtime)
+    return RecoveryCandidate(path, period, saved, mtime, n_paths)
 
 
 def recovery_candidates(session: str | Path, own: Path | None = None) -> list[RecoveryCandidate]:
-    """Autosaves of ``session`` to offer for recovery, newest first: each slot's file that
-    is newer than the session (or the session does not exist) and that no live instance
+    """Autosaves of ``session`` to offer for recovery, the one with the most work first
+    (highest period, then newest; unreadable ones last): each slot's file that is newer
+    than the session (or the session does not exist) and that no live instance
     holds (``own``, this instance's slot, is listed even though it holds it)."""
     p = Path(session)
     try:
@@ -200,4 +227,7 @@ def recovery_candidates(session: str | Path, own: Path | None = None) -> list[Re
         if (own is None or auto != own) and held_elsewhere(auto):
             continue
         found.append((st.st_mtime_ns, _read_candidate(auto, st.st_mtime)))
-    return [c for _, c in sorted(found, key=lambda t: -t[0])]
+    def most_work(t: tuple[int, RecoveryCandidate]) -> tuple[int, int]:
+        return (-(t[1].period if t[1].period is not None else -1), -t[0])
+
+    return [c for _, c in sorted(found, key=most_work)]

@@ -219,7 +219,10 @@ class AdvisePane(Vertical, can_focus=True):
         sim = getattr(app, "sim", None)
         if sim is not None:
             sim.optimizations = [*getattr(sim, "optimizations", []), {"period": period, **result.record()}]
-            app.dirty = True
+            app.dirty = True  # the run's record changed: the header says modified at once
+            show_header = getattr(app, "_show_header", None)
+            if show_header is not None:
+                show_header()
 
     def _show(self, rec: Any) -> None:
         s = rec.search

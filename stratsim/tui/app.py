@@ -50,7 +50,7 @@ from .text import printable, safe, shorten_path
 from .widgets.status import StatusHeader, StatusInfo
 
 if TYPE_CHECKING:
-    from textual.widgets import RichLog, TabbedContent
+    from textual.widgets import RichLog, Static, TabbedContent
 
     from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
     from .screens.help import HelpScreen, binding_rows
@@ -67,8 +67,8 @@ def _import_ui() -> None:
     frame (the splash screen), so they do not delay it."""
     global BranchDialog, ChoiceDialog, FileDialog, MessageDialog, HelpScreen, binding_rows
     global MainScreen, AllocationPanel, ValueInput, HistoryCharts, ComparePane, KpiTable
-    global PreviewTable, TrainingPane, RichLog, TabbedContent
-    from textual.widgets import RichLog, TabbedContent
+    global PreviewTable, TrainingPane, RichLog, Static, TabbedContent
+    from textual.widgets import RichLog, Static, TabbedContent
 
     from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
     from .screens.help import HelpScreen, binding_rows
@@ -450,8 +450,11 @@ class StratsimApp(App):
         session was saved or opened."""
         self._train_stop.set()
         self._run_stop.set()
-        if not self.dirty and not self.busy:
-            return None  # nothing beyond the session file (or an untouched new session)
+        if not self.dirty and self.busy in ("", "loading"):
+            # nothing beyond the session file (or an untouched new session); while a
+            # session or an autosave loads, the file it loads from is that state: a
+            # period-0 autosave written now would be offered above it at the next start
+            return None
         return self._stable if self._stable is not None else self.sim
 
     def _on_signal_saved(self, signum: int) -> None:
@@ -581,11 +584,23 @@ class StratsimApp(App):
         branch = self.branches.get(self.compare_with) if self.compare_with else None
         screen.query_one(ComparePane).show(history, branch, list(self.branches))
 
+    #: The preview's title; with an invalid value, ``(invalid draft: not previewed)``.
+    PREVIEW_TITLE = "Next period preview (Δ: draft minus policy)"
+
     def _update_preview(self, draft: Any) -> None:
-        """Preview the next period under ``draft`` and under the policy's decision."""
+        """Preview the next period under ``draft`` and under the policy's decision; while
+        a value holds invalid text there is no draft: the preview is cleared and says so."""
         sim = self.sim
         screen = self._main_screen()
         if sim is None or screen is None or self.busy:
+            return
+        invalid = bool(screen.query_one(AllocationPanel).invalid)
+        title = "Next period preview: [b]invalid draft[/b], not previewed" if invalid else self.PREVIEW_TITLE
+        screen.query_one("#preview-title", Static).update(title)
+        if invalid:
+            self._draft_preview = None
+            current = sim.history[-1] if sim.history else None
+            screen.query_one(PreviewTable).show(current, None, None)
             return
         base_decision = sim.next_decision()
         key = (sim.period, len(sim.decisions), base_decision, id(sim))
@@ -604,6 +619,9 @@ class StratsimApp(App):
     # ============================================================ allocation
     def on_allocation_panel_draft_changed(self, event: AllocationPanel.DraftChanged) -> None:
         self._update_preview(event.decision)
+
+    def on_allocation_panel_draft_invalid(self, event: AllocationPanel.DraftInvalid) -> None:
+        self._update_preview(None)
 
     def on_allocation_panel_apply(self, event: AllocationPanel.Apply) -> None:
         from ..engine.errors import DecisionError
@@ -1174,24 +1192,29 @@ class StratsimApp(App):
                 return
             if self.queued:
                 self._ignore_queue(what.lower())
-            if self.busy or self.training:
+            if (self.busy or self.training) and not (choice == "d" and proceed == self._quit_now):
+                # (quit and discard: nothing to wait for; _quit_now stops what runs and
+                # bounds the exit, so a replay at 1M paths that cannot stop mid-period
+                # does not hold the terminal for half a minute)
                 self._run_stop.set()
                 self._train_stop.set()
                 self.note(f"stopping ({working}) before: {what.lower()}")
-                self._when_idle.append(lambda: save_then(proceed) if choice == "s" else proceed())
+                self._when_idle.append(lambda: save_then(proceed) if choice == "s" else (self._discard_changes(), proceed()))
                 self._wait_idle()
             elif choice == "s":
                 save_then(proceed)
             else:
+                self._discard_changes()
                 proceed()
 
-        period = self.sim.period if self.sim is not None else 0
-        state = f"is {safe(working)} (Period {period}); it will be stopped" if working else f"has unsaved changes (Period {period})"
+        def question() -> str:  # computed again while shown: a run goes on behind it
+            working = ", ".join(x for x in (self.busy, "training" if self.training else "") if x)
+            period = self.sim.period if self.sim is not None else 0
+            state = f"is {safe(working)} (Period {period}); it will be stopped" if working else f"has unsaved changes (Period {period})"
+            return f"{what}: the session [b]{safe(self.session_label())}[/b] {state}."
+
         self.push_screen(
-            ChoiceDialog(
-                f"{what}: the session [b]{safe(self.session_label())}[/b] {state}.",
-                [("s", "s Save first"), ("d", "d Discard changes"), ("c", "esc Cancel")],
-            ),
+            ChoiceDialog(question(), [("s", "s Save first"), ("d", "d Discard changes"), ("c", "esc Cancel")], live=question),
             answer,
         )
 
@@ -1216,10 +1239,35 @@ class StratsimApp(App):
     def _quit_now(self) -> None:
         self._train_stop.set()
         self._run_stop.set()
+        self._stop_advise()
         if self.sim is not None and not self.dirty and self.options.autosave and self._claim is not None:
             with contextlib.suppress(OSError):
                 self._claim.path.unlink(missing_ok=True)  # only this instance's own autosave
+        if any(w.is_running for w in self.workers) and not self.is_headless:
+            # a worker thread (an optimization's last evaluation, a replay at 1M paths)
+            # can run for many seconds after it is told to stop, and Python waits for it
+            # before the process ends: bound the exit like the signal path does
+            terminal.exit_within(0, EXIT_GRACE_S)
         self.exit()
+
+    def _stop_advise(self) -> None:
+        """Tell a running optimization (the Advise tab) to stop."""
+        screen = self._main_screen()
+        if screen is None:
+            return
+        from .advise import AdvisePane
+
+        for pane in screen.query(AdvisePane):
+            pane.stop_event.set()
+
+    def _discard_changes(self) -> None:
+        """The operator chose "Discard changes": nothing is unsaved any more, and this
+        instance's autosave (which holds exactly those changes) is removed, so it is not
+        offered for recovery at the next start."""
+        self.dirty = False
+        if self._claim is not None:
+            with contextlib.suppress(OSError):
+                self._claim.path.unlink(missing_ok=True)  # only this instance's own autosave
 
     # ---------------------------------------------------------------- branches
     def action_branch(self) -> None:
@@ -1253,14 +1301,15 @@ class StratsimApp(App):
     def help_rows(self) -> list[tuple[str, str, str]]:
         return binding_rows(
             ("main", MAIN_BINDINGS),
-            ("value", ValueInput.BINDINGS + [("+", "", "Step up"), ("-", "", "Step down"), ("enter", "", "Apply the draft"), ("tab", "", "Next value")]),
+            ("value", ValueInput.BINDINGS + [("+", "", "Step up"), ("-", "", "Typed (a minus sign; never a step)"), ("enter", "", "Apply the draft"), ("tab", "", "Next value")]),
             ("app", [("ctrl+p", "command_palette", "Command palette (every action)"), ("left/right", "", "Switch tab (tab bar focused)")]),
         )
 
     def action_help(self) -> None:
         """List every key binding."""
         notes = (
-            "Allocation: tab into a value, change it with up/down or +/-, or type a number; "
+            "Allocation: tab into a value, change it with up/down or +, or type a number "
+            "(- is always typed: -3 is refused as negative); "
             "the Run tab previews the next period (Δ vs the policy's decision); enter applies "
             "it (policy becomes manual), esc discards and leaves the value so letters work again.\n"
             "Dialogs: tab moves, enter confirms, esc cancels. Training: t, pick 1-4, enter.\n"

@@ -6,6 +6,7 @@ button, ``escape`` cancels, ``tab`` moves between fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -114,20 +115,32 @@ class ChoiceDialog(ModalScreen[str]):
     ChoiceDialog Button { margin-right: 1; }
     """
 
-    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+    def __init__(self, question: str, choices: list[tuple[str, str]], live: Callable[[], str] | None = None) -> None:
+        """``live``: when given, called every 0.25 s while shown to recompute the question
+        (markup, escaped like ``question``): the state it describes can change behind
+        the dialog (a run to the horizon goes on)."""
         super().__init__()
         self.question = question
         self.choices = choices
+        self.live = live
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Static(self.question, id="choice-question")
             with Horizontal():
                 for key, label in self.choices:
                     yield Button(label, id=f"choice-{key}", compact=True)
 
     def on_mount(self) -> None:
         self.query(Button).first().focus()
+        if self.live is not None:
+            self.set_interval(0.25, self._refresh_question)
+
+    def _refresh_question(self) -> None:
+        text = self.live()
+        if text != self.question:
+            self.question = text
+            self.query_one("#choice-question", Static).update(text)
 
     def on_key(self, event) -> None:
         for key, _ in self.choices:

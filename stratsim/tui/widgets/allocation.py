@@ -1,7 +1,8 @@
 """The allocation panel: every decision value, adjustable from the keyboard.
 
-Keys in a value: ``up``/``+`` one step up, ``down``/``-`` one step down, or type a
-number; ``enter`` applies the draft (the simulation then holds it and the policy turns
+Keys in a value: ``up``/``+`` one step up, ``down`` one step down, or type a number
+(``-`` is always typed as a character, never a step: ``-3`` is a negative number, refused
+like any value out of range, and ``1e-3`` can be typed); ``enter`` applies the draft (the simulation then holds it and the policy turns
 ``manual``), ``escape`` discards the draft and leaves the panel so single-letter keys
 work again. A typed value that is not a number or is out of range is shown as invalid
 and never reaches the draft. Changing a split share rebalances the other shares of that
@@ -26,7 +27,7 @@ from ..text import safe
 
 
 class ValueInput(Input):
-    """An Input for one decision field; arrows and ``+``/``-`` step the value.
+    """An Input for one decision field; arrows and ``+`` step the value, ``-`` is typed.
 
     Editing keys (backspace, delete, ctrl+u, cursor moves, enter) are handled in the key
     handler, in the order they arrive, rather than as bindings: Textual runs a binding as
@@ -77,10 +78,10 @@ class ValueInput(Input):
             event.prevent_default()
             await self.run_action(action)
             return
-        if event.character in ("+", "-"):
+        if event.character == "+":  # "-" is a character: "-3" must not be step-down then "3"
             event.stop()
             event.prevent_default()
-            self.post_message(self.Bump(self.field_key, 1 if event.character == "+" else -1))
+            self.post_message(self.Bump(self.field_key, 1))
             return
         await super()._on_key(event)
 
@@ -119,6 +120,10 @@ class AllocationPanel(VerticalScroll):
         def __init__(self, decision: Decision) -> None:
             super().__init__()
             self.decision = decision
+
+    class DraftInvalid(Message):
+        """A value holds text that is not a valid value: no draft to preview until it
+        is fixed or discarded (the last valid draft is not what the field says)."""
 
     class Apply(Message):
         """The operator pressed enter: hold ``decision`` from now on."""
@@ -193,7 +198,7 @@ class AllocationPanel(VerticalScroll):
             elif self.has_draft:
                 text = "draft previewed: [b]enter[/b] apply, [b]esc[/b] discard"
             else:
-                text = "tab to a value; ↑↓ or +/- step, or type; enter applies"
+                text = "tab to a value; ↑↓ or + step, or type; enter applies"
         self.query_one("#alloc-status", Static).update(text)
 
     def _new_draft(self, decision: Decision, skip: str | None = None) -> None:
@@ -231,6 +236,7 @@ class AllocationPanel(VerticalScroll):
             self.invalid[inp.field_key] = str(exc)
             inp.add_class("-bad")
             self._set_status()
+            self.post_message(self.DraftInvalid())
             return
         self.invalid.pop(inp.field_key, None)
         inp.remove_class("-bad")
