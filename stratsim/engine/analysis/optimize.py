@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decisions import SPLIT_KEYS, Decision, DecisionTensors
 from ..errors import StratsimError
+from . import parse_finite
 
 if TYPE_CHECKING:
     import torch
@@ -174,12 +175,7 @@ def parse_constraint(text: str) -> Constraint:
         )
     if metric not in KPIS and metric != CASH_NEGATIVE_EVER:
         raise StratsimError(f"constraint {text!r}: metric {metric!r}: expected {CASH_NEGATIVE_EVER} or a KPI name ({', '.join(KPIS)})")
-    try:
-        value = float(limit)
-    except ValueError:
-        raise StratsimError(f"constraint {text!r}: limit {limit!r}: expected a number") from None
-    if not math.isfinite(value):
-        raise StratsimError(f"constraint {text!r}: limit {limit!r}: expected a finite number")
+    value = parse_finite(limit, f"constraint {text!r}: limit")
     if metric == CASH_NEGATIVE_EVER and not 0 <= value <= 1:
         raise StratsimError(f"constraint {text!r}: limit {value:g}: expected a probability in 0..1")
     return Constraint(metric, op, value)

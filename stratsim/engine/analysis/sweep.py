@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decisions import SPLIT_KEYS, Decision
 from ..errors import DecisionError, ScenarioError, StratsimError
+from . import parse_finite
 from .batch import DECISION_LEVERS
 
 if TYPE_CHECKING:
@@ -138,13 +139,7 @@ class Design:
 
 
 def _number(text: str, key: str, what: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise StratsimError(f"key {key}: {what} {text!r}: expected a number") from None
-    if not math.isfinite(v):
-        raise StratsimError(f"key {key}: {what} {text!r}: expected a finite number")
-    return v
+    return parse_finite(text, f"key {key}: {what}")
 
 
 def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
