@@ -38,6 +38,11 @@ def register(sub) -> None:
         help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
     )  # fmt: skip
     p.add_argument("--no-autosave", action="store_true", help="do not autosave after every period")
+    p.add_argument(
+        "--ascii", action="store_true",
+        help="draw only ASCII (chart markers, symbols, borders); the default when the terminal's locale "
+        "(LC_ALL, LC_CTYPE, LANG) or stdout is not UTF-8",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -53,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
         if args.theme not in BUILTIN_THEMES:
             raise StratsimError(f"--theme {args.theme!r}: expected one of {', '.join(BUILTIN_THEMES)}")
+    import sys
+
     from ..tui.app import StratsimApp, TuiOptions
+    from ..tui.glyphs import terminal_is_utf8
     from ._common import set_threads
 
     # Once for the process (the TUI's worker threads share torch's pool): --paths of a new
@@ -70,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         models_dir=args.models,
         autosave=not args.no_autosave,
         train_epochs=args.epochs,
+        ascii=args.ascii or not terminal_is_utf8(os.environ, getattr(sys.stdout, "encoding", None)),
     )
     app = StratsimApp(options)
     app.run()

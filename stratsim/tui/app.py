@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, SystemCommand
 
-from . import terminal
+from . import glyphs, terminal
 from .bindings import MAIN_BINDINGS
 from .messages import EngineFailed, EngineReady, RunProgress, TrainFinished, TrainUpdate
 from .screens.splash import SplashScreen
@@ -107,6 +107,7 @@ class TuiOptions:
             when another instance holds that one (:mod:`stratsim.engine.instances`).
         check_recovery: offer a newer autosave for recovery on start.
         train_epochs: maximum epochs proposed in the training dialog.
+        ascii: draw ASCII replacements of every symbol (:mod:`stratsim.tui.glyphs`).
     """
 
     session: Path | None = None
@@ -119,6 +120,7 @@ class TuiOptions:
     autosave: bool = True
     check_recovery: bool = True
     train_epochs: int = 30
+    ascii: bool = False
 
 
 class StratsimApp(App):
@@ -131,6 +133,7 @@ class StratsimApp(App):
     def __init__(self, options: TuiOptions | None = None) -> None:
         super().__init__()
         self.options = options or TuiOptions()
+        glyphs.set_ascii(self.options.ascii)
         self.sim: Any = None
         self.engine_ready = False
         self.session_path: Path | None = self.options.session

@@ -34,6 +34,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import glyphs
+
 #: How often the terminal is checked (seconds).
 POLL_S = 0.2
 #: Sequences that undo what Textual set on the terminal: leave the alternate screen, show
@@ -151,9 +153,15 @@ def _make_driver() -> type:
 
     class StratsimDriver(LinuxDriver):
         """Textual's Linux driver, plus: a hung-up terminal (EOF or EIO) is a lost terminal
-        (:func:`terminal_lost`), not a crash with a traceback nor a spinning input thread."""
+        (:func:`terminal_lost`), not a crash with a traceback nor a spinning input thread;
+        in ASCII mode (:mod:`stratsim.tui.glyphs`) every character written is ASCII."""
 
         _watch: TerminalWatch | None = None
+
+        def write(self, data: str) -> None:
+            if glyphs.is_ascii():
+                data = glyphs.to_ascii(data)
+            super().write(data)
 
         def start_application_mode(self) -> None:
             super().start_application_mode()
