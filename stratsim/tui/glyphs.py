@@ -52,7 +52,7 @@ GLYPHS: dict[str, tuple[str, str]] = {
 #: Heat-map shades, low to high (5 levels).
 SHADES = (" ░▒▓█", " .:+#")
 #: plotext markers: (Unicode, ASCII) for the mean line and for the P10..P90 band.
-MARKERS = {"mean": ("braille", "*"), "band": ("dot", ".")}
+MARKERS = {"mean": ("braille", "*"), "band": ("·", ".")}
 
 #: Fixed replacements of :func:`to_ascii`, one character for one (the terminal's cells
 #: must not move: Textual laid the line out for the original); other characters are
