@@ -10,23 +10,39 @@ from __future__ import annotations
 import math
 
 
-def fmt(value: float) -> str:
+def fmt(value: float, digits: int = 3) -> str:
     """Compact number for tables and status lines: 1.23G, 1.23M, 45.6k, 123, 0.123 (three
     significant digits, SI-style suffixes k = 1e3, M = 1e6, G = 1e9, in the unit of the value
     itself, e.g. currency or users); ``n/a`` for NaN (a quantile of a probability, a CAC
-    without acquisitions)."""
+    without acquisitions). ``digits`` (2 or 3) shortens the digits for a narrow column,
+    never the suffix: with 2, ``8025`` is ``8k`` and ``78_700`` is ``79k``."""
     if value != value:
         return "n/a"
     a = abs(value)
     if a >= 1e9:
-        return f"{value / 1e9:.3g}G"
+        return _digits(value / 1e9, digits) + "G"
     if a >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if a >= 100:
+        return _digits(value / 1e6, digits) + "M"
+    if a >= 1e4 or (digits < 3 and a >= 1e3):
+        return _digits(value / 1e3, digits) + "k"
+    if a >= 10**digits:
         return f"{value:.0f}"
-    return f"{value:.3g}"
+    return _digits(value, digits)
+
+
+def _digits(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, never in exponent notation (99.94 -> 99.9
+    or 100, not 1e+02)."""
+    text = f"{x:.{digits}g}"
+    return f"{x:.0f}" if "e" in text and abs(x) >= 1 else text
+
+
+def pct(value: float, digits: int = 3) -> str:
+    """A fraction as a percentage with ``digits`` significant digits at most (``0.013`` ->
+    ``1.3%``, ``0.00015`` -> ``0.015%``, ``0`` -> ``0%``); ``n/a`` for NaN."""
+    if value != value:
+        return "n/a"
+    return f"{value * 100:.{digits}g}%"
 
 
 def duration(seconds: float) -> str:

@@ -6,9 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ...format import fmt
 from ..text import safe
-from .kpis import SHORT, SHOWN, signed
+from .kpis import SHORT, SHOWN, signed, value
 
 
 class ComparePane(Vertical):
@@ -51,8 +50,8 @@ class ComparePane(Vertical):
             b = other[k]["mean"] if other else None
             table.add_row(
                 SHORT[k],
-                fmt(c) if c is not None else "–",
-                fmt(b) if b is not None else "–",
-                signed(c - b) if c is not None and b is not None else "–",
+                value(k, c),
+                value(k, b),
+                signed(c - b, kpi=k) if c is not None and b is not None else value(k, None),
                 key=k,
             )
