@@ -23,7 +23,22 @@ from textual.widgets import Input, Label, Static
 from ...engine.decisions import SPLIT_KEYS, Decision
 from ...engine.errors import DecisionError
 from .. import edit
+from ..glyphs import glyph
 from ..text import safe
+
+#: The unit beside each value (fits 9 columns; the help line of a field has the long
+#: form, :attr:`stratsim.tui.edit.Field.unit`): budget in currency per month, shares of
+#: what they split, prices per month.
+UNITS = {"budget": "cur/month", "privacy_share": "of budget", "c_share": "of rest", "c_price": "/user/mo", "b_seat_price": "/seat/mo"}
+
+
+def unit_label(key: str) -> str:
+    """Short unit shown right of the value of ``key`` (``c_split.ux``: ``of C``)."""
+    if key.startswith("c_split."):
+        return "of C"
+    if key.startswith("b_split."):
+        return "of B"
+    return UNITS[key]
 
 
 class ValueInput(Input):
@@ -107,7 +122,8 @@ class AllocationPanel(VerticalScroll):
     AllocationPanel { width: 36; height: 1fr; padding: 0 1; }
     AllocationPanel .row { height: 1; }
     AllocationPanel .row Label { width: 14; }
-    AllocationPanel ValueInput { width: 12; height: 1; border: none; padding: 0 1; }
+    AllocationPanel .row Label.unit { width: 1fr; color: $text-muted; }
+    AllocationPanel ValueInput { width: 10; height: 1; border: none; padding: 0 1; }
     AllocationPanel ValueInput:focus { border: none; background: $accent 40%; }
     AllocationPanel ValueInput.-bad { background: $error 40%; text-style: bold; }
     AllocationPanel .sum { height: 1; color: $text-muted; }
@@ -144,7 +160,8 @@ class AllocationPanel(VerticalScroll):
         for f in edit.FIELDS:
             with Horizontal(classes="row"):
                 yield Label(f.label)
-                yield ValueInput(f.key, placeholder="…")
+                yield ValueInput(f.key, placeholder=glyph("ellipsis"))
+                yield Label(unit_label(f.key), classes="unit")
             if f.key == f"c_split.{SPLIT_KEYS[-1]}":
                 yield Label("", id="sum-c_split", classes="sum")
             if f.key == f"b_split.{SPLIT_KEYS[-1]}":
@@ -198,7 +215,7 @@ class AllocationPanel(VerticalScroll):
             elif self.has_draft:
                 text = "draft previewed: [b]enter[/b] apply, [b]esc[/b] discard"
             else:
-                text = "tab to a value; ↑↓ or + step, or type; enter applies"
+                text = f"tab to a value; {glyph('up')}{glyph('down')} or + step, or type; enter applies"
         self.query_one("#alloc-status", Static).update(text)
 
     def _new_draft(self, decision: Decision, skip: str | None = None) -> None:
