@@ -46,8 +46,6 @@ GLYPHS: dict[str, tuple[str, str]] = {
     "right": ("→", "->"),
     "left": ("←", "<-"),
     "times": ("×", "x"),
-    "best": ("★", "*"),
-    "draft": ("◆", "o"),
 }
 #: Heat-map shades, low to high (5 levels).
 SHADES = (" ░▒▓█", " .:+#")

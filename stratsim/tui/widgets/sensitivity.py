@@ -27,6 +27,9 @@ from textual.message import Message
 from textual.widgets import Button, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from .. import glyphs
+from ..glyphs import glyph, shades
+
 #: Paths per point and ``c_share`` levels of the TUI's analyses: small enough for a few
 #: seconds on a busy laptop core; the CLI (``stratsim sensitivity``) takes more.
 TUI_PATHS = 200
@@ -34,7 +37,10 @@ TORNADO_SHARES = 6
 SWEEP_SHARES = 11
 HEAT_PRIVACY = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 HEAT_SHARES = 6
-_SHADES = " ░▒▓█"
+#: Heat-map cell colours, lowest NPV to highest (a dark-to-bright blue ramp that reads
+#: on dark and light themes), and the text colour on each.
+HEAT_COLORS = ("#1d2b3a", "#24486b", "#2f6b9a", "#4a93c8", "#8cc8f0")
+HEAT_TEXT = ("white", "white", "white", "black", "black")
 
 
 class AnalysisProgress(Message):
@@ -213,6 +219,7 @@ class SensitivityPane(Vertical):
 
     def _show_tornado(self, t: Any) -> None:
         from ...format import fmt
+        from .charts import value_ticks
 
         self.remove_class("heat")
         rows = list(reversed(t.rows))  # plotext draws the first bar at the bottom
@@ -225,14 +232,21 @@ class SensitivityPane(Vertical):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("NPV change from base: low (left) / high (right) of each assumption")
+        plt.title("NPV mean at the horizon: change from base, assumption at its low/high end")
         names = [r.key.split(".", 1)[1][:18] for r in rows]
-        plt.bar(names, [r.kpi_low - t.base_kpi for r in rows], orientation="horizontal", label="low", color="orange", width=0.4)
-        plt.bar(names, [r.kpi_high - t.base_kpi for r in rows], orientation="horizontal", label="high", color="cyan", width=0.4)
+        low = [r.kpi_low - t.base_kpi for r in rows]
+        high = [r.kpi_high - t.base_kpi for r in rows]
+        plt.bar(names, low, orientation="horizontal", label="low end", color="orange", width=0.4)
+        plt.bar(names, high, orientation="horizontal", label="high end", color="cyan", width=0.4)
+        lo, hi = min([0.0, *low, *high]), max([0.0, *low, *high])
+        ticks, labels = value_ticks(lo, hi, "currency")
+        plt.xticks(ticks, labels)
+        plt.xlabel(f"{glyph('delta')} NPV mean vs base {fmt(t.base_kpi)} (currency)")
         widget.refresh()
 
     def _show_line(self, res: Any, extra: dict) -> None:
         from ...format import fmt
+        from .charts import value_ticks
 
         self.remove_class("heat")
         x = res.prepared.design.values[:, 0].tolist()
@@ -246,12 +260,18 @@ class SensitivityPane(Vertical):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("NPV vs c_share (mean, P10, P90)")
-        plt.xlabel("c_share")
-        plt.plot(x, [s["mean"] for s in stats], label="mean", color="cyan", marker="braille")
-        plt.plot(x, [s["p10"] for s in stats], label="P10", color="orange", marker="dot")
-        plt.plot(x, [s["p90"] for s in stats], label="P90", color="green", marker="dot")
+        plt.title("NPV (currency) vs c_share: mean (bold), P10 and P90; draft: vertical line")
+        plt.xlabel("c_share (share of the rest to To C)")
+        plt.plot(x, [s["p10"] for s in stats], label="P10", color="orange", marker=glyphs.marker("band"))
+        plt.plot(x, [s["p90"] for s in stats], label="P90", color="green", marker=glyphs.marker("band"))
+        plt.plot(x, [s["mean"] for s in stats], label="mean", color="cyan+", style="bold", marker=glyphs.marker("mean"))
         plt.vline(extra["draft_share"], "gray")
+        values = [v for s in stats for v in (s["p10"], s["mean"], s["p90"]) if v == v]
+        if values:
+            ticks, labels = value_ticks(min(values), max(values), "currency")
+            plt.yticks(ticks, labels)
+        xt, xl = value_ticks(0.0, 1.0, "%")
+        plt.xticks(xt, xl)
         widget.refresh()
 
     def _show_heat(self, res: Any, extra: dict) -> None:
@@ -265,18 +285,28 @@ class SensitivityPane(Vertical):
         lo, hi = float(y.min()), float(y.max())
         best = res.best("npv")
         cell = {(a, b): float(val) for (a, b), val in zip(v.tolist(), y.tolist(), strict=True)}
+        levels = len(HEAT_COLORS)
+
+        def level(val: float) -> int:
+            return 0 if hi == lo else min(levels - 1, int((val - lo) / (hi - lo) * levels))
+
         text = Text()
-        text.append(f"NPV mean at month {res.spec.steps}: c_share (columns) x privacy_share (rows); "
-                    f"darker = higher ({fmt(lo)} .. {fmt(hi)}); * best, o draft\n")  # fmt: skip
-        text.append("priv\\c_share " + "".join(f"{s:>7.1f}" for s in shares) + "\n")
+        text.append(f"NPV mean (currency) at month {res.spec.steps}: columns c_share, rows privacy_share\n")
+        text.append("priv\\c_share " + "".join(f"{s:>8.0%}" for s in shares) + "\n")
         for p in reversed(privs):
-            text.append(f"{p:>11.2f}  ")
+            text.append(f"{p:>11.0%}  ")
             for s in shares:
                 val = cell[(s, p)]
-                level = 0 if hi == lo else round((val - lo) / (hi - lo) * (len(_SHADES) - 1))
                 mark = "*" if (s, p) == tuple(v[best]) else ("o" if abs(s - extra["draft_share"]) < 0.1 and abs(p - extra["draft_privacy"]) < 0.025 else " ")
-                text.append(_SHADES[level] * 5 + mark + " ", style="cyan")
+                text.append(f"{fmt(val, 2):>6}{mark}", style=f"{HEAT_TEXT[level(val)]} on {HEAT_COLORS[level(val)]}")
+                text.append(" ")
             text.append("\n")
+        text.append("colour: NPV ")
+        for i, colour in enumerate(HEAT_COLORS):
+            a = lo + (hi - lo) * i / levels
+            text.append(f"{shades()[i]}{fmt(a, 2):>6} ", style=f"{HEAT_TEXT[i]} on {colour}")
+            text.append(" ")
+        text.append("* best, o draft\n")
         self.query_one("#sens-heat", Static).update(text)
         self.query_one("#sens-status", Static).update(
             f"best: c_share {v[best][0]:.2f}, privacy_share {v[best][1]:.2f}: NPV mean {fmt(y[best])}"
