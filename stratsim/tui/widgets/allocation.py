@@ -121,7 +121,7 @@ class AllocationPanel(VerticalScroll):
     DEFAULT_CSS = """
     AllocationPanel { width: 36; height: 1fr; padding: 0 1; }
     AllocationPanel .row { height: 1; }
-    AllocationPanel .row Label { width: 14; }
+    AllocationPanel .row Label { width: 13; }
     AllocationPanel .row Label.unit { width: 1fr; color: $text-muted; }
     AllocationPanel ValueInput { width: 10; height: 1; border: none; padding: 0 1; }
     AllocationPanel ValueInput:focus { border: none; background: $accent 40%; }

@@ -144,18 +144,18 @@ def period_ticks(n: int, most: int = 8) -> list[int]:
 
 
 def tick_label(value: float, unit: str, step: float = 1.0) -> str:
-    """An axis label: ``%`` units as a percentage of a fraction (``0.25`` -> ``25%``, with a
-    decimal when ``step`` is under one point), others with :func:`~stratsim.format.fmt`
-    (``150k``, ``2.5M``)."""
+    """An axis label: ``%`` units as a percentage of a fraction (``0.25`` -> ``25%``, with as
+    many decimals as the tick ``step`` needs, up to 3: steps of 0.25% give ``0.75%``), others
+    with :func:`~stratsim.format.fmt` (``150k``, ``2.5M``)."""
     if unit in PERCENT_UNITS:
-        decimals = 0 if step * 100 >= 1 or step == 0 else min(3, math.ceil(-math.log10(step * 100)))
+        decimals = next((d for d in range(3) if abs(round(step * 100, d) - step * 100) < 1e-9), 3)
         return f"{value * 100:.{decimals}f}%"
     if value == 0:
         return "0"
     return fmt(value)
 
 
-def value_ticks(lo: float, hi: float, unit: str, most: int = 5) -> tuple[list[float], list[str]]:
+def value_ticks(lo: float, hi: float, unit: str, most: int = 6) -> tuple[list[float], list[str]]:
     """At most ``most`` round ticks covering ``lo..hi`` (steps 1, 2, 2.5, 5 x 10^k) and
     their labels (:func:`tick_label`). A flat range gets one tick."""
     if not (math.isfinite(lo) and math.isfinite(hi)):

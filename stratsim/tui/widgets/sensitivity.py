@@ -232,7 +232,7 @@ class SensitivityPane(Vertical):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("NPV mean at the horizon: change from base, assumption at its low/high end")
+        plt.title("NPV mean: change from base, assumption at its low/high end")
         names = [r.key.split(".", 1)[1][:18] for r in rows]
         low = [r.kpi_low - t.base_kpi for r in rows]
         high = [r.kpi_high - t.base_kpi for r in rows]
