@@ -75,9 +75,9 @@ def test_box_drawing_becomes_textual_ascii_border():
 @pytest.mark.slow
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 def test_tmux_lang_c_draws_ascii(tmp_path):
-    """stratsim in tmux at 80x24 with ``LANG=C LC_ALL=C``: after two steps (Run tab, then
-    the Charts tab) every character on the screen is ASCII, the replacements are there,
-    and ``q`` (then discard) quits cleanly."""
+    """stratsim in tmux at 80x24 with ``LANG=C LC_ALL=C``: after two steps (the Run tab,
+    then every page of the Charts tab) every character on the screen is ASCII, the
+    replacements are there, and ``q`` (then discard) quits cleanly."""
     import os
 
     home = tmp_path / "home"
@@ -96,10 +96,19 @@ def test_tmux_lang_c_draws_ascii(tmp_path):
         assert screen.isascii(), [c for c in screen if not c.isascii()]
         assert "_" not in screen, screen
         assert "-" * 20 in screen  # the tab underline, drawn in ASCII
-        pane.keys("3")  # the Charts tab (w12nav's key) or, before it, nothing
-        time.sleep(1.0)
-        screen = pane.text()
-        assert screen.isascii() and "_" not in screen, screen
+        # the Charts tab: focus the tab bar (tab into the panel, shift+tab back) and go right
+        pane.keys("Tab", "BTab", "Right", "Right")
+        if "Chart 1/8" not in pane.text():
+            pane.keys("Escape", "3")  # a direct tab key, where the tab bar is not in that place
+        screen = pane.wait_for("Chart 1/8", timeout=10)
+        pane.keys("Tab")  # focus the charts: ] pages
+        for page in range(1, 9):
+            screen = pane.wait_for(f"Chart {page}/8", timeout=10)
+            time.sleep(0.3)
+            screen = pane.text()
+            assert screen.isascii() and "_" not in screen, screen
+            assert "*" in screen or "#" in screen  # the mean (chart marker), or the stacked bars
+            pane.keys("]")
         pane.keys("q")
         screen = pane.wait_for("iscard")  # unsaved steps: save, discard or cancel (a dialog)
         assert screen.isascii() and "_" not in screen, screen
@@ -111,3 +120,36 @@ def test_tmux_lang_c_draws_ascii(tmp_path):
     finally:
         pane.kill()
         stop_server(env)
+
+
+async def test_charts_draw_ascii_markers_in_ascii_mode(tmp_path, monkeypatch):
+    """In ASCII mode the chart itself uses ASCII markers (``*`` mean, ``.`` band): no
+    braille or middle dot is left for the driver's lossy replacement; only the frame's box
+    lines (they become ``+-|``, what Textual's ascii border draws) and plotext's right-axis
+    legend mark (``R``) are."""
+    import asyncio
+
+    from stratsim.tui.app import StratsimApp, TuiOptions
+    from stratsim.tui.widgets.charts import HistoryCharts
+
+    monkeypatch.chdir(tmp_path)
+    app = StratsimApp(TuiOptions(paths=50, device="cpu", seed=0, check_recovery=False, autosave=False, ascii=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(1500):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if app.engine_ready and not app.busy and app.sim.period == 3:
+                break
+            if app.engine_ready and not app.busy:
+                await pilot.press("n")
+            await asyncio.sleep(0.02)
+        app.screen.query_one("#tabs").active = "tab-charts"
+        await pilot.pause(0.3)
+        region = app.screen.query_one("#chart-plot").region
+        assert region.height > 5 and app.screen.query_one(HistoryCharts).page == 0
+        lines = [s.text[region.x : region.right] for s in app.screen._compositor.render_strips()[region.y : region.bottom]]
+        text = "\n".join(lines)
+        odd = {c for c in text if not c.isascii() and not 0x2500 <= ord(c) <= 0x257F and c not in glyphs.ASCII}
+        assert not odd, (odd, text)
+        assert glyphs.to_ascii(text).isascii() and "?" not in glyphs.to_ascii(text)
+        assert "*" in text and "." in text
