@@ -134,3 +134,38 @@ async def test_tables_keep_their_units_at_60_columns(tmp_path, monkeypatch):
             assert re.search(r"\d%", prob), (tab, shown)
             total = sum(c.get_render_width(table) for c in table.columns.values())
             assert total <= region.width, (tab, total, region.width)
+
+
+async def test_chart_pages_before_two_periods_say_so_and_page_with_keys():
+    """A bare app holding only the charts: period 0 and one period give a one-line message
+    (no empty frame); two periods draw; ] and [ page (wrapping), on every page."""
+    from textual.app import App
+
+    def summary(scale: float) -> dict:
+        keys = {s.kpi for c in charts.CHARTS.values() for s in c.series}
+        return {k: {"mean": scale, "p10": scale * 0.9, "p50": scale, "p90": scale * 1.1} for k in keys}
+
+    class Host(App):
+        def compose(self):
+            yield charts.HistoryCharts(id="charts")
+
+    async with Host().run_test(size=(80, 20)) as pilot:
+        widget = pilot.app.query_one(charts.HistoryCharts)
+        empty = pilot.app.query_one("#chart-empty")
+        plot = pilot.app.query_one("#chart-plot")
+        for history, what in (([], "no period simulated"), ([summary(1.0)], "one period so far")):
+            widget.show(history, decisions=[])
+            await pilot.pause()
+            text = str(empty.render())
+            assert empty.display and not plot.display and what in text and "\n" not in text
+        widget.focus()
+        widget.show([summary(1.0), summary(2.0), summary(3.0)], decisions=[])
+        await pilot.pause()
+        assert plot.display and not empty.display
+        for page in [*charts.PAGES[1:], charts.PAGES[0]]:
+            await pilot.press("right_square_bracket")
+            await pilot.pause()
+            assert charts.PAGES[widget.page] == page
+            assert f"Chart {widget.page + 1}/{len(charts.PAGES)}" in str(pilot.app.query_one("#chart-hint").render())
+        await pilot.press("left_square_bracket")
+        assert charts.PAGES[widget.page] == charts.PAGES[-1]

@@ -316,8 +316,8 @@ class HistoryCharts(Vertical):
         empty = self.query_one("#chart-empty", Static)
         widget = self.query_one("#chart-plot", PlotextPlot)
         if n < 2:
-            what = "no period simulated yet" if n == 0 else "one period so far"
-            empty.update(f"{PAGE_TITLES[key]}: {what}; the chart needs two periods (n steps one).")
+            what = "no period simulated" if n == 0 else "one period so far"
+            empty.update(f"No chart yet ({what}): charts need two periods; n steps one.")
             empty.display, widget.display = True, False
             return
         empty.display, widget.display = False, True
