@@ -36,8 +36,14 @@ def _unicode_after():
         ({"LANG": "de_DE.ISO-8859-1"}, "utf-8", 0, False),
     ],
 )
-def test_terminal_is_utf8(environ, encoding, utf8_mode, expected):
+def test_terminal_is_utf8(environ, encoding, utf8_mode, expected, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
     assert glyphs.terminal_is_utf8(environ, encoding, utf8_mode) is expected
+
+
+def test_windows_counts_only_the_encoding(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert glyphs.terminal_is_utf8({}, "utf-8", 0) and not glyphs.terminal_is_utf8({}, "cp1252", 0)
 
 
 def test_glyphs_follow_the_mode():

@@ -104,13 +104,15 @@ def terminal_is_utf8(environ: Mapping[str, str], stdout_encoding: str | None, ut
     Python turns a C locale into ``C.UTF-8`` at start (PEP 538 sets ``LC_CTYPE=C.UTF-8``
     in the environment, and PEP 540's UTF-8 mode is then on: ``sys.flags.utf8_mode``);
     that ``LC_CTYPE`` says nothing about the terminal and is skipped. ``utf8_mode``
-    defaults to ``sys.flags.utf8_mode``.
+    defaults to ``sys.flags.utf8_mode``. On Windows only the encoding counts.
     """
     if utf8_mode is None:
         utf8_mode = sys.flags.utf8_mode
     enc = (stdout_encoding or "utf-8").lower().replace("_", "-")
     if enc not in ("utf-8", "utf8"):
         return False
+    if sys.platform == "win32":  # Windows consoles announce no locale in the environment
+        return True
     coerced = bool(utf8_mode) and not environ.get("LC_ALL") and not environ.get("PYTHONUTF8")
     for name in ("LC_ALL", "LC_CTYPE", "LANG"):
         value = environ.get(name, "")
