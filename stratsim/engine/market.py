@@ -266,12 +266,23 @@ class Capabilities(NamedTuple):
     K: Tensor
 
 
+def _clamp_fresh(x: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
+    """``x.clamp(lo, hi)`` for a temporary ``x`` the step has just made: in place (no new
+    buffer) unless autograd tracks it."""
+    return x.clamp(lo, hi) if x.requires_grad else x.clamp_(lo, hi)
+
+
 def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
     """Capability stocks ``x`` (``[n_paths]`` or ``[k, n_paths]`` with ``spend`` ``[k, 1]``)
     after one month: ``clamp(x + eta*ln(1 + spend/scale)*(1 - x/10) - delta*x, 0, 10)``.
-    ``p`` is the :class:`~.params.CapabilityParams`."""
+    ``p`` is the :class:`~.params.CapabilityParams`.
+
+    Computed as ``gain + x*(1 - delta - gain/10)``: the factor is ``[k, 1]`` (per stock),
+    so the ``[k, n_paths]`` stocks are read once and written once (``addcmul``, then the
+    clamp in place) instead of through six temporaries."""
     gain = p.eta * torch.log1p(spend / p.spend_scale)
-    return (x + gain * (1.0 - x / 10.0) - p.delta * x).clamp(0.0, 10.0)
+    keep = (1.0 - p.delta) - gain / 10.0
+    return _clamp_fresh(torch.addcmul(gain, x, keep), 0.0, 10.0)
 
 
 def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
@@ -294,12 +305,14 @@ def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseM
     ``[n_paths]``, with ``F_eff = (1 - core_weight)*F + core_weight*K``."""
     w = p.capability.core_weight
     zeros = torch.zeros_like(caps.F_c)
-    f_c = (1.0 - w) * caps.F_c + w * caps.K
-    f_b = (1.0 - w) * caps.F_b + w * caps.K
+    f_c = torch.lerp(caps.F_c, caps.K, w)  # (1 - w)*F + w*K in one pass
+    f_b = torch.lerp(caps.F_b, caps.K, w)
     S_c = model.predict({"functionality": f_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros})
     S_b = model.predict({"functionality": f_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0})
     sd = p.satisfaction.noise_sd
-    return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(0.0, 10.0)
+    if isinstance(sd, Tensor):
+        return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(0.0, 10.0)
+    return _clamp_fresh(torch.add(S_c, shocks.z_sat_c, alpha=sd), 0.0, 10.0), _clamp_fresh(torch.add(S_b, shocks.z_sat_b, alpha=sd), 0.0, 10.0)
 
 
 class Consumer(NamedTuple):
@@ -331,10 +344,10 @@ def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: di
     p_eff = c.bass_p * brand_mult + p_paid
     q_eff = c.bass_q * 2.0 * torch.sigmoid(2.0 * c.wom_sat_slope * (value - ref))
     a_sd = c.adoption_noise_sd
-    untapped = (M - N - state.lapsed_c).clamp(min=0.0)
+    untapped = _clamp_fresh(M - N - state.lapsed_c, 0.0)
     hazard = p_eff + q_eff * N / M
     adopters = hazard * untapped * torch.exp(a_sd * shocks.z_adopt - 0.5 * a_sd * a_sd)
-    adopters = _cap(adopters, untapped, relaxed).clamp(min=0.0)
+    adopters = _clamp_fresh(_cap(adopters, untapped, relaxed), 0.0)
     paid_adopters = adopters * p_paid / hazard.clamp(min=1e-30)
     conversion = c.conversion_max * torch.sigmoid(c.conversion_logit0 + c.conversion_sat_slope * (value - ref))
     churn_free = _cap(c.churn_free * torch.exp(-c.churn_sat_slope * (S_c - ref)), 1.0, relaxed)
@@ -343,8 +356,8 @@ def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: di
     converted = conversion * state.free_c
     lost_free = churn_free * (state.free_c - converted)  # of those who did not convert
     lost_paid = churn_paid * state.paid_c
-    free_c = (state.free_c - converted - lost_free + adopters).clamp(min=0.0)
-    paid_c = (state.paid_c + converted - lost_paid).clamp(min=0.0)
+    free_c = _clamp_fresh(state.free_c - converted - lost_free + adopters, 0.0)
+    paid_c = _clamp_fresh(state.paid_c + converted - lost_paid, 0.0)
     lapsed_c = state.lapsed_c * (1.0 - c.lapse_return_rate) + lost_free + lost_paid
     return Consumer(free_c, paid_c, lapsed_c, adopters, paid_adopters, conversion, churn_free, churn_paid, value)
 
@@ -383,11 +396,11 @@ def enterprise(
     capacity = reps_ramped * b.opportunities_per_rep
     Mb = b.market_potential
     in_pipeline = state.opp1 + state.opp2 + state.opp3
-    open_accounts = (Mb - state.accounts_b - in_pipeline).clamp(min=0.0)
+    open_accounts = _clamp_fresh(Mb - state.accounts_b - in_pipeline, 0.0)
     l_sd = b.leads_noise_sd
     users = state.free_c + state.paid_c
     leads = (b.lead_rate * open_accounts + b.bottom_up_rate * users) * torch.exp(-state.brand) * torch.exp(l_sd * shocks.z_leads - 0.5 * l_sd * l_sd)
-    new_opps = _cap(_cap(leads, capacity, relaxed), open_accounts, relaxed).clamp(min=0.0)
+    new_opps = _clamp_fresh(_cap(_cap(leads, capacity, relaxed), open_accounts, relaxed), 0.0)
     rate = PIPELINE_STAGES / b.sales_cycle_months
     out1, out2, out3 = state.opp1 * rate, state.opp2 * rate, state.opp3 * rate
     opp1 = state.opp1 - out1 + new_opps
@@ -396,9 +409,9 @@ def enterprise(
     review_pass = torch.sigmoid(b.security_review_steepness * (P - b.security_review_threshold))
     win_raw = b.win_rate * review_pass * torch.exp(b.win_sat_slope * (S_b - ref) - b.price_elasticity * excess)
     win = _cap(win_raw, 1.0, relaxed)
-    won = _cap(out3 * win, (Mb - state.accounts_b).clamp(min=0.0), relaxed)
+    won = _cap(out3 * win, _clamp_fresh(Mb - state.accounts_b, 0.0), relaxed)
     logo_churn = _cap(b.logo_churn * torch.exp(-b.churn_sat_slope * (S_b - ref) + b.churn_price_elasticity * excess), 1.0, relaxed)
-    seat_growth = (b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * excess).clamp(min=-0.5)
+    seat_growth = _clamp_fresh(b.seat_expansion_max * torch.tanh((S_b - b.expansion_sat_mid) / 2.0) - b.seat_price_sensitivity * excess, -0.5)
     accounts_b = state.accounts_b * (1.0 - logo_churn) + won
     seats_b = state.seats_b * (1.0 - logo_churn) * (1.0 + seat_growth) + won * b.seats_per_new_account
     return Enterprise(opp1, opp2, opp3, reps_hired, reps_ramped, capacity, new_opps, accounts_b, seats_b, won, win, logo_churn, seat_growth)
