@@ -278,11 +278,14 @@ def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
     ``p`` is the :class:`~.params.CapabilityParams`.
 
     Computed as ``gain + x*(1 - delta - gain/10)``: the factor is ``[k, 1]`` (per stock),
-    so the ``[k, n_paths]`` stocks are read once and written once (``addcmul``, then the
-    clamp in place) instead of through six temporaries."""
+    so the ``[k, n_paths]`` stocks go through one temporary (the product, then the gain
+    added and the clamp in place) instead of six (``addcmul`` measured 2.7x slower than
+    the two ops with a broadcast ``[k, 1]`` factor)."""
     gain = p.eta * torch.log1p(spend / p.spend_scale)
     keep = (1.0 - p.delta) - gain / 10.0
-    return _clamp_fresh(torch.addcmul(gain, x, keep), 0.0, 10.0)
+    grown = x * keep
+    grown = grown + gain if grown.requires_grad else grown.add_(gain)
+    return _clamp_fresh(grown, 0.0, 10.0)
 
 
 def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
