@@ -96,6 +96,11 @@ def test_quantile_subsample_exact_mean():
     assert_same(got, reference(x, sample_stride=stride))
     assert got["users_c"]["p50"] != summarize(x)["users_c"]["p50"]
     assert got["users_c"]["mean"] == summarize(x)["users_c"]["mean"]
+    # A NaN outside the subsample still makes the KPI's quantiles n/a; mixed dtypes.
+    y = dict(x, mrr=torch.randn(n, generator=g).double(), arr=torch.randn(n, generator=g))
+    y["arr"][1] = math.nan
+    assert_same(summarize(y, quantile_sample=m), reference(y, sample_stride=stride))
+    assert summarize(y, quantile_sample=m)["arr"]["p50"] is math.nan
 
 
 @pytest.mark.parametrize(("n", "chunk", "m"), [(1000, 300, 5000), (10_007, 999, 1000)])

@@ -8,7 +8,7 @@ import argparse
 import re
 from pathlib import Path
 
-from ._common import nonneg_int, positive_int
+from ._common import COMPILE_HELP, nonneg_int, positive_int
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
@@ -35,6 +35,7 @@ def add_run_flags(p: argparse.ArgumentParser, paths: int) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
     p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads for the local backend (default 0: one below 100,000 paths per chunk)")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP + " (local backend)")
 
 
 def add_backend_flags(p: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import nonneg_int, output_file, positive_int
+from ._common import COMPILE_HELP, nonneg_int, output_file, positive_int
 
 DEFAULT_PATHS = 1000
 
@@ -48,6 +48,7 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
     p.add_argument("--device", choices=("cpu", "cuda", "mps", "auto"), default="cpu", help="torch device (default cpu)")
     p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads (default 0: one thread below 100,000 paths)")
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout instead of tables")
     p.add_argument("--out", type=output_file, help="write the recommendation: a scenario TOML (from --scenario; one allocation, so not with --schedule quarterly) or a session (from --session, with the run and the quarterly plan recorded)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file that is not a stratsim file of that kind (or a symbolic link: the link is replaced, never the file it points to)")
@@ -108,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
         sim = loaded = None
     settings = _settings(args, seed, paths)
     from ..engine.analysis import optimize as O
-    from ._common import set_threads
+    from ._common import set_compile, set_threads
 
     set_threads(args.threads, paths)
+    set_compile(args)
     eval_paths = settings.eval_paths or paths
     eval_seed = seed + 1
     if sim is not None:

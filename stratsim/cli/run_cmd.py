@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import nonneg_int, output_file, positive_int
+from ._common import COMPILE_HELP, nonneg_int, output_file, positive_int
 
 SHOWN_KPIS = (
     "users_c", "paid_c", "paid_share_c", "accounts_b", "seats_b", "mrr_c", "mrr_b", "satisfaction_c",
@@ -61,6 +61,7 @@ def register(sub) -> None:
         "memory; the mean exact, percentiles from a 131,072-path subsample above that many paths). "
         "Default: chunks of 1,000,000 above 5,000,000 paths (up to 100,000,000). Fixed policy, no sessions",
     )  # fmt: skip
+    p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
     p.add_argument(
         "--force", action="store_true",
@@ -119,7 +120,7 @@ def _run_chunked(args: argparse.Namespace) -> int:
     from ..engine.fileio import printable, write_table
     from ..engine.scenario import load_scenario
     from ..engine.simulation import MAX_PATHS
-    from ._common import kpi_table, set_threads
+    from ._common import kpi_table, set_compile, set_threads
 
     why = "--chunk-paths" if args.chunk_paths is not None else f"--paths above {MAX_PATHS:,} (a chunked run)"
     for flag, value in (("--out", args.out), ("--session", args.session)):
@@ -139,6 +140,7 @@ def _run_chunked(args: argparse.Namespace) -> int:
         incident_model=models.get("privacy"),
     )  # fmt: skip
     set_threads(args.threads, sim.chunk_paths)
+    set_compile(args)
     for line in sim.model_warnings():
         print(f"stratsim: warning: {line}", file=sys.stderr)
     steps = args.steps if args.steps is not None else sim.horizon
@@ -208,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         install_signal_autosave,
         save_session,
     )
-    from ._common import check_outputs, kpi_table, refuse_clobber, set_threads
+    from ._common import check_outputs, kpi_table, refuse_clobber, set_compile, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario, "--session": args.session, "--out": args.out})
     refuse_clobber({"--out": args.out}, {"--scenario": args.scenario})
@@ -237,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         sim = build_simulation(args)
         default_steps = sim.horizon
     set_threads(args.threads, sim.n_paths)
+    set_compile(args)
     for line in sim.model_warnings():
         print(f"stratsim: warning: {line}", file=sys.stderr)
     steps = args.steps if args.steps is not None else default_steps

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
     from ..engine.fileio import printable, table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, run_spec
-    from ._common import check_outputs, refuse_clobber, set_threads
+    from ._common import check_outputs, refuse_clobber, set_compile, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario})
     check_outputs([("--csv", args.csv, table_kind(CSV_COLUMNS[args.method], "csv"))], args.force)  # before any simulation
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     samples = args.samples or (32 if args.method == "sobol" else 10)
     kw = backend_kwargs(args)
     set_threads(args.threads, max(spec.paths, args.chunk_paths))  # the largest chunk's paths
+    set_compile(args)
     out = Console()
     with ProgressBar(f"{args.method} over {len(ranges)} parameters") as bar:
         ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, args.kpi, args.stat, not args.minimize, on_progress=bar, **kw)

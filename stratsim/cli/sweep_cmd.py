@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.fileio import printable, table_kind, write_table
     from ..engine.kpi import STATS
     from ._analysis import ProgressBar, backend_kwargs, chunk_paths_of, run_spec
-    from ._common import check_outputs, fmt, refuse_clobber, set_threads
+    from ._common import check_outputs, fmt, refuse_clobber, set_compile, set_threads
 
     target = args.csv or args.parquet
     flag = "--csv" if args.csv else "--parquet"
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     kw = backend_kwargs(args)
     k = prepared.design.n_points
     set_threads(args.threads, chunk_paths_of(args, k, spec.paths, spec.dtype))
+    set_compile(args)
     with ProgressBar(f"sweep {k} points x {spec.paths} paths") as bar:
         result = evaluate(prepared, spec, on_progress=bar, **kw)
     keys = prepared.design.keys
