@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..sample_data import sample_file
 from .errors import DataError
 from .fileio import file_sha256
 from .models import INCIDENT_FEATURES
@@ -92,10 +93,9 @@ _FALSE = frozenset({"no", "false", "0", "0.0"})
 #: Row numbers quoted in an error message before "(+N more)".
 MAX_ROWS_SHOWN = 5
 
-SAMPLE_DATA_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLE_FILES = {
-    "satisfaction": SAMPLE_DATA_DIR / "satisfaction_survey.csv",
-    "privacy": SAMPLE_DATA_DIR / "incidents.csv",
+    "satisfaction": sample_file("satisfaction_survey.csv"),
+    "privacy": sample_file("incidents.csv"),
 }
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..sample_data import sample_file
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     import torch
 
-DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "sample_data" / "default_scenario.toml"
+DEFAULT_SCENARIO_PATH = sample_file("default_scenario.toml")
 
 
 class _Strict(BaseModel):

@@ -46,10 +46,10 @@ Data generation uses numpy only (no torch), seeded with :data:`SEED`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from stratsim.sample_data import sample_file
 
 #: Seed of every draw in this module.
 SEED = 20240601
@@ -73,9 +73,8 @@ INC_INTERCEPT, INC_RECORDS, INC_POSTURE, INC_ENTERPRISE, INC_THIRD_PARTY = (
     0.8,
 )
 
-HERE = Path(__file__).resolve().parent
-SURVEY_FILE = HERE / "satisfaction_survey.csv"
-INCIDENTS_FILE = HERE / "incidents.csv"
+SURVEY_FILE = sample_file("satisfaction_survey.csv")
+INCIDENTS_FILE = sample_file("incidents.csv")
 
 
 def true_satisfaction_mean(f: np.ndarray, u: np.ndarray, r: np.ndarray) -> np.ndarray:
