@@ -52,6 +52,7 @@ from .fileio import file_sha256
 from .models import INCIDENT_FEATURES
 from .recipe import Recipe, parse_scale_text
 from .tableread import RawTable, read_cells
+from .terms import term
 
 #: Roles a model can play in the simulation.
 ROLES = ("satisfaction", "privacy")
@@ -216,14 +217,14 @@ def parse_mapping(items: Sequence[str] | None, role: str) -> dict[str, tuple[str
         feature = feature.strip()
         columns = tuple(c.strip() for c in cols.split(",") if c.strip())
         if not sep or not feature or not columns:
-            raise DataError(f"--map {item!r}: expected FEATURE=COLUMN[,COLUMN...]")
+            raise DataError(f"{term('map')} {item!r}: expected FEATURE=COLUMN[,COLUMN...]")
         if feature not in allowed:
             raise DataError(
-                f"--map {item!r}: unknown feature {feature!r} for the {role} model; "
+                f"{term('map')} {item!r}: unknown feature {feature!r} for the {role} model; "
                 f"expected one of {', '.join(allowed)}"
             )
         if feature in out:
-            raise DataError(f"--map: feature {feature!r} is mapped twice")
+            raise DataError(f"{term('map')}: feature {feature!r} is mapped twice")
         out[feature] = columns
     return out
 
@@ -236,7 +237,7 @@ def parse_scale(text: str | None) -> tuple[float, float] | None:
     """
     if text is None:
         return None
-    return parse_scale_text(text, "--scale")
+    return parse_scale_text(text, f"{term('scale')}")
 
 
 #: Spreadsheet row numbers quoted per problem before "(+N more)".

@@ -28,6 +28,7 @@ from .data import (
 from .errors import DataError
 from .recipe import Recipe
 from .tableread import RawTable
+from .terms import term
 
 
 class _Report:
@@ -110,7 +111,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     try:
         patterns = [re.compile(p) for p in recipe.skip_rows_matching]
     except re.error as exc:
-        raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
+        raise DataError(f"{term('skip_rows_matching')}: not a regular expression: {exc}") from None
     skipped: list[tuple[int, str]] = []
     keep_rows: list[list[str]] = []
     keep_nums: list[int] = []
@@ -126,7 +127,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         if any(c[:1] in "TtSsGgAaMm" and TOTAL_ROW.fullmatch(c) for c in cells[:2]):
             return "total row"
         if patterns and any(p.search(c) for p in patterns for c in cells):
-            return "matches --skip-rows-matching"
+            return f"matches {term('skip_rows_matching')}"
         return ""
 
     for cells, num in zip(table.rows, table.row_numbers, strict=True):
@@ -151,7 +152,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         for num, count in ragged[:MAX_ROWS_SHOWN]
     ) + (f" (+{len(ragged) - MAX_ROWS_SHOWN} more such rows)" if len(ragged) > MAX_ROWS_SHOWN else "")
     if ragged and recipe.max_missing is None:
-        rep.structural.append(ragged_text + " (skip such rows with --skip-rows-matching)")
+        rep.structural.append(ragged_text + f" (skip such rows with {term('skip_rows_matching')})")
     n_rows = len(keep_rows)
     if n_rows == 0 and not rep.structural:
         raise DataError(f"{src}: no data rows left after skipping {len(skipped)} row(s)")
@@ -202,11 +203,11 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
     derived_invalid: dict[str, np.ndarray] = {}
     reported_invalid: set[str] = set()
     for dname, dexpr in recipe.derive.items():
-        where = f"--derive {dname}" if dname in recipe.flag_derives else f"recipe derive {dname}"
+        where = f"{term('derive')} {dname}" if dname in recipe.flag_derives else f"recipe derive {dname}"
         if dname in positions:
             raise DataError(
                 f"{src}: {subject(where, dexpr)}: the file already has a column {dname!r}; "
-                "choose another name (or --map the feature to it)"
+                f"choose another name (or {term('map')} the feature to it)"
             )
         expr = parse_expression(dexpr, where)
         refs = [n for n in expr.names() if n in positions or n in derived]
@@ -267,7 +268,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             )
     both = set(recipe.mapping) & set(recipe.constants)
     if both:
-        raise DataError(f"{src}: feature {sorted(both)[0]!r} is both mapped (--map) and set (--set)")
+        raise DataError(f"{src}: feature {sorted(both)[0]!r} is both mapped ({term('map')}) and set ({term('set')})")
     optional = [
         f for f in OPTIONAL_FEATURES[role] if f in recipe.mapping or f in recipe.constants
     ]
@@ -282,13 +283,13 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             cols = recipe.mapping[feat]
             if len(cols) > 1 and recipe.min_items is not None and recipe.min_items > len(cols):
                 rep.structural.append(
-                    f"--min-items {recipe.min_items}: the construct {feat} "
+                    f"{term('min_items')} {recipe.min_items}: the construct {feat} "
                     f"({','.join(cols)}) has only {len(cols)} items; expected at most {len(cols)}"
                 )
             for col in cols:
                 if not exists(col):
                     rep.structural.append(
-                        f"no column {col!r} for feature {feat} (mapped with --map "
+                        f"no column {col!r} for feature {feat} (mapped with {term('map')} "
                         f"{feat}={','.join(cols)})"
                     )
                     no_column = True
@@ -298,12 +299,12 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         else:
             example = "log10(`COUNT COLUMN`)" if feat == "records_log10" else "EXPR"
             rep.structural.append(
-                f"no column {feat!r} for feature {feat}; supply it with --map {feat}=COLUMN[,COLUMN...], "
-                f"--derive {feat}={example} or --set {feat}=VALUE"
+                f"no column {feat!r} for feature {feat}; supply it with {term('map')} {feat}=COLUMN[,COLUMN...], "
+                f"{term('derive')} {feat}={example} or {term('set')} {feat}=VALUE"
             )
             no_column = True
     if not exists(target):
-        rep.structural.append(f"no target column {target!r} (choose one with --target COLUMN)")
+        rep.structural.append(f"no target column {target!r} (choose one with {term('target')} COLUMN)")
         no_column = True
     if no_column:
         hint = ""
@@ -312,7 +313,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             if seps:
                 hint = (
                     f" (one column: its name holds {seps[0]!r}; is the separator "
-                    f"{seps[0]!r}? read with --sep {'tab' if seps[0] == chr(9) else seps[0]})"
+                    f"{seps[0]!r}? read with {term('sep')} {'tab' if seps[0] == chr(9) else seps[0]})"
                 )
         rep.structural.append(f"columns in the file: {_short_list(names)}{hint}")
     used = {c for cols in sources.values() for c in cols} | {target}
@@ -353,7 +354,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         bad = ~miss & ~np.isfinite(vals)
         what = "non-numeric value(s)" + (
             f" (reading decimal {fmt.decimal!r}, thousands {fmt.thousands!r}; "
-            "see --decimal/--thousands)"
+            f"see {term('decimal')}/{term('thousands')})"
             if any(("," in c or "." in c) for c in cells[bad][:20])
             else ""
         )
@@ -389,7 +390,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             bad = ~(miss | is_true | is_false)
             if bad.any():
                 hint = (
-                    f"; choose the positive class with --positive LABEL (labels: "
+                    f"; choose the positive class with {term('positive')} LABEL (labels: "
                     f"{', '.join(repr(lbl) for lbl, _ in _label_counts(cells[~miss])[:6])})"
                     if what == "target"
                     else ""
@@ -474,7 +475,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
                 target,
                 "holds labels, not numbers ("
                 + ", ".join(repr(lbl) for lbl, _ in found)
-                + "); model P(label) x 10 with --positive LABEL",
+                + f"); model P(label) x 10 with {term('positive')} LABEL",
             )
             y, y_miss = np.full(n_rows, np.nan), np.zeros(n_rows, dtype=bool)
             rep.invalid |= True
@@ -489,7 +490,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             lo, hi = VALUE_RANGES[feat]
             v = recipe.constants[feat]
             if not lo <= v <= hi:
-                raise DataError(f"{src}: --set {feat}={v:g}: outside {lo:g}..{hi:g} (range of the feature)")
+                raise DataError(f"{src}: {term('set')} {feat}={v:g}: outside {lo:g}..{hi:g} (range of the feature)")
             continue
         lo, hi = VALUE_RANGES[feat]
         v = x_cols[j]
@@ -498,9 +499,9 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         if bad.any():
             hint = "range of the feature"
             if feat in SCALED_FEATURES[role] and declared_scale(sources[feat][0], feat) is None:
-                hint += "; declare the file's scale with --scale MIN:MAX"
+                hint += f"; declare the file's scale with {term('scale')} MIN:MAX"
             if feat == "records_log10" and np.nanmax(v) > hi:
-                hint += f"; raw counts? derive the log: --derive records_log10=log10({sources[feat][0]})"
+                hint += f"; raw counts? derive the log: {term('derive')} records_log10=log10({sources[feat][0]})"
             column = ", ".join(sources[feat]) + (" (mean)" if len(sources[feat]) > 1 else "")
             rep.invalid_cells(
                 column, bad, f"value(s) outside {lo:g}..{hi:g} (feature {feat}; {hint})", _fmt_vals(v)
@@ -508,7 +509,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             x_cols[j] = np.where(bad, np.nan, v)
     if role == "satisfaction" and not binary:
         bad = np.isfinite(y) & ((y < -1e-9) | (y > 10 + 1e-9))
-        hint = "satisfaction range" + ("; declare --scale MIN:MAX" if declared_scale(target, None) is None else "")
+        hint = "satisfaction range" + (f"; declare {term('scale')} MIN:MAX" if declared_scale(target, None) is None else "")
         rep.invalid_cells(target, bad, f"value(s) outside 0..10 ({hint})", _fmt_vals(y))
         y = np.where(bad, np.nan, y)
 
@@ -522,8 +523,8 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
         raise rep.fail(
             f"{len(rep.lines())} column(s) with problems",
             rep.lines(),
-            "fix the file, mark such cells missing (--missing), skip rows "
-            "(--skip-rows-matching), or allow dropping the unusable rows with --max-missing F",
+            f"fix the file, mark such cells missing ({term('missing')}), skip rows "
+            f"({term('skip_rows_matching')}), or allow dropping the unusable rows with {term('max_missing')} F",
         )
     limit = DEFAULT_MAX_MISSING if allowed_frac is None else allowed_frac
     frac = n_unusable / max(n_rows, 1)
@@ -532,7 +533,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             f"{n_unusable} of {n_rows} rows ({frac:.1%}) are unusable, more than the "
             f"{limit:.1%} allowed",
             rep.lines(),
-            "raise --max-missing to train on the rest",
+            f"raise {term('max_missing')} to train on the rest",
         )
     warnings: list[str] = []
     if skipped:
@@ -568,7 +569,7 @@ def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> Tra
             cols = ", ".join(sources[feat])
             raise DataError(
                 f"{src}: column(s) {cols} (feature {feat}): every row is {x[0, j]:g}; a constant "
-                f"column cannot teach the model its effect; drop it with --set {feat}=VALUE "
+                f"column cannot teach the model its effect; drop it with {term('set')} {feat}=VALUE "
                 "if the constant is meant (its effect is then fixed at zero)"
             )
     if binary:

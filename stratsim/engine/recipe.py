@@ -48,6 +48,7 @@ from typing import Any
 
 from .errors import DataError
 from .fileio import toml_kind, write_bytes
+from .terms import term
 
 RECIPE_VERSION = 1
 LABEL_PERIODS = ("month", "year")
@@ -137,11 +138,13 @@ def _pairs(items: Sequence[str], flag: str, example: str) -> list[tuple[str, str
     return out
 
 
-def parse_derive(items: Sequence[str], where: str = "--derive") -> dict[str, str]:
+def parse_derive(items: Sequence[str], where: str | None = None) -> dict[str, str]:
     """``["records_log10=log10(x)"]`` -> ``{name: expr}`` (expressions checked);
-    ``where`` names their origin in messages (``--derive``, or ``FILE: derive``)."""
+    ``where`` names their origin in messages (None: the ``derive`` setting, see
+    :func:`~stratsim.engine.terms.term`; or ``FILE: derive``)."""
     from .expr import parse_expression, subject
 
+    where = where or term("derive")
     out: dict[str, str] = {}
     for name, expr in _pairs(items, where, "NAME=EXPRESSION, e.g. logn=log10(count)"):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -156,13 +159,13 @@ def parse_derive(items: Sequence[str], where: str = "--derive") -> dict[str, str
 def parse_constants(items: Sequence[str]) -> dict[str, float]:
     """``["enterprise_share=0.3"]`` -> ``{feature: value}``."""
     out: dict[str, float] = {}
-    for name, value in _pairs(items, "--set", "FEATURE=NUMBER, e.g. enterprise_share=0.3"):
+    for name, value in _pairs(items, f"{term('set')}", "FEATURE=NUMBER, e.g. enterprise_share=0.3"):
         try:
             v = float(value)
         except ValueError:
             v = math.nan
         if not math.isfinite(v):
-            raise DataError(f"--set {name}={value}: expected a finite number")
+            raise DataError(f"{term('set')} {name}={value}: expected a finite number")
         out[name] = v
     return out
 
@@ -174,9 +177,9 @@ def split_scale_items(items: Sequence[str]) -> tuple[tuple[float, float] | None,
     for item in items:
         if "=" in item:
             col, _, text = item.partition("=")
-            per[col.strip()] = parse_scale_text(text.strip(), f"--scale {col.strip()}=")
+            per[col.strip()] = parse_scale_text(text.strip(), f"{term('scale')} {col.strip()}=")
         else:
-            default = parse_scale_text(item, "--scale")
+            default = parse_scale_text(item, f"{term('scale')}")
     return default, per
 
 
@@ -228,14 +231,14 @@ def build_recipe(
     if thousands is not None and thousands.lower() in ("none", "''", '""'):
         thousands = ""
     if label_period is not None and label_period not in LABEL_PERIODS:
-        raise DataError(f"--label-period {label_period!r}: expected month or year")
+        raise DataError(f"{term('label_period')} {label_period!r}: expected month or year")
     if max_missing is not None and not 0.0 <= max_missing <= 1.0:
-        raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
+        raise DataError(f"{term('max_missing')} {max_missing}: expected a fraction 0..1")
     for pattern in skip_rows_matching:  # flags are checked before any file is read
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
+            raise DataError(f"{term('skip_rows_matching')}: not a regular expression: {exc}") from None
     if encoding:
         import codecs
 
@@ -243,7 +246,7 @@ def build_recipe(
             codecs.lookup(encoding)
         except LookupError:
             raise DataError(
-                f"--encoding {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
+                f"{term('encoding')} {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
             ) from None
     default_scale, column_scale = split_scale_items(scale)
     common_missing, column_missing = split_missing_items(missing)

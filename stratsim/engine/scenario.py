@@ -153,10 +153,9 @@ def _check_bounds(scenario: Scenario, source: str) -> None:
                 )
 
 
+# The scenario's [simulation] table (no docstring: section docstrings are written into the
+# shipped default_scenario.toml); the runner is stratsim.engine.simulation.Simulation.
 class SimulationSettings(_Strict):
-    """The scenario's ``[simulation]`` table (the engine's runner is
-    :class:`stratsim.engine.simulation.Simulation`)."""
-
     horizon_months: int = Field(36, ge=1, le=600, description="Periods (months) shown as the run's horizon.")
     satisfaction_noise: Literal["model", "scenario"] = Field(
         "model",

@@ -231,7 +231,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         isinstance(recorded, str),
         p,
         f"key {CHECKSUM_KEY} missing: the metadata cannot be verified (written by stratsim 0.1.0, "
-        "or edited); retrain the model with `stratsim train ROLE --out DIR`",
+        "or edited); retrain the model into a new model folder",
     )
     _expect(
         recorded == metadata_checksum(meta),
@@ -349,14 +349,14 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     if st is None:
         raise ModelError(f"{printable(d)}: model directory not found")
     if not stat.S_ISDIR(st.st_mode):
-        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder given to `stratsim train --out`")
+        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder a training wrote")
     out: dict[str, TrainedModel] = {}
     for role in ROLES:
         if os.path.lexists(weights_path(d, role)) or os.path.lexists(metadata_path(d, role)):
             out[role] = load_model(d, role)
     if not out:
         names = ", ".join(f"{r}.pt" for r in ROLES)
-        raise ModelError(f"{d}: no trained model in this folder (expected {names} from `stratsim train --out {d}`)")
+        raise ModelError(f"{d}: no trained model in this folder (expected {names}, the files a training writes)")
     return out
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decisions import Decision
 from ..errors import DecisionError, ScenarioError, StratsimError
+from ..terms import term
 
 if TYPE_CHECKING:
 
@@ -170,7 +171,7 @@ def evaluate(
     if backend not in BACKENDS:
         raise StratsimError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if chunk_paths < 1:
-        raise StratsimError(f"--chunk-paths {chunk_paths}: expected at least 1")
+        raise StratsimError(f"{term('chunk_paths')} {chunk_paths}: expected at least 1")
     k = prepared.design.n_points
     parts = plan_chunks(k, spec.paths, spec.dtype, max_memory, chunk_paths)
     total = k * spec.steps

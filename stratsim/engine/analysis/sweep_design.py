@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decisions import SPLIT_KEYS, Decision
 from ..errors import StratsimError
+from ..terms import term
 from . import parse_finite
 from .batch import DECISION_LEVERS
 
@@ -141,7 +142,7 @@ def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
     if lhs:
         parts = rhs.split(":")
         if len(parts) != 2:
-            raise StratsimError(f"key {key}: range {rhs!r}: with --lhs expected START:STOP (the hypercube sets the points)")
+            raise StratsimError(f"key {key}: range {rhs!r}: with {term('lhs')} expected START:STOP (the hypercube sets the points)")
         lo, hi = (_number(p, key, "bound") for p in parts)
         if not hi > lo:
             raise StratsimError(f"key {key}: range {rhs!r}: empty range; expected STOP > START")
@@ -182,7 +183,7 @@ def grid_design(axes: Sequence[tuple[str, Sequence[float]]]) -> Design:
     _check_unique(keys)
     n = math.prod(len(v) for _, v in axes)
     if n > MAX_POINTS:
-        raise StratsimError(f"grid {' x '.join(f'{k} ({len(v)})' for k, v in axes)}: {n:,} points; expected at most {MAX_POINTS:,} (fewer values per key, or --lhs N)")
+        raise StratsimError(f"grid {' x '.join(f'{k} ({len(v)})' for k, v in axes)}: {n:,} points; expected at most {MAX_POINTS:,} (fewer values per key, or {term('lhs')} N)")
     rows = list(itertools.product(*(list(v) for _, v in axes)))
     return Design(keys, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(keys)), "grid")
 
@@ -194,11 +195,11 @@ def lhs_design(ranges: Sequence[tuple[str, float, float]], n: int, seed: int = 0
     from SALib.sample import latin
 
     if not 1 <= n <= MAX_POINTS:
-        raise StratsimError(f"--lhs {n}: expected 1..{MAX_POINTS:,} points")
+        raise StratsimError(f"{term('lhs')} {n}: expected 1..{MAX_POINTS:,} points")
     keys = [k for k, _, _ in ranges]
     _check_unique(keys)
     if not keys:
-        raise StratsimError("--lhs: no ranges; give --grid KEY=START:STOP for each key to sample")
+        raise StratsimError(f"{term('lhs')}: no ranges; give {term('grid')} KEY=START:STOP for each key to sample")
     problem = {"num_vars": len(keys), "names": keys, "bounds": [[lo, hi] for _, lo, hi in ranges]}
     return Design(keys, np.asarray(latin.sample(problem, n, seed=seed), dtype=np.float64), "lhs")
 
@@ -238,7 +239,7 @@ def parse_sample(spec: str) -> tuple[str, dict[str, Any]]:
     return key, {"dist": parts[0], **{n: _number(p, key, n) for n, p in zip(names, parts[1:], strict=True)}}
 
 
-def with_samples(scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]]], source: str = "--sample") -> Scenario:
+def with_samples(scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]]], source: str | None = None) -> Scenario:
     """``scenario`` with the parameters of ``samples`` made uncertain (drawn once per path
     from the given distribution, the same draws at every point), validated like a file.
 
@@ -254,10 +255,10 @@ def with_samples(scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]
     for key, dist in samples:
         k = resolve_key(scenario, key)
         if is_lever(k):
-            raise StratsimError(f"key {key}: a decision lever cannot be sampled per path; expected a scenario parameter such as to_b.win_rate (sweep levers with --grid)")
+            raise StratsimError(f"key {key}: a decision lever cannot be sampled per path; expected a scenario parameter such as to_b.win_rate (sweep levers with {term('grid')})")
         section, _, name = k.partition(".")
         data[section][name] = dist
-    return scenario_from_dict(data, source)
+    return scenario_from_dict(data, source or term("sample"))
 
 
 # ------------------------------------------------------------------- point checks

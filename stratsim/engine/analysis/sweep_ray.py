@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StratsimError
+from ..terms import term
 
 if TYPE_CHECKING:
 
@@ -34,7 +35,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise StratsimError(f"--backend ray: {RAY_INSTALL_HINT}") from None
+        raise StratsimError(f"{term('backend')} ray: {RAY_INSTALL_HINT}") from None
     return ray
 
 
@@ -59,11 +60,11 @@ def check_ray_address(address: str, timeout: float = 5.0) -> None:
         return
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise StratsimError(f"--ray-address {address!r}: expected HOST:PORT of the Ray head (e.g. 10.0.0.5:6379), auto, or ray://HOST:10001")
+        raise StratsimError(f"{term('ray_address')} {address!r}: expected HOST:PORT of the Ray head (e.g. 10.0.0.5:6379), auto, or ray://HOST:10001")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise StratsimError(f"--ray-address {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`") from None
+        raise StratsimError(f"{term('ray_address')} {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`") from None
 
 
 def _evaluate_ray(
@@ -88,7 +89,7 @@ def _evaluate_ray(
             else:
                 ray.init(num_cpus=ray_cpus, include_dashboard=False, **kwargs)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
-            where = f"--ray-address {ray_address}" if ray_address else "a local Ray"
+            where = f"{term('ray_address')} {ray_address}" if ray_address else "a local Ray"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StratsimError(f"{where}: cannot start or join Ray: {first}") from None
         started = True
