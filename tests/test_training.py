@@ -12,7 +12,7 @@ import torch
 from stratsim.engine import metrics as M
 from stratsim.engine.data import from_arrays, load_training_data, sample_data_path
 from stratsim.engine.errors import StratsimError, TrainingError
-from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
 from stratsim.engine.training import (
     BatchProgress,
     EpochEnd,
@@ -58,7 +58,7 @@ def small_survey(n: int = 600):
 
 
 def test_generator_truth_matches_shipped_defaults():
-    s, i = LinearSatisfaction(), LogisticIncident()
+    s, i = LinearSatisfaction(), LogisticPrivacy()
     assert (
         s.alpha,
         s.beta,

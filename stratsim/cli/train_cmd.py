@@ -72,7 +72,9 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("role", choices=("satisfaction", "privacy"), help="which model to train")
+    from ..engine.models import ROLES
+
+    p.add_argument("role", choices=ROLES, help="which model to train")
     p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
     p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
     p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")

@@ -49,18 +49,15 @@ import numpy as np
 from ..sample_data import sample_file
 from .errors import DataError
 from .fileio import file_sha256
-from .models import INCIDENT_FEATURES
+from .models import PRIVACY_FEATURES, ROLES
 from .recipe import Recipe, parse_scale_text
 from .tableread import RawTable, read_cells
 from .terms import term
 
-#: Roles a model can play in the simulation.
-ROLES = ("satisfaction", "privacy")
-
 #: Features every model of a role needs (the ones the data must supply).
 REQUIRED_FEATURES: dict[str, tuple[str, ...]] = {
     "satisfaction": ("functionality", "ux", "service_response"),
-    "privacy": INCIDENT_FEATURES,
+    "privacy": PRIVACY_FEATURES,
 }
 #: Features a role may use when the user maps them explicitly (``--map segment=COL``).
 OPTIONAL_FEATURES: dict[str, tuple[str, ...]] = {"satisfaction": ("segment",), "privacy": ()}

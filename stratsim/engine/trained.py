@@ -59,6 +59,7 @@ from .fileio import (
     toml_kind,
 )
 from .modelfolder import write_model_files
+from .models import ROLES  # in the order load_models looks for them
 from .nets import KINDS, TabularNet, build_net
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ if TYPE_CHECKING:
 
 #: Metadata schema version written by this module (newer ones are refused).
 SCHEMA_VERSION = 1
-#: Roles, in the order :func:`load_models` looks for them.
-ROLES = ("satisfaction", "privacy")
 #: Metadata key of the checksum over every other key (:func:`metadata_checksum`).
 CHECKSUM_KEY = "metadata_sha256"
 #: Output kind of ``ROLE.toml``: replaced without ``force`` only when it is model metadata.

@@ -200,7 +200,7 @@ def make_batch(
 
     from .. import market
     from ..device import resolve_dtype
-    from ..models import LinearSatisfaction, LogisticIncident
+    from ..models import LinearSatisfaction, LogisticPrivacy
     from ..params import Params
     from ..scenario import draw_flat
     from ..simulation import MAX_PATHS, derive_seed
@@ -230,7 +230,7 @@ def make_batch(
         state=market.initial_state(params),
         generator=torch.Generator().manual_seed(derive_seed(seed, "shocks")),
         satisfaction_model=satisfaction_model or LinearSatisfaction(),
-        incident_model=incident_model or LogisticIncident(),
+        incident_model=incident_model or LogisticPrivacy(),
     )
 
 
