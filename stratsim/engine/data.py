@@ -319,7 +319,7 @@ def column_labels(table: RawTable, column: str, limit: int = 20) -> list[tuple[s
 def column_ranges(table: RawTable, columns: Sequence[str]) -> dict[str, tuple[float, float]]:
     """Observed ``(min, max)`` of the numeric cells of each of ``columns`` in the file's
     number format (to see a column's scale before declaring it)."""
-    from .dataprep import _to_numbers
+    from .datareport import _to_numbers
 
     out: dict[str, tuple[float, float]] = {}
     fmt = table.format

@@ -1,6 +1,7 @@
-"""Files in and out, in one place: the TOML reader of every file kind, safe outputs (no
-write through a symlink, no silent replacement of a file stratsim did not write), the
-atomic writer, checksums, and one-line printable paths.
+"""Files in and out: the TOML reader of every file kind and one-line printable paths here;
+safe outputs (no write through a symlink, no silent replacement of a file stratsim did not
+write), the atomic writer and checksums in :mod:`stratsim.engine.outputs` (re-exported
+here, so ``fileio.X`` works for every name).
 
 Reading: :func:`read_toml` is the only TOML reading path (scenarios, sessions, model
 metadata, recipes): every parser failure (syntax, bad UTF-8, pathological nesting,
