@@ -75,6 +75,13 @@ def register(sub) -> None:
     from ..engine.models import ROLES
 
     p.add_argument("role", choices=ROLES, help="which model to train")
+    _add_data_options(p)
+    _add_training_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    """Where the data come from and how they are prepared (a recipe's settings)."""
     p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
     p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
     p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
@@ -125,6 +132,10 @@ def register(sub) -> None:
         help="largest fraction of unusable rows dropped with a warning "
         "(default: missing rows up to 0.05, invalid cells refused)",
     )
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """The model, its hyperparameters and the outputs."""
     p.add_argument(
         "--model",
         dest="kind",
@@ -162,7 +173,6 @@ def register(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:

@@ -16,24 +16,13 @@ asks with it); :func:`check_output` refuses it, and also a missing or unwritable
 before any long work.
 """
 
-# ruff: noqa: F401 (this module re-exports the names of its parts)
 from __future__ import annotations
 
-import contextlib
-import errno
-import hashlib
-import io
-import json
 import math
-import os
 import re
-import stat
 import sys
-import tempfile
 import tomllib
-import zipfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +231,7 @@ def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML fi
 
 # Re-exported (defined in .outputs, which builds on this module): the old import
 # path keeps every name.
-from .outputs import (  # noqa: E402
+from .outputs import (  # noqa: E402, F401 (re-exported)
     NAME_MAX,
     SYSTEM_FOLDERS,
     TORCH_WEIGHTS,

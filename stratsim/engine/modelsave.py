@@ -59,9 +59,6 @@ def _finite_floats(d: Mapping[str, Any]) -> dict[str, float]:
 
 def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
     """The metadata dict saved beside the weights (TOML-ready: no None, no NaN)."""
-    cfg = result.config
-    net = result.model
-    data = result.data
     meta: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "role": result.role,
@@ -74,33 +71,12 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         "weights_file": f"{result.role}.pt",
         "weights_sha256": weights_sha256,
     }
+    data = result.data
     if data is not None:
-        from .fileio import printable as display_path
-
-        d: dict[str, Any] = {
-            "source": display_path(data.source),
-            "sha256": data.sha256,
-            "rows_read": int(data.rows_read),
-            "rows_used": int(data.n),
-            "rows_dropped": len(data.dropped_rows),
-            "mapping": {k: list(v) for k, v in data.mapping.items()},
-            "missing_values": list(data.missing_values),
-        }
-        if data.input_scale is not None:
-            d["input_scale"] = [float(data.input_scale[0]), float(data.input_scale[1])]
-        if data.format:
-            d["format"] = data.format
-        if data.target_note:
-            d["target_note"] = data.target_note
-        if data.constant_features:
-            d["constant_features"] = list(data.constant_features)
-        if data.skipped_rows:
-            d["rows_skipped"] = len(data.skipped_rows)
-        if data.recipe is not None:
-            d["recipe"] = data.recipe.to_dict()
-            if result.role == "privacy":
-                meta["label_period"] = data.recipe.label_period or "month"
-        meta["data"] = d
+        if data.recipe is not None and result.role == "privacy":
+            meta["label_period"] = data.recipe.label_period or "month"
+        meta["data"] = _data_section(data)
+    net = result.model
     meta["normalization"] = {
         "x_mean": [float(v) for v in net.x_mean.tolist()],
         "x_std": [float(v) for v in net.x_std.tolist()],
@@ -108,35 +84,8 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         "y_std": float(net.y_std),
         "logit_offset": float(net.logit_offset),
     }
-    hp: dict[str, Any] = {
-        "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size,
-        "lr": float(result.lr),
-        "weight_decay": float(cfg.weight_decay),
-        "hidden": list(net.hidden),
-        "patience": cfg.patience,
-        "min_delta": float(cfg.min_delta),
-        "val_fraction": float(cfg.val_fraction),
-        "test_fraction": float(cfg.test_fraction),
-        "seed": int(cfg.seed),
-        "lr_schedule": cfg.lr_schedule,
-        "device": result.device,
-    }
-    if result.pos_weight is not None:
-        hp["pos_weight"] = float(result.pos_weight)
-    meta["hyperparameters"] = hp
-    meta["training"] = {
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "cancelled": bool(result.cancelled),
-        "stopped_early": bool(result.stopped_early),
-        "seconds": float(result.seconds),
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "n_test": result.n_test,
-    }
-    if math.isfinite(result.best_val_loss):
-        meta["training"]["best_val_loss"] = float(result.best_val_loss)
+    meta["hyperparameters"] = _hyperparameters(result)
+    meta["training"] = _training_section(result)
     meta["metrics"] = _finite_floats(result.test_metrics)
     if result.coefficients:
         meta["coefficients"] = _finite_floats(result.coefficients)
@@ -153,6 +102,69 @@ def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
         ]
     meta[CHECKSUM_KEY] = metadata_checksum(meta)
     return meta
+
+
+def _data_section(data: Any) -> dict[str, Any]:
+    """``[data]``: where the rows came from and how they were prepared."""
+    d: dict[str, Any] = {
+        "source": printable(data.source),
+        "sha256": data.sha256,
+        "rows_read": int(data.rows_read),
+        "rows_used": int(data.n),
+        "rows_dropped": len(data.dropped_rows),
+        "mapping": {k: list(v) for k, v in data.mapping.items()},
+        "missing_values": list(data.missing_values),
+    }
+    if data.input_scale is not None:
+        d["input_scale"] = [float(data.input_scale[0]), float(data.input_scale[1])]
+    if data.format:
+        d["format"] = data.format
+    if data.target_note:
+        d["target_note"] = data.target_note
+    if data.constant_features:
+        d["constant_features"] = list(data.constant_features)
+    if data.skipped_rows:
+        d["rows_skipped"] = len(data.skipped_rows)
+    if data.recipe is not None:
+        d["recipe"] = data.recipe.to_dict()
+    return d
+
+
+def _hyperparameters(result: TrainResult) -> dict[str, Any]:
+    cfg = result.config
+    hp: dict[str, Any] = {
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "lr": float(result.lr),
+        "weight_decay": float(cfg.weight_decay),
+        "hidden": list(result.model.hidden),
+        "patience": cfg.patience,
+        "min_delta": float(cfg.min_delta),
+        "val_fraction": float(cfg.val_fraction),
+        "test_fraction": float(cfg.test_fraction),
+        "seed": int(cfg.seed),
+        "lr_schedule": cfg.lr_schedule,
+        "device": result.device,
+    }
+    if result.pos_weight is not None:
+        hp["pos_weight"] = float(result.pos_weight)
+    return hp
+
+
+def _training_section(result: TrainResult) -> dict[str, Any]:
+    training: dict[str, Any] = {
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "cancelled": bool(result.cancelled),
+        "stopped_early": bool(result.stopped_early),
+        "seconds": float(result.seconds),
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "n_test": result.n_test,
+    }
+    if math.isfinite(result.best_val_loss):
+        training["best_val_loss"] = float(result.best_val_loss)
+    return training
 
 
 # ------------------------------------------------------------------------------- save
@@ -194,40 +206,42 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
     shown = printable(d)
     if not str(directory).strip():
         raise OutputError("empty model folder path: expected a folder path", d, False)
-
-    def unusable(exc: BaseException) -> OutputError:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return OutputError(f"{shown}: cannot use this path: {reason}: expected a model folder", d, False)
-
     try:
         st = os.lstat(d)
     except (FileNotFoundError, NotADirectoryError):
         st = None
     except (OSError, ValueError) as exc:
-        raise unusable(exc) from None
-    if st is not None and stat.S_ISLNK(st.st_mode):
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise OutputError(f"{shown}: cannot use this path: {reason}: expected a model folder", d, False) from None
+    if st is None:
+        _check_new_folder(d)
+        return d
+    if stat.S_ISLNK(st.st_mode):
         raise OutputError(
             f"{shown}: is a symbolic link to {printable(os.path.realpath(d))}; stratsim does not "
             "write a model through links: expected a folder", d, False,
         )
-    if st is not None and not stat.S_ISDIR(st.st_mode):
+    if not stat.S_ISDIR(st.st_mode):
         raise OutputError(f"{shown}: exists and is not a folder: expected a model folder", d, False)
-    if st is not None:
-        wp, mp = weights_path(d, role), metadata_path(d, role)
-        check_output(wp, TORCH_WEIGHTS, force=force)  # a link, or a file that is no model
-        check_output(mp, MODEL_METADATA, force=force, probe=False)
-        present = [p.name for p in (wp, mp) if os.path.lexists(p)]
-        if present and not force:
-            raise OutputError(
-                f"{shown}: already holds a {role} model ({', '.join(present)}); replacing it makes "
-                "every saved session that references it stop loading (its sha256 no longer "
-                "matches): choose another folder",
-                d,
-                True,
-            )
-        return d
-    # A new folder: every missing level must be a valid name, the nearest existing parent
-    # a folder that takes a new entry (save_model creates the levels).
+    wp, mp = weights_path(d, role), metadata_path(d, role)
+    check_output(wp, TORCH_WEIGHTS, force=force)  # a link, or a file that is no model
+    check_output(mp, MODEL_METADATA, force=force, probe=False)
+    present = [p.name for p in (wp, mp) if os.path.lexists(p)]
+    if present and not force:
+        raise OutputError(
+            f"{shown}: already holds a {role} model ({', '.join(present)}); replacing it makes "
+            "every saved session that references it stop loading (its sha256 no longer "
+            "matches): choose another folder",
+            d,
+            True,
+        )
+    return d
+
+
+def _check_new_folder(d: Path) -> None:
+    """A new folder: every missing level must be a valid name, the nearest existing parent
+    a folder that takes a new entry (save_model creates the levels)."""
+    shown = printable(d)
     missing: list[Path] = []
     anc = Path(os.path.abspath(d))
     try:
@@ -251,7 +265,6 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
         if isinstance(exc, FileNotFoundError):  # an existing folder that takes no entries: /proc
             reason = "the folder does not take new files (a system or virtual folder)"
         raise OutputError(f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False) from None
-    return d
 
 
 def save_model(result: TrainResult, directory: str | Path, *, force: bool = False) -> SavedModel:

@@ -17,7 +17,6 @@ Validation errors are :class:`~stratsim.engine.errors.ScenarioError` naming the 
 the key path (``to_c.bass_p``), the value and the expectation.
 """
 
-# ruff: noqa: F401 (this module re-exports the names of its parts)
 from __future__ import annotations
 
 import math
@@ -30,9 +29,8 @@ from ..sample_data import sample_file
 from .errors import ScenarioError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
-    import torch
+    pass
 
 DEFAULT_SCENARIO_PATH = sample_file("default_scenario.toml")
 
@@ -398,7 +396,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 # Re-exported (defined in .scenario_draw, which builds on this module): the old import
 # path keeps every name.
-from .scenario_draw import (  # noqa: E402
+from .scenario_draw import (  # noqa: E402, F401 (re-exported)
     _normal_cdf,
     _override,
     _sample,

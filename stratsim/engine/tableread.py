@@ -226,21 +226,7 @@ def read_cells(
         grid = _read_binary_grid(p, src, kind)
         fmt = TableFormat(kind=kind, encoding=None)
     else:
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise DataError(f"{src}: cannot read: {exc.strerror or exc}") from None
-        text, enc = decode_bytes(data, src, encoding)
-        if sep is not None:
-            sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep, sep)
-            if len(sep) != 1 or sep in ('"', "\n", "\r"):
-                raise DataError(f"{src}: {term('sep')} {sep!r}: expected one character (or 'tab')")
-        use_sep = sep if sep is not None else sniff_separator(text)
-        try:
-            grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True))
-        except csv.Error as exc:
-            raise DataError(f"{src}: malformed CSV: {exc}") from None
-        fmt = TableFormat(kind="csv", encoding=enc, sep=use_sep)
+        grid, fmt = _read_text_grid(p, src, sep, encoding)
     table = _from_grid(grid, src, fmt)
     det_dec, det_th = detect_numbers(table.rows)
     if fmt.kind != "csv":
@@ -251,6 +237,28 @@ def read_cells(
         th = ""
     table.format = replace(fmt, decimal=dec, thousands=th)
     return table
+
+
+def _read_text_grid(
+    p: Path, src: str, sep: str | None, encoding: str | None
+) -> tuple[list[list[str]], TableFormat]:
+    """The cells of a delimited text file and its format (encoding and separator given
+    or detected)."""
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{src}: cannot read: {exc.strerror or exc}") from None
+    text, enc = decode_bytes(data, src, encoding)
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep, sep)
+        if len(sep) != 1 or sep in ('"', "\n", "\r"):
+            raise DataError(f"{src}: {term('sep')} {sep!r}: expected one character (or 'tab')")
+    use_sep = sep if sep is not None else sniff_separator(text)
+    try:
+        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True))
+    except csv.Error as exc:
+        raise DataError(f"{src}: malformed CSV: {exc}") from None
+    return grid, TableFormat(kind="csv", encoding=enc, sep=use_sep)
 
 
 def _read_binary_grid(p: Path, src: str, kind: str) -> list[list[str]]:

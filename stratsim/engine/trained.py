@@ -26,39 +26,28 @@ each file is replaced atomically, weights first, so a crash in between leaves a 
 that fails the sha256 check (refused, never silently mixed).
 """
 
-# ruff: noqa: F401 (this module re-exports the names of its parts)
 from __future__ import annotations
 
 import copy
 import hashlib
 import io
-import math
 import os
 import stat
-import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import __version__
 from .errors import ModelError
 from .fileio import (
-    TORCH_WEIGHTS,
-    OutputError,
-    check_output,
     document_sha256,
     printable,
     read_toml,
     stat_path,
-    temp_prefix,
     toml_kind,
 )
-from .modelfolder import write_model_files
 from .models import ROLES  # in the order load_models looks for them
 from .nets import KINDS, TabularNet, build_net
 
@@ -292,6 +281,19 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
             f"{wp}: sha256 {actual[:16]}... does not match {meta['weights_sha256'][:16]}... "
             f"recorded in {mp.name}; the file was modified or corrupted, refusing to load it"
         )
+    state = _read_state_dict(wp, blob)
+    hidden = tuple(meta.get("hyperparameters", {}).get("hidden", []))
+    net = build_net(role, meta["kind"], len(meta["features"]), hidden)
+    _check_state_dict(wp, state, net.state_dict(), meta["kind"])
+    net.load_state_dict(state)
+    model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
+    model.path = wp.resolve()
+    model.sha256 = actual
+    return model
+
+
+def _read_state_dict(wp: Path, blob: bytes) -> dict[str, torch.Tensor]:
+    """The state dict in ``blob`` (``torch.load`` with ``weights_only=True``), or refuse."""
     try:
         with warnings.catch_warnings():  # the refusal below says it in one line
             warnings.simplefilter("ignore")
@@ -309,14 +311,18 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
         raise ModelError(
             f"{wp}: not a state dict (a mapping of names to tensors): {type(state).__name__}"
         )
-    hidden = tuple(meta.get("hyperparameters", {}).get("hidden", []))
-    net = build_net(role, meta["kind"], len(meta["features"]), hidden)
-    expected = net.state_dict()
+    return state
+
+
+def _check_state_dict(
+    wp: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], kind: str
+) -> None:
+    """Refuse keys, shapes or dtypes unlike the ``expected`` model's, and non-finite values."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ModelError(
-            f"{wp}: state dict keys do not match a {meta['kind']} model "
+            f"{wp}: state dict keys do not match a {kind} model "
             f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})"
         )
     for k, v in expected.items():
@@ -327,11 +333,6 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
             )
         if not bool(torch.isfinite(state[k]).all()):
             raise ModelError(f"{wp}: tensor {k!r} holds NaN or infinite values; refusing it")
-    net.load_state_dict(state)
-    model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
-    model.path = wp.resolve()
-    model.sha256 = actual
-    return model
 
 
 def load_models(directory: str | Path) -> dict[str, TrainedModel]:
@@ -361,7 +362,7 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
 
 # Re-exported (defined in .modelsave, which builds on this module): the old import
 # path keeps every name.
-from .modelsave import (  # noqa: E402
+from .modelsave import (  # noqa: E402, F401 (re-exported)
     SavedModel,
     _finite_floats,
     build_metadata,

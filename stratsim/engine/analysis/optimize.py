@@ -53,7 +53,6 @@ bootstrap interval (Efron & Tibshirani 1993); "significant" means the interval e
 """
 
 
-# ruff: noqa: F401 (this module re-exports the names of its parts)
 from __future__ import annotations
 
 import math
@@ -67,14 +66,14 @@ from ..errors import StratsimError
 if TYPE_CHECKING:
     import torch
 
-from .lever_space import (  # re-exported: optimize.X works for every name
+from .lever_space import (  # noqa: F401 (re-exported)
     LeverSpace,
     Start,
     _logit,
     start_from_scenario,
     start_from_simulation,
 )
-from .optimize_problem import (  # re-exported: optimize.X works for every name
+from .optimize_problem import (  # noqa: F401 (re-exported)
     _BOOT_ELEMENTS,
     _THETA_CLAMP,
     CASH_NEGATIVE_EVER,
@@ -424,4 +423,16 @@ class Optimizer:
 
 # The recommendation layer builds on the search above; re-exported so that
 # ``optimize.X`` keeps working for every name.
-from .recommend import *  # noqa: E402, F403
+from .recommend import (  # noqa: E402, F401 (re-exported)
+    ConstraintStatus,
+    FrontierPoint,
+    OptimizeSettings,
+    Recommendation,
+    Stat,
+    _best_per_weight,
+    _metric,
+    compare,
+    finish,
+    frontier,
+    optimize,
+)

@@ -23,7 +23,6 @@ others keep their ratios); shares that the point sets are never changed.
 """
 
 
-# ruff: noqa: F401 (this module re-exports the names of its parts)
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
 
 #: Prefix of decision levers in dotted keys (the scenario file's ``[allocation]`` table).
 
-from .sweep_design import (  # re-exported: the old import path keeps every name
+from .sweep_design import (  # noqa: F401 (re-exported)
     _DIST_FIELDS,
     BACKENDS,
     BYTES_PER_PATH_FLOAT32,
@@ -65,13 +64,13 @@ from .sweep_design import (  # re-exported: the old import path keeps every name
     resolve_key,
     with_samples,
 )
-from .sweep_ray import (  # re-exported: the old import path keeps every name
+from .sweep_ray import (  # noqa: F401 (re-exported)
     _evaluate_ray,
     _ray_chunk,
     check_ray_address,
     import_ray,
 )
-from .sweep_runs import (  # re-exported: the old import path keeps every name
+from .sweep_runs import (  # noqa: F401 (re-exported)
     PointResult,
     Prepared,
     Progress,

@@ -67,6 +67,28 @@ def check_ray_address(address: str, timeout: float = 5.0) -> None:
         raise StratsimError(f"{term('ray_address')} {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`") from None
 
 
+def _join_ray(ray: Any, ray_address: str | None, ray_cpus: int | None) -> bool:
+    """Join the Ray cluster at ``ray_address`` or start a local one, unless Ray is running
+    already; True when this call started it (and must shut it down)."""
+    import logging
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if ray_address:
+        check_ray_address(ray_address)
+    try:
+        if ray_address:
+            ray.init(address=ray_address, **kwargs)
+        else:
+            ray.init(num_cpus=ray_cpus, include_dashboard=False, **kwargs)
+    except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
+        where = f"{term('ray_address')} {ray_address}" if ray_address else "a local Ray"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StratsimError(f"{where}: cannot start or join Ray: {first}") from None
+    return True
+
+
 def _evaluate_ray(
     prepared: Prepared,
     spec: RunSpec,
@@ -75,24 +97,8 @@ def _evaluate_ray(
     ray_cpus: int | None,
     on_progress: Callable[[Progress], Any] | None,
 ) -> SweepResult:
-    import logging
-
     ray = import_ray()
-    started = False
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-        if ray_address:
-            check_ray_address(ray_address)
-        try:
-            if ray_address:
-                ray.init(address=ray_address, **kwargs)
-            else:
-                ray.init(num_cpus=ray_cpus, include_dashboard=False, **kwargs)
-        except Exception as exc:  # ConnectionError, RuntimeError, ValueError from Ray
-            where = f"{term('ray_address')} {ray_address}" if ray_address else "a local Ray"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StratsimError(f"{where}: cannot start or join Ray: {first}") from None
-        started = True
+    started = _join_ray(ray, ray_address, ray_cpus)
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         k = prepared.design.n_points

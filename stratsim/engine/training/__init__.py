@@ -3,20 +3,21 @@
 Entry point: :func:`train_model` (``TrainingData`` + :class:`TrainConfig` -> :class:`TrainResult`).
 
 Modules: :mod:`.config` (hyperparameters and their checks), :mod:`.events` (progress
-events), :mod:`.split` (train / validation / test rows), :mod:`.loop` (the epochs),
+events), :mod:`.split` (train / validation / test rows), :mod:`.setup` (model, loss,
+optimizer), :mod:`.loop` (the epochs),
 :mod:`.result` (the result and its test metrics), :mod:`.job` (load data -> train ->
 save the model folder, shared by the CLI and the TUI).
 
 What it does, in order:
 
 1. Seeded split into train / validation / test (``torch.Generator`` seeded from
-   ``config.seed`` through :func:`stratsim.engine.seeds.derive_seed`; stratified by label for the privacy role so every split holds
-   positives).
+   ``config.seed`` through :func:`stratsim.engine.seeds.derive_seed`; stratified by label
+   for the privacy role so every split holds positives).
 2. Standardization statistics from the train split only, stored in the module's
    buffers (so they travel in the state dict).
 3. Mini-batches by ``randperm`` + slicing (no DataLoader: 3-7x slower at this size,
-   measured on this workload), Adam, an LR schedule (ReduceLROnPlateau on the validation loss by
-   default, or cosine), float32, on ``config.device`` (``auto``: cuda, then mps, then cpu).
+   measured), Adam, an LR schedule (ReduceLROnPlateau on the validation loss by default,
+   or cosine), float32, on ``config.device`` (``auto``: cuda, then mps, then cpu).
 4. Loss: MSE in satisfaction points² (regression); ``BCEWithLogitsLoss`` with
    ``pos_weight = n_neg / n_pos`` of the train split (classification), the probability
    then corrected by ``logit_offset = -log(pos_weight)`` (see :mod:`stratsim.engine.nets`).
