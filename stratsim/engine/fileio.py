@@ -229,31 +229,38 @@ def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML fi
     return parse_toml(raw, p, error, what)
 
 
-# Re-exported (defined in .outputs, which builds on this module): the old import
-# path keeps every name.
-from .outputs import (  # noqa: E402, F401 (re-exported)
-    NAME_MAX,
-    SYSTEM_FOLDERS,
-    TORCH_WEIGHTS,
-    OutputKind,
-    _is_fd_alias,
-    _is_stream,
-    _is_torch_archive,
-    _name_problem,
-    _small_enough,
-    _written_in_place,
-    atomic_write_bytes,
-    check_output,
-    current_umask,
-    document_sha256,
-    file_sha256,
-    fsync_dir,
-    output_problem,
-    sibling_problem,
-    stat_path,
-    table_kind,
-    temp_prefix,
-    toml_kind,
-    write_bytes,
-    write_table,
-)
+#: Names defined in :mod:`.outputs` (which builds on this module), still importable from here.
+_MOVED = frozenset({
+    "NAME_MAX",
+    "SYSTEM_FOLDERS",
+    "TORCH_WEIGHTS",
+    "OutputKind",
+    "_is_fd_alias",
+    "_is_stream",
+    "_is_torch_archive",
+    "_name_problem",
+    "_small_enough",
+    "_written_in_place",
+    "atomic_write_bytes",
+    "check_output",
+    "current_umask",
+    "document_sha256",
+    "file_sha256",
+    "fsync_dir",
+    "output_problem",
+    "sibling_problem",
+    "stat_path",
+    "table_kind",
+    "temp_prefix",
+    "toml_kind",
+    "write_bytes",
+    "write_table",
+})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import outputs
+
+        return getattr(outputs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -283,13 +283,20 @@ def _check_options(
             ) from None
 
 
-# Re-exported (defined in .recipefile, which builds on this module): the old import
-# path keeps every name.
-from .recipefile import (  # noqa: E402, F401 (re-exported)
-    _RECIPE_KEYS,
-    RECIPE_FILE,
-    _RecipeReader,
-    load_recipe,
-    recipe_from_dict,
-    save_recipe,
-)
+#: Names defined in :mod:`.recipefile` (which builds on this module), still importable from here.
+_MOVED = frozenset({
+    "_RECIPE_KEYS",
+    "RECIPE_FILE",
+    "_RecipeReader",
+    "load_recipe",
+    "recipe_from_dict",
+    "save_recipe",
+})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import recipefile
+
+        return getattr(recipefile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -127,6 +127,8 @@ def _bound_problem(v: float, extra: dict) -> str | None:
 
 
 def _check_bounds(scenario: Scenario, source: str) -> None:
+    from .scenario_draw import mass_inside
+
     for section in PARAM_SECTIONS:
         sec = getattr(scenario, section)
         for name, info in type(sec).model_fields.items():
@@ -394,14 +396,21 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     return scenario_from_dict(data, printable(p))
 
 
-# Re-exported (defined in .scenario_draw, which builds on this module): the old import
-# path keeps every name.
-from .scenario_draw import (  # noqa: E402, F401 (re-exported)
-    _normal_cdf,
-    _override,
-    _sample,
-    _support,
-    draw_flat,
-    draw_parameters,
-    mass_inside,
-)
+#: Names defined in :mod:`.scenario_draw` (which builds on this module), still importable from here.
+_MOVED = frozenset({
+    "_normal_cdf",
+    "_override",
+    "_sample",
+    "_support",
+    "draw_flat",
+    "draw_parameters",
+    "mass_inside",
+})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import scenario_draw
+
+        return getattr(scenario_draw, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

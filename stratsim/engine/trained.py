@@ -109,6 +109,8 @@ class TrainedModel:
     @classmethod
     def from_result(cls, result: TrainResult) -> TrainedModel:
         """Wrap a fresh :class:`~stratsim.engine.training.TrainResult` (no file needed)."""
+        from .modelsave import build_metadata
+
         meta = build_metadata(result, weights_sha256="")
         return cls(copy.deepcopy(result.model), result.role, result.kind, result.features, meta)
 
@@ -360,13 +362,20 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     return out
 
 
-# Re-exported (defined in .modelsave, which builds on this module): the old import
-# path keeps every name.
-from .modelsave import (  # noqa: E402, F401 (re-exported)
-    SavedModel,
-    _finite_floats,
-    build_metadata,
-    check_model_folder,
-    save_model,
-    state_dict_bytes,
-)
+#: Names defined in :mod:`.modelsave` (which builds on this module), still importable from here.
+_MOVED = frozenset({
+    "SavedModel",
+    "_finite_floats",
+    "build_metadata",
+    "check_model_folder",
+    "save_model",
+    "state_dict_bytes",
+})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import modelsave
+
+        return getattr(modelsave, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -421,18 +421,25 @@ class Optimizer:
 # ------------------------------------------------------------- evaluation
 
 
-# The recommendation layer builds on the search above; re-exported so that
-# ``optimize.X`` keeps working for every name.
-from .recommend import (  # noqa: E402, F401 (re-exported)
-    ConstraintStatus,
-    FrontierPoint,
-    OptimizeSettings,
-    Recommendation,
-    Stat,
-    _best_per_weight,
-    _metric,
-    compare,
-    finish,
-    frontier,
-    optimize,
-)
+#: Names defined in :mod:`.recommend` (which builds on this module), still importable from here.
+_MOVED = frozenset({
+    "ConstraintStatus",
+    "FrontierPoint",
+    "OptimizeSettings",
+    "Recommendation",
+    "Stat",
+    "_best_per_weight",
+    "_metric",
+    "compare",
+    "finish",
+    "frontier",
+    "optimize",
+})
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from . import recommend
+
+        return getattr(recommend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
