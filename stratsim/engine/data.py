@@ -51,6 +51,7 @@ from .errors import DataError
 from .fileio import file_sha256
 from .models import PRIVACY_FEATURES, ROLES
 from .recipe import Recipe, parse_scale_text
+from .reexport import moved_names
 from .tableread import RawTable, read_cells
 from .terms import term
 
@@ -340,10 +341,5 @@ def _check_role(role: str) -> None:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
 
 
-def __getattr__(name: str):
-    # ``prepare`` lives in :mod:`.dataprep` (which imports this module); re-exported lazily.
-    if name == "prepare":
-        from .dataprep import prepare
-
-        return prepare
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: :func:`prepare` lives in :mod:`.dataprep` (which builds on this module).
+__getattr__ = moved_names(__name__, "dataprep", ("prepare",))

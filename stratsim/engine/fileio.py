@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StratsimError
+from .reexport import moved_names
 
 #: Deepest nesting of arrays/tables accepted in a TOML file (stratsim's own files nest at
 #: most 4 levels: ``scenario.to_c.bass_p.median``). Deeper documents are refused naming the
@@ -230,37 +231,33 @@ def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML fi
 
 
 #: Names defined in :mod:`.outputs` (which builds on this module), still importable from here.
-_MOVED = frozenset({
-    "NAME_MAX",
-    "SYSTEM_FOLDERS",
-    "TORCH_WEIGHTS",
-    "OutputKind",
-    "_is_fd_alias",
-    "_is_stream",
-    "_is_torch_archive",
-    "_name_problem",
-    "_small_enough",
-    "_written_in_place",
-    "atomic_write_bytes",
-    "check_output",
-    "current_umask",
-    "document_sha256",
-    "file_sha256",
-    "fsync_dir",
-    "output_problem",
-    "sibling_problem",
-    "stat_path",
-    "table_kind",
-    "temp_prefix",
-    "toml_kind",
-    "write_bytes",
-    "write_table",
-})
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import outputs
-
-        return getattr(outputs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(
+    __name__,
+    "outputs",
+    (
+        "NAME_MAX",
+        "SYSTEM_FOLDERS",
+        "TORCH_WEIGHTS",
+        "OutputKind",
+        "_is_fd_alias",
+        "_is_stream",
+        "_is_torch_archive",
+        "_name_problem",
+        "_small_enough",
+        "_written_in_place",
+        "atomic_write_bytes",
+        "check_output",
+        "current_umask",
+        "document_sha256",
+        "file_sha256",
+        "fsync_dir",
+        "output_problem",
+        "sibling_problem",
+        "stat_path",
+        "table_kind",
+        "temp_prefix",
+        "toml_kind",
+        "write_bytes",
+        "write_table",
+    ),
+)

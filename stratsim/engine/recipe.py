@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import DataError
+from .reexport import moved_names
 from .terms import term
 
 RECIPE_VERSION = 1
@@ -284,19 +285,15 @@ def _check_options(
 
 
 #: Names defined in :mod:`.recipefile` (which builds on this module), still importable from here.
-_MOVED = frozenset({
-    "_RECIPE_KEYS",
-    "RECIPE_FILE",
-    "_RecipeReader",
-    "load_recipe",
-    "recipe_from_dict",
-    "save_recipe",
-})
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import recipefile
-
-        return getattr(recipefile, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(
+    __name__,
+    "recipefile",
+    (
+        "_RECIPE_KEYS",
+        "RECIPE_FILE",
+        "_RecipeReader",
+        "load_recipe",
+        "recipe_from_dict",
+        "save_recipe",
+    ),
+)

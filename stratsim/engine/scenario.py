@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..sample_data import sample_file
 from .errors import ScenarioError
+from .reexport import moved_names
 
 if TYPE_CHECKING:
 
@@ -397,20 +398,16 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
 
 #: Names defined in :mod:`.scenario_draw` (which builds on this module), still importable from here.
-_MOVED = frozenset({
-    "_normal_cdf",
-    "_override",
-    "_sample",
-    "_support",
-    "draw_flat",
-    "draw_parameters",
-    "mass_inside",
-})
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import scenario_draw
-
-        return getattr(scenario_draw, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(
+    __name__,
+    "scenario_draw",
+    (
+        "_normal_cdf",
+        "_override",
+        "_sample",
+        "_support",
+        "draw_flat",
+        "draw_parameters",
+        "mass_inside",
+    ),
+)

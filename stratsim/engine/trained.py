@@ -50,6 +50,7 @@ from .fileio import (
 )
 from .models import ROLES  # in the order load_models looks for them
 from .nets import KINDS, TabularNet, build_net
+from .reexport import moved_names
 
 if TYPE_CHECKING:
     from .training import TrainResult
@@ -363,19 +364,15 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
 
 
 #: Names defined in :mod:`.modelsave` (which builds on this module), still importable from here.
-_MOVED = frozenset({
-    "SavedModel",
-    "_finite_floats",
-    "build_metadata",
-    "check_model_folder",
-    "save_model",
-    "state_dict_bytes",
-})
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import modelsave
-
-        return getattr(modelsave, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(
+    __name__,
+    "modelsave",
+    (
+        "SavedModel",
+        "_finite_floats",
+        "build_metadata",
+        "check_model_folder",
+        "save_model",
+        "state_dict_bytes",
+    ),
+)

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StratsimError
+from ..reexport import moved_names
 
 if TYPE_CHECKING:
     import torch
@@ -422,24 +423,20 @@ class Optimizer:
 
 
 #: Names defined in :mod:`.recommend` (which builds on this module), still importable from here.
-_MOVED = frozenset({
-    "ConstraintStatus",
-    "FrontierPoint",
-    "OptimizeSettings",
-    "Recommendation",
-    "Stat",
-    "_best_per_weight",
-    "_metric",
-    "compare",
-    "finish",
-    "frontier",
-    "optimize",
-})
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        from . import recommend
-
-        return getattr(recommend, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved_names(
+    __name__,
+    "recommend",
+    (
+        "ConstraintStatus",
+        "FrontierPoint",
+        "OptimizeSettings",
+        "Recommendation",
+        "Stat",
+        "_best_per_weight",
+        "_metric",
+        "compare",
+        "finish",
+        "frontier",
+        "optimize",
+    ),
+)
