@@ -330,7 +330,7 @@ def test_absurd_lr_diverges_with_training_error():
         )
 
 
-def test_nan_injected_by_listener_raises_for_classifier():
+def test_nan_injected_by_listener_raises_for_classifier(monkeypatch):
     rng = np.random.default_rng(0)
     x = np.c_[rng.uniform(3, 8, 400), rng.uniform(0, 10, 400), rng.uniform(0, 1, 400)]
     x = np.c_[x, rng.integers(0, 2, 400)]
@@ -345,17 +345,14 @@ def test_nan_injected_by_listener_raises_for_classifier():
             with torch.no_grad():
                 next(holder["model"].parameters()).fill_(float("nan"))
 
-    orig = train_model.__globals__["build_net"]
+    from stratsim.engine.training import setup
+
+    orig = setup.build_net
 
     def spy(*a, **k):
         holder["model"] = orig(*a, **k)
         return holder["model"]
 
-    train_model.__globals__["build_net"] = spy
-    try:
-        with pytest.raises(TrainingError, match="diverged"):
-            train_model(
-                data, TrainConfig(num_threads=1, role="privacy", epochs=5), listener=listener
-            )
-    finally:
-        train_model.__globals__["build_net"] = orig
+    monkeypatch.setattr(setup, "build_net", spy)
+    with pytest.raises(TrainingError, match="diverged"):
+        train_model(data, TrainConfig(num_threads=1, role="privacy", epochs=5), listener=listener)
