@@ -150,28 +150,10 @@ def run_training(
     Raises:
         DataError, TrainingError, ModelError: from the engine, with their messages.
     """
-    from ..engine.data import parse_mapping
     from ..engine.trained import TrainedModel, load_model
-    from ..engine.training import TrainConfig
-    from ..engine.training.job import DataSource, recipe_error_text, train_and_save
+    from ..engine.training.job import recipe_error_text, train_and_save
 
-    source = DataSource(
-        role=request.role,
-        path=request.data_path,
-        recipe=request.recipe,
-        mapping=parse_mapping(list(request.mapping), request.role) if request.mapping else None,
-        target=request.target,
-        scale=request.scale,
-    )
-    config = TrainConfig(
-        role=request.role,
-        kind=request.kind,
-        epochs=request.epochs,
-        seed=request.seed,
-        device=request.device,
-        patience=request.patience,
-        num_threads=1,  # leave a core to the UI (one thread is also faster at batch 256)
-    )
+    source, config = _job_inputs(request)
     target = new_model_dir(models_dir, request.role)
     job = train_and_save(
         source,
@@ -208,3 +190,29 @@ def run_training(
         warnings=tuple(job.data.warnings) + tuple(result.warnings) + tuple(extra),
         intervals=dict(result.test_intervals),
     )
+
+
+def _job_inputs(request: TrainRequest):
+    """The engine's data source and training configuration of ``request``."""
+    from ..engine.data import parse_mapping
+    from ..engine.training import TrainConfig
+    from ..engine.training.job import DataSource
+
+    source = DataSource(
+        role=request.role,
+        path=request.data_path,
+        recipe=request.recipe,
+        mapping=parse_mapping(list(request.mapping), request.role) if request.mapping else None,
+        target=request.target,
+        scale=request.scale,
+    )
+    config = TrainConfig(
+        role=request.role,
+        kind=request.kind,
+        epochs=request.epochs,
+        seed=request.seed,
+        device=request.device,
+        patience=request.patience,
+        num_threads=1,  # leave a core to the UI (one thread is also faster at batch 256)
+    )
+    return source, config
