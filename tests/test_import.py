@@ -39,7 +39,7 @@ def test_semicolon_decimal_comma_bom_crlf(tmp_path):
     assert "separator ';'" in d.format and "decimal ','" in d.format and "utf-8-sig" in d.format
     assert d.recipe.sep == ";" and d.recipe.decimal == ","
     # a wrong separator given by hand: the one-column header is pointed out
-    with pytest.raises(DataError, match=r"one column: its name holds ';'.*--sep ;"):
+    with pytest.raises(DataError, match=r"one column: its name holds ';'.*read with sep ;"):
         load_training_data(p, "satisfaction", recipe=Recipe(sep=",", mapping={"ux": ("Bedienung",)}))
 
 
@@ -60,7 +60,7 @@ def test_other_encodings_are_named_and_can_be_given(tmp_path):
         f"{a:g},{b:g},{c:g},{d:g}\n" for a, b, c, d in rows
     )
     p = write(tmp_path, text.encode("cp1252"))
-    with pytest.raises(DataError, match=r"not UTF-8.*0xe4.*--encoding cp1252"):
+    with pytest.raises(DataError, match=r"not UTF-8.*0xe4.*pass encoding cp1252"):
         load_training_data(p, "satisfaction", mapping={"functionality": ["Qualität"]})
     d = load_training_data(
         p, "satisfaction", recipe=Recipe(encoding="cp1252", mapping={"functionality": ("Qualität",)})
@@ -101,7 +101,7 @@ def test_raw_counts_hint_at_log10(tmp_path):
     p = write(tmp_path, incidents_text(counts))
     mapping = {"records_log10": ["Affected"], "security_posture": ["posture"]}
     mapping |= {"enterprise_share": ["share"], "third_party_access": ["third"]}
-    with pytest.raises(DataError, match=r"outside 0..20.*--derive records_log10=log10\(Affected\)"):
+    with pytest.raises(DataError, match=r"outside 0..20.*: derive records_log10=log10\(Affected\)"):
         load_training_data(p, "privacy", mapping=mapping, target="Type")
 
 
@@ -110,7 +110,7 @@ def test_missing_feature_lists_every_way_to_supply_it(tmp_path):
     with pytest.raises(DataError) as e:
         load_training_data(p, "privacy", target="Type")
     msg = str(e.value)
-    for way in ("--map records_log10=", "--derive records_log10=", "--set records_log10="):
+    for way in ("map records_log10=", "derive records_log10=", "set records_log10="):
         assert way in msg
     assert "security_posture" in msg and "third_party_access" in msg  # all features at once
 
@@ -122,7 +122,7 @@ def test_label_target_positive_class(tmp_path):
         f"{a:g},{b:g},{c:g},{lab}\n" for (a, b, c, _), lab in zip(rows, labels, strict=True)
     )
     p = write(tmp_path, text)
-    with pytest.raises(DataError, match=r"labels, not numbers.*--positive"):
+    with pytest.raises(DataError, match=r"labels, not numbers.*with positive LABEL"):
         load_training_data(p, "satisfaction", target="overall")
     d = load_training_data(p, "satisfaction", recipe=Recipe(target="overall", positive=("satisfied",)))
     np.testing.assert_array_equal(d.y, [10.0 if lab == "satisfied" else 0.0 for lab in labels])
@@ -184,7 +184,7 @@ def test_repeated_header_and_total_rows_skipped_and_reported(tmp_path):
         p, "satisfaction", recipe=Recipe(skip_rows_matching=("^# exported",))
     )
     np.testing.assert_allclose(d.y, [r[3] for r in rows])
-    assert d.skipped_rows == ((17, "repeated header"), (33, "total row"), (35, "matches --skip-rows-matching"))
+    assert d.skipped_rows == ((17, "repeated header"), (33, "total row"), (35, "matches skip_rows_matching"))
     assert "row(s) 17" in d.warnings[0] and "row(s) 33" in d.warnings[0]
     assert d.row_numbers[15] == 18  # spreadsheet rows, header = row 1
 
@@ -206,7 +206,7 @@ def test_every_problem_in_one_report_grouped_by_column(tmp_path):
     assert "column 'satisfaction': value(s) outside 0..10" in msg and "row(s) 9" in msg
     assert "column 'functionality'" in msg and "row(s) 13" in msg
     assert "column 'service_response'" in msg and "row(s) 21" in msg
-    assert "--max-missing" in msg
+    assert "max_missing" in msg
     assert len(e.value.problems) == 4
     d = load_training_data(p, "satisfaction", max_missing_fraction=0.1)  # the clean rest
     assert d.n == 36 and d.dropped_rows == (4, 9, 13, 21)

@@ -14,7 +14,7 @@ import torch
 from stratsim.engine.data import load_training_data, sample_data_path
 from stratsim.engine.errors import ModelError, TrainingError
 from stratsim.engine.models import (
-    INCIDENT_FEATURES,
+    PRIVACY_FEATURES,
     SATISFACTION_FEATURES,
     ResponseModel,
     check_features,
@@ -88,7 +88,7 @@ def test_round_trip_identical_predictions(tmp_path, sat_result, inc_result):
             assert float(a.min()) > 0 and float(a.max()) < 1
         torch.testing.assert_close(loaded.predict(sim_features(500)), ref)
     check_features(models["satisfaction"], SATISFACTION_FEATURES, "satisfaction")
-    check_features(models["privacy"], INCIDENT_FEATURES, "privacy")
+    check_features(models["privacy"], PRIVACY_FEATURES, "privacy")
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
 
 
@@ -96,7 +96,7 @@ def test_metadata_contents(tmp_path, inc_result):
     saved = save_model(inc_result, tmp_path)
     meta = tomllib.loads(saved.metadata.read_text())
     assert meta["role"] == "privacy" and meta["kind"] == "logistic"
-    assert meta["features"] == list(INCIDENT_FEATURES) and meta["target"] == "incident"
+    assert meta["features"] == list(PRIVACY_FEATURES) and meta["target"] == "incident"
     assert meta["weights_sha256"] == hashlib.sha256(saved.weights.read_bytes()).hexdigest()
     assert (
         meta["data"]["sha256"]

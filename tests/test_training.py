@@ -12,7 +12,7 @@ import torch
 from stratsim.engine import metrics as M
 from stratsim.engine.data import from_arrays, load_training_data, sample_data_path
 from stratsim.engine.errors import StratsimError, TrainingError
-from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
 from stratsim.engine.training import (
     BatchProgress,
     EpochEnd,
@@ -58,7 +58,7 @@ def small_survey(n: int = 600):
 
 
 def test_generator_truth_matches_shipped_defaults():
-    s, i = LinearSatisfaction(), LogisticIncident()
+    s, i = LinearSatisfaction(), LogisticPrivacy()
     assert (
         s.alpha,
         s.beta,
@@ -330,7 +330,7 @@ def test_absurd_lr_diverges_with_training_error():
         )
 
 
-def test_nan_injected_by_listener_raises_for_classifier():
+def test_nan_injected_by_listener_raises_for_classifier(monkeypatch):
     rng = np.random.default_rng(0)
     x = np.c_[rng.uniform(3, 8, 400), rng.uniform(0, 10, 400), rng.uniform(0, 1, 400)]
     x = np.c_[x, rng.integers(0, 2, 400)]
@@ -345,17 +345,14 @@ def test_nan_injected_by_listener_raises_for_classifier():
             with torch.no_grad():
                 next(holder["model"].parameters()).fill_(float("nan"))
 
-    orig = train_model.__globals__["build_net"]
+    from stratsim.engine.training import setup
+
+    orig = setup.build_net
 
     def spy(*a, **k):
         holder["model"] = orig(*a, **k)
         return holder["model"]
 
-    train_model.__globals__["build_net"] = spy
-    try:
-        with pytest.raises(TrainingError, match="diverged"):
-            train_model(
-                data, TrainConfig(num_threads=1, role="privacy", epochs=5), listener=listener
-            )
-    finally:
-        train_model.__globals__["build_net"] = orig
+    monkeypatch.setattr(setup, "build_net", spy)
+    with pytest.raises(TrainingError, match="diverged"):
+        train_model(data, TrainConfig(num_threads=1, role="privacy", epochs=5), listener=listener)

@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        return int(args.func(args) or 0)
+        if args.command == "tui":  # the TUI names settings by their own names, not flags
+            return int(args.func(args) or 0)
+        from ..engine.terms import naming
+        from ._common import CLI_FLAGS
+
+        with naming(CLI_FLAGS):
+            return int(args.func(args) or 0)
     except StratsimError as exc:
         from ..engine.fileio import printable
 

@@ -27,6 +27,37 @@ def _int_at_least(minimum: int):
     return parse
 
 
+#: The flag of each setting the engine names in its messages
+#: (:func:`stratsim.engine.terms.term`): installed by :func:`stratsim.cli.main` for every
+#: command but the TUI, so a message says ``--map`` where the TUI says ``map``.
+CLI_FLAGS: dict[str, str] = {
+    "sep": "--sep",
+    "decimal": "--decimal",
+    "thousands": "--thousands",
+    "encoding": "--encoding",
+    "skip_rows_matching": "--skip-rows-matching",
+    "target": "--target",
+    "positive": "--positive",
+    "label_period": "--label-period",
+    "map": "--map",
+    "min_items": "--min-items",
+    "scale": "--scale",
+    "missing": "--missing",
+    "max_missing": "--max-missing",
+    "derive": "--derive",
+    "set": "--set",
+    "range": "--range",
+    "params": "--params",
+    "samples": "--samples",
+    "lhs": "--lhs",
+    "grid": "--grid",
+    "sample": "--sample",
+    "chunk_paths": "--chunk-paths",
+    "backend": "--backend",
+    "ray_address": "--ray-address",
+}
+
+
 #: argparse types: an integer >= 1, an integer >= 0.
 positive_int = _int_at_least(1)
 nonneg_int = _int_at_least(0)

@@ -19,6 +19,7 @@ still on stderr unless ``--quiet``). Bad input exits 2 with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -71,7 +72,16 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("role", choices=("satisfaction", "privacy"), help="which model to train")
+    from ..engine.models import ROLES
+
+    p.add_argument("role", choices=ROLES, help="which model to train")
+    _add_data_options(p)
+    _add_training_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    """Where the data come from and how they are prepared (a recipe's settings)."""
     p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
     p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
     p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
@@ -122,6 +132,10 @@ def register(sub) -> None:
         help="largest fraction of unusable rows dropped with a warning "
         "(default: missing rows up to 0.05, invalid cells refused)",
     )
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """The model, its hyperparameters and the outputs."""
     p.add_argument(
         "--model",
         dest="kind",
@@ -159,7 +173,6 @@ def register(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
@@ -203,27 +216,65 @@ def recipe_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..engine.data import load_training_data, sample_data_path
-    from ..engine.device import resolve_device
-    from ..engine.errors import TrainingError
     from ..engine.fileio import OutputError
     from ..engine.fileio import printable as display_path
-    from ..engine.recipe import RECIPE_FILE
-    from ..engine.recipe import save_recipe as save_recipe_file
-    from ..engine.trained import check_model_folder, metadata_path, save_model, weights_path
-    from ..engine.training import TrainConfig, train_model
-    from ._common import check_outputs, output_error, refuse_clobber
+    from ..engine.training.job import DataSource, train_and_save
+    from ._common import output_error
+    from .train_output import TrainProgress, print_tables, report_early_stop, summary
 
     err = Console(stderr=True)
-    # Everything that does not need the data is checked before the data are read.
-    kind = args.kind
-    if args.role == "satisfaction" and kind == "logistic":
+    config = _checked_config(args)
+    source = DataSource(
+        role=args.role,
+        path=Path(args.data) if args.data else None,
+        recipe=recipe_from_args(args),
+    )
+    save_recipe = Path(args.save_recipe) if args.save_recipe else None
+    _check_outputs_first(args, source, save_recipe)
+    say = lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+    if args.check:
+        return _check_only(args, source, save_recipe, say)
+    progress = None if args.quiet else TrainProgress(err)
+    try:
+        with progress or contextlib.nullcontext():
+            job = train_and_save(
+                source,
+                config,
+                args.out,
+                force=args.force,
+                save_recipe=save_recipe,
+                listener=progress,
+                on_data=lambda data: _report_data(data, say),
+            )
+            if progress is not None:
+                progress.finish(job.result)
+    except OutputError as exc:  # the model folder changed while training
+        raise output_error("--out", exc) from None
+    if progress is not None:
+        report_early_stop(job.result, err)
+    for w in job.result.warnings:
+        say(f"stratsim: warning: {w}")
+    _raise_recipe_error(job.recipe_error, save_recipe, f" (the model was saved in {display_path(args.out)})")
+    if args.json:
+        print(json.dumps(summary(job.result, job.saved, job.data), allow_nan=False))
+    else:
+        print_tables(job.result, job.saved)
+    return 0
+
+
+def _checked_config(args: argparse.Namespace):
+    """The :class:`TrainConfig` of the flags, checked before any data are read."""
+    from ..engine.device import resolve_device
+    from ..engine.errors import TrainingError
+    from ..engine.training import TrainConfig
+
+    if args.role == "satisfaction" and args.kind == "logistic":
         raise TrainingError("--model logistic is for the privacy model; use linear or mlp")
     if args.max_missing is not None and not 0.0 <= args.max_missing <= 1.0:
         raise TrainingError(f"--max-missing {args.max_missing}: expected a fraction 0..1")
     config = TrainConfig(
         role=args.role,
-        kind=kind,
+        kind=args.kind,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -238,237 +289,62 @@ def run(args: argparse.Namespace) -> int:
     except TrainingError as exc:
         raise TrainingError(f"{exc} (--lr, --hidden, --model, --epochs, --batch-size)") from None
     resolve_device(args.device)
-    recipe = recipe_from_args(args)
-    path = Path(args.data) if args.data else sample_data_path(args.role)
-    save_recipe = Path(args.save_recipe) if args.save_recipe else None
+    return config
+
+
+def _check_outputs_first(args: argparse.Namespace, source, save_recipe: Path | None) -> None:
+    """Refuse outputs that are inputs or not ours before the data are read or trained on."""
+    from ..engine.fileio import OutputError
+    from ..engine.recipe import RECIPE_FILE
+    from ..engine.trained import check_model_folder, metadata_path, weights_path
+    from ._common import check_outputs, output_error, refuse_clobber
+
     refuse_clobber(
         {
             "--out (weights)": weights_path(args.out, args.role),
             "--out (metadata)": metadata_path(args.out, args.role),
             "--save-recipe": save_recipe,
         },
-        {"--data": path, "--recipe": Path(args.recipe) if args.recipe else None},
+        {"--data": source.resolved_path(), "--recipe": Path(args.recipe) if args.recipe else None},
     )
-    # Every output is checked before the data are read or an epoch is trained.
     check_outputs([("--save-recipe", save_recipe, RECIPE_FILE)], args.force)
     if not args.check:
         try:
             check_model_folder(args.out, args.role, force=args.force)
         except OutputError as exc:
             raise output_error("--out", exc) from None
-    data = load_training_data(path, args.role, recipe=recipe)
-    say = lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+
+
+def _report_data(data, say) -> None:
+    from ..engine.fileio import printable as display_path
+
     say(f"read {display_path(data.source)}: {data.format}")
     if data.target_note:
         say(f"target: {data.target_note}")
     for w in data.warnings:
         say(f"stratsim: warning: {w}")
-    def write_recipe(after: str) -> None:
-        if save_recipe is None or data.recipe is None:
-            return
-        try:
-            save_recipe_file(data.recipe, save_recipe, force=args.force)
-        except OutputError as exc:
-            raise output_error("--save-recipe", exc) from None
-        except OSError as exc:
-            raise TrainingError(
-                f"{display_path(save_recipe)}: cannot write the recipe: {exc.strerror or exc}{after}"
-            ) from None
 
-    if args.check:
-        _print_preview(data)
-        write_recipe("")
-        return 0
-    result = train_model(data, config) if args.quiet else _train_with_progress(data, config, err)
-    for w in result.warnings:
-        say(f"stratsim: warning: {w}")
-    try:
-        saved = save_model(result, args.out, force=args.force)
-    except OutputError as exc:  # changed while training
-        raise output_error("--out", exc) from None
-    write_recipe(f" (the model was saved in {display_path(args.out)})")
-    if args.json:
-        print(json.dumps(_summary(result, saved, data), allow_nan=False))
-    else:
-        _print_tables(result, saved)
+
+def _check_only(args: argparse.Namespace, source, save_recipe: Path | None, say) -> int:
+    """``--check``: read and prepare the data, show them, write the recipe; train nothing."""
+    from ..engine.training.job import write_recipe
+    from .train_output import print_preview
+
+    data = source.load()
+    _report_data(data, say)
+    print_preview(data)
+    _raise_recipe_error(write_recipe(data, save_recipe, force=args.force), save_recipe, "")
     return 0
 
 
-def _print_preview(data, rows: int = 10) -> None:
-    """The first ``rows`` rows as the model sees them (model units), on stdout."""
-    from rich.console import Console
-    from rich.table import Table
+def _raise_recipe_error(exc: Exception | None, path: Path | None, after: str) -> None:
+    from ..engine.errors import TrainingError
+    from ..engine.fileio import OutputError
+    from ..engine.training.job import recipe_error_text
+    from ._common import output_error
 
-    t = Table(title=f"{data.n} usable rows of {data.rows_read}; first {min(rows, data.n)} as the model sees them")
-    t.add_column("row", justify="right")
-    for f in data.features:
-        t.add_column(f, justify="right")
-    t.add_column(f"target {data.target}", justify="right")
-    for i in range(min(rows, data.n)):
-        num = str(int(data.row_numbers[i])) if data.row_numbers is not None else str(i + 1)
-        t.add_row(num, *(f"{v:.4g}" for v in data.x[i]), f"{data.y[i]:.4g}")
-    Console().print(t)
-
-
-def _train_with_progress(data, config, console):
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    from ..engine.training import BatchProgress, EpochEnd, TrainStart, train_model
-
-    progress = Progress(
-        BarColumn(bar_width=20),
-        TextColumn("ep {task.completed:>3.0f}/{task.total:.0f}"),
-        TextColumn("loss {task.fields[loss]} val {task.fields[val]}"),
-        TextColumn("{task.fields[speed]}"),
-        TextColumn("ETA {task.fields[eta]}"),
-        console=console,
-        transient=False,
-        refresh_per_second=8,
-    )
-    state = {"task": None}
-
-    def listener(ev) -> None:
-        if isinstance(ev, TrainStart):
-            progress.console.print(
-                f"training {ev.role} ({ev.kind}) on {ev.device}: "
-                f"{ev.n_train}/{ev.n_val}/{ev.n_test} train/val/test rows",
-                markup=False,
-                highlight=False,
-            )
-            state["task"] = progress.add_task(
-                ev.role, total=ev.epochs, loss="-", val="-", speed="", eta="-"
-            )
-        elif isinstance(ev, BatchProgress):
-            progress.update(
-                state["task"],
-                completed=ev.epoch - 1 + ev.batch / ev.batches_per_epoch,
-                loss=f"{ev.loss:.4f}",
-                speed=_fmt_speed(ev.samples_per_s),
-                eta=_fmt_s(ev.eta_s),
-            )
-        elif isinstance(ev, EpochEnd):
-            progress.update(
-                state["task"],
-                completed=ev.epoch,
-                loss=f"{ev.train_loss:.4f}",
-                val=f"{ev.val_loss:.4f}",
-                speed=_fmt_speed(ev.samples_per_s),
-                eta=_fmt_s(ev.eta_s),
-            )
-
-    with progress:
-        result = train_model(data, config, listener=listener)
-        if state["task"] is not None:
-            progress.update(state["task"], total=result.epochs_run or 1, eta="0:00")
-    if result.stopped_early:
-        console.print(
-            f"early stop after epoch {result.epochs_run}; best epoch {result.best_epoch} restored",
-            markup=False,
-            highlight=False,
-        )
-    return result
-
-
-def _fmt_speed(v: float) -> str:
-    return f"{v / 1e6:.2f}M/s" if v >= 1e6 else f"{v / 1e3:.0f}k/s"
-
-
-def _fmt_s(s: float) -> str:
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}"
-
-
-def _summary(result, saved, data) -> dict:
-    import math
-
-    from ..engine.fileio import printable as display_path
-
-    def clean(d):
-        return {k: (float(v) if math.isfinite(float(v)) else None) for k, v in d.items()}
-
-    out = {
-        "role": result.role,
-        "kind": result.kind,
-        "features": list(result.features),
-        "target": result.target,
-        "data": display_path(data.source),
-        "format": data.format,
-        "rows_used": data.n,
-        "rows_dropped": len(data.dropped_rows),
-        "device": result.device,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "stopped_early": result.stopped_early,
-        "seconds": round(result.seconds, 3),
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "n_test": result.n_test,
-        "metrics": clean(result.test_metrics),
-        "weights": display_path(saved.weights),
-        "metadata": display_path(saved.metadata),
-        "weights_sha256": saved.sha256,
-        "warnings": list(data.warnings) + list(result.warnings),
-    }
-    if result.test_intervals:
-        out["intervals"] = {k: [lo, hi] for k, (lo, hi) in result.test_intervals.items()}
-    if data.target_note:
-        out["target_note"] = data.target_note
-    if result.coefficients:
-        out["coefficients"] = clean(result.coefficients)
-    if result.reliability:
-        out["reliability"] = [b.as_dict() for b in result.reliability]
-    return out
-
-
-def _print_tables(result, saved) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    names = {
-        "r2": "R² (test)",
-        "mae": "MAE (points)",
-        "rmse": "RMSE (points)",
-        "roc_auc": "ROC-AUC",
-        "brier": "Brier score",
-        "log_loss": "log loss",
-        "ece": "ECE",
-        "prevalence": "incident rate (test)",
-        "mean_predicted": "mean predicted p",
-    }
-    t = Table(title=f"{result.role} model ({result.kind}) - test split, n={result.n_test}")
-    t.add_column("metric")
-    t.add_column("value", justify="right")
-    t.add_column("95% interval", justify="right")
-    for k, v in result.test_metrics.items():
-        ci = result.test_intervals.get(k)
-        t.add_row(names.get(k, k), f"{v:.4f}", f"{ci[0]:.4f}..{ci[1]:.4f}" if ci else "")
-    t.add_row("epochs (best)", f"{result.epochs_run} ({result.best_epoch})")
-    t.add_row("time", f"{result.seconds:.1f} s on {result.device}")
-    con.print(t)
-    if result.coefficients:
-        c = Table(title="coefficients (original units)")
-        c.add_column("term")
-        c.add_column("value", justify="right")
-        for k, v in result.coefficients.items():
-            c.add_row(k, f"{v:+.4f}")
-        con.print(c)
-    if result.reliability:
-        r = Table(title="reliability (test split)")
-        for col in ("bin", "mean predicted", "observed", "count"):
-            r.add_column(col, justify="right")
-        for b in result.reliability:
-            r.add_row(
-                f"{b.lower:.1f}-{b.upper:.1f}",
-                f"{b.mean_predicted:.4f}",
-                f"{b.observed:.4f}",
-                str(b.count),
-            )
-        con.print(r)
-    from ..engine.fileio import printable as display_path
-
-    con.print(
-        f"saved {display_path(saved.weights)} and {display_path(saved.metadata.name)}",
-        markup=False,
-        highlight=False,
-    )
+    if exc is None or path is None:
+        return
+    if isinstance(exc, OutputError):
+        raise output_error("--save-recipe", exc) from None
+    raise TrainingError(recipe_error_text(exc, path, after)) from None

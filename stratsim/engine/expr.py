@@ -1,4 +1,4 @@
-"""A small, safe expression language for derived training columns (``--derive NAME=EXPR``).
+"""A small, safe expression language for derived training columns (``derive NAME=EXPR``).
 
 An expression is parsed with :func:`ast.parse` (mode ``eval``) and checked against a
 whitelist of node types *before* anything is evaluated; it is then evaluated by walking
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
+from .terms import term
 
 
 @dataclass(frozen=True)
@@ -131,22 +132,25 @@ class Expression:
 
 
 def subject(where: str, text: str) -> str:
-    """How a message names an expression: ``--derive x='log10(y)'`` for a flag
-    (``where`` starting with ``--``), ``recipe.toml: derive x = 'log10(y)'`` otherwise."""
-    return f"{where}={text!r}" if where.startswith("--") else f"{where} = {text!r}"
+    """How a message names an expression: ``derive x='log10(y)'`` for a setting given
+    directly (``where`` starting with the name of :func:`~stratsim.engine.terms.term`
+    ``derive``: the CLI's ``--derive x='log10(y)'``), ``recipe.toml: derive x = 'log10(y)'``
+    otherwise."""
+    return f"{where}={text!r}" if where.startswith(term("derive")) else f"{where} = {text!r}"
 
 
-def parse_expression(text: str, where: str = "--derive") -> Expression:
+def parse_expression(text: str, where: str | None = None) -> Expression:
     """Parse ``text`` and refuse anything outside the grammar in the module docstring.
 
     Args:
         text: the expression.
-        where: what it is, for messages: ``--derive NAME`` or ``FILE: derive NAME``
-            (:func:`subject`).
+        where: what it is, for messages: ``derive NAME`` or ``FILE: derive NAME``
+            (:func:`subject`); None: the name of the ``derive`` setting.
 
     Raises:
         DataError: ``"{where}={text!r}: ..."`` naming the construct that is not allowed.
     """
+    where = where or term("derive")
     aliases: dict[str, str] = {}
 
     def alias(m: re.Match) -> str:
@@ -222,7 +226,7 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
 
 
 def evaluate(
-    expr: Expression, columns: Mapping[str, Column], where: str = "--derive", n: int | None = None
+    expr: Expression, columns: Mapping[str, Column], where: str | None = None, n: int | None = None
 ) -> Column:
     """Evaluate ``expr`` over ``columns`` (name -> :class:`Column`, all ``[n]``).
 
@@ -237,6 +241,7 @@ def evaluate(
     Raises:
         DataError: an unknown column, arithmetic on labels, a label result.
     """
+    where = where or term("derive")
     missing_cols = [n for n in expr.names() if n not in columns]
     if missing_cols:
         shown = ", ".join(list(columns)[:40])

@@ -4,12 +4,12 @@ The step asks two models for numbers it cannot derive from accounting identities
 
 * a **satisfaction model**: satisfaction (0..10 survey scale) from functionality F,
   user experience U and service response R (each 0..10), optionally the segment;
-* an **incident model**: the probability (fraction 0..1) that a path suffers a
+* a **privacy model**: the probability (fraction 0..1) that a path suffers a
   data-leak incident in a period.
 
 Both follow one interface, :class:`ResponseModel`: a tuple of ``features`` the model
 needs and ``predict(features) -> Tensor[n_paths]``. The simulation supplies the
-features in :data:`SATISFACTION_FEATURES` and :data:`INCIDENT_FEATURES`; a model that
+features in :data:`SATISFACTION_FEATURES` and :data:`PRIVACY_FEATURES`; a model that
 needs anything else is refused by :func:`check_features` with a message naming what is
 missing. Trained models (``stratsim.engine.trained``) implement the same interface.
 
@@ -28,21 +28,25 @@ from .errors import ModelError
 if TYPE_CHECKING:
     import torch
 
+#: The roles a model plays in the simulation (one vocabulary: the model of data-leak
+#: incidents is the ``privacy`` model everywhere: CLI, TUI, files and code).
+ROLES = ("satisfaction", "privacy")
+
 #: Features the simulation can supply to a satisfaction model, each ``[n_paths]``.
 #: functionality, ux, service_response: capability stocks, 0..10.
 #: segment: 0.0 for To C, 1.0 for To B.
 SATISFACTION_FEATURES = ("functionality", "ux", "service_response", "segment")
 
-#: Features the simulation can supply to an incident model, each ``[n_paths]``.
+#: Features the simulation can supply to a privacy model, each ``[n_paths]``.
 #: records_log10: log10(1 + personal-data records held); security_posture: P, 0..10;
 #: enterprise_share: fraction 0..1 of records that belong to To B customers;
 #: third_party_access: 0/1, whether third parties process the data.
-INCIDENT_FEATURES = ("records_log10", "security_posture", "enterprise_share", "third_party_access")
+PRIVACY_FEATURES = ("records_log10", "security_posture", "enterprise_share", "third_party_access")
 
 
 @runtime_checkable
 class ResponseModel(Protocol):
-    """What the simulation needs of a satisfaction or incident model.
+    """What the simulation needs of a satisfaction or privacy model.
 
     Attributes:
         features: names of the inputs the model reads (a subset of the features the
@@ -100,7 +104,7 @@ class LinearSatisfaction:
 
 
 @dataclass(frozen=True)
-class LogisticIncident:
+class LogisticPrivacy:
     """p = sigmoid(b0 + b_rec*records_log10 + b_pos*P + b_ent*enterprise_share + b_tp*third_party).
 
     Defaults are the generator's ground truth (``sample_data/generate.py``): at one
@@ -115,7 +119,7 @@ class LogisticIncident:
     b_posture: float = -0.45
     b_enterprise: float = 0.6
     b_third_party: float = 0.8
-    features: tuple[str, ...] = INCIDENT_FEATURES
+    features: tuple[str, ...] = PRIVACY_FEATURES
     description: str = "logistic (shipped defaults)"
     #: The period one label of the training data covered (the generator's: a month).
     label_period: str = "month"
@@ -133,12 +137,18 @@ class LogisticIncident:
         return torch.sigmoid(z)
 
 
-#: Label periods an incident model may declare (``label_period`` in its metadata), in months.
+#: Former names of :class:`LogisticPrivacy` and :data:`PRIVACY_FEATURES`, kept so that code
+#: written against them (and the simulation module until it is renamed) keeps working.
+LogisticIncident = LogisticPrivacy
+INCIDENT_FEATURES = PRIVACY_FEATURES
+
+
+#: Label periods a privacy model may declare (``label_period`` in its metadata), in months.
 LABEL_PERIODS = {"month": 1, "year": 12}
 
 
 def label_period_months(model: ResponseModel) -> int:
-    """Months covered by one label of an incident model: 12 when its metadata says
+    """Months covered by one label of a privacy model: 12 when its metadata says
     ``label_period = "year"``, 1 for ``"month"`` and for models without the key (every
     model before the key existed was trained on monthly labels).
 

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from .errors import DataError
-from .fileio import toml_kind, write_bytes
+from .reexport import moved_names
+from .terms import term
 
 RECIPE_VERSION = 1
 LABEL_PERIODS = ("month", "year")
@@ -137,11 +137,13 @@ def _pairs(items: Sequence[str], flag: str, example: str) -> list[tuple[str, str
     return out
 
 
-def parse_derive(items: Sequence[str], where: str = "--derive") -> dict[str, str]:
+def parse_derive(items: Sequence[str], where: str | None = None) -> dict[str, str]:
     """``["records_log10=log10(x)"]`` -> ``{name: expr}`` (expressions checked);
-    ``where`` names their origin in messages (``--derive``, or ``FILE: derive``)."""
+    ``where`` names their origin in messages (None: the ``derive`` setting, see
+    :func:`~stratsim.engine.terms.term`; or ``FILE: derive``)."""
     from .expr import parse_expression, subject
 
+    where = where or term("derive")
     out: dict[str, str] = {}
     for name, expr in _pairs(items, where, "NAME=EXPRESSION, e.g. logn=log10(count)"):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -156,13 +158,13 @@ def parse_derive(items: Sequence[str], where: str = "--derive") -> dict[str, str
 def parse_constants(items: Sequence[str]) -> dict[str, float]:
     """``["enterprise_share=0.3"]`` -> ``{feature: value}``."""
     out: dict[str, float] = {}
-    for name, value in _pairs(items, "--set", "FEATURE=NUMBER, e.g. enterprise_share=0.3"):
+    for name, value in _pairs(items, f"{term('set')}", "FEATURE=NUMBER, e.g. enterprise_share=0.3"):
         try:
             v = float(value)
         except ValueError:
             v = math.nan
         if not math.isfinite(v):
-            raise DataError(f"--set {name}={value}: expected a finite number")
+            raise DataError(f"{term('set')} {name}={value}: expected a finite number")
         out[name] = v
     return out
 
@@ -174,9 +176,9 @@ def split_scale_items(items: Sequence[str]) -> tuple[tuple[float, float] | None,
     for item in items:
         if "=" in item:
             col, _, text = item.partition("=")
-            per[col.strip()] = parse_scale_text(text.strip(), f"--scale {col.strip()}=")
+            per[col.strip()] = parse_scale_text(text.strip(), f"{term('scale')} {col.strip()}=")
         else:
-            default = parse_scale_text(item, "--scale")
+            default = parse_scale_text(item, f"{term('scale')}")
     return default, per
 
 
@@ -227,24 +229,7 @@ def build_recipe(
 
     if thousands is not None and thousands.lower() in ("none", "''", '""'):
         thousands = ""
-    if label_period is not None and label_period not in LABEL_PERIODS:
-        raise DataError(f"--label-period {label_period!r}: expected month or year")
-    if max_missing is not None and not 0.0 <= max_missing <= 1.0:
-        raise DataError(f"--max-missing {max_missing}: expected a fraction 0..1")
-    for pattern in skip_rows_matching:  # flags are checked before any file is read
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise DataError(f"--skip-rows-matching: not a regular expression: {exc}") from None
-    if encoding:
-        import codecs
-
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise DataError(
-                f"--encoding {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
-            ) from None
+    _check_options(label_period, max_missing, skip_rows_matching, encoding)
     default_scale, column_scale = split_scale_items(scale)
     common_missing, column_missing = split_missing_items(missing)
     labels = tuple(x.strip() for x in positive.split(",") if x.strip()) if positive else None
@@ -272,132 +257,43 @@ def build_recipe(
     )
 
 
-# ------------------------------------------------------------------------------- TOML
+def _check_options(
+    label_period: str | None,
+    max_missing: float | None,
+    skip_rows_matching: Sequence[str],
+    encoding: str | None,
+) -> None:
+    """Refuse option values that are wrong whatever the file (before any file is read)."""
+    if label_period is not None and label_period not in LABEL_PERIODS:
+        raise DataError(f"{term('label_period')} {label_period!r}: expected month or year")
+    if max_missing is not None and not 0.0 <= max_missing <= 1.0:
+        raise DataError(f"{term('max_missing')} {max_missing}: expected a fraction 0..1")
+    for pattern in skip_rows_matching:  # flags are checked before any file is read
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise DataError(f"{term('skip_rows_matching')}: not a regular expression: {exc}") from None
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(
+                f"{term('encoding')} {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
+            ) from None
 
 
-_RECIPE_KEYS = {f.name for f in fields(Recipe)} - {"mapping", "constants", "flag_derives"} | {
-    "map", "set", "recipe_version",
-}  # fmt: skip
-
-#: Output kind of recipe files: an existing file is replaced without confirmation only
-#: when it is a recipe (an integer ``recipe_version`` and only recipe keys, as
-#: :meth:`Recipe.to_toml` writes it).
-RECIPE_FILE = toml_kind(
-    "recipe file",
-    lambda doc: isinstance(doc.get("recipe_version"), int) and set(doc) <= _RECIPE_KEYS,
-    re.compile(r"\Arecipe_version = \d+\n"),
+#: Names defined in :mod:`.recipefile` (which builds on this module), still importable from here.
+__getattr__ = moved_names(
+    __name__,
+    "recipefile",
+    (
+        "_RECIPE_KEYS",
+        "RECIPE_FILE",
+        "_RecipeReader",
+        "load_recipe",
+        "recipe_from_dict",
+        "save_recipe",
+    ),
 )
-
-
-def save_recipe(recipe: Recipe, path: str | Path, *, force: bool = False) -> Path:
-    """Write ``recipe`` as TOML to ``path`` through the safe output writer
-    (:func:`stratsim.engine.fileio.write_bytes`): never through a symbolic link, and an
-    existing file that is not a recipe is not replaced unless ``force``.
-
-    Raises:
-        OutputError: a link or a file that is not a recipe is in the way (not ``force``).
-        OSError: the write failed (the old file is unchanged).
-    """
-    return write_bytes(path, recipe.to_toml().encode("utf-8"), RECIPE_FILE, force=force)
-
-
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe TOML file.
-
-    Raises:
-        DataError: unreadable, not TOML, or a key of the wrong type (naming the key).
-    """
-    from .fileio import printable, read_toml
-
-    doc = read_toml(path, DataError, "recipe file")
-    src = printable(Path(path))
-    return recipe_from_dict(doc, src)
-
-
-def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
-    """Validate a recipe dict (as read from TOML) into a :class:`Recipe`."""
-
-    def bad(key: str, value: Any, expected: str) -> DataError:
-        return DataError(f"{src}: key {key!r}: value {value!r}: expected {expected}")
-
-    known = _RECIPE_KEYS
-    for k in doc:
-        if k not in known:
-            raise DataError(f"{src}: unknown key {k!r}; expected one of {', '.join(sorted(known))}")
-    ver = doc.get("recipe_version", RECIPE_VERSION)
-    if not isinstance(ver, int) or ver > RECIPE_VERSION:
-        raise bad("recipe_version", ver, f"an integer <= {RECIPE_VERSION}")
-
-    def text(key: str) -> str | None:
-        v = doc.get(key)
-        if v is not None and not isinstance(v, str):
-            raise bad(key, v, "a string")
-        return v
-
-    def texts(value: Any, key: str) -> tuple[str, ...]:
-        if isinstance(value, str):
-            return (value,)
-        if not isinstance(value, list) or not all(isinstance(x, (str, int, float)) for x in value):
-            raise bad(key, value, "a list of strings")
-        return tuple(str(x) for x in value)
-
-    def scale(value: Any, key: str) -> tuple[float, float]:
-        if (
-            not isinstance(value, list)
-            or len(value) != 2
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
-            or not value[0] < value[1]
-        ):
-            raise bad(key, value, "[MIN, MAX] with MIN < MAX")
-        return (float(value[0]), float(value[1]))
-
-    def table(key: str) -> dict[str, Any]:
-        v = doc.get(key, {})
-        if not isinstance(v, dict):
-            raise bad(key, v, "a table")
-        return v
-
-    min_items = doc.get("min_items")
-    if min_items is not None and (not isinstance(min_items, int) or min_items < 1):
-        raise bad("min_items", min_items, "an integer >= 1")
-    max_missing = doc.get("max_missing")
-    if max_missing is not None and (
-        not isinstance(max_missing, (int, float)) or not 0 <= max_missing <= 1
-    ):
-        raise bad("max_missing", max_missing, "a fraction 0..1")
-    period = text("label_period")
-    if period is not None and period not in LABEL_PERIODS:
-        raise bad("label_period", period, "month or year")
-    derive = {}
-    for k, v in table("derive").items():
-        if not isinstance(v, str):
-            raise bad(f"derive.{k}", v, "an expression string")
-        derive[k] = v
-    parse_derive([f"{k}={v}" for k, v in derive.items()], f"{src}: derive")
-    constants = {}
-    for k, v in table("set").items():
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-            raise bad(f"set.{k}", v, "a finite number")
-        constants[k] = float(v)
-    return Recipe(
-        sep=text("sep"),
-        decimal=text("decimal"),
-        thousands=text("thousands"),
-        encoding=text("encoding"),
-        skip_rows_matching=texts(doc.get("skip_rows_matching", []), "skip_rows_matching"),
-        target=text("target"),
-        positive=texts(doc.get("positive", []), "positive"),
-        label_period=period,
-        mapping={k: texts(v, f"map.{k}") for k, v in table("map").items()},
-        min_items=min_items,
-        scale=scale(doc["scale"], "scale") if "scale" in doc else None,
-        column_scale={k: scale(v, f"column_scale.{k}") for k, v in table("column_scale").items()},
-        missing=texts(doc.get("missing", []), "missing"),
-        column_missing={
-            k: texts(v, f"column_missing.{k}") for k, v in table("column_missing").items()
-        },
-        max_missing=float(max_missing) if max_missing is not None else None,
-        derive=derive,
-        constants=constants,
-    )
-

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .fileio import printable, stat_path
+from .terms import term
 
 #: Separators tried by the detection, in order of preference on ties.
 SEPARATORS = (",", ";", "\t", "|")
@@ -112,7 +113,7 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
             codecs.lookup(encoding)
         except LookupError:
             raise DataError(
-                f"{source}: --encoding {encoding!r} is not a known encoding "
+                f"{source}: {term('encoding')} {encoding!r} is not a known encoding "
                 "(e.g. utf-8, utf-16, cp1252, latin-1)"
             ) from None
         try:
@@ -120,7 +121,7 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"{source}: not {encoding} text (byte {exc.start}: {exc.reason}); "
-                "check --encoding"
+                f"check {term('encoding')}"
             ) from None
     if data.startswith(codecs.BOM_UTF8):
         enc = "utf-8-sig"
@@ -136,13 +137,13 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
             raise DataError(
                 f"{source}: looks like {enc} without a byte-order mark (NUL bytes at every "
                 f"{'second' if enc == 'utf-16-le' else 'first'} position) but does not decode as "
-                f"{enc} (byte {exc.start}: {exc.reason}); pass --encoding {enc} or "
-                "--encoding utf-16-be, or save the file as UTF-8 CSV"
+                f"{enc} (byte {exc.start}: {exc.reason}); pass {term('encoding')} {enc} or "
+                f"{term('encoding')} utf-16-be, or save the file as UTF-8 CSV"
             ) from None
         if enc == "utf-8":
             raise DataError(
                 f"{source}: not UTF-8 (nor UTF-16 with a byte-order mark): byte {exc.start} "
-                f"is 0x{bad}; if the file is Windows-1252/Latin-1 pass --encoding cp1252 "
+                f"is 0x{bad}; if the file is Windows-1252/Latin-1 pass {term('encoding')} cp1252 "
                 "(or save it as UTF-8 CSV)"
             ) from None
         raise DataError(f"{source}: not valid {enc} text (byte {exc.start}: {exc.reason})") from None
@@ -214,32 +215,18 @@ def read_cells(
     if not stat.S_ISREG(st.st_mode):
         raise DataError(f"{src}: not a file")
     if decimal is not None and decimal not in (".", ","):
-        raise DataError(f"{src}: --decimal {decimal!r}: expected '.' or ','")
+        raise DataError(f"{src}: {term('decimal')} {decimal!r}: expected '.' or ','")
     if thousands is not None and thousands not in ("", ",", ".", " ", "'"):
-        raise DataError(f"{src}: --thousands {thousands!r}: expected ',', '.', ' ', \"'\" or ''")
+        raise DataError(f"{src}: {term('thousands')} {thousands!r}: expected ',', '.', ' ', \"'\" or ''")
     if decimal is not None and thousands and decimal == thousands:
-        raise DataError(f"{src}: --decimal and --thousands are both {decimal!r}")
+        raise DataError(f"{src}: {term('decimal')} and {term('thousands')} are both {decimal!r}")
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq", ".xlsx", ".xlsm"):
         kind = "xlsx" if suffix.startswith(".xls") else "parquet"
         grid = _read_binary_grid(p, src, kind)
         fmt = TableFormat(kind=kind, encoding=None)
     else:
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise DataError(f"{src}: cannot read: {exc.strerror or exc}") from None
-        text, enc = decode_bytes(data, src, encoding)
-        if sep is not None:
-            sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep, sep)
-            if len(sep) != 1 or sep in ('"', "\n", "\r"):
-                raise DataError(f"{src}: --sep {sep!r}: expected one character (or 'tab')")
-        use_sep = sep if sep is not None else sniff_separator(text)
-        try:
-            grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True))
-        except csv.Error as exc:
-            raise DataError(f"{src}: malformed CSV: {exc}") from None
-        fmt = TableFormat(kind="csv", encoding=enc, sep=use_sep)
+        grid, fmt = _read_text_grid(p, src, sep, encoding)
     table = _from_grid(grid, src, fmt)
     det_dec, det_th = detect_numbers(table.rows)
     if fmt.kind != "csv":
@@ -250,6 +237,28 @@ def read_cells(
         th = ""
     table.format = replace(fmt, decimal=dec, thousands=th)
     return table
+
+
+def _read_text_grid(
+    p: Path, src: str, sep: str | None, encoding: str | None
+) -> tuple[list[list[str]], TableFormat]:
+    """The cells of a delimited text file and its format (encoding and separator given
+    or detected)."""
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{src}: cannot read: {exc.strerror or exc}") from None
+    text, enc = decode_bytes(data, src, encoding)
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep, sep)
+        if len(sep) != 1 or sep in ('"', "\n", "\r"):
+            raise DataError(f"{src}: {term('sep')} {sep!r}: expected one character (or 'tab')")
+    use_sep = sep if sep is not None else sniff_separator(text)
+    try:
+        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True))
+    except csv.Error as exc:
+        raise DataError(f"{src}: malformed CSV: {exc}") from None
+    return grid, TableFormat(kind="csv", encoding=enc, sep=use_sep)
 
 
 def _read_binary_grid(p: Path, src: str, kind: str) -> list[list[str]]:

@@ -31,42 +31,32 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import math
 import os
 import stat
-import tempfile
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import __version__
 from .errors import ModelError
 from .fileio import (
-    TORCH_WEIGHTS,
-    OutputError,
-    check_output,
     document_sha256,
     printable,
     read_toml,
     stat_path,
-    temp_prefix,
     toml_kind,
 )
-from .modelfolder import write_model_files
+from .models import ROLES  # in the order load_models looks for them
 from .nets import KINDS, TabularNet, build_net
+from .reexport import moved_names
 
 if TYPE_CHECKING:
     from .training import TrainResult
 
 #: Metadata schema version written by this module (newer ones are refused).
 SCHEMA_VERSION = 1
-#: Roles, in the order :func:`load_models` looks for them.
-ROLES = ("satisfaction", "privacy")
 #: Metadata key of the checksum over every other key (:func:`metadata_checksum`).
 CHECKSUM_KEY = "metadata_sha256"
 #: Output kind of ``ROLE.toml``: replaced without ``force`` only when it is model metadata.
@@ -120,6 +110,8 @@ class TrainedModel:
     @classmethod
     def from_result(cls, result: TrainResult) -> TrainedModel:
         """Wrap a fresh :class:`~stratsim.engine.training.TrainResult` (no file needed)."""
+        from .modelsave import build_metadata
+
         meta = build_metadata(result, weights_sha256="")
         return cls(copy.deepcopy(result.model), result.role, result.kind, result.features, meta)
 
@@ -192,253 +184,6 @@ def _describe(role: str, kind: str, net: TabularNet, meta: Mapping[str, Any]) ->
     return f"{label} ({extra})" if extra else label
 
 
-# -------------------------------------------------------------------------- metadata
-
-
-def _finite_floats(d: Mapping[str, Any]) -> dict[str, float]:
-    """Keep entries whose value is a finite number, as Python floats (TOML has no NaN)."""
-    out = {}
-    for k, v in d.items():
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            out[str(k)] = f
-    return out
-
-
-def build_metadata(result: TrainResult, weights_sha256: str) -> dict[str, Any]:
-    """The metadata dict saved beside the weights (TOML-ready: no None, no NaN)."""
-    cfg = result.config
-    net = result.model
-    data = result.data
-    meta: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "role": result.role,
-        "kind": result.kind,
-        "features": list(result.features),
-        "target": result.target,
-        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "torch_version": torch.__version__,
-        "stratsim_version": __version__,
-        "weights_file": f"{result.role}.pt",
-        "weights_sha256": weights_sha256,
-    }
-    if data is not None:
-        from .fileio import printable as display_path
-
-        d: dict[str, Any] = {
-            "source": display_path(data.source),
-            "sha256": data.sha256,
-            "rows_read": int(data.rows_read),
-            "rows_used": int(data.n),
-            "rows_dropped": len(data.dropped_rows),
-            "mapping": {k: list(v) for k, v in data.mapping.items()},
-            "missing_values": list(data.missing_values),
-        }
-        if data.input_scale is not None:
-            d["input_scale"] = [float(data.input_scale[0]), float(data.input_scale[1])]
-        if data.format:
-            d["format"] = data.format
-        if data.target_note:
-            d["target_note"] = data.target_note
-        if data.constant_features:
-            d["constant_features"] = list(data.constant_features)
-        if data.skipped_rows:
-            d["rows_skipped"] = len(data.skipped_rows)
-        if data.recipe is not None:
-            d["recipe"] = data.recipe.to_dict()
-            if result.role == "privacy":
-                meta["label_period"] = data.recipe.label_period or "month"
-        meta["data"] = d
-    meta["normalization"] = {
-        "x_mean": [float(v) for v in net.x_mean.tolist()],
-        "x_std": [float(v) for v in net.x_std.tolist()],
-        "y_mean": float(net.y_mean),
-        "y_std": float(net.y_std),
-        "logit_offset": float(net.logit_offset),
-    }
-    hp: dict[str, Any] = {
-        "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size,
-        "lr": float(result.lr),
-        "weight_decay": float(cfg.weight_decay),
-        "hidden": list(net.hidden),
-        "patience": cfg.patience,
-        "min_delta": float(cfg.min_delta),
-        "val_fraction": float(cfg.val_fraction),
-        "test_fraction": float(cfg.test_fraction),
-        "seed": int(cfg.seed),
-        "lr_schedule": cfg.lr_schedule,
-        "device": result.device,
-    }
-    if result.pos_weight is not None:
-        hp["pos_weight"] = float(result.pos_weight)
-    meta["hyperparameters"] = hp
-    meta["training"] = {
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "cancelled": bool(result.cancelled),
-        "stopped_early": bool(result.stopped_early),
-        "seconds": float(result.seconds),
-        "n_train": result.n_train,
-        "n_val": result.n_val,
-        "n_test": result.n_test,
-    }
-    if math.isfinite(result.best_val_loss):
-        meta["training"]["best_val_loss"] = float(result.best_val_loss)
-    meta["metrics"] = _finite_floats(result.test_metrics)
-    if result.coefficients:
-        meta["coefficients"] = _finite_floats(result.coefficients)
-    if result.reliability:
-        meta["reliability"] = [
-            {
-                "lower": float(b.lower),
-                "upper": float(b.upper),
-                "mean_predicted": float(b.mean_predicted),
-                "observed": float(b.observed),
-                "count": int(b.count),
-            }
-            for b in result.reliability
-        ]
-    meta[CHECKSUM_KEY] = metadata_checksum(meta)
-    return meta
-
-
-# ------------------------------------------------------------------------------- save
-
-
-def state_dict_bytes(net: TabularNet) -> bytes:
-    """``torch.save`` of the CPU state dict of ``net`` (tensors only), as bytes."""
-    state = {k: v.detach().to("cpu").clone().contiguous() for k, v in net.state_dict().items()}
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    return buf.getvalue()
-
-
-@dataclass(frozen=True)
-class SavedModel:
-    """Paths and digest of a saved model."""
-
-    weights: Path
-    metadata: Path
-    sha256: str
-
-
-def check_model_folder(directory: str | Path, role: str, *, force: bool = False) -> Path:
-    """Refuse, before any data is read or any epoch trained, a model folder that
-    :func:`save_model` could not or must not write ``ROLE.pt`` + ``ROLE.toml`` into.
-
-    Refused: a path that cannot be probed (a name too long for the file system, a parent
-    without permission), a file or a symbolic link in place of the folder, a folder (or,
-    for a new folder, its nearest existing parent) that does not take a new file, a
-    ``ROLE.pt``/``ROLE.toml`` that is a link or not a model file; and, unless ``force``,
-    a folder that already holds a ``ROLE`` model: a saved session that references it
-    records its sha256 and would stop loading once it is replaced.
-
-    Raises:
-        OutputError: one line naming the path and the expectation; ``overridable`` when
-            ``force`` would accept it.
-    """
-    d = Path(directory)
-    shown = printable(d)
-    if not str(directory).strip():
-        raise OutputError("empty model folder path: expected a folder path", d, False)
-
-    def unusable(exc: BaseException) -> OutputError:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return OutputError(f"{shown}: cannot use this path: {reason}: expected a model folder", d, False)
-
-    try:
-        st = os.lstat(d)
-    except (FileNotFoundError, NotADirectoryError):
-        st = None
-    except (OSError, ValueError) as exc:
-        raise unusable(exc) from None
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        raise OutputError(
-            f"{shown}: is a symbolic link to {printable(os.path.realpath(d))}; stratsim does not "
-            "write a model through links: expected a folder", d, False,
-        )
-    if st is not None and not stat.S_ISDIR(st.st_mode):
-        raise OutputError(f"{shown}: exists and is not a folder: expected a model folder", d, False)
-    if st is not None:
-        wp, mp = weights_path(d, role), metadata_path(d, role)
-        check_output(wp, TORCH_WEIGHTS, force=force)  # a link, or a file that is no model
-        check_output(mp, MODEL_METADATA, force=force, probe=False)
-        present = [p.name for p in (wp, mp) if os.path.lexists(p)]
-        if present and not force:
-            raise OutputError(
-                f"{shown}: already holds a {role} model ({', '.join(present)}); replacing it makes "
-                "every saved session that references it stop loading (its sha256 no longer "
-                "matches): choose another folder",
-                d,
-                True,
-            )
-        return d
-    # A new folder: every missing level must be a valid name, the nearest existing parent
-    # a folder that takes a new entry (save_model creates the levels).
-    missing: list[Path] = []
-    anc = Path(os.path.abspath(d))
-    try:
-        while not os.path.lexists(anc):
-            missing.append(anc)
-            anc = anc.parent
-        for level in missing:
-            size = len(os.fsencode(level.name))
-            if size > 255:
-                raise OutputError(
-                    f"{shown}: the folder name {printable(level.name[:40])}... is {size} bytes "
-                    "long: expected at most 255 (the file system's limit)", d, False,
-                )
-        if not anc.is_dir():
-            raise OutputError(f"{shown}: {printable(anc)} is not a folder: expected a model folder path", d, False)
-        os.rmdir(tempfile.mkdtemp(dir=anc, prefix=temp_prefix(d.name), suffix=".probe"))
-    except OutputError:
-        raise
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, FileNotFoundError):  # an existing folder that takes no entries: /proc
-            reason = "the folder does not take new files (a system or virtual folder)"
-        raise OutputError(f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False) from None
-    return d
-
-
-def save_model(result: TrainResult, directory: str | Path, *, force: bool = False) -> SavedModel:
-    """Save ``result`` as ``DIR/ROLE.pt`` + ``DIR/ROLE.toml`` (creating ``DIR``).
-
-    Call only after a successful training: a diverged run raises before reaching here,
-    which is what keeps the previously saved model intact. Both files are checked before
-    either is written: an existing ``ROLE.pt`` that is not a torch archive, a ``ROLE.toml``
-    that is not model metadata, or a symbolic link, is not replaced unless ``force``
-    (:func:`stratsim.engine.fileio.output_problem`).
-
-    Raises:
-        OutputError: a file in the way is not a model file (or a link), and not ``force``.
-        ModelError: the directory or files cannot be written.
-    """
-    import tomli_w
-
-    d = Path(directory)
-    blob = state_dict_bytes(result.model)
-    sha = hashlib.sha256(blob).hexdigest()
-    meta = build_metadata(result, sha)
-    try:
-        data = tomli_w.dumps(meta).encode("utf-8")
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError: a non-UTF-8 name in the metadata
-        raise ModelError(f"cannot encode model metadata as TOML: {exc}") from None
-    wp, mp = weights_path(d, result.role), metadata_path(d, result.role)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        check_output(wp, TORCH_WEIGHTS, force=force, probe=False)
-        check_output(mp, MODEL_METADATA, force=force, probe=False)
-        write_model_files(d, {wp.name: blob, mp.name: data})  # the pair whole, or nothing
-    except OSError as exc:
-        raise ModelError(f"{d}: cannot write the model: {exc.strerror or exc}") from None
-    return SavedModel(wp, mp, sha)
-
-
 # ------------------------------------------------------------------------------- load
 
 
@@ -477,7 +222,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         isinstance(recorded, str),
         p,
         f"key {CHECKSUM_KEY} missing: the metadata cannot be verified (written by stratsim 0.1.0, "
-        "or edited); retrain the model with `stratsim train ROLE --out DIR`",
+        "or edited); retrain the model into a new model folder",
     )
     _expect(
         recorded == metadata_checksum(meta),
@@ -539,6 +284,19 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
             f"{wp}: sha256 {actual[:16]}... does not match {meta['weights_sha256'][:16]}... "
             f"recorded in {mp.name}; the file was modified or corrupted, refusing to load it"
         )
+    state = _read_state_dict(wp, blob)
+    hidden = tuple(meta.get("hyperparameters", {}).get("hidden", []))
+    net = build_net(role, meta["kind"], len(meta["features"]), hidden)
+    _check_state_dict(wp, state, net.state_dict(), meta["kind"])
+    net.load_state_dict(state)
+    model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
+    model.path = wp.resolve()
+    model.sha256 = actual
+    return model
+
+
+def _read_state_dict(wp: Path, blob: bytes) -> dict[str, torch.Tensor]:
+    """The state dict in ``blob`` (``torch.load`` with ``weights_only=True``), or refuse."""
     try:
         with warnings.catch_warnings():  # the refusal below says it in one line
             warnings.simplefilter("ignore")
@@ -556,14 +314,18 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
         raise ModelError(
             f"{wp}: not a state dict (a mapping of names to tensors): {type(state).__name__}"
         )
-    hidden = tuple(meta.get("hyperparameters", {}).get("hidden", []))
-    net = build_net(role, meta["kind"], len(meta["features"]), hidden)
-    expected = net.state_dict()
+    return state
+
+
+def _check_state_dict(
+    wp: Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], kind: str
+) -> None:
+    """Refuse keys, shapes or dtypes unlike the ``expected`` model's, and non-finite values."""
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         raise ModelError(
-            f"{wp}: state dict keys do not match a {meta['kind']} model "
+            f"{wp}: state dict keys do not match a {kind} model "
             f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})"
         )
     for k, v in expected.items():
@@ -574,11 +336,6 @@ def load_model(directory: str | Path, role: str) -> TrainedModel:
             )
         if not bool(torch.isfinite(state[k]).all()):
             raise ModelError(f"{wp}: tensor {k!r} holds NaN or infinite values; refusing it")
-    net.load_state_dict(state)
-    model = TrainedModel(net, role, meta["kind"], tuple(meta["features"]), meta)
-    model.path = wp.resolve()
-    model.sha256 = actual
-    return model
 
 
 def load_models(directory: str | Path) -> dict[str, TrainedModel]:
@@ -595,12 +352,27 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     if st is None:
         raise ModelError(f"{printable(d)}: model directory not found")
     if not stat.S_ISDIR(st.st_mode):
-        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder given to `stratsim train --out`")
+        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder a training wrote")
     out: dict[str, TrainedModel] = {}
     for role in ROLES:
         if os.path.lexists(weights_path(d, role)) or os.path.lexists(metadata_path(d, role)):
             out[role] = load_model(d, role)
     if not out:
         names = ", ".join(f"{r}.pt" for r in ROLES)
-        raise ModelError(f"{d}: no trained model in this folder (expected {names} from `stratsim train --out {d}`)")
+        raise ModelError(f"{d}: no trained model in this folder (expected {names}, the files a training writes)")
     return out
+
+
+#: Names defined in :mod:`.modelsave` (which builds on this module), still importable from here.
+__getattr__ = moved_names(
+    __name__,
+    "modelsave",
+    (
+        "SavedModel",
+        "_finite_floats",
+        "build_metadata",
+        "check_model_folder",
+        "save_model",
+        "state_dict_bytes",
+    ),
+)

@@ -8,7 +8,7 @@ fixed formatting).
 Ground truth
 ------------
 The linear parts below are **identical** to the shipped defaults of the simulation,
-``stratsim.engine.models.LinearSatisfaction`` and ``LogisticIncident``; keep the two in
+``stratsim.engine.models.LinearSatisfaction`` and ``LogisticPrivacy``; keep the two in
 step (``tests/test_training.py`` checks it).
 
 ``satisfaction_survey.csv`` (:data:`N_SURVEY` rows; columns ``functionality``, ``ux``,
@@ -35,7 +35,7 @@ Clipping at 10 touches a handful of rows at the top and biases nothing measurabl
     enterprise_share   ~ Uniform(0, 1)     (share of records from To B customers)
     third_party_access ~ Bernoulli(0.3)    (0/1)
     logit = -5.4 + 0.55*records_log10 - 0.45*security_posture
-            + 0.6*enterprise_share + 0.8*third_party_access   (LogisticIncident defaults)
+            + 0.6*enterprise_share + 0.8*third_party_access   (LogisticPrivacy defaults)
     incident ~ Bernoulli(sigmoid(logit))   (0/1)
 
 The records range is wider than a typical firm's so that about 7% of rows are
@@ -46,10 +46,10 @@ Data generation uses numpy only (no torch), seeded with :data:`SEED`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
+
+from stratsim.sample_data import sample_file
 
 #: Seed of every draw in this module.
 SEED = 20240601
@@ -64,7 +64,7 @@ SAT_CURVE = 0.03
 #: Standard deviation of the survey noise (satisfaction points).
 SAT_NOISE_SD = 0.6
 
-#: Ground truth of the incident log (= LogisticIncident defaults).
+#: Ground truth of the incident log (= LogisticPrivacy defaults).
 INC_INTERCEPT, INC_RECORDS, INC_POSTURE, INC_ENTERPRISE, INC_THIRD_PARTY = (
     -5.4,
     0.55,
@@ -73,9 +73,8 @@ INC_INTERCEPT, INC_RECORDS, INC_POSTURE, INC_ENTERPRISE, INC_THIRD_PARTY = (
     0.8,
 )
 
-HERE = Path(__file__).resolve().parent
-SURVEY_FILE = HERE / "satisfaction_survey.csv"
-INCIDENTS_FILE = HERE / "incidents.csv"
+SURVEY_FILE = sample_file("satisfaction_survey.csv")
+INCIDENTS_FILE = sample_file("incidents.csv")
 
 
 def true_satisfaction_mean(f: np.ndarray, u: np.ndarray, r: np.ndarray) -> np.ndarray:

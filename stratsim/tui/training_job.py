@@ -150,18 +150,61 @@ def run_training(
     Raises:
         DataError, TrainingError, ModelError: from the engine, with their messages.
     """
-    from ..engine.data import load_training_data, sample_data_path
-    from ..engine.trained import TrainedModel, load_model, save_model
-    from ..engine.training import TrainConfig, train_model
+    from ..engine.trained import TrainedModel, load_model
+    from ..engine.training.job import recipe_error_text, train_and_save
 
-    path = request.data_path if request.data_path is not None else sample_data_path(request.role)
-    mapping = None
-    if request.mapping:
-        from ..engine.data import parse_mapping
+    source, config = _job_inputs(request)
+    target = new_model_dir(models_dir, request.role)
+    job = train_and_save(
+        source,
+        config,
+        target,
+        save_recipe=request.save_recipe,
+        listener=listener,
+        should_stop=stop,
+    )
+    result = job.result
+    extra: list[str] = []
+    if job.saved is None:
+        model = TrainedModel.from_result(result)
+    else:
+        model = load_model(target, request.role)
+    if job.recipe_error is not None and request.save_recipe is not None:
+        extra.append(
+            recipe_error_text(
+                job.recipe_error,
+                request.save_recipe,
+                f" (the model was saved in {target}, its metadata holds the recipe)",
+            )
+        )
+    return TrainOutcome(
+        request=request,
+        model=model,
+        saved=job.saved,
+        metrics=dict(result.test_metrics),
+        coefficients=result.coefficients,
+        epochs_run=result.epochs_run,
+        stopped_early=result.stopped_early,
+        cancelled=result.cancelled,
+        seconds=result.seconds,
+        warnings=tuple(job.data.warnings) + tuple(result.warnings) + tuple(extra),
+        intervals=dict(result.test_intervals),
+    )
 
-        mapping = parse_mapping(list(request.mapping), request.role)
-    data = load_training_data(
-        path, request.role, recipe=request.recipe, mapping=mapping, target=request.target, scale=request.scale
+
+def _job_inputs(request: TrainRequest):
+    """The engine's data source and training configuration of ``request``."""
+    from ..engine.data import parse_mapping
+    from ..engine.training import TrainConfig
+    from ..engine.training.job import DataSource
+
+    source = DataSource(
+        role=request.role,
+        path=request.data_path,
+        recipe=request.recipe,
+        mapping=parse_mapping(list(request.mapping), request.role) if request.mapping else None,
+        target=request.target,
+        scale=request.scale,
     )
     config = TrainConfig(
         role=request.role,
@@ -170,39 +213,6 @@ def run_training(
         seed=request.seed,
         device=request.device,
         patience=request.patience,
-        num_threads=1,  # leave a core to the UI (FIELD-NOTES: faster at batch 256 too)
+        num_threads=1,  # leave a core to the UI (one thread is also faster at batch 256)
     )
-    result = train_model(data, config, listener=listener, should_stop=stop)
-    saved = None
-    extra: list[str] = []
-    if result.cancelled:
-        model = TrainedModel.from_result(result)
-    else:
-        target = new_model_dir(models_dir, request.role)
-        saved = save_model(result, target)
-        model = load_model(target, request.role)
-        if request.save_recipe is not None and data.recipe is not None:
-            from ..engine.fileio import OutputError
-            from ..engine.recipe import save_recipe
-
-            try:
-                save_recipe(data.recipe, request.save_recipe)
-            except (OSError, OutputError) as exc:
-                reason = exc.strerror or exc if isinstance(exc, OSError) else exc
-                extra.append(
-                    f"{request.save_recipe}: cannot write the recipe: {reason} "
-                    f"(the model was saved in {target}, its metadata holds the recipe)"
-                )
-    return TrainOutcome(
-        request=request,
-        model=model,
-        saved=saved,
-        metrics=dict(result.test_metrics),
-        coefficients=result.coefficients,
-        epochs_run=result.epochs_run,
-        stopped_early=result.stopped_early,
-        cancelled=result.cancelled,
-        seconds=result.seconds,
-        warnings=tuple(data.warnings) + tuple(result.warnings) + tuple(extra),
-        intervals=dict(result.test_intervals),
-    )
+    return source, config

@@ -168,6 +168,17 @@ class Batch:
         return out
 
 
+def _point_overrides(overrides: Mapping[str, Any] | None, n_points: int) -> dict[str, torch.Tensor]:
+    """``overrides`` as float64 tensors: scalars or ``[n_points]`` (else StratsimError)."""
+    import torch
+
+    out = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)) for k, v in (overrides or {}).items()}
+    for k, v in out.items():
+        if v.dim() > 1 or (v.dim() == 1 and v.shape[0] != n_points):
+            raise StratsimError(f"override {k}: shape {tuple(v.shape)}: expected one value or {n_points} (one per point)")
+    return out
+
+
 def make_batch(
     scenario: Scenario,
     *,
@@ -200,7 +211,7 @@ def make_batch(
 
     from .. import market
     from ..device import resolve_dtype
-    from ..models import LinearSatisfaction, LogisticIncident
+    from ..models import LinearSatisfaction, LogisticPrivacy
     from ..params import Params
     from ..scenario import draw_flat
     from ..simulation import MAX_PATHS, derive_seed
@@ -211,10 +222,7 @@ def make_batch(
         )
     device = torch.device(device)
     dt = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
-    overrides = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)) for k, v in (overrides or {}).items()}
-    for k, v in overrides.items():
-        if v.dim() > 1 or (v.dim() == 1 and v.shape[0] != n_points):
-            raise StratsimError(f"override {k}: shape {tuple(v.shape)}: expected one value or {n_points} (one per point)")
+    overrides = _point_overrides(overrides, n_points)
     # Validate the per-point values against the keys' bounds (K paths, one per point).
     draw_flat(scenario, n_points, torch.Generator().manual_seed(0), dt, device, overrides=overrides, keep_scalars=True)
     pgen = torch.Generator().manual_seed(derive_seed(seed, "params"))
@@ -230,7 +238,7 @@ def make_batch(
         state=market.initial_state(params),
         generator=torch.Generator().manual_seed(derive_seed(seed, "shocks")),
         satisfaction_model=satisfaction_model or LinearSatisfaction(),
-        incident_model=incident_model or LogisticIncident(),
+        incident_model=incident_model or LogisticPrivacy(),
     )
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StratsimError
+from ..terms import term
 from .sweep import (
     DEFAULT_CHUNK_PATHS,
     DEFAULT_MAX_MEMORY,
@@ -110,20 +111,20 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
     from ..scenario import draw_flat
 
     if not 0 < rel_range <= 1:
-        raise StratsimError(f"--range {rel_range!r}: expected a fraction in (0, 1]")
+        raise StratsimError(f"{term('range')} {rel_range!r}: expected a fraction in (0, 1]")
     keys = list(keys) if keys else default_keys(scenario)
     if not keys:
-        raise StratsimError("--params: no parameters to analyse")
+        raise StratsimError(f"{term('params')}: no parameters to analyse")
     out = []
     for key in keys:
         k = resolve_key(scenario, key)
         if is_lever(k):
-            raise StratsimError(f"--params {key}: a decision lever; expected a scenario parameter such as to_b.win_rate")
+            raise StratsimError(f"{term('params')} {key}: a decision lever; expected a scenario parameter such as to_b.win_rate")
         value = _raw(scenario, k)
         if isinstance(value, int | float):
             v = float(value)
             if v == 0:
-                raise StratsimError(f"--params {k}: value 0: a relative range is empty; expected a non-zero value (or make it uncertain in the scenario)")
+                raise StratsimError(f"{term('params')} {k}: value 0: a relative range is empty; expected a non-zero value (or make it uncertain in the scenario)")
             lo, hi = sorted((v * (1 - rel_range), v * (1 + rel_range)))
             blo, bhi, strict = param_bounds(scenario, k)
             lo = max(lo, math.nextafter(blo, math.inf) if strict else blo)
@@ -135,7 +136,7 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
             lo, base, hi = (float(x) for x in torch.quantile(draws, torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)))
             uncertain = True
         if not hi > lo:
-            raise StratsimError(f"--params {k}: range {lo:g}..{hi:g}: empty; expected low < high")
+            raise StratsimError(f"{term('params')} {k}: range {lo:g}..{hi:g}: empty; expected low < high")
         out.append(ParamRange(k, lo, base, hi, uncertain))
     return out
 
@@ -312,7 +313,7 @@ def sobol(
     from SALib.sample import sobol as sobol_sample
 
     if samples < 2 or samples & (samples - 1):
-        raise StratsimError(f"--samples {samples}: expected a power of 2 (Sobol' sequence), e.g. 64, 128, 256")
+        raise StratsimError(f"{term('samples')} {samples}: expected a power of 2 (Sobol' sequence), e.g. 64, 128, 256")
     x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
     y = _outputs(evaluate_fn, x, "sobol", kpi)
     si = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
@@ -335,7 +336,7 @@ def morris(
     from SALib.sample import morris as morris_sample
 
     if trajectories < 2:
-        raise StratsimError(f"--samples {trajectories}: expected at least 2 Morris trajectories")
+        raise StratsimError(f"{term('samples')} {trajectories}: expected at least 2 Morris trajectories")
     x = morris_sample.sample(problem, trajectories, num_levels=levels, seed=seed)
     y = _outputs(evaluate_fn, x, "morris", kpi)
     si = morris_analyze.analyze(problem, x, y, num_levels=levels, seed=seed)
