@@ -132,6 +132,8 @@ async def train_sample(app, pilot) -> None:
 
 
 async def test_use_from_the_next_period_keeps_the_past_bit_identical(app_factory, tmp_path):
+    from stratsim.tui.screens.adopt_dialog import offer_model
+
     app = app_factory()
     log = record_log(app)
     async with app.run_test(size=SIZE) as pilot:
@@ -153,6 +155,19 @@ async def test_use_from_the_next_period_keeps_the_past_bit_identical(app_factory
         path = tmp_path / "switched.toml"
         assert app.save_to(path)
         stepped = copy.deepcopy(app.sim.history)
+        # a weaker model offered next: the dialog warns, and esc keeps the current one
+        good = app.sim.satisfaction_model
+        weak = copy.copy(good)
+        metrics = {**good.metrics, "r2": good.metrics["r2"] - 0.5, "rmse": good.metrics["rmse"] * 2}
+        weak.metadata = {**good.metadata, "metrics": metrics}
+        offer_model(app, "satisfaction", weak)
+        await until(pilot, lambda: type(app.screen).__name__ == "AdoptDialog", "the offer")
+        await until(pilot, lambda: "weaker" in screen_text(app), "the dialog drawn")
+        text = " ".join(screen_text(app).split())
+        assert "weaker than the current model: test R²" in text and "weaker than the current model: test RMSE" in text
+        await pilot.press("escape")
+        await ready(app, pilot)
+        assert app.sim.satisfaction_model is good and app.sim.history == stepped
     from stratsim.engine.session import load_session
 
     loaded = load_session(path)
@@ -177,26 +192,3 @@ async def test_resimulate_changes_the_past_and_keep_changes_nothing(app_factory)
         await ready(app, pilot)
         assert app.sim.period == 2 and app.sim.history[0]["satisfaction_c"] != past[0]["satisfaction_c"]
         assert "re-simulating the whole history" in "\n".join(log)
-
-
-async def test_a_weaker_model_shows_a_warning(app_factory):
-    from stratsim.tui.screens.adopt_dialog import offer_model
-
-    app = app_factory()
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(app, pilot)
-        await pilot.press("n")
-        await ready(app, pilot)
-        await train_sample(app, pilot)
-        await pilot.press("1")
-        await ready(app, pilot)
-        good = app.sim.satisfaction_model
-        weak = copy.copy(good)
-        weak.metadata = {**good.metadata, "metrics": {**good.metrics, "r2": good.metrics["r2"] - 0.5, "rmse": good.metrics["rmse"] * 2}}
-        offer_model(app, "satisfaction", weak)
-        await pilot.pause()
-        text = " ".join(screen_text(app).split())
-        assert "weaker than the current model: test R²" in text and "RMSE" in text
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.sim.satisfaction_model is good

@@ -83,8 +83,7 @@ class AdoptDialog(ModalScreen[str | None]):
             yield Label(f"[b]Use the new {self.role} model?[/b] (test metrics)")
             yield Static(f"  {'':<8} {'current':>10} {'new':>10}\n{table}", id="adopt-metrics", markup=False)
             yield Static(f"current: {printable(self.current)}\nnew:     {printable(self.new)}", markup=False)
-            text = "\n".join(f"! {w}" for w in self.warnings)
-            yield Static(safe(text), id="adopt-warnings")
+            yield Static("\n".join(safe(f"! {w}") for w in self.warnings), id="adopt-warnings")
             yield Label(
                 f"1 use it from the next period (Period {self.period + 1}; Periods 1..{self.period} unchanged)\n"
                 "2 re-simulate the whole history with it\n"
