@@ -30,9 +30,10 @@ def model_dir(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("proj") / "models"
     rng = np.random.default_rng(1)
-    x = rng.uniform(0, 10, (300, 3))
-    y = 0.2 * x[:, 0] + 0.6 * x[:, 1] + 0.1 * x[:, 2] + 2 + rng.normal(0, 0.3, 300)
-    save_model(train_model(from_arrays("satisfaction", x, y), TrainConfig(role="satisfaction", epochs=2, device="cpu")), d)
+    for folder, slope in ((d, 0.6), (d.parent / "models2", 0.1)):
+        x = rng.uniform(0, 10, (300, 3))
+        y = 0.2 * x[:, 0] + slope * x[:, 1] + 0.1 * x[:, 2] + 2 + rng.normal(0, 0.3, 300)
+        save_model(train_model(from_arrays("satisfaction", x, y), TrainConfig(role="satisfaction", epochs=2, device="cpu")), folder)
     return d
 
 
@@ -178,3 +179,20 @@ def test_model_switch_period_out_of_range_is_named(model_dir):
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")
     with pytest.raises(SessionError, match=r"range\.toml: key model_switches\[1\]\.period: value 9: expected an integer in 2\.\.3"):
         read_session(path)
+
+
+def test_save_elsewhere_brings_the_models_of_every_period(model_dir, tmp_path):
+    from stratsim.engine.relocate import bring_models
+
+    first = load_models(model_dir)["satisfaction"]
+    later = load_models(model_dir.parent / "models2")["satisfaction"]
+    sim = small_sim(satisfaction_model=first)
+    sim.run(2)
+    sim.switch_model("satisfaction", later)
+    sim.run(1)
+    target = tmp_path / "elsewhere" / "s.toml"
+    target.parent.mkdir()
+    assert len(bring_models(sim, target)) == 2  # the model of periods 1-2 and the one adopted at 3
+    save_session(sim, target)
+    loaded = load_session(target)  # no external model paths left
+    assert loaded.matches and loaded.simulation.history == sim.history

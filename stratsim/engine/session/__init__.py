@@ -7,9 +7,9 @@ trained model files it used. Reloading re-simulates the decisions from the seed
 on the same device and dtype, and the next period is the same as if it had never been
 saved.
 
-File layout (schema version 2, :data:`SCHEMA_VERSION`)::
+File layout (schema version 4, :data:`SCHEMA_VERSION`)::
 
-    schema_version = 2
+    schema_version = 4
     [meta]      name (str), created, saved (TOML offset date-times, UTC; an ISO 8601
                 string with an offset is accepted on load), app_version (str)
     [run]       seed (int), n_paths (int), dtype ("float32"|"float64"),
@@ -29,8 +29,16 @@ File layout (schema version 2, :data:`SCHEMA_VERSION`)::
                    Advise tab): period, settings (method, levers, seed, ...), the
                    recommendation and its evaluation (Recommendation.record()); kept as
                    written. Files without it load unchanged.
+    [[model_switches]]  optional: one per model adopted "from the next period" (the TUI's
+                   offer after training): role, period (the first period simulated with
+                   it, 2..run.period + 1), and the model reference keys of [models.ROLE];
+                   [models] then holds the models used from period 1. The replay applies
+                   each switch at its period, so the history reproduces exactly.
+    [[branches]]   optional: kept branches (name, period, policy, next_decision,
+                   optional draft, [[branches.decisions]]): :mod:`.branches`.
 
-Schema version 1 (the first format) differs in three ways and is migrated on load by
+Schema version 3 lacks only the two optional arrays above; versions 1 and 2 are older
+formats. Schema version 1 (the first format) differs in three ways and is migrated on load by
 :func:`stratsim.engine.session_migrate.migrate`: no ``meta.app_version``, ``run.paths``
 instead of ``run.n_paths``, and each decision's splits flattened into
 ``c_split_product, c_split_ux, ...`` keys. A file with a newer schema version than this
