@@ -84,8 +84,9 @@ class AdoptDialog(ModalScreen[str | None]):
             yield Static(f"  {'':<8} {'current':>10} {'new':>10}\n{table}", id="adopt-metrics", markup=False)
             yield Static(f"current: {printable(self.current)}\nnew:     {printable(self.new)}", markup=False)
             yield Static("\n".join(safe(f"! {w}") for w in self.warnings), id="adopt-warnings")
+            past = f"Periods 1..{self.period} unchanged" if self.period else "no period simulated yet"
             yield Label(
-                f"1 use it from the next period (Period {self.period + 1}; Periods 1..{self.period} unchanged)\n"
+                f"1 use it from the next period (Period {self.period + 1}; {past})\n"
                 "2 re-simulate the whole history with it\n"
                 "3 / esc keep the current model"
             )
