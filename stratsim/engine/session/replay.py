@@ -103,7 +103,7 @@ def _load_model(ref: ModelRef, source: str) -> Any:
 
     key = f"{source}: key {ref.table_key}.path: value {ref.path!r}"
     if ref.file.name != f"{ref.role}.pt":
-        raise SessionError(f"{key}: expected a file named {ref.role}.pt (the layout written by `stratsim train --out DIR`)")
+        raise SessionError(f"{key}: expected a file named {ref.role}.pt (the layout of a model folder: ROLE.pt beside ROLE.toml, as training writes it)")
     try:
         model = trained.load_model(ref.file.parent, ref.role)
     except StratsimError as exc:

@@ -100,7 +100,8 @@ def _model_file_info(model: Any, role: str) -> tuple[Path, str, str, dict[str, A
         desc = getattr(model, "description", type(model).__name__)
         raise SessionError(
             f"cannot save the {role} model {desc!r} in a session: it was not loaded from a "
-            "model file (save it with `stratsim train --out DIR`, or trained.save_model, and load it from there)"
+            "model file (save it to a model folder and load it from there: the TUI saves what it trains; "
+            "CLI: stratsim train --out DIR; Python: trained.save_model)"
         )
     kind = str(getattr(model, "kind", "") or type(model).__name__)
     metrics = getattr(model, "metrics", None) or {}
