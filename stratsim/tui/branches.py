@@ -45,9 +45,10 @@ class BranchCompare:
         models = (id(sim.base_models["satisfaction"]), id(sim.base_models["privacy"]), tuple(id(s.model) for s in sim.model_switches))
         return (id(sim), id(branch), max(period, branch.period), models)
 
-    def history(self, app: StratsimApp, branch: Branch, period: int) -> list | None:
+    def history(self, app: StratsimApp, branch: Branch, period: int, start: bool = True) -> list | None:
         """The branch's history up to ``max(period, branch.period)`` when known; else
-        None, and a worker computing it is started (the pane refreshes when it is done)."""
+        None, and (when ``start``) a worker computing it is started (the pane refreshes
+        when it is done)."""
         sim = app.sim
         if period <= branch.period and len(branch.history) == branch.period:
             return list(branch.history)
@@ -55,7 +56,7 @@ class BranchCompare:
         kept = self.cache.get(key)
         if kept is not None and kept[0] is branch:
             return kept[1]
-        if self.pending != key:
+        if start and self.pending != key:
             self.pending = key
             self._start(app, branch, period, key)
         return None
@@ -112,7 +113,9 @@ def refresh_compare(app: StratsimApp, screen: Any, history: list) -> None:
         pane.show(history, None, list(branches))
         return
     comparer = _comparer(app)
-    other = comparer.history(app, branch, len(history))
+    # stepping a branch costs a replay: only while Compare is shown (ComparePane
+    # refreshes the app when it is shown again)
+    other = comparer.history(app, branch, len(history), start=pane.is_on_screen)
     pane.show(history, branch, list(branches), other)
 
 

@@ -29,6 +29,18 @@ class ComparePane(Vertical):
         for key, label in (("kpi", "KPI"), ("current", "current"), ("branch", "branch"), ("delta", "Δ current-branch")):
             table.add_column(label, key=key)
 
+    @property
+    def is_on_screen(self) -> bool:
+        """True when the pane is shown (its tab is the active one)."""
+        return self.is_mounted and self.display and self.region.area > 0
+
+    def on_show(self) -> None:
+        """Shown again (its tab activated): let the app refresh it (a branch kept earlier
+        is stepped to the current period only while Compare is shown)."""
+        refresh = getattr(self.app, "refresh_all", None)
+        if refresh is not None:
+            refresh(keep_draft=True)
+
     def show(self, history: list[dict], branch, branches: list[str], branch_history: list[dict] | None = None) -> None:
         """``history``: the current run; ``branch``: a :class:`~stratsim.tui.branches.Branch`
         or None; ``branch_history``: the branch's history up to at least the current
