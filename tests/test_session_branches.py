@@ -154,6 +154,9 @@ def test_cli_run_replays_the_switch(model_dir, capsys):
     reloaded = load_session(path)  # saved back by the run, one period further
     assert reloaded.simulation.period == 3 and reloaded.matches
     assert reloaded.simulation.history == sim.history
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "satisfaction model from Period 3: linear (trained" in out and "replay matches" in out
 
 
 def test_schema_3_sessions_still_load(tmp_path):
