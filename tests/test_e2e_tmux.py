@@ -104,6 +104,8 @@ def test_step_train_save_reopen(tmp_path, env):
         pane.keys("t")
         pane.wait_for("Train a model")
         pane.keys("Enter")
+        pane.wait_for("Use the new satisfaction model?", timeout=60)
+        pane.keys("1")  # from the next period: Periods 1..3 keep their numbers
         screen = pane.wait_for("satisfaction=linear (trained")
         pane.keys("s")
         pane.wait_for("Save session as")

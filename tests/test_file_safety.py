@@ -164,7 +164,7 @@ def test_non_utf8_file_names_round_trip_through_run_check_export(tmp_path, capsy
     assert tomllib.loads(Path(session).read_text(encoding="utf-8"))["meta"]["name"] == "plan-\\xe9"
     rc, err = run_main(capsys, "check", session)
     assert rc == 0, err
-    assert b"plan-\\xe9.toml: schema 3" in stdout.buffer.getvalue()
+    assert b"plan-\\xe9.toml: schema 4" in stdout.buffer.getvalue()
     rc, err = run_main(capsys, "export", session, "--csv", kpis)
     assert rc == 0, err
     assert "kpis-\\xe9.csv" in err and Path(kpis).read_text().startswith("period,kpi,")

@@ -257,7 +257,7 @@ def _del(doc, keys):
         (["history", 2, "cash"], 5.0, r"key history\[3\]\.cash: value 5\.0: expected a table of mean, p10, p50, p90"),
         (["scenario", "to_c", "bass_p"], -1.0, r"key scenario\.to_c\.bass_p: value -1\.0: expected >= 0"),
         (["scenario", "to_c", "bass_q"], {"dist": "gamma"}, r"key scenario\.to_c\.bass_q"),
-        (["schema_version"], "2", r"key schema_version: value '2': expected an integer in 1\.\.3"),
+        (["schema_version"], "2", r"key schema_version: value '2': expected an integer in 1\.\." + str(SCHEMA_VERSION)),
         (["decisions"], {"a": 1}, r"key decisions: value a table: expected an array of \[\[decisions\]\] tables"),
     ],
 )
@@ -519,7 +519,7 @@ def test_version_1_fixture_is_migrated():
     assert loaded.meta.app_version == V1_APP_VERSION
     assert loaded.meta.name == "migration fixture"
     assert loaded.meta.created == datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
-    assert any("schema version 1 migrated to 3" in w for w in loaded.warnings)
+    assert any(f"schema version 1 migrated to {SCHEMA_VERSION}" in w for w in loaded.warnings)
     assert (sim.n_paths, sim.seed, sim.dtype_name, sim.policy_name, sim.period) == (16, 7, "float64", "manual", 3)
     assert sim.decisions == DECISIONS
     assert sim.decision == DECISIONS[-1]  # v1 had no next_decision: the last one is held
@@ -541,7 +541,7 @@ def test_version_1_with_a_missing_flattened_split_key(tmp_path):
     assert broken != text
     path = tmp_path / "v1.toml"
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(SessionError, match=r"\(schema 1, migrated to 3\): key decisions\[1\]\.c_split\.ux is missing"):
+    with pytest.raises(SessionError, match=r"\(schema 1, migrated to " + str(SCHEMA_VERSION) + r"\): key decisions\[1\]\.c_split\.ux is missing"):
         load_session(path)
 
 

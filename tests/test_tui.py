@@ -225,6 +225,9 @@ async def test_training_both_models_changes_the_models_in_use(make_app, tmp_path
         assert type(app.screen).__name__ == "TrainDialog"
         await pilot.press("enter")  # Start (satisfaction, linear, 3 epochs, sample data)
         await ready(app, pilot)
+        assert type(app.screen).__name__ == "AdoptDialog"
+        await pilot.press("2")  # re-simulate the whole history with it
+        await ready(app, pilot)
         assert type(app.sim.satisfaction_model).__name__ == "TrainedModel"
         assert app.sim.satisfaction_model.kind == "linear"
         assert len(list((tmp_path / "models").glob("satisfaction-*/satisfaction.pt"))) == 1
@@ -240,6 +243,8 @@ async def test_training_both_models_changes_the_models_in_use(make_app, tmp_path
         await pilot.press("t")
         await pilot.pause()
         await pilot.press("3", "enter")  # privacy, logistic
+        await ready(app, pilot)
+        await pilot.press("2")
         await ready(app, pilot)
         assert type(app.sim.incident_model).__name__ == "TrainedModel"
         assert app.sim.incident_model.role == "privacy"

@@ -415,6 +415,8 @@ async def test_save_as_into_another_folder_brings_the_models(make_app, tmp_path)
         await pilot.pause()
         await pilot.press("enter")  # satisfaction, linear, 3 epochs, sample data
         await ready(app, pilot)
+        await pilot.press("1")  # the offer: use it from the next period
+        await ready(app, pilot)
         assert app.sim.satisfaction_model.path.is_relative_to(tmp_path / "models")
         other = tmp_path / "elsewhere"
         other.mkdir()

@@ -93,6 +93,8 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         dialog.query_one("#train-go").focus()
         await pilot.press("enter")
         await ready(app, pilot)
+        await pilot.press("1")  # the adopt dialog: use it from the next period
+        await ready(app, pilot)
         assert type(app.sim.incident_model).__name__ == "TrainedModel"
         meta = app.sim.incident_model.metadata
         assert meta["data"]["recipe"]["positive"] == ["Hacking"]

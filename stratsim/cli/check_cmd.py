@@ -64,6 +64,10 @@ def check(args: argparse.Namespace) -> int:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     sim = loaded.simulation
     what = f"{printable(args.session)}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"
+    for switch in sim.model_switches:  # models adopted "from the next period" in the TUI
+        print(f"{printable(args.session)}: {switch.role} model from Period {switch.period}: {printable(switch.model.description)}")
+    if sim.branches:
+        print(f"{printable(args.session)}: branches: {printable(', '.join(sim.branches))}")
     diff = loaded.first_difference(args.tolerance)
     if diff is None:
         print(f"{what}: replay matches the stored history")

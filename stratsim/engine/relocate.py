@@ -22,18 +22,28 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def models_outside(sim: Any, target: str | Path) -> list[tuple[str, Any]]:
-    """``(role, model)`` of each trained model of ``sim`` whose weights file is not under
+    """``(role, model)`` of each trained model of ``sim`` (also those used before or after a
+    model switch) whose weights file is not under
     the folder of session file ``target`` (resolved paths: a symlink does not count)."""
     folder = Path(target).parent
     out = []
-    for role, attr in MODEL_ROLES.items():
-        model = getattr(sim, attr)
+    for role, model in _session_models(sim):
         path = getattr(model, "path", None)
         if _is_default_model(model, role) or not path:
             continue
         if not _inside(Path(path), folder):
             out.append((role, model))
     return out
+
+
+def _session_models(sim: Any) -> list[tuple[str, Any]]:
+    """``(role, model)`` of every model a session of ``sim`` references, once each: the
+    models in use, those used from period 1 and those adopted later (model switches)."""
+    base = getattr(sim, "base_models", None) or {}
+    pairs = [(role, getattr(sim, attr)) for role, attr in MODEL_ROLES.items()]
+    pairs += list(base.items()) + [(s.role, s.model) for s in getattr(sim, "model_switches", ()) or ()]
+    seen: set[int] = set()
+    return [(r, m) for r, m in pairs if not (id(m) in seen or seen.add(id(m)))]
 
 
 def bring_models(sim: Any, target: str | Path) -> list[tuple[Path, Path]]:

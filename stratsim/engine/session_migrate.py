@@ -17,6 +17,8 @@ Schema version 1 (stratsim before 0.1.0's session format was settled):
 Schema version 2 (stratsim 0.1.0) holds a scenario of the economic model v1: the keys in
 :data:`V1_MODEL_KEYS` are dropped (the rest keep their values; new keys take their
 defaults), and loading warns that the replay's results differ from the stored history.
+
+Schema version 3 lacks only the optional ``[[model_switches]]`` and ``[[branches]]``.
 """
 
 from __future__ import annotations
@@ -79,7 +81,14 @@ def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(doc: dict[str, Any]) -> dict[str, Any]:
+    """Schema 4 only adds the optional ``[[model_switches]]`` and ``[[branches]]``."""
+    out = copy.deepcopy(doc)
+    out["schema_version"] = 4
+    return out
+
+
+_STEPS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(doc: dict[str, Any], version: int, source: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ implemented as replays, so the history always reads as one consistent run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -36,6 +37,19 @@ from .scenario import Scenario
 from .seeds import derive_seed
 
 MAX_PATHS = 5_000_000
+#: Model roles -> Simulation attribute (``privacy`` is the incident model).
+MODEL_ATTRS = {"satisfaction": "satisfaction_model", "privacy": "incident_model"}
+
+
+@dataclass(frozen=True)
+class ModelSwitch:
+    """A model adopted "from the next period": ``model`` replaces the ``role`` model
+    (``"satisfaction"`` or ``"privacy"``) for every period from ``period`` (1-based, the
+    first period simulated with it); the periods before keep the model used then."""
+
+    role: str
+    period: int
+    model: ResponseModel
 
 
 class Simulation:
@@ -91,6 +105,12 @@ class Simulation:
         check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
         check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
         label_period_months(self.incident_model)
+        #: The models used from period 1 (a replay starts from them).
+        self.base_models: dict[str, ResponseModel] = {
+            "satisfaction": self.satisfaction_model, "privacy": self.incident_model,
+        }  # fmt: skip
+        #: Models adopted later, in order (:meth:`switch_model`); a replay applies them.
+        self.model_switches: list[ModelSwitch] = []
         self._reset()
 
     # ----------------------------------------------------------------- state
@@ -173,9 +193,48 @@ class Simulation:
         if incident is not None:
             check_features(incident, INCIDENT_FEATURES, "privacy")
             label_period_months(incident)
-        self.satisfaction_model = satisfaction or self.satisfaction_model
-        self.incident_model = incident or self.incident_model
+        for role, model in (("satisfaction", satisfaction), ("privacy", incident)):
+            if model is not None:
+                self.base_models[role] = model
+                self.model_switches = [s for s in self.model_switches if s.role != role]
         self.replay(list(self.decisions))
+
+    def switch_model(self, role: str, model: ResponseModel) -> ModelSwitch | None:
+        """Use ``model`` for the ``role`` model from the next period on; the periods
+        already simulated are untouched (a replay reproduces them with the earlier model).
+
+        At period 0 there is no past: the model becomes the base model (as
+        :meth:`set_models`; returns None). Otherwise the switch is recorded in
+        :attr:`model_switches` (replacing one of the same role pending for the same or a
+        later period) and returned. The satisfaction noise drawn at the start
+        (``satisfaction_noise = "model"``: the base model's RMSE) is kept.
+
+        Raises:
+            ModelError: the model needs a feature the simulation cannot supply.
+            StratsimError: an unknown role.
+        """
+        if role not in MODEL_ATTRS:
+            raise StratsimError(f"model role {role!r}: expected one of {', '.join(MODEL_ATTRS)}")
+        check_features(model, SATISFACTION_FEATURES if role == "satisfaction" else INCIDENT_FEATURES, role)
+        if role == "privacy":
+            label_period_months(model)
+        if self.period == 0:
+            self.set_models(**{"satisfaction" if role == "satisfaction" else "incident": model})
+            return None
+        switch = ModelSwitch(role, self.period + 1, model)
+        self.model_switches = [s for s in self.model_switches if s.role != role or s.period < switch.period]
+        self.model_switches.append(switch)
+        setattr(self, MODEL_ATTRS[role], model)
+        return switch
+
+    def _use_models_at(self, period: int) -> None:
+        """Set the models in use for simulating ``period``: the base models, then every
+        switch from that period or earlier, in order."""
+        for role, attr in MODEL_ATTRS.items():
+            setattr(self, attr, self.base_models[role])
+        for s in self.model_switches:
+            if s.period <= period:
+                setattr(self, MODEL_ATTRS[s.role], s.model)
 
     # ------------------------------------------------------------------ step
     def decision_tensors(self, decision: Decision) -> DecisionTensors:
@@ -201,6 +260,8 @@ class Simulation:
             DecisionError: invalid decision, refused before any state changes.
         """
         d = (decision if decision is not None else self.next_decision()).validate()
+        if self.model_switches:
+            self._use_models_at(self.period + 1)
         state, summary = self._advance(d)
         self.state = state
         self.decisions.append(d)
@@ -248,9 +309,11 @@ class Simulation:
         for d in decisions:
             d.validate()
         held = self.decision
+        self._use_models_at(1)
         self._reset()
         for d in decisions:
             self.step(d)
+        self._use_models_at(self.period + 1)
         self.decision = decisions[-1] if decisions else held
 
     def undo(self, periods: int = 1) -> None:

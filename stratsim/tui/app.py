@@ -52,12 +52,11 @@ from .widgets.status import StatusHeader, StatusInfo
 if TYPE_CHECKING:
     from textual.widgets import RichLog, Static, TabbedContent
 
-    from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
+    from .screens.dialogs import ChoiceDialog, FileDialog, MessageDialog
     from .screens.help import HelpScreen, binding_rows
     from .screens.main import MainScreen
     from .widgets.allocation import AllocationPanel, ValueInput
     from .widgets.charts import HistoryCharts
-    from .widgets.compare import ComparePane
     from .widgets.kpis import KpiTable, PreviewTable
     from .widgets.training import TrainingPane
 
@@ -65,17 +64,16 @@ if TYPE_CHECKING:
 def _import_ui() -> None:
     """Import the screens and widgets into this module. Called right after the first
     frame (the splash screen), so they do not delay it."""
-    global BranchDialog, ChoiceDialog, FileDialog, MessageDialog, HelpScreen, binding_rows
-    global MainScreen, AllocationPanel, ValueInput, HistoryCharts, ComparePane, KpiTable
+    global ChoiceDialog, FileDialog, MessageDialog, HelpScreen, binding_rows
+    global MainScreen, AllocationPanel, ValueInput, HistoryCharts, KpiTable
     global PreviewTable, TrainingPane, RichLog, Static, TabbedContent
     from textual.widgets import RichLog, Static, TabbedContent
 
-    from .screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
+    from .screens.dialogs import ChoiceDialog, FileDialog, MessageDialog
     from .screens.help import HelpScreen, binding_rows
     from .screens.main import MainScreen
     from .widgets.allocation import AllocationPanel, ValueInput
     from .widgets.charts import HistoryCharts
-    from .widgets.compare import ComparePane
     from .widgets.kpis import KpiTable, PreviewTable
     from .widgets.training import TrainingPane
 
@@ -333,7 +331,10 @@ class StratsimApp(App):
 
         self._kpi_labels = {k: v[0] for k, v in KPIS.items()}
         first = not self.engine_ready
+        from .branches import session_branches
+
         self.sim = message.sim
+        self.branches, self.compare_with = session_branches(self.sim), None
         self.engine_ready = True
         self.busy = ""
         self.session_path = message.session_path
@@ -584,8 +585,9 @@ class StratsimApp(App):
         return None
 
     def _refresh_compare(self, screen: MainScreen, history: list) -> None:
-        branch = self.branches.get(self.compare_with) if self.compare_with else None
-        screen.query_one(ComparePane).show(history, branch, list(self.branches))
+        from .branches import refresh_compare
+
+        refresh_compare(self, screen, history)
 
     #: The preview's title; with an invalid value, ``(invalid draft: not previewed)``.
     PREVIEW_TITLE = "Next period preview (Δ: draft minus policy)"
@@ -1016,13 +1018,9 @@ class StratsimApp(App):
         for w in self.sim.model_warnings_with(**{role: model}):
             self.note(w, "warning")
 
-        def use(sim: Any) -> None:
-            if role == "satisfaction":
-                sim.set_models(satisfaction=model)
-            else:
-                sim.set_models(incident=model)
+        from .screens.adopt_dialog import offer_model
 
-        self._sim_job(use, f"use the {role} model {label}", "re-simulating with the new model")
+        offer_model(self, role, model, str(outcome.saved.weights) if outcome.saved is not None else label)
 
     def action_advise(self) -> None:
         """Open the Advise tab (optimizer, frontier, copy to draft)."""
@@ -1277,28 +1275,9 @@ class StratsimApp(App):
         """Keep the current run as a named branch, or compare / restore one."""
         if not self._can("branch"):
             return
-        from .branches import Branch
+        from .branches import branch_action
 
-        suggested = f"p{self.sim.period}-{self.sim.policy_name}"
-
-        def chosen(answer: tuple[str, str] | None) -> None:
-            if answer is None:
-                return
-            what, name = answer
-            if what == "keep":
-                self.branches[name] = Branch.of(name, self.sim)
-                self.compare_with = name
-                self.note(f"kept branch {printable(name)} at Period {self.sim.period}")
-                self.screen.query_one(TabbedContent).active = "tab-compare"
-            elif what == "compare":
-                self.compare_with = name
-                self.screen.query_one(TabbedContent).active = "tab-compare"
-            elif what == "restore":
-                branch = self.branches[name]
-                self._sim_job(lambda sim: sim.replay(list(branch.decisions)), f"restore branch {printable(name)}", "restoring")
-            self.refresh_all(keep_draft=True)
-
-        self.push_screen(BranchDialog(list(self.branches), suggested), chosen)
+        branch_action(self)
 
     # ---------------------------------------------------------------- help
     def help_rows(self) -> list[tuple[str, str, str]]:
