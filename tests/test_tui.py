@@ -32,7 +32,7 @@ async def ready(app, pilot) -> None:
     for _ in range(400):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not app._panes_pending:
+        if app.engine_ready and not app.busy and not app.training and not app.main.panes.pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
@@ -253,7 +253,7 @@ async def test_cancelling_training_leaves_ui_usable(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         # effectively endless: no early stopping
-        app.start_training(TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu"))
+        app.main.jobs.start_training(TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu"))
         for _ in range(500):
             await pilot.pause(0.02)
             if app.screen.query_one("#training").val_losses:

@@ -33,7 +33,7 @@ def make_app(tmp_path, monkeypatch):
     yield make
     for app in apps:  # the autosave slots they claimed (a test that stops early)
         if getattr(app, "_claim", None) is not None:
-            app._claim.release()
+            app.autosaver.claim.release()
 
 
 async def ready(app, pilot) -> None:
@@ -41,7 +41,7 @@ async def ready(app, pilot) -> None:
     for _ in range(600):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not getattr(app, "queued", []) and not app._panes_pending:
+        if app.engine_ready and not app.busy and not app.training and not app.main.queued and not app.main.panes.pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
@@ -106,13 +106,13 @@ async def test_signal_during_a_replay_autosaves_the_last_consistent_state(make_a
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         for _ in range(8):
-            app.action_step()
+            app.main.action_step()
         assert app.sim.period == 8
         gate = Gate(app.sim, after=1)  # the replay stops after its first period
         await pilot.press("u")
         await until(pilot, gate.reached.is_set, "the replay to be half-way")
         assert app.sim.period == 1 and app.busy == "undoing"
-        app._signal_guard._handle(signal.SIGHUP, None)  # what the signal would run
+        app.autosaver.signal_guard._handle(signal.SIGHUP, None)  # what the signal would run
         try:
             loaded = load_session(tmp_path / "untitled.autosave.toml")
         finally:
@@ -149,13 +149,13 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         for _ in range(6):
-            app.action_step()
+            app.main.action_step()
         gate = Gate(app.sim, after=1)
         await pilot.press("u")
         await until(pilot, gate.reached.is_set, "the undo to run")
         await pilot.press(*"uuu", "n", "p")
         await pilot.pause()
-        assert app.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
+        assert app.main.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
         await shows(pilot, app, "5 queued", line=0)
         gate.open()
         await ready(app, pilot)
@@ -275,7 +275,7 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        blocker = app._claim.path
+        blocker = app.autosaver.claim.path
         assert blocker == tmp_path / "untitled.autosave.toml"
         blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
         await pilot.press("n")
@@ -341,10 +341,9 @@ async def test_branch_names_and_training_errors_with_markup(make_app):
         await pilot.press("escape")
         await pilot.pause()
         # a training that failed on a data file: the Training pane and the error dialog
-        from stratsim.tui.messages import TrainFinished
-
+        # (what the App's one worker-failure handler calls when the training worker raises)
         app.training = True
-        app.post_message(TrainFinished(error="survey [/x].csv: column 'ux[/b]' is missing"))
+        app.main.jobs.training_failed("survey [/x].csv: column 'ux[/b]' is missing")
         await shows(pilot, app, "survey [/x].csv: column 'ux[/b]' is missing")
         assert dialog(app) == "MessageDialog"
         await pilot.press("escape")
