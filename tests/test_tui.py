@@ -291,7 +291,7 @@ async def test_save_then_open_restores_the_same_screen(make_app, tmp_path):
         assert not app.dirty
         text = screen_text(app)
         assert " saved " in text and "session" in text
-        state = (kpi_rows(app), text.splitlines()[:1], app.sim.decision)
+        state = (kpi_rows(app), text.splitlines()[:2], app.sim.decision)
         await pilot.press("n")  # continue past the save...
         await pilot.pause()
         await pilot.press("o")  # ...then open the saved file again
@@ -304,7 +304,7 @@ async def test_save_then_open_restores_the_same_screen(make_app, tmp_path):
         await pilot.press("enter")
         await ready(app, pilot)
         assert app.sim.period == 3
-        assert (kpi_rows(app), screen_text(app).splitlines()[:1], app.sim.decision) == state
+        assert (kpi_rows(app), screen_text(app).splitlines()[:2], app.sim.decision) == state
 
     app2 = make_app(session=saved)
     async with app2.run_test(size=SIZE) as pilot:

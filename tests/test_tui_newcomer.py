@@ -183,14 +183,14 @@ async def test_an_optimization_marks_the_header_modified(make_app, monkeypatch):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await shows(pilot, app, "saved", line=0)
+        await shows(pilot, app, "saved", line=1)
         await pilot.press("v")
         await pilot.pause()
         pane = app.screen.query_one(advise.AdvisePane)
         await pilot.press("g")
         await until(pilot, lambda: pane.recommendation is not None, "the recommendation", tries=1500)
         assert app.dirty
-        await shows(pilot, app, "modified", line=0)
+        await shows(pilot, app, "modified", line=1)
 
 
 # ===================================================== 8: lock files go on a clean exit

@@ -133,7 +133,7 @@ async def test_run_marks_modified_from_the_first_period_and_quitting_asks(make_a
         await pilot.press("r")
         await until(pilot, lambda: gate.reached.is_set() and app.dirty, "two periods of the run")
         assert app.busy == "running"
-        await shows(pilot, app, "modified", line=0)
+        await shows(pilot, app, "modified", line=1)
         await pilot.press("q")
         await pilot.pause()
         assert app.is_running and dialog(app) == "ChoiceDialog"
@@ -156,13 +156,13 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
         await pilot.press(*"uuu", "n", "p")
         await pilot.pause()
         assert app.main.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
-        await shows(pilot, app, "5 queued", line=0)
+        await shows(pilot, app, "5 queued", line=1)
         gate.open()
         await ready(app, pilot)
         # 6 - 1 (the running undo) - 3 (queued undos) + 1 (queued step) = 3
         assert app.sim.period == 3
         assert app.sim.policy_name == "feedback"
-        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[0], "the queue to empty")
+        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[1], "the queue to empty")
 
 
 async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
@@ -179,7 +179,7 @@ async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypa
         await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")
         await pilot.press("n", "n", "n")
         await pilot.pause()
-        await shows(pilot, app, "3 keys queued", line=0)
+        await shows(pilot, app, "3 keys queued", line=1)
         assert app.sim is None
         loaded.set()
         await ready(app, pilot)
@@ -321,7 +321,7 @@ async def test_a_session_name_with_markup_and_a_newline(make_app, tmp_path):
         await shows(pilot, app, "Q3 plan [/draft]")
         await pilot.press("escape")
         await pilot.pause()
-        await shows(pilot, app, "q3\\nplan.toml", line=2)
+        await shows(pilot, app, "q3\\nplan.toml", line=0)
 
 
 async def test_branch_names_and_training_errors_with_markup(make_app):
@@ -387,7 +387,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("enter")
         await pilot.pause()
         assert (tmp_path / "plan.toml").is_file()
-        await shows(pilot, app, "plan.toml", line=2)
+        await shows(pilot, app, "plan.toml", line=0)
         await pilot.press("n", "a")  # onto the same file: no question
         await pilot.pause()
         await pilot.press("enter")
@@ -401,7 +401,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("r")  # replace, confirmed
         await pilot.pause()
         assert notes.read_text().startswith("schema_version")
-        await shows(pilot, app, "notes.txt", line=2)
+        await shows(pilot, app, "notes.txt", line=0)
 
 
 async def test_save_as_into_another_folder_brings_the_models(make_app, tmp_path):

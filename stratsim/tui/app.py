@@ -31,7 +31,6 @@ exits once the engine is loaded.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -45,17 +44,19 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from . import terminal
-from .autosave import EXIT_GRACE_S, UNTITLED, Autosaver, describe_error
+from .autosave import EXIT_GRACE_S, Autosaver, describe_error
 from .bindings import MAIN_BINDINGS
+from .loading import EngineLoader
 from .messages import EngineReady
 from .screens.splash import SplashScreen
-from .text import printable, safe, shorten_path
+from .text import printable
 from .widgets.status import StatusInfo
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
     from ..engine.simulation import Simulation
+    from .advise import AdviseProgress
     from .branches import Branch
     from .screens.main import MainScreen
     from .session_file import SessionFile
@@ -138,7 +139,7 @@ class StratsimApp(App):
         self._main: MainScreen | None = None
         self._pending_notes: list[tuple[str, str]] = []
         self._when_idle: list[Callable[[], object]] = []
-        self._loading: tuple[Path | None, bool] = (None, False)
+        self.loader = EngineLoader(self)
         if self.options.theme:
             self.theme = self.options.theme
 
@@ -296,166 +297,10 @@ class StratsimApp(App):
     # ============================================================ engine loading
     def load_engine(self, path: Path | None, startup: bool = False) -> None:
         """Import the engine and build the simulation (or load ``path``) in a worker."""
-        self._loading = (path, startup)
-        self.run_worker(
-            lambda: self._load_engine(path, startup),
-            thread=True, exclusive=True, exit_on_error=False, group="engine",
-        )  # fmt: skip
-
-    def _load_engine(self, path: Path | None, startup: bool) -> None:
-        import torch  # noqa: F401  (the slow import, off the UI thread)
-
-        from ..engine import session as store
-
-        recovery = None
-        check = startup and self.options.check_recovery
-        if path is not None:
-            recovery = self.autosaver.claim_for_startup(Path(path)) if check else None
-            if Path(path).exists() or recovery is None:
-                device = None if self.options.device == "auto" else self.options.device
-                loaded = store.load_session(path, device=device)
-                notes = loaded.warnings + loaded.simulation.model_warnings()
-                self.post_message(
-                    EngineReady(loaded.simulation, Path(path), notes, recovery, meta=loaded.meta)
-                )
-                return
-        sim = self._new_simulation()
-        if check and path is None:
-            recovery = self.autosaver.claim_for_startup(Path.cwd() / UNTITLED)
-        self.post_message(EngineReady(sim, path, [], recovery))
-
-    def _new_simulation(self) -> Simulation:
-        from ..engine.scenario import load_scenario
-        from ..engine.simulation import Simulation
-
-        scenario = load_scenario(self.options.scenario)
-        return Simulation(
-            scenario,
-            seed=self.options.seed,
-            n_paths=self.options.paths,
-            device=self.options.device,
-            policy="fixed",
-        )
+        self.loader.load(path, startup)
 
     def on_engine_ready(self, message: EngineReady) -> None:
-        first = not self.engine_ready
-        self.engine_ready = True
-        meta = message.meta
-        self.session_name = meta.name if meta is not None else None
-        self.session_created = meta.created if meta is not None else None
-        self.session_path = message.session_path
-        self.autosaver.stable = None
-        claim, self.autosaver.startup_claim = self.autosaver.startup_claim, None
-        self.autosaver.take_claim(claim)
-        self.sim = message.sim
-        self.dirty = message.unsaved
-        self.busy = ""
-        for line in message.notes:
-            self.note(line, "warning")
-        scenario = self.options.scenario
-        where = (
-            f"opened {printable(message.session_path)}"
-            if message.session_path
-            else "new session on the default scenario"
-            if scenario is None
-            else f"new session on {scenario}"
-        )
-        sim = message.sim
-        self.note(
-            f"engine ready: {where}; Period {sim.period}/{sim.horizon}, "
-            f"{sim.n_paths} paths on {sim.device}"
-        )
-        self.autosaver.install_signal_autosave()
-        if self.main is not None:
-            self.main.sim_replaced()
-        if os.environ.get("STRATSIM_EXIT_ON_READY") == "engine":
-            self.exit()
-            return
-        self._after_engine_ready(message, first)
-
-    def _after_engine_ready(self, message: EngineReady, first: bool) -> None:
-        recovered = message.recovered_from
-        claim = self.autosaver.claim
-        if recovered is not None and self.autosaver.save() and claim and recovered != claim.path:
-            # now held in this instance's own autosave: the file recovered from goes
-            with contextlib.suppress(OSError):
-                Path(recovered).unlink()
-        if first and message.recovery:
-            if self.main is not None and self.main.queued:
-                self.main.ignore_queue("an autosave to recover comes first")
-            self._offer_recovery(list(message.recovery))
-        elif self.main is not None:
-            self.main.drain_queue()
-
-    def _engine_failed(self, error: str) -> None:
-        path, startup = self._loading
-        self.busy = ""
-        if startup and self.sim is None and path is not None:
-            self.error_dialog(
-                "Cannot open the session",
-                f"{error}\n\nStarting a new session on the default scenario instead; "
-                "fix the file and open it with o, or start `stratsim tui FILE` again.",
-            )
-            self.session_path = None
-            self.load_engine(None, startup=False)
-            return
-        if self.main is not None and self.main.queued:
-            self.main.ignore_queue("the engine failed")
-        if self.sim is None:
-            self.error_dialog(
-                "Cannot start the engine", f"{error}\n\nCheck --scenario/--device, then restart."
-            )
-            return
-        self.error_dialog(
-            "Cannot open the session", f"{error}\n\nYour current session is unchanged."
-        )
-
-    def _offer_recovery(self, candidates: list) -> None:
-        """Ask which autosave to recover, if any: each with the period and time it holds.
-        Keys 1..9 recover, ``i`` or esc ignores (never ``n``: Step's key, pressed out of
-        habit as the dialog appears, must not dismiss it unseen)."""
-        from .screens.dialogs import ChoiceDialog
-
-        shown = candidates[:9]
-        lines = "\n".join(f"{i}  {safe(c.describe())}" for i, c in enumerate(shown, start=1))
-        folder = safe(shorten_path(shown[0].path.parent, 50))
-
-        def answer(choice: str | None) -> None:
-            if choice and choice.isdigit() and 1 <= int(choice) <= len(shown):
-                chosen = shown[int(choice) - 1]
-                self.note(f"recovering {printable(chosen.path)}")
-                self.busy = "loading"
-                self._open_recovery(chosen.path)
-            else:
-                self.note(f"autosave not recovered (it stays on disk: {printable(shown[0].path)})")
-                if self.main is not None:
-                    self.main.drain_queue()
-
-        many = len(shown) > 1
-        keys = [(str(i), f"{i} Recover" if many else "1 Recover") for i in range(1, len(shown) + 1)]
-        question = (
-            f"{'Autosaves' if many else 'An autosave'} newer than the session "
-            f"{'were' if many else 'was'} found in {folder}:\n{lines}\n"
-            f"Recover {'one' if many else 'it'}?"
-        )
-        self.push_screen(ChoiceDialog(question, [*keys, ("i", "i Ignore")]), answer)
-
-    def _open_recovery(self, autosave: Path) -> None:
-        self._loading = (autosave, False)
-
-        def load() -> None:
-            from ..engine import session as store
-
-            loaded = store.load_session(autosave)
-            recovered = f"recovered from {printable(autosave)}: save (s) to keep it in the session file"
-            self.post_message(
-                EngineReady(
-                    loaded.simulation, self.session_path, [*loaded.warnings, recovered],
-                    meta=loaded.meta, unsaved=True, recovered_from=autosave,
-                )
-            )  # fmt: skip
-
-        self.run_worker(load, thread=True, exclusive=True, exit_on_error=False, group="engine")
+        self.loader.ready(message)
 
     # ================================================================ workers
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -468,11 +313,16 @@ class StratsimApp(App):
         error = worker.error if isinstance(worker.error, Exception) else Exception(worker.error)
         if worker.group == "engine":
             self.autosaver.drop_startup_claim()
-            self._engine_failed(describe_error(error, self._loading[0]))
+            self.loader.failed(describe_error(error, self.loader.loading[0]))
         elif worker.group in ("sim", "training") and self.main is not None:
             self.main.job_failed(worker, error)
         else:
             self.error_dialog("A background job failed", describe_error(error, None))
+
+    def on_advise_progress(self, message: AdviseProgress) -> None:
+        """The Advise worker posts to the App: pass it on to the Advise pane."""
+        if self.main is not None:
+            self.main.on_advise_progress(message)
 
     # ================================================================ sessions
     def action_save(self) -> None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PREVIEW_TITLE = "Next period preview (Δ: draft minus policy)"
 #: The preview's title while a value holds invalid text.
 PREVIEW_INVALID = "Next period preview: [b]invalid draft[/b], not previewed"
+#: The preview's title until the engine is loaded (keys pressed meanwhile are queued).
+PREVIEW_LOADING = "Next period preview: loading the engine (torch)…; keys pressed now are queued"
 
 
 class Panes:
@@ -70,7 +72,9 @@ class Panes:
         with app.batch_update():
             history = list(sim.history)
             self.show_kpis(history)
-            if not app.busy:
+            if app.busy:
+                self.show_busy(history)
+            else:
                 panel = screen.query_one(AllocationPanel)
                 panel.set_baseline(sim.next_decision(), keep_draft=keep_draft)
                 self.update_preview(panel.draft)
@@ -78,6 +82,17 @@ class Panes:
             screen.query_one(ComparePane).show(history, branch, list(app.branches))
             if screen.tabs.active == "tab-charts":
                 screen.query_one(HistoryCharts).show(history)
+
+    def show_busy(self, history: list[dict]) -> None:
+        """While a worker runs the simulation: no preview (it would simulate on the UI
+        thread), the title says why, and the table keeps the latest period's KPIs."""
+        app = self.screen.app
+        title = (
+            f"Next period preview: paused while {app.busy} (Period {len(history)}); "
+            "back when it ends (x stops a run)"
+        )
+        self.screen.query_one("#preview-title").update(title)
+        self.screen.query_one(PreviewTable).show(history[-1] if history else None, None, None)
 
     def show_kpis(self, history: list[dict]) -> None:
         """The KPI table and its title (the period reached, also during a run)."""

@@ -107,8 +107,10 @@ class SimJobs:
         app = self._app
         if not message.done:
             app.dirty = True  # periods simulated and not saved yet: quitting asks
+            history = list(app.sim.history)
             self.screen.show_header()
-            self.screen.panes.show_kpis(list(app.sim.history))
+            self.screen.panes.show_kpis(history)
+            self.screen.panes.show_busy(history)
             return
         self._run_finished(None)
 

@@ -22,10 +22,11 @@ from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
 from ..advise import AdvisePane
 from ..bindings import FOOTER_OPTIONAL, MAIN_BINDINGS, TABS
+from ..draft import DraftActions
 from ..messages import RunProgress, SimJobDone, TrainFinished, TrainUpdate
-from ..panes import PREVIEW_TITLE, Panes
+from ..panes import PREVIEW_LOADING, Panes
 from ..sim_jobs import SimJobs
-from ..text import printable, safe
+from ..text import printable
 from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
 from ..widgets.compare import ComparePane
@@ -33,14 +34,14 @@ from ..widgets.kpis import KpiTable, PreviewTable
 from ..widgets.sensitivity import SensitivityPane
 from ..widgets.status import StatusHeader
 from ..widgets.training import TrainingPane
-from .dialogs import BranchDialog, ChoiceDialog
+from .dialogs import BranchDialog
 
 if TYPE_CHECKING:
     from textual.binding import ActiveBinding
     from textual.worker import Worker
 
+    from ..advise import AdviseProgress
     from ..app import StratsimApp
-    from ..engine.decisions import Decision
 
 __all__ = ["MAIN_BINDINGS", "MainScreen"]
 
@@ -64,6 +65,7 @@ class MainScreen(Screen):
         self.queued: list[str] = []  # simulation actions pressed while busy, in order
         self.ignored_keys = 0
         self.panes = Panes(self)
+        self.draft = DraftActions(self)
         self.jobs = SimJobs(self)
 
     def compose(self) -> ComposeResult:
@@ -74,7 +76,7 @@ class MainScreen(Screen):
                     Horizontal(
                         AllocationPanel(id="allocation"),
                         Vertical(
-                            Static(PREVIEW_TITLE, id="preview-title"),
+                            Static(PREVIEW_LOADING, id="preview-title"),
                             PreviewTable(id="preview"),
                             id="preview-box",
                         ),
@@ -192,76 +194,7 @@ class MainScreen(Screen):
         self.panes.update_preview(None)
 
     def on_allocation_panel_apply(self, event: AllocationPanel.Apply) -> None:
-        self.apply_draft(event.decision)
-
-    def apply_draft(self, decision: Decision) -> None:
-        """Make ``decision`` the next period's allocation (the policy becomes manual)."""
-        from ...engine.errors import DecisionError
-
-        app = self.app
-        if app.sim is None or app.busy:
-            app.notify("Wait for the current job to finish", severity="warning")
-            return
-        before = app.sim.policy_name
-        try:
-            app.sim.set_decision(decision)
-        except DecisionError as exc:
-            app.error_dialog("Allocation not applied", f"{exc}\n\nFix the value and press enter again.")
-            return
-        app.dirty = True
-        self.set_focus(None)  # leave the value: letter keys act again (n steps)
-        changed = self.describe_change(decision)
-        policy = f"; policy {before} -> manual" if before != "manual" else ""
-        app.note(f"allocation applied ({changed}){policy}")
-        self.refresh_all()
-
-    def describe_change(self, new: Decision) -> str:
-        """``label old->new`` for each value of ``new`` that differs from the policy's."""
-        from .. import edit
-
-        base = self.allocation.baseline
-        if base is None:
-            return "values set"
-        diffs = [
-            f"{f.label} {edit.format_value(f.key, edit.get_value(base, f.key))}"
-            f"->{edit.format_value(f.key, edit.get_value(new, f.key))}"
-            for f in edit.FIELDS
-            if edit.get_value(base, f.key) != edit.get_value(new, f.key)
-        ]
-        return ", ".join(diffs) or "no change"
-
-    def draft_pending(self) -> Decision | None:
-        """The allocation panel's unapplied draft, or None."""
-        panel = self.allocation
-        return panel.draft if panel.has_draft and not panel.invalid else None
-
-    def ask_about_draft(self, what: str, proceed) -> bool:
-        """When a draft allocation is pending, ask whether to apply it before ``what``
-        (then call ``proceed``); returns True when it asked."""
-        draft = self.draft_pending()
-        if draft is None:
-            return False
-
-        def answer(choice: str | None) -> None:
-            if choice == "y":
-                self.apply_draft(draft)
-                if self.app.sim.decision == draft:
-                    proceed()
-            elif choice == "d":
-                self.allocation.discard_draft()
-                proceed()
-
-        question = (
-            f"A draft allocation is not applied ({safe(self.describe_change(draft))}).\n"
-            f"Apply it before you {what}?"
-        )
-        choices = [
-            ("y", "y Apply and go on"),
-            ("d", "d Discard the draft, use the policy"),
-            ("c", "esc Cancel"),
-        ]
-        self.app.push_screen(ChoiceDialog(question, choices), answer)
-        return True
+        self.draft.apply(event.decision)
 
     # ------------------------------------------------------------ busy and the queue
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -326,14 +259,14 @@ class MainScreen(Screen):
     def action_step(self) -> None:
         """Simulate one period with the policy's decision (asks first about an
         unapplied draft allocation)."""
-        if self.can("step", "step") and not self.ask_about_draft("step", self.jobs.step_now):
+        if self.can("step", "step") and not self.draft.ask_first("step", self.jobs.step_now):
             self.jobs.step_now()
 
     def action_run_horizon(self) -> None:
         """Run to the horizon with the policy, in a worker (x cancels)."""
         if not self.can("run", "run_horizon"):
             return
-        if not self.ask_about_draft("run to the horizon", self.jobs.run_now):
+        if not self.draft.ask_first("run to the horizon", self.jobs.run_now):
             self.jobs.run_now()
 
     def action_undo(self) -> None:
@@ -411,7 +344,7 @@ class MainScreen(Screen):
 
         open_advise(self.app)
 
-    def on_advise_progress(self, message) -> None:
+    def on_advise_progress(self, message: AdviseProgress) -> None:
         self.query_one(AdvisePane).apply(message)
 
     def stop_advise(self) -> None:
