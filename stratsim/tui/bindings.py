@@ -34,23 +34,24 @@ TAB_BINDINGS: list[Binding] = [
 #: Main keys the footer leaves out first, in this order, when they do not fit its width
 #: (a focused pane adds keys of its own); Save, Save as, Help and Quit always stay.
 FOOTER_OPTIONAL: tuple[str, ...] = (
-    "cycle_policy", "undo", "run_horizon", "step", f"show_tab('{TABS[0][0]}')",
+    "advise", "app.open", "branch", "train", "cycle_policy", "undo", "run_horizon", "step",
+    f"show_tab('{TABS[0][0]}')",
 )  # fmt: skip
 
-#: The main screen's bindings. Order = footer order; at 80 columns the footer holds
-#: the essential ones (shown); the others are in the help (?) and the palette (ctrl+p).
+#: The main screen's bindings. Order = footer order; the footer leaves out those of
+#: :data:`FOOTER_OPTIONAL` that do not fit; all are in the help (?) and the palette (ctrl+p).
 MAIN_BINDINGS: list[Binding] = [
     Binding("n", "step", "Step", tooltip="Simulate one period (month)"),
     Binding("r", "run_horizon", "Run", tooltip="Run to the horizon with the policy (x cancels)"),
     Binding("u", "undo", "Undo", tooltip="Undo the last period"),
     Binding("p", "cycle_policy", "Policy", tooltip="Switch policy: manual, fixed, feedback, optimize"),
-    Binding("t", "train", "Train", show=False, tooltip="Train a model (satisfaction or privacy)"),
+    Binding("t", "train", "Train", tooltip="Train a model (satisfaction or privacy)"),
     Binding("x", "cancel", "Stop", tooltip="Cancel training or the run to the horizon"),
     Binding("s", "app.save", "Save", tooltip="Save the session"),
     Binding("a", "app.save_as", "Save as", tooltip="Save the session under a new name"),
-    Binding("o", "app.open", "Open", show=False, tooltip="Open a session file"),
-    Binding("v", "advise", "Advise", show=False, tooltip="Advise: optimize the allocation (g), frontier (f), copy to draft (c)"),
-    Binding("b", "branch", "Fork", show=False, tooltip="Branch: keep the run as a named branch, compare with it, or restore it"),
+    Binding("o", "app.open", "Open", tooltip="Open a session file"),
+    Binding("v", "advise", "Advise", tooltip="Advise: optimize the allocation (g), frontier (f), copy to draft (c)"),
+    Binding("b", "branch", "Fork", tooltip="Branch: keep the run as a named branch, compare with it, or restore it"),
     *TAB_BINDINGS,
     Binding("question_mark", "help", "Help", key_display="?", tooltip="List every key"),
     Binding("q", "app.quit_app", "Quit", tooltip="Quit (asks if there are unsaved changes)"),

@@ -40,13 +40,13 @@ from .dialogs import PathSuggester
 
 #: Text fields of the dialog: (key, label, placeholder).
 FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("data", "Data file", "empty: sample data; or CSV/TSV/XLSX/Parquet (enter: check)"),
+    ("data", "Data file", "empty: sample data; CSV/TSV/XLSX/Parquet (enter checks)"),
     ("recipe", "Recipe", "optional recipe .toml (fields below win)"),
     ("sep", "Separator", "detected"),
     ("decimal", "Decimal", "detected"),
     ("thousands", "Thousands", "detected ('none' for none)"),
     ("encoding", "Encoding", "detected"),
-    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3 (';' between items if names hold spaces)"),
+    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3 (';' if names hold spaces)"),
     ("min_items", "Min items", "items a construct needs (default all)"),
     ("target", "Target col.", "default: satisfaction / incident"),
     ("scale", "Scales", "e.g. 1:5 overall=1:10"),
