@@ -167,13 +167,15 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
 
 async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
     loaded = threading.Event()
-    build = StratsimApp._new_simulation
+    from stratsim.tui.loading import EngineLoader
+
+    build = EngineLoader._new_simulation
 
     def slow_load(self):  # the engine worker waits (as for a slow torch import)
         assert loaded.wait(30)
         return build(self)
 
-    monkeypatch.setattr(StratsimApp, "_new_simulation", slow_load)
+    monkeypatch.setattr(EngineLoader, "_new_simulation", slow_load)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")

@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,7 @@ from textual.worker import Worker, WorkerState
 
 from . import terminal
 from .autosave import EXIT_GRACE_S, Autosaver, describe_error
-from .bindings import MAIN_BINDINGS
+from .bindings import MAIN_BINDINGS, TABS
 from .loading import EngineLoader
 from .messages import EngineReady
 from .screens.splash import SplashScreen
@@ -363,11 +364,16 @@ class StratsimApp(App):
         self.exit()
 
     def get_system_commands(self, screen):
+        """Textual's commands, every main-screen action, and one command per tab."""
         yield from super().get_system_commands(screen)
         for b in MAIN_BINDINGS:
             owner = self if b.action.startswith("app.") else self.main
             method = getattr(owner, f"action_{b.action.removeprefix('app.')}", None)
-            if method is not None:
+            if method is not None:  # (the tab keys take a parameter: listed below)
                 key = b.key_display or b.key
                 yield SystemCommand(f"{b.description} ({key})", b.tooltip or b.description, method)
+        if self.main is not None:
+            for i, (tab, title) in enumerate(TABS, start=1):
+                show = partial(self.main.action_show_tab, tab)
+                yield SystemCommand(f"Show the {title} tab ({i})", f"Show the {title} tab", show)
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 #: The first rows of the help: how to move between tabs, fields and dialogs.
 NAVIGATION: list[tuple[str, str, str]] = [
-    ("1-8", "", "Show a tab: 1 Run, 2 KPIs, 3 Charts, 4 Training, 5 Advise, 6 Compare, "
+    ("1-8", "", "Tabs: 1 Run, 2 KPIs, 3 Charts, 4 Training, 5 Advise, 6 Compare, "
      "7 Sensitivity, 8 Log (in a value field digits are typed: esc first)"),
     ("esc", "", "Leave a value field (letters and digits act again); close a dialog"),
     ("tab", "", "Next field or table; shift+tab the previous one"),
