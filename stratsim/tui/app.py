@@ -193,27 +193,14 @@ class StratsimApp(App):
 
     # ============================================================ reactive state
     def _state_changed(self) -> None:
+        """The watcher of every reactive above: redraw the header; once idle, run what
+        waits for it (:meth:`when_idle`). (Bindings refresh through ``bindings=True``.)"""
         if self._main is not None:
             self._main.show_header()
-        self.call_later(self._run_idle_callbacks)
+        self.call_later(self.run_idle_callbacks)
 
-    def watch_sim(self) -> None:
-        self._state_changed()
-
-    def watch_busy(self) -> None:
-        self._state_changed()
-
-    def watch_dirty(self) -> None:
-        self._state_changed()
-
-    def watch_training(self) -> None:
-        self._state_changed()
-
-    def watch_session_path(self) -> None:
-        self._state_changed()
-
-    def watch_autosave_error(self) -> None:
-        self._state_changed()
+    watch_sim = watch_busy = watch_dirty = watch_training = _state_changed
+    watch_session_path = watch_autosave_error = _state_changed
 
     def working(self) -> str:
         """What runs now ("running, training"), or "" when idle."""
@@ -222,9 +209,10 @@ class StratsimApp(App):
     def when_idle(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once no job, training or queued key is left (now if idle)."""
         self._when_idle.append(callback)
-        self._run_idle_callbacks()
+        self.run_idle_callbacks()
 
-    def _run_idle_callbacks(self) -> None:
+    def run_idle_callbacks(self) -> None:
+        """Run the :meth:`when_idle` callbacks, in order, while the app stays idle."""
         while self._when_idle and not self.working() and not (self.main and self.main.queued):
             self._when_idle.pop(0)()
 

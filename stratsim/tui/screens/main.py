@@ -245,7 +245,7 @@ class MainScreen(Screen):
         if not self.queued:
             self.ignored_keys = 0
         self.show_header()
-        app.call_later(app._run_idle_callbacks)
+        app.call_later(app.run_idle_callbacks)
 
     def ignore_queue(self, why: str) -> None:
         n = len(self.queued) + self.ignored_keys
