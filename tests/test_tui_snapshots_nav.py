@@ -48,6 +48,9 @@ def _after_steps(*keys: str):
             await pilot.press(key)
             await pilot.pause(0.1)
         await _settle(pilot)
+        for bar in pilot.app.screen.query("#sens-progress"):
+            bar.update(total=100, progress=0)  # an idle, indeterminate bar moves with the clock
+
 
     return run
 
