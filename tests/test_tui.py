@@ -32,7 +32,7 @@ async def ready(app, pilot) -> None:
     for _ in range(400):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not app._panes_pending:
+        if app.engine_ready and not app.busy and not app.training and not app.main.panes.pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
@@ -258,7 +258,7 @@ async def test_cancelling_training_leaves_ui_usable(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         # effectively endless: no early stopping
-        app.start_training(TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu"))
+        app.main.jobs.start_training(TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu"))
         for _ in range(500):
             await pilot.pause(0.02)
             if app.screen.query_one("#training").val_losses:
@@ -296,7 +296,7 @@ async def test_save_then_open_restores_the_same_screen(make_app, tmp_path):
         assert not app.dirty
         text = screen_text(app)
         assert " saved " in text and "session" in text
-        state = (kpi_rows(app), text.splitlines()[:1], app.sim.decision)
+        state = (kpi_rows(app), text.splitlines()[:2], app.sim.decision)
         await pilot.press("n")  # continue past the save...
         await pilot.pause()
         await pilot.press("o")  # ...then open the saved file again
@@ -309,7 +309,7 @@ async def test_save_then_open_restores_the_same_screen(make_app, tmp_path):
         await pilot.press("enter")
         await ready(app, pilot)
         assert app.sim.period == 3
-        assert (kpi_rows(app), screen_text(app).splitlines()[:1], app.sim.decision) == state
+        assert (kpi_rows(app), screen_text(app).splitlines()[:2], app.sim.decision) == state
 
     app2 = make_app(session=saved)
     async with app2.run_test(size=SIZE) as pilot:

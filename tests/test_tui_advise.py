@@ -55,8 +55,8 @@ async def test_advise_runs_shows_progress_and_copy_changes_draft_and_preview(mak
         assert panel.draft == rec.recommended[0] != before
         assert app.sim.decision == before and app.sim.period == 0  # still only a draft
         preview = app.screen.query_one("#preview")
-        assert app._draft_preview is not None
-        assert app._draft_preview["mrr"]["mean"] != app.sim.preview(before)["mrr"]["mean"]
+        assert app.main.panes.draft_preview is not None
+        assert app.main.panes.draft_preview["mrr"]["mean"] != app.sim.preview(before)["mrr"]["mean"]
         assert preview.row_count > 0
 
 

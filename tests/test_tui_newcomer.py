@@ -93,7 +93,7 @@ async def test_a_signal_while_a_session_loads_saves_nothing(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         app.busy = "loading"  # what recovering an autosave shows while it replays
-        assert app._consistent_state() is None
+        assert app.autosaver.consistent_state() is None
         app.busy = ""
 
 
@@ -144,13 +144,13 @@ async def test_an_invalid_value_clears_the_preview(make_app):
         await ready(app, pilot)
         app.screen.query_one("#value-c_price").focus()
         await pilot.press("3", "5")
-        await until(pilot, lambda: app._draft_preview is not None and app.screen.query_one("#allocation").draft.c_price == 35, "a valid draft previewed")
+        await until(pilot, lambda: app.main.panes.draft_preview is not None and app.screen.query_one("#allocation").draft.c_price == 35, "a valid draft previewed")
         await pilot.press("x")
         await pilot.pause()
-        assert app._draft_preview is None
+        assert app.main.panes.draft_preview is None
         await shows(pilot, app, "invalid draft")
         await pilot.press("backspace")
-        await until(pilot, lambda: app._draft_preview is not None, "the draft previewed again")
+        await until(pilot, lambda: app.main.panes.draft_preview is not None, "the draft previewed again")
 
 
 # ======================================== 6: discard removes this instance's autosave
@@ -162,7 +162,7 @@ async def test_discard_on_quit_removes_the_autosave(make_app, tmp_path):
         await ready(app, pilot)
         await pilot.press("n")
         await ready(app, pilot)
-        auto = app._claim.path
+        auto = app.autosaver.claim.path
         assert auto.exists() and app.dirty
         await pilot.press("q")
         await until(pilot, lambda: dialog(app) == "ChoiceDialog", "the quit dialog")
@@ -183,14 +183,14 @@ async def test_an_optimization_marks_the_header_modified(make_app, monkeypatch):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        await shows(pilot, app, "saved", line=0)
+        await shows(pilot, app, "saved", line=1)
         await pilot.press("v")
         await pilot.pause()
         pane = app.screen.query_one(advise.AdvisePane)
         await pilot.press("g")
         await until(pilot, lambda: pane.recommendation is not None, "the recommendation", tries=1500)
         assert app.dirty
-        await shows(pilot, app, "modified", line=0)
+        await shows(pilot, app, "modified", line=1)
 
 
 # ===================================================== 8: lock files go on a clean exit
@@ -200,7 +200,7 @@ async def test_a_clean_exit_leaves_no_lock_file(make_app, tmp_path):
     app = make_app(autosave=True)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        assert app._claim is not None and app._claim.locked
+        assert app.autosaver.claim is not None and app.autosaver.claim.locked
         assert list(tmp_path.glob(".*.lock"))
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "the app to end")

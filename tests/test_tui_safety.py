@@ -33,7 +33,7 @@ def make_app(tmp_path, monkeypatch):
     yield make
     for app in apps:  # the autosave slots they claimed (a test that stops early)
         if getattr(app, "_claim", None) is not None:
-            app._claim.release()
+            app.autosaver.claim.release()
 
 
 async def ready(app, pilot) -> None:
@@ -41,7 +41,7 @@ async def ready(app, pilot) -> None:
     for _ in range(600):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not getattr(app, "queued", []) and not app._panes_pending:
+        if app.engine_ready and not app.busy and not app.training and not app.main.queued and not app.main.panes.pending:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
@@ -106,13 +106,13 @@ async def test_signal_during_a_replay_autosaves_the_last_consistent_state(make_a
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         for _ in range(8):
-            app.action_step()
+            app.main.action_step()
         assert app.sim.period == 8
         gate = Gate(app.sim, after=1)  # the replay stops after its first period
         await pilot.press("u")
         await until(pilot, gate.reached.is_set, "the replay to be half-way")
         assert app.sim.period == 1 and app.busy == "undoing"
-        app._signal_guard._handle(signal.SIGHUP, None)  # what the signal would run
+        app.autosaver.signal_guard._handle(signal.SIGHUP, None)  # what the signal would run
         try:
             loaded = load_session(tmp_path / "untitled.autosave.toml")
         finally:
@@ -133,7 +133,7 @@ async def test_run_marks_modified_from_the_first_period_and_quitting_asks(make_a
         await pilot.press("r")
         await until(pilot, lambda: gate.reached.is_set() and app.dirty, "two periods of the run")
         assert app.busy == "running"
-        await shows(pilot, app, "modified", line=0)
+        await shows(pilot, app, "modified", line=1)
         await pilot.press("q")
         await pilot.pause()
         assert app.is_running and dialog(app) == "ChoiceDialog"
@@ -149,37 +149,39 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         for _ in range(6):
-            app.action_step()
+            app.main.action_step()
         gate = Gate(app.sim, after=1)
         await pilot.press("u")
         await until(pilot, gate.reached.is_set, "the undo to run")
         await pilot.press(*"uuu", "n", "p")
         await pilot.pause()
-        assert app.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
-        await shows(pilot, app, "5 queued", line=0)
+        assert app.main.queued == ["undo", "undo", "undo", "step", "cycle_policy"]
+        await shows(pilot, app, "5 queued", line=1)
         gate.open()
         await ready(app, pilot)
         # 6 - 1 (the running undo) - 3 (queued undos) + 1 (queued step) = 3
         assert app.sim.period == 3
         assert app.sim.policy_name == "feedback"
-        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[0], "the queue to empty")
+        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[1], "the queue to empty")
 
 
 async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
     loaded = threading.Event()
-    build = StratsimApp._new_simulation
+    from stratsim.tui.loading import EngineLoader
+
+    build = EngineLoader._new_simulation
 
     def slow_load(self):  # the engine worker waits (as for a slow torch import)
         assert loaded.wait(30)
         return build(self)
 
-    monkeypatch.setattr(StratsimApp, "_new_simulation", slow_load)
+    monkeypatch.setattr(EngineLoader, "_new_simulation", slow_load)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the main screen")
         await pilot.press("n", "n", "n")
         await pilot.pause()
-        await shows(pilot, app, "3 keys queued", line=0)
+        await shows(pilot, app, "3 keys queued", line=1)
         assert app.sim is None
         loaded.set()
         await ready(app, pilot)
@@ -275,7 +277,7 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
-        blocker = app._claim.path
+        blocker = app.autosaver.claim.path
         assert blocker == tmp_path / "untitled.autosave.toml"
         blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
         await pilot.press("n")
@@ -321,7 +323,7 @@ async def test_a_session_name_with_markup_and_a_newline(make_app, tmp_path):
         await shows(pilot, app, "Q3 plan [/draft]")
         await pilot.press("escape")
         await pilot.pause()
-        await shows(pilot, app, "q3\\nplan.toml", line=2)
+        await shows(pilot, app, "q3\\nplan.toml", line=0)
 
 
 async def test_branch_names_and_training_errors_with_markup(make_app):
@@ -341,10 +343,9 @@ async def test_branch_names_and_training_errors_with_markup(make_app):
         await pilot.press("escape")
         await pilot.pause()
         # a training that failed on a data file: the Training pane and the error dialog
-        from stratsim.tui.messages import TrainFinished
-
+        # (what the App's one worker-failure handler calls when the training worker raises)
         app.training = True
-        app.post_message(TrainFinished(error="survey [/x].csv: column 'ux[/b]' is missing"))
+        app.main.jobs.training_failed("survey [/x].csv: column 'ux[/b]' is missing")
         await shows(pilot, app, "survey [/x].csv: column 'ux[/b]' is missing")
         assert dialog(app) == "MessageDialog"
         await pilot.press("escape")
@@ -388,7 +389,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("enter")
         await pilot.pause()
         assert (tmp_path / "plan.toml").is_file()
-        await shows(pilot, app, "plan.toml", line=2)
+        await shows(pilot, app, "plan.toml", line=0)
         await pilot.press("n", "a")  # onto the same file: no question
         await pilot.pause()
         await pilot.press("enter")
@@ -402,7 +403,7 @@ async def test_save_as_onto_an_existing_file_asks_and_the_header_shows_the_file(
         await pilot.press("r")  # replace, confirmed
         await pilot.pause()
         assert notes.read_text().startswith("schema_version")
-        await shows(pilot, app, "notes.txt", line=2)
+        await shows(pilot, app, "notes.txt", line=0)
 
 
 async def test_save_as_into_another_folder_brings_the_models(make_app, tmp_path):

@@ -51,7 +51,7 @@ async def test_sensitivity_tab_tornado_line_and_heat_map(tmp_path, monkeypatch):
 
         # a draft with another budget: the sweep runs around it
         app.sim.set_decision(app.sim.decision.with_changes(budget=250_000.0))
-        app.refresh_all()
+        app.main.refresh_all()
         await pilot.pause()
         pane.query_one("#sens-line").focus()
         await pilot.press("l")

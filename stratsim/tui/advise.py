@@ -219,10 +219,7 @@ class AdvisePane(Vertical, can_focus=True):
         sim = getattr(app, "sim", None)
         if sim is not None:
             sim.optimizations = [*getattr(sim, "optimizations", []), {"period": period, **result.record()}]
-            app.dirty = True  # the run's record changed: the header says modified at once
-            show_header = getattr(app, "_show_header", None)
-            if show_header is not None:
-                show_header()
+            app.dirty = True  # the run's record changed: the header (a watcher) says modified
 
     def _show(self, rec: Any) -> None:
         s = rec.search

@@ -83,13 +83,13 @@ class BranchCompare:
             self.pending = None
         if len(self.cache) > 16:
             self.cache.pop(next(iter(self.cache)))
-        app.refresh_all(keep_draft=True)
+        _refresh(app)
 
     def _failed(self, app: StratsimApp, key: tuple, branch: Branch, error: str) -> None:
         self.cache[key] = (branch, [])
         self.pending = None
         app.note(f"could not step the branch for Compare: {printable(error)}", "warning")
-        app.refresh_all(keep_draft=True)
+        _refresh(app)
 
 
 class _SimView:
@@ -119,6 +119,11 @@ def refresh_compare(app: StratsimApp, screen: Any, history: list) -> None:
     pane.show(history, branch, list(branches), other)
 
 
+def _refresh(app: StratsimApp) -> None:
+    if app.main is not None:
+        app.main.refresh_all(keep_draft=True)
+
+
 def _comparer(app: Any) -> BranchCompare:
     comparer = getattr(app, "_branch_compare", None)
     if comparer is None:
@@ -141,7 +146,7 @@ def branch_action(app: StratsimApp) -> None:
             return
         what, name = answer
         if what == "keep":
-            app.branches[name] = Branch.of(name, app.sim, draft=app._draft_pending())
+            app.branches[name] = Branch.of(name, app.sim, draft=app.main.draft.pending() if app.main else None)
             app.compare_with = name
             app.dirty = True
             app.note(f"kept branch {printable(name)} at Period {app.sim.period} (policy {app.sim.policy_name})")
@@ -152,7 +157,7 @@ def branch_action(app: StratsimApp) -> None:
         elif what == "restore":
             restore(app, app.branches[name])
             return
-        app.refresh_all(keep_draft=True)
+        _refresh(app)
 
     app.push_screen(BranchDialog(list(app.branches), suggested), chosen)
 
@@ -167,16 +172,16 @@ def restore(app: StratsimApp, branch: Branch) -> None:
         sim.decision = branch.decision
         sim.policy = make_policy(branch.policy, sim.allocation, sim)
 
-    if branch.draft is not None and branch.draft != branch.decision:
-        app._when_idle.append(lambda: app.call_after_refresh(_propose, app, branch.draft))
     label = f"restore branch {printable(branch.name)} (policy {branch.policy})"
-    app._sim_job(job, label, "restoring")
+    app.main.jobs.sim_job(job, label, "restoring")
+    if branch.draft is not None and branch.draft != branch.decision:
+        app.when_idle(lambda: app.call_after_refresh(_propose, app, branch.draft))
 
 
 def _propose(app: Any, draft: Any) -> None:
     from .widgets.allocation import AllocationPanel
 
-    screen = app._main_screen()
+    screen = app.main
     if screen is not None:
         screen.query_one(AllocationPanel).propose(draft)
 

@@ -1,84 +1,79 @@
-"""Messages posted from worker threads to the app (``post_message`` is thread-safe).
+"""Messages posted from worker threads (``post_message`` is thread-safe).
 
-Workers never touch widgets or reactives; they post one of these and the app applies
-it on the UI thread.
+Workers never touch widgets or reactives; they post one of these and the app or the
+main screen applies it on the UI thread. A worker that raises posts nothing: its
+failure reaches :meth:`StratsimApp.on_worker_state_changed` (one place for every
+worker's failure). Each message is a small dataclass with typed fields.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+if TYPE_CHECKING:
+    from ..engine.instances import RecoveryCandidate
+    from ..engine.session import SessionMeta
+    from ..engine.simulation import Simulation
+    from ..engine.training import TrainEvent
+    from .training_job import TrainOutcome
 
+
+@dataclass
 class EngineReady(Message):
-    """The engine imported and the simulation built (or the session loaded).
+    """The engine imported and the simulation built (or a session or autosave loaded).
 
     Attributes:
-        sim: the :class:`~stratsim.engine.simulation.Simulation`.
-        session_path: file it came from (None for a new session).
-        model_refs: role -> label of a model loaded with the session.
-        notes: lines for the log (e.g. migrations, warnings).
-        recovery: autosaves newer than the session, offered for recovery (a list of
-            :class:`~stratsim.engine.instances.RecoveryCandidate`, newest first), or None.
-        meta: the loaded session's SessionMeta (name, created), or None.
+        sim: the simulation.
+        session_path: the file ``s`` saves to (None for a new session).
+        notes: lines for the Log (migrations, model warnings, recovery).
+        recovery: autosaves newer than the session, offered for recovery (newest
+            first), or None.
+        meta: the loaded session's ``[meta]`` (name, created), or None for a new one.
         unsaved: True when the state is not what the session file holds (a recovered
             autosave): the header says modified and quitting asks.
         recovered_from: the autosave file this state was recovered from, or None.
     """
 
-    def __init__(self, sim: Any, session_path: Any, model_refs: dict[str, str], notes: list[str], recovery: Any = None, meta: Any = None, unsaved: bool = False, recovered_from: Any = None) -> None:
-        super().__init__()
-        self.recovered_from = recovered_from
-        self.meta = meta
-        self.unsaved = unsaved
-        self.sim = sim
-        self.session_path = session_path
-        self.model_refs = model_refs
-        self.notes = notes
-        self.recovery = recovery
+    sim: Simulation
+    session_path: Path | None
+    notes: list[str]
+    recovery: list[RecoveryCandidate] | None = None
+    meta: SessionMeta | None = None
+    unsaved: bool = False
+    recovered_from: Path | None = None
 
 
-class EngineFailed(Message):
-    """Building the simulation (or loading ``path``) failed; ``error`` says what.
-    ``startup``: it was the session given on the command line."""
-
-    def __init__(self, error: str, startup: bool = False, path: Any = None) -> None:
-        super().__init__()
-        self.error = error
-        self.startup = startup
-        self.path = path
-
-
+@dataclass
 class TrainUpdate(Message):
-    """Coalesced training progress (at most ~10 per second).
+    """Coalesced training progress (at most ~10 per second): the trainer's events
+    (TrainStart, BatchProgress, EpochEnd) since the last update, BatchProgress thinned
+    to the latest one."""
 
-    Attributes:
-        events: trainer events (TrainStart, BatchProgress, EpochEnd) since the last
-            update, BatchProgress thinned to the latest one.
-    """
-
-    def __init__(self, events: list[Any]) -> None:
-        super().__init__()
-        self.events = events
+    events: list[TrainEvent]
 
 
+@dataclass
 class TrainFinished(Message):
-    """Training ended: ``outcome`` (a :class:`~stratsim.tui.training_job.TrainOutcome`),
-    or ``error`` (a message for the user), or ``cancelled``."""
+    """Training ended (done, early-stopped or ``cancelled``: the best model so far)."""
 
-    def __init__(self, outcome: Any = None, error: str | None = None, cancelled: bool = False) -> None:
-        super().__init__()
-        self.outcome = outcome
-        self.error = error
-        self.cancelled = cancelled
+    outcome: TrainOutcome
+    cancelled: bool = False
 
 
+@dataclass
 class RunProgress(Message):
-    """The run-to-horizon worker stepped; ``period`` is the latest period."""
+    """The run-to-horizon worker reached ``period`` (``done``: the run ended there)."""
 
-    def __init__(self, period: int, done: bool = False, error: str | None = None) -> None:
-        super().__init__()
-        self.period = period
-        self.done = done
-        self.error = error
+    period: int
+    done: bool = False
+
+
+@dataclass
+class SimJobDone(Message):
+    """A simulation job (undo, restore, a model swap) finished; ``label`` says which."""
+
+    label: str

@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ..autosave import describe_error
 from ..text import printable, safe
 
 if TYPE_CHECKING:
@@ -105,33 +106,33 @@ def offer_model(app: StratsimApp, role: str, model: Any, where: str = "") -> Non
 
     def answer(choice: str | None) -> None:
         if app.busy:  # a run or replay is going on: act once it is done
-            app._when_idle.append(lambda: adopt(app, role, model, choice or "keep", where))
+            app.when_idle(lambda: adopt(app, role, model, choice or "keep", where))
             return
         adopt(app, role, model, choice or "keep", where)
 
-    app.push_screen(AdoptDialog(role, app._model_label(current), app._model_label(model), sim.period, rows, warnings), answer)
+    app.push_screen(AdoptDialog(role, app.model_label(current), app.model_label(model), sim.period, rows, warnings), answer)
 
 
 def adopt(app: StratsimApp, role: str, model: Any, choice: str, where: str = "") -> None:
     """Carry out the choice of :class:`AdoptDialog` on ``app.sim``; the Log records it."""
-    label = app._model_label(model)
+    label = app.model_label(model)
     if choice == "keep":
         app.note(f"kept the current {role} model; the trained one ({label}) was not used" + (f" (saved in {printable(where)})" if where else ""))
-        app.refresh_all(keep_draft=True)
+        app.main.refresh_all(keep_draft=True)
         return
     if choice == "resimulate":
         app.note(f"{role} model {label}: re-simulating the whole history with it (the numbers of past periods change)")
-        app._sim_job(lambda sim: sim.set_models(**{SET_MODELS_KEY[role]: model}), f"use the {role} model {label}", "re-simulating with the new model")
+        app.main.jobs.sim_job(lambda sim: sim.set_models(**{SET_MODELS_KEY[role]: model}), f"use the {role} model {label}", "re-simulating with the new model")
         return
     period = app.sim.period
     try:
         app.sim.switch_model(role, model)
     except Exception as exc:
-        app.error_dialog("Model not used", f"{app._describe_error(exc, None)}\n\nThe simulation keeps its current model.")
+        app.error_dialog("Model not used", f"{describe_error(exc, None)}\n\nThe simulation keeps its current model.")
         return
     app.dirty = True
-    app._baseline_cache = None
+    app.main.panes.forget_preview()
     first = f"Periods 1..{period} keep their numbers" if period else "no period simulated yet"
     app.note(f"{role} model {label} used from the next period (Period {period + 1}); {first}")
-    app._autosave()
-    app.refresh_all(keep_draft=True)
+    app.autosaver.save()
+    app.main.refresh_all(keep_draft=True)

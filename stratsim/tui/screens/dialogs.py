@@ -60,6 +60,7 @@ class FileDialog(ModalScreen[Path | None]):
     FileDialog { align: center middle; }
     FileDialog > Vertical { width: 76; height: 20; border: thick $accent; background: $surface; padding: 0 1; }
     FileDialog TomlTree { height: 1fr; }
+    FileDialog Label { width: 1fr; height: auto; }
     FileDialog Input { margin: 0; }
     FileDialog #file-error { color: $error; height: auto; }
     """
@@ -190,6 +191,7 @@ class BranchDialog(ModalScreen[tuple[str, str] | None]):
     DEFAULT_CSS = """
     BranchDialog { align: center middle; }
     BranchDialog > Vertical { width: 64; height: auto; max-height: 20; border: thick $accent; background: $surface; padding: 0 1; }
+    BranchDialog Label { width: 1fr; height: auto; }
     BranchDialog OptionList { height: auto; max-height: 8; }
     BranchDialog Horizontal { height: auto; }
     BranchDialog Button { margin-right: 1; }
@@ -202,7 +204,10 @@ class BranchDialog(ModalScreen[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Branches[/b]: name + enter keeps the current run; pick one to compare or restore")
+            yield Label(
+                "[b]Branches[/b]: name + enter keeps the current run; pick one to compare "
+                "or restore; esc cancels"
+            )
             yield Input(self.suggested, placeholder="branch name", id="branch-name")
             if self.branches:
                 yield OptionList(*(Text(printable(b)) for b in self.branches), id="branch-list")

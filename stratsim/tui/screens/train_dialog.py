@@ -40,13 +40,13 @@ from .dialogs import PathSuggester
 
 #: Text fields of the dialog: (key, label, placeholder).
 FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("data", "Data file", "empty: sample data; or CSV/TSV/XLSX/Parquet (enter: check)"),
+    ("data", "Data file", "empty: sample data; CSV/TSV/XLSX/Parquet (enter checks)"),
     ("recipe", "Recipe", "optional recipe .toml (fields below win)"),
     ("sep", "Separator", "detected"),
     ("decimal", "Decimal", "detected"),
     ("thousands", "Thousands", "detected ('none' for none)"),
     ("encoding", "Encoding", "detected"),
-    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3 (';' between items if names hold spaces)"),
+    ("map", "Map columns", "e.g. functionality=Q1,Q2 ux=Q3 (';' if names hold spaces)"),
     ("min_items", "Min items", "items a construct needs (default all)"),
     ("target", "Target col.", "default: satisfaction / incident"),
     ("scale", "Scales", "e.g. 1:5 overall=1:10"),
@@ -76,11 +76,14 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+r", "check", "Check data"),
+        Binding("d", "data", "Data file"),  # not in a field: a field takes the letter typed
     ]
     DEFAULT_CSS = """
     TrainDialog { align: center middle; }
     TrainDialog > VerticalScroll { width: 78; height: auto; max-height: 100%; border: thick $accent; background: $surface; padding: 0 1; }
+    TrainDialog #train-title { width: 1fr; height: auto; }
     TrainDialog RadioSet { width: 1fr; height: auto; }
+    TrainDialog RadioButton.-on { text-style: bold; background: $accent 40%; }
     TrainDialog .field { height: 1; }
     TrainDialog .field Label { width: 14; }
     TrainDialog .field Input { width: 1fr; height: 1; border: none; padding: 0 1; }
@@ -104,7 +107,11 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Label("[b]Train a model[/b]  1-4 choose, tab fields, ctrl+r check, enter start, esc cancel")
+            yield Label(
+                "[b]Train a model[/b]  1-4 choose, d data file, tab fields, ctrl+r check, "
+                "enter start, esc cancel",
+                id="train-title",
+            )
             with RadioSet(id="train-model"):
                 for i, (_, _, label) in enumerate(MODEL_CHOICES):
                     yield RadioButton(f"{i + 1} {label}", value=i == self.choice)
@@ -135,7 +142,8 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#train-preview", DataTable).display = False
-        self.query_one("#train-go", Button).focus()
+        # focused (enter starts) without scrolling to it: the title and choices show first
+        self.query_one("#train-go", Button).focus(scroll_visible=False)
 
     def on_key(self, event) -> None:
         if isinstance(self.focused, (Input, Select)):
@@ -144,6 +152,10 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             event.stop()
             buttons = list(self.query(RadioButton))
             buttons[int(event.character) - 1].value = True
+
+    def action_data(self) -> None:
+        """Jump to the data file field (``d``, e.g. right after choosing 1-4)."""
+        self.query_one("#train-data", Input).focus()
 
     # ------------------------------------------------------------------ reading the form
     def value(self, key: str) -> str:

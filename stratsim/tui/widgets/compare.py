@@ -36,7 +36,7 @@ class ComparePane(Vertical):
     def on_show(self) -> None:
         """Shown again (its tab activated): let the app refresh it (a branch kept earlier
         is stepped to the current period only while Compare is shown)."""
-        refresh = getattr(self.app, "refresh_all", None)
+        refresh = getattr(self.screen, "refresh_all", None)
         if refresh is not None:
             refresh(keep_draft=True)
 

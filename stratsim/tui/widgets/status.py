@@ -1,12 +1,26 @@
-"""The status header: session, ``Period N/H``, policy, device, models, saved mark, the
-file ``s`` saves to, and a failed autosave (kept until an autosave succeeds)."""
+"""The status header: the session's name and the file ``s`` saves to; ``Period N/H``
+(with a persistent "beyond the horizon" mark past it), saved mark, policy, device; the
+models in use, or a failed autosave in their place until an autosave succeeds.
+
+Each line is cut to the header's width by display cells (``rich.cells.cell_len``: a CJK
+character takes two) with an ellipsis, never wrapped, so a long name cannot push the
+other lines away.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
+
+from ..text import shorten_path
+
+#: Shown in place of the file before the first save.
+NO_FILE = "file: none yet (s asks for a name)"
+#: The mark after ``Period N/H`` once the run went past its horizon.
+BEYOND = "beyond the horizon"
 
 
 @dataclass(frozen=True)
@@ -14,11 +28,11 @@ class StatusInfo:
     """What the header shows; built by the app from its state.
 
     ``period``/``horizon`` are months; ``models`` maps role -> label; ``busy`` is a short
-    activity note (``running``, ``training``) or empty; ``file`` the (shortened) session
-    file that ``s`` writes ("" before the first save); ``autosave_error`` the last
-    autosave failure ("" once one succeeds); ``queued``/``ignored`` the simulation keys
-    pressed while busy that wait to run / that were dropped. Text here is plain (not
-    markup) and already printable.
+    activity note (``running``, ``training``) or empty; ``file`` the session file that
+    ``s`` writes ("" before the first save; shortened here to the room left);
+    ``autosave_error`` the last autosave failure ("" once one succeeds);
+    ``queued``/``ignored`` the simulation keys pressed while busy that wait to run / that
+    were dropped. Text here is plain (not markup) and already printable.
     """
 
     session: str
@@ -36,6 +50,11 @@ class StatusInfo:
     queued: int = 0
     ignored: int = 0
 
+    @property
+    def beyond(self) -> bool:
+        """True once the run went past its horizon (stepping on is allowed)."""
+        return self.period is not None and self.horizon is not None and self.period > self.horizon
+
 
 def short_label(label: str) -> str:
     """A model description shortened for the header: no training date, "default" for the
@@ -48,42 +67,83 @@ def short_label(label: str) -> str:
     return label
 
 
+def fit(text: Text, width: int) -> Text:
+    """``text`` cut to ``width`` display cells with an ellipsis (never wrapped)."""
+    text.truncate(max(width, 1), overflow="ellipsis")
+    text.no_wrap = True
+    return text
+
+
+def identity_line(info: StatusInfo, width: int) -> Text:
+    """``stratsim NAME  FILE``: the name gets at most half the room when the file needs
+    the rest; the file path is shortened from the left (its name stays)."""
+    line = Text("stratsim ", style="bold")
+    file = info.file or NO_FILE
+    room = width - cell_len("stratsim ") - 2
+    name_room = room - cell_len(file)
+    if name_room < cell_len(info.session):
+        name_room = max(room // 2, room - cell_len(file))
+    name = Text(info.session, style="bold")
+    if cell_len(info.session) > name_room:
+        name.truncate(max(name_room, 2), overflow="ellipsis")
+    line.append_text(name)
+    file_room = room - name.cell_len
+    if file_room >= 4:
+        shown = shorten_path(info.file, file_room) if info.file else NO_FILE
+        line.append("  ")
+        line.append(shown, style="dim" if not info.file else "")
+    return fit(line, width)
+
+
+def progress_line(info: StatusInfo) -> Text:
+    """``modified  Period N/H [beyond the horizon]  policy P  device paths`` (or what is
+    busy and queued in place of device and paths, so the line fits 80 columns)."""
+    line = Text()
+    line.append("modified" if info.dirty else "saved", style="bold reverse" if info.dirty else "")
+    line.append(f"  Period {info.period}/{info.horizon}", style="bold")
+    if info.beyond:
+        line.append(" ")
+        line.append(BEYOND, style="bold reverse yellow")
+    line.append(f"  policy {info.policy}  ")
+    queued = f"{info.queued} queued" if info.queued else ""
+    ignored = f"{info.ignored} ignored" if info.ignored else ""
+    waiting = ", ".join(x for x in (queued, ignored) if x)
+    if info.busy or waiting:
+        line.append(f"[{', '.join(x for x in (info.busy, waiting) if x)}]", style="italic")
+    else:
+        line.append(f"{info.device} {info.paths} paths")
+    return line
+
+
 class StatusHeader(Static):
-    """Three lines: identity and progress of the run; the models in use; the file ``s``
-    saves to, or a failed autosave in its place until an autosave succeeds."""
+    """Three lines: who (session name and file); where the run is; the models in use,
+    or a failed autosave in their place until an autosave succeeds."""
 
     DEFAULT_CSS = """
-    StatusHeader { height: 3; background: $panel; color: $foreground; padding: 0 1; }
+    StatusHeader { height: 3; background: $panel; color: $foreground; padding: 0 1;
+        text-wrap: nowrap; text-overflow: ellipsis; }
     """
+
+    _info: StatusInfo | None = None
 
     def show(self, info: StatusInfo) -> None:
         """Render ``info`` (called by the app whenever its state changes)."""
-        line1 = Text()
-        line1.append("stratsim ", style="bold")
-        line1.append(info.session, style="bold")
+        self._info = info
+        width = self.size.width - 2 if self.size.width > 2 else 78
+        line1 = identity_line(info, width)
         if info.loading:
-            line1.append("  loading engine…", style="italic")
+            loading = Text("loading engine…", style="italic")
             if info.queued:
-                line1.append(f"  [{info.queued} keys queued]", style="italic")
-            self.update(line1)
+                loading.append(f"  [{info.queued} keys queued]")
+            self.update(Text("\n").join([line1, fit(loading, width)]))
             return
-        line1.append("  ")
-        line1.append("modified" if info.dirty else "saved", style="bold reverse" if info.dirty else "")
-        line1.append(f"  Period {info.period}/{info.horizon}", style="bold")
-        line1.append(f"  policy {info.policy}  ")
-        waiting = ", ".join(
-            x for x in (f"{info.queued} queued" if info.queued else "", f"{info.ignored} ignored" if info.ignored else "") if x
-        )
-        if info.busy or waiting:  # in place of device and paths, so the line fits 80 columns
-            line1.append(f"[{', '.join(x for x in (info.busy, waiting) if x)}]", style="italic")
-        else:
-            line1.append(f"{info.device} {info.paths} paths")
-        line2 = Text("  ".join(f"{role}={short_label(label)}" for role, label in info.models))
         if info.autosave_error:
             line3 = Text(f"AUTOSAVE FAILED: {info.autosave_error}", style="bold reverse red")
-        elif info.file:
-            line3 = Text(f"file {info.file}")
         else:
-            line3 = Text("file: none yet (s asks for a name)")
-        line3.truncate(self.size.width - 2 if self.size.width > 2 else 78, overflow="ellipsis")
-        self.update(Text("\n").join([line1, line2, line3]))
+            line3 = Text("  ".join(f"{role}={short_label(label)}" for role, label in info.models))
+        lines = [line1, fit(progress_line(info), width), fit(line3, width)]
+        self.update(Text("\n").join(lines))
+
+    def on_resize(self) -> None:
+        if self._info is not None:
+            self.show(self._info)
