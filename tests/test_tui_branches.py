@@ -39,7 +39,7 @@ def record_log(app) -> list[str]:
 
 
 def compare_cell(app, kpi: str, column: str) -> str:
-    return str(app._main_screen().query_one("#compare-table").get_cell(kpi, column))
+    return str(app.main.query_one("#compare-table").get_cell(kpi, column))
 
 
 async def test_compare_steps_a_branch_kept_earlier_to_the_current_period(app_factory):
@@ -73,7 +73,7 @@ async def test_branches_survive_save_and_open(app_factory, tmp_path):
         await keep_branch(app, pilot, "plan A")
         await pilot.press("n")
         await ready(app, pilot)
-        assert app.save_to(path)
+        assert app.files.save_to(path)
         kept = app.branches["plan A"]
     reopened = app_factory(session=path)
     async with reopened.run_test(size=SIZE) as pilot:
@@ -153,7 +153,7 @@ async def test_use_from_the_next_period_keeps_the_past_bit_identical(app_factory
         await ready(app, pilot)
         assert app.sim.history[:3] == past and app.sim.period == 4
         path = tmp_path / "switched.toml"
-        assert app.save_to(path)
+        assert app.files.save_to(path)
         stepped = copy.deepcopy(app.sim.history)
         # a weaker model offered next: the dialog warns, and esc keeps the current one
         good = app.sim.satisfaction_model
