@@ -279,7 +279,11 @@ def step(
     def gordon(x: float, gr: float) -> float:
         return x * (1.0 + gr) / (r - gr)
 
-    tv = (gordon(m_c, g_c) + gordon(m_b, g_b) + gordon(cf - m_c - m_b, g)) / disc
+    # Margins at their exit run-rate with revenue at most the volume at reference prices;
+    # the trailing costs grow at the scenario's rate.
+    run_c = 12.0 * (month[5] - max(mrr_c - vol_c, 0.0))
+    run_b = 12.0 * (month[6] - max(mrr_b - vol_b, 0.0))
+    tv = (gordon(run_c, g_c) + gordon(run_b, g_b) + gordon(cf - m_c - m_b, p["finance.terminal_growth"])) / disc
     tv_arr = p["finance.arr_multiple"] * arr / disc
 
     cum_c_spend = s["cum_c_spend"] + sp["c_acquisition"]

@@ -574,7 +574,16 @@ def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Inc
     )
     g = g3[2]
     g_seg = torch.where(new[7:9] > 0, g3[:2], g)
-    tv_gordon = ((margins * (1.0 + g_seg) / (r - g_seg)).sum(0) + (ncf_12 - margins.sum(0)) * (1.0 + g) / (r - g)) / disc
+    # Each segment's margin at its exit run-rate (12x this month's, as ARR is: the price and
+    # the rates of the same month, so a price charged earlier in the window is not
+    # capitalized), with revenue at most the volume at the reference prices (a premium over
+    # the market's price is not capitalized: it fades under competition), growing at the
+    # segment's rate; the costs (the rest of the steady-state cash flow) over the trailing
+    # 12 months, growing at the business's rate.
+    premium = (torch.stack(torch.broadcast_tensors(mrr_c, mrr_b)) - new[7:9]).clamp(min=0.0)
+    run_rate = TRAIL_MONTHS * (new[5:7] - premium)
+    g0 = f.terminal_growth
+    tv_gordon = ((run_rate * (1.0 + g_seg) / (r - g_seg)).sum(0) + (ncf_12 - margins.sum(0)) * (1.0 + g0) / (r - g0)) / disc
     tv_arr = f.arr_multiple * arr / disc
     return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
