@@ -29,7 +29,7 @@ STATE_KEYS = (
     "cum_b_spend", "cum_b_won", "any_incident",
 )  # fmt: skip
 #: The trailing-12-month rows kept per path (oldest month first).
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
 SHOCK_KEYS = ("z_sat_c", "z_sat_b", "z_adopt", "z_leads", "u_incident")
 
 
@@ -249,14 +249,17 @@ def step(
     paid_next = (paid_c * (1.0 - min(churn_base, 1.0)) + conversion * free_c) * (1.0 - p["privacy.churn_shock_c"] * prob)
     seats_next = seats_b * (1.0 - logo_churn) * (1.0 + growth) * (1.0 - p["privacy.churn_shock_b"] * prob)
     org_c, org_b = paid_next * ref_price_c, seats_next * ref_price_b
+    margin_c = mrr_c - p["to_c.compute_cost_per_user"] * users_c
+    margin_b = mrr_b - p["to_b.cost_per_seat"] * seats_b
+    steady = net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob - shortfall
     month = [
         math.log(max(keep * (1.0 + growth), 1e-12)),
         math.log(max(keep * (1.0 + min(growth, 0.0)), 1e-12)),
         mrr,
-        net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob - shortfall,
+        steady - margin_c - margin_b,  # the steady-state costs
         vol_c + vol_b,
-        mrr_c - p["to_c.compute_cost_per_user"] * users_c,
-        mrr_b - p["to_b.cost_per_seat"] * seats_b,
+        margin_c - max(mrr_c - vol_c, 0.0),  # margins without a premium over the reference price
+        margin_b - max(mrr_b - vol_b, 0.0),
         vol_c,
         vol_b,
     ]
@@ -274,16 +277,11 @@ def step(
     g_c = growth_cap(vol_c, org_c, 7) if vol_c > 0 else g
     g_b = growth_cap(vol_b, org_b, 8) if vol_b > 0 else g
     k = 12 / months
-    m_c, m_b, cf = math.fsum(trail[5]) * k, math.fsum(trail[6]) * k, math.fsum(trail[3]) * k
 
     def gordon(x: float, gr: float) -> float:
         return x * (1.0 + gr) / (r - gr)
 
-    # Margins at their exit run-rate with revenue at most the volume at reference prices;
-    # the trailing costs grow at the scenario's rate.
-    run_c = 12.0 * (month[5] - max(mrr_c - vol_c, 0.0))
-    run_b = 12.0 * (month[6] - max(mrr_b - vol_b, 0.0))
-    tv = (gordon(run_c, g_c) + gordon(run_b, g_b) + gordon(cf - m_c - m_b, p["finance.terminal_growth"])) / disc
+    tv = (gordon(math.fsum(trail[5]) * k, g_c) + gordon(math.fsum(trail[6]) * k, g_b) + gordon(math.fsum(trail[3]) * k, p["finance.terminal_growth"])) / disc
     tv_arr = p["finance.arr_multiple"] * arr / disc
 
     cum_c_spend = s["cum_c_spend"] + sp["c_acquisition"]

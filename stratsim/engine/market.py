@@ -46,12 +46,14 @@ Tensor = torch.Tensor
 
 
 #: Rows of ``State.trail`` (the last 12 months, oldest first): log of the To B
-#: net-revenue-retention factor, log of the gross-retention factor, MRR, and the net cash
-#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses),
-#: the volume of business (MRR at the reference prices: paid users and seats, whatever
+#: net-revenue-retention factor, log of the gross-retention factor, MRR, the steady-state
+#: costs (the Gordon terminal value's cash flow less the segments' margins: spend other than
+#: acquisition raised to maintenance, fixed costs, financing, incidents at their expected
+#: cost), the volume of business (MRR at the reference prices: paid users and seats, whatever
 #: the prices charged) whose trend caps the terminal growth, the contribution margins of To C
-#: and To B (each valued at its own segment's growth) and the volume of each segment.
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
+#: and To B without a premium over the reference prices (each valued at its own segment's
+#: growth) and the volume of each segment.
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
 TRAIL_MONTHS = 12
 #: Stages of the Erlang sales pipeline.
 PIPELINE_STAGES = 3
@@ -513,11 +515,14 @@ class Finance(NamedTuple):
 
 def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor]) -> Finance:
     """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
-    discounted terminal values at this month: Gordon growth on the trailing-12-month net
-    cash flow *before acquisition spend* (acquisition is growth investment; the rest of the
-    budget and the fixed and variable costs continue, incidents at their expected cost),
-    with each capability stock's spend raised to its :func:`maintenance_spend` where it was
-    lower, the growth capped by :func:`terminal_growth`; and an ARR multiple."""
+    discounted terminal values at this month: Gordon growth on the trailing-12-month
+    steady-state cash flow *before acquisition spend* (acquisition is growth investment; the
+    rest of the budget and the fixed and variable costs continue, incidents at their
+    expected cost), with each capability stock's spend raised to its
+    :func:`maintenance_spend` where it was lower; valued per component: each segment's
+    margin (no premium over the reference price) at its own growth (:func:`terminal_growth`,
+    capped by the installed base's own growth), the costs at ``terminal_growth``
+    (``docs/MODEL.md`` section 6); and an ARR multiple."""
     f = p.finance
     mrr_c = inc.paid_c * d.c_price
     mrr_b = inc.seats_b * d.b_seat_price
@@ -557,33 +562,29 @@ def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Inc
     paid_next = (inc.paid_c * (1.0 - con.churn_paid_base) + con.conversion * inc.free_c) * (1.0 - pr.churn_shock_c * inc.prob)
     seats_next = inc.seats_b * (1.0 - ent.logo_churn) * (1.0 + ent.seat_growth) * (1.0 - pr.churn_shock_b * inc.prob)
     org_c, org_b = paid_next * ref_c, seats_next * ref_b
-    # Contribution margin per segment (revenue less its variable serving cost).
+    # Contribution margin per segment: revenue, at most the volume (a premium over the
+    # market's reference price is not capitalized: it fades under competition), less the
+    # segment's variable serving cost; the costs are the rest of the steady-state cash flow.
     margin_c = mrr_c - p.to_c.compute_cost_per_user * users_c
     margin_b = mrr_b - p.to_b.cost_per_seat * inc.seats_b
-    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady, volume, margin_c, margin_b, vol_c, vol_b))
+    new = torch.stack(torch.broadcast_tensors(
+        log_nrr, log_grr, mrr, steady - margin_c - margin_b, volume,
+        margin_c - (mrr_c - vol_c).clamp(min=0.0), margin_b - (mrr_b - vol_b).clamp(min=0.0), vol_c, vol_b,
+    ))  # fmt: skip
     trail = (*state.trail[1:], new)
     trail_sum = state.trail_sum + (new - state.trail[0])
     months = min(t, TRAIL_MONTHS)
     scale = TRAIL_MONTHS / months
-    ncf_12 = trail_sum[3] * scale
-    margins = trail_sum[5:7] * scale  # [2, n_paths]: To C, To B
     # Growth of To C, To B and the whole business ([3, n_paths]); a segment with no volume
     # takes the whole business's.
     g3 = terminal_growth(
         f.terminal_growth, torch.stack([vol_c, vol_b, volume]), trail[TRAIL_MONTHS - months][[7, 8, 4]], months, torch.stack([org_c, org_b, org_c + org_b])
     )
-    g = g3[2]
-    g_seg = torch.where(new[7:9] > 0, g3[:2], g)
-    # Each segment's margin at its exit run-rate (12x this month's, as ARR is: the price and
-    # the rates of the same month, so a price charged earlier in the window is not
-    # capitalized), with revenue at most the volume at the reference prices (a premium over
-    # the market's price is not capitalized: it fades under competition), growing at the
-    # segment's rate; the costs (the rest of the steady-state cash flow) over the trailing
-    # 12 months, growing at the business's rate.
-    premium = (torch.stack(torch.broadcast_tensors(mrr_c, mrr_b)) - new[7:9]).clamp(min=0.0)
-    run_rate = TRAIL_MONTHS * (new[5:7] - premium)
+    g_seg = torch.where(new[7:9] > 0, g3[:2], g3[2])
+    # Each segment's trailing-12-month margin grows at the segment's rate; the costs at the
+    # scenario's rate (holding the stocks costs the same whether or not the customers stay).
     g0 = f.terminal_growth
-    tv_gordon = ((run_rate * (1.0 + g_seg) / (r - g_seg)).sum(0) + (ncf_12 - margins.sum(0)) * (1.0 + g0) / (r - g0)) / disc
+    tv_gordon = ((trail_sum[5:7] * scale * (1.0 + g_seg) / (r - g_seg)).sum(0) + trail_sum[3] * scale * (1.0 + g0) / (r - g0)) / disc
     tv_arr = f.arr_multiple * arr / disc
     return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
