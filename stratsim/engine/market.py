@@ -22,7 +22,9 @@ source: ``docs/MODEL.md``):
   a fraction of the GDPR cap ``max(EUR 20M, 4% of trailing-12-month revenue)``; churn shock and
   one brand penalty on acquisition;
 * :func:`finance`: MRR, costs, cash, NPV at the monthly rate of the annual discount rate, and
-  the terminal values (Gordon growth on the steady-state cash flow; ARR multiple).
+  the terminal values (Gordon growth on the steady-state cash flow, with the spend that holds
+  each capability stock charged (:func:`maintenance_spend`) and each segment's margin growing
+  at most at its installed base's own rate; ARR multiple).
 
 The step is pure: :func:`advance` is a deterministic function of (params, state,
 decision, shocks, models); :func:`step` draws the shocks from a ``torch.Generator`` on
