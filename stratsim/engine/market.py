@@ -515,7 +515,9 @@ class Finance(NamedTuple):
     trail_sum: Tensor
 
 
-def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor]) -> Finance:
+def finance(
+    p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor], relaxed: bool = False
+) -> Finance:
     """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
     discounted terminal values at this month: Gordon growth on the trailing-12-month
     steady-state cash flow *before acquisition spend* (acquisition is growth investment; the
@@ -524,7 +526,8 @@ def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Inc
     :func:`maintenance_spend` where it was lower; valued per component: each segment's
     margin (no premium over the reference price) at its own growth (:func:`terminal_growth`,
     capped by the installed base's own growth), the costs at ``terminal_growth``
-    (``docs/MODEL.md`` section 6); and an ARR multiple."""
+    (``docs/MODEL.md`` section 6); and an ARR multiple. ``relaxed``: the premium's kink at
+    the reference price is smooth (:func:`_relu`)."""
     f = p.finance
     mrr_c = inc.paid_c * d.c_price
     mrr_b = inc.seats_b * d.b_seat_price
@@ -569,9 +572,10 @@ def finance(p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Inc
     # segment's variable serving cost; the costs are the rest of the steady-state cash flow.
     margin_c = mrr_c - p.to_c.compute_cost_per_user * users_c
     margin_b = mrr_b - p.to_b.cost_per_seat * inc.seats_b
+    premium_c = vol_c * _relu(d.c_price / ref_c - 1.0, relaxed)  # = max(MRR_c - V_c, 0)
+    premium_b = vol_b * _relu(d.b_seat_price / ref_b - 1.0, relaxed)
     new = torch.stack(torch.broadcast_tensors(
-        log_nrr, log_grr, mrr, steady - margin_c - margin_b, volume,
-        margin_c - (mrr_c - vol_c).clamp(min=0.0), margin_b - (mrr_b - vol_b).clamp(min=0.0), vol_c, vol_b,
+        log_nrr, log_grr, mrr, steady - margin_c - margin_b, volume, margin_c - premium_c, margin_b - premium_b, vol_c, vol_b,
     ))  # fmt: skip
     trail = (*state.trail[1:], new)
     trail_sum = state.trail_sum + (new - state.trail[0])
@@ -666,7 +670,7 @@ def advance(
     con = consumer(p, state, S_c, d, sp, shocks, relaxed)
     ent = enterprise(p, state, caps.P, S_b, d, sp, shocks, relaxed)
     inc = incidents(p, state, caps.P, con, ent, shocks, incident_model, relaxed)
-    fin = finance(p, state, d, con, inc, ent, sp)
+    fin = finance(p, state, d, con, inc, ent, sp, relaxed)
 
     n = state.F_c.shape[0]
     cum_c_spend = state.cum_c_spend + sp["c_acquisition"]
