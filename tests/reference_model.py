@@ -13,7 +13,7 @@ read from the coefficients of :class:`~stratsim.engine.models.LinearSatisfaction
 
 Inputs per path: ``params`` a ``{"section.name": float}`` dict, ``state`` a
 ``{name: float}`` dict (the :class:`~stratsim.engine.market.State` fields; ``trail`` a
-list of four 12-month lists), ``shocks``
+one 12-month list per row of ``TRAIL_ROWS``), ``shocks``
 ``{"z_sat_c", "z_sat_b", "z_adopt", "z_leads", "u_incident"}`` floats.
 """
 
@@ -29,7 +29,7 @@ STATE_KEYS = (
     "cum_b_spend", "cum_b_won", "any_incident",
 )  # fmt: skip
 #: The trailing-12-month rows kept per path (oldest month first).
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume")
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
 SHOCK_KEYS = ("z_sat_c", "z_sat_b", "z_adopt", "z_leads", "u_incident")
 
 
@@ -57,6 +57,16 @@ def spend_items(decision: Any) -> dict[str, float]:
         out["c_" + k] = rest * decision.c_share * decision.c_split[k]
         out["b_" + k] = rest * (1.0 - decision.c_share) * decision.b_split[k]
     return out
+
+
+def maintenance(x: float, p: dict[str, float]) -> float:
+    """Spend that holds a stock at ``x``: ``scale*(exp(delta*x/(eta*(1 - x/10))) - 1)``
+    (exponent capped at 20; 0 when eta = 0)."""
+    eta = p["capability.eta"]
+    if eta <= 0:
+        return 0.0
+    expo = p["capability.delta"] * x / (eta * max(1.0 - x / 10.0, 1e-6))
+    return p["capability.spend_scale"] * math.expm1(min(expo, 20.0))
 
 
 def satisfaction(sat: Any, F: float, U: float, R: float) -> float:
@@ -153,7 +163,8 @@ def step(
     conversion = p["to_c.conversion_max"] * sigmoid(p["to_c.conversion_logit0"] + p["to_c.conversion_sat_slope"] * (value - ref_c))
     churn_free = min(p["to_c.churn_free"] * math.exp(-p["to_c.churn_sat_slope"] * (S_c - ref_c)), 1.0)
     rise = max(math.log(price / max(s["last_c_price"], 1e-6)), 0.0)
-    churn_paid = min(p["to_c.churn_paid"] * math.exp(-p["to_c.churn_sat_slope"] * (value - ref_c)) + p["to_c.price_churn_shock"] * rise, 1.0)
+    churn_base = p["to_c.churn_paid"] * math.exp(-p["to_c.churn_sat_slope"] * (value - ref_c))
+    churn_paid = min(churn_base + p["to_c.price_churn_shock"] * rise, 1.0)
     converted = conversion * s["free_c"]
     lost_free = churn_free * (s["free_c"] - converted)
     lost_paid = churn_paid * s["paid_c"]
@@ -226,20 +237,51 @@ def step(
     disc = (1.0 + r_m) ** t
     npv = s["npv"] + net / disc
     keep = (1.0 - logo_churn) * keep_b
+    # Maintenance: each stock's spend below the spend that holds it at its opening level.
+    stock_spend = {
+        "F_c": own * sp["c_product"], "U_c": sp["c_ux"], "R_c": sp["c_service"],
+        "F_b": own * sp["b_product"], "U_b": sp["b_ux"], "R_b": sp["b_service"],
+        "P": sp["privacy"], "K": p["capability.core_share"] * (sp["c_product"] + sp["b_product"]),
+    }  # fmt: skip
+    shortfall = sum(max(maintenance(s[k], p) - v, 0.0) for k, v in stock_spend.items())
+    ref_price_c, ref_price_b = p["to_c.reference_price"], p["to_b.reference_seat_price"]
+    vol_c, vol_b = paid_c * ref_price_c, seats_b * ref_price_b
+    paid_next = (paid_c * (1.0 - min(churn_base, 1.0)) + conversion * free_c) * (1.0 - p["privacy.churn_shock_c"] * prob)
+    seats_next = seats_b * (1.0 - logo_churn) * (1.0 + growth) * (1.0 - p["privacy.churn_shock_b"] * prob)
+    org_c, org_b = paid_next * ref_price_c, seats_next * ref_price_b
+    margin_c = mrr_c - p["to_c.compute_cost_per_user"] * users_c
+    margin_b = mrr_b - p["to_b.cost_per_seat"] * seats_b
+    steady = net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob - shortfall
     month = [
         math.log(max(keep * (1.0 + growth), 1e-12)),
         math.log(max(keep * (1.0 + min(growth, 0.0)), 1e-12)),
         mrr,
-        net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob,
-        paid_c * p["to_c.reference_price"] + seats_b * p["to_b.reference_seat_price"],
+        steady - margin_c - margin_b,  # the steady-state costs
+        vol_c + vol_b,
+        margin_c - max(mrr_c - vol_c, 0.0),  # margins without a premium over the reference price
+        margin_b - max(mrr_b - vol_b, 0.0),
+        vol_c,
+        vol_b,
     ]
     trail = [row[1:] + [month[i]] for i, row in enumerate(s["trail"])]
     months = min(t, 12)
-    g = p["finance.terminal_growth"]
-    if months >= 2:
-        trend = (month[4] / max(trail[4][12 - months], 1e-9)) ** (12 / (months - 1)) - 1.0
-        g = max(min(trend, g), -0.5)
-    tv = math.fsum(trail[3]) * (12 / months) * (1.0 + g) / (r - g) / disc
+
+    def growth_cap(vol: float, org: float, row: int) -> float:
+        g = p["finance.terminal_growth"]
+        caps = [(org / max(vol, 1e-9)) ** 12 - 1.0]
+        if months >= 2:
+            caps.append((vol / max(trail[row][12 - months], 1e-9)) ** (12 / (months - 1)) - 1.0)
+        return max(min(min(caps), g), -0.5)
+
+    g = growth_cap(vol_c + vol_b, org_c + org_b, 4)
+    g_c = growth_cap(vol_c, org_c, 7) if vol_c > 0 else g
+    g_b = growth_cap(vol_b, org_b, 8) if vol_b > 0 else g
+    k = 12 / months
+
+    def gordon(x: float, gr: float) -> float:
+        return x * (1.0 + gr) / (r - gr)
+
+    tv = (gordon(math.fsum(trail[5]) * k, g_c) + gordon(math.fsum(trail[6]) * k, g_b) + gordon(math.fsum(trail[3]) * k, p["finance.terminal_growth"])) / disc
     tv_arr = p["finance.arr_multiple"] * arr / disc
 
     cum_c_spend = s["cum_c_spend"] + sp["c_acquisition"]

@@ -22,7 +22,9 @@ source: ``docs/MODEL.md``):
   a fraction of the GDPR cap ``max(EUR 20M, 4% of trailing-12-month revenue)``; churn shock and
   one brand penalty on acquisition;
 * :func:`finance`: MRR, costs, cash, NPV at the monthly rate of the annual discount rate, and
-  the terminal values (Gordon growth on the steady-state cash flow; ARR multiple).
+  the terminal values (Gordon growth on the steady-state cash flow, with the spend that holds
+  each capability stock charged (:func:`maintenance_spend`) and each segment's margin growing
+  at most at its installed base's own rate; ARR multiple).
 
 The step is pure: :func:`advance` is a deterministic function of (params, state,
 decision, shocks, models); :func:`step` draws the shocks from a ``torch.Generator`` on
@@ -46,11 +48,17 @@ Tensor = torch.Tensor
 
 
 #: Rows of ``State.trail`` (the last 12 months, oldest first): log of the To B
-#: net-revenue-retention factor, log of the gross-retention factor, MRR, and the net cash
-#: flow before acquisition spend (the steady-state cash flow the Gordon terminal value uses),
-#: and the volume of business (MRR at the reference prices: paid users and seats, whatever
-#: the prices charged) whose trend caps the terminal growth.
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_cash_flow", "volume")
+#: net-revenue-retention factor, log of the gross-retention factor, MRR, the steady-state
+#: costs (the Gordon terminal value's cash flow less the segments' margins: spend other than
+#: acquisition raised to maintenance, fixed costs, financing, incidents at their expected
+#: cost), the volume of business (MRR at the reference prices: paid users and seats, whatever
+#: the prices charged) whose trend caps the terminal growth, the contribution margins of To C
+#: and To B without a premium over the reference prices (each valued at its own segment's
+#: growth) and the volume of each segment.
+TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
+#: The rows of :data:`TRAIL_ROWS` holding the business volume of To C, To B and the whole
+#: business (currency/month at reference prices), in the order the terminal growth takes them.
+VOLUME_ROWS = (7, 8, 4)
 TRAIL_MONTHS = 12
 #: Stages of the Erlang sales pipeline.
 PIPELINE_STAGES = 3
@@ -59,8 +67,8 @@ PIPELINE_STAGES = 3
 @dataclass(frozen=True)
 class State:
     """Simulation state after ``period`` months; every tensor is ``[n_paths]`` except
-    ``trail`` (a tuple of the last 12 months, oldest first, each ``[5, n_paths]``: the
-    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[5, n_paths]``, kept
+    ``trail`` (a tuple of the last 12 months, oldest first, each ``[9, n_paths]``: the
+    rows of :data:`TRAIL_ROWS`) and ``trail_sum`` (their sum, ``[9, n_paths]``, kept
     running: a month enters and the oldest leaves, no 12-month buffer is copied).
 
     Stocks 0..10: F/U/R per segment, privacy posture P, shared core K. ``brand``: the
@@ -109,13 +117,13 @@ class State:
 
     def map_paths(self, fn: Callable[[Tensor], Tensor]) -> State:
         """A state with ``fn`` applied to every tensor; ``fn`` acts on the last (path)
-        dimension of a ``[n_paths]`` or ``[5, n_paths]`` tensor (slice paths: ``t[..., :m]``;
+        dimension of a ``[n_paths]`` or ``[9, n_paths]`` tensor (slice paths: ``t[..., :m]``;
         tile them: :func:`~.analysis.batch.tile_paths`)."""
         changes = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name not in ("period", "trail")}
         return replace(self, trail=tuple(fn(t) for t in self.trail), **changes)
 
     def tensors(self) -> dict[str, Tensor]:
-        """Every state tensor by name (``trail`` stacked to ``[12, 5, n_paths]``)."""
+        """Every state tensor by name (``trail`` stacked to ``[12, 9, n_paths]``)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")}
         out["trail"] = torch.stack(self.trail)
         return out
@@ -288,19 +296,57 @@ def _grow(x: Tensor, spend: Any, p: Any) -> Tensor:
     return _clamp_fresh(grown, 0.0, 10.0)
 
 
-def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
-    """The eight stocks grow in one ``[8, n_paths]`` pass (one kernel per operation instead
-    of eight: the step is dominated by per-operation overhead at these sizes). Product
-    spend goes ``core_share`` to the shared core K and the rest to the segment's F."""
+def maintenance_spend(x: Tensor, p: Any) -> Tensor:
+    """Monthly spend (currency/month) that holds each capability stock ``x`` (``[n_paths]``
+    or ``[k, n_paths]``, 0..10) at its level: the inverse of :func:`_grow` at ``X' = X``,
+    ``eta*ln(1 + s/scale)*(1 - X/10) = delta*X``, so
+    ``s = scale*(exp(delta*X/(eta*(1 - X/10))) - 1)`` (same shape as ``x``).
+
+    The exponent is capped at :data:`MAINTENANCE_EXP_MAX` (``X`` at or near 10, which no
+    finite spend holds, costs ``scale*e^20`` a month); where ``eta = 0`` no spend holds a
+    stock and the maintenance spend is 0 (its decay shows in the satisfaction and the
+    volume instead). ``p`` is the :class:`~.params.CapabilityParams`.
+    """
+    headroom = (1.0 - x / 10.0).clamp(min=1e-6)
+    eta = p.eta
+    if isinstance(eta, Tensor):
+        expo = torch.where(eta > 0, p.delta * x / (eta.clamp(min=1e-30) * headroom), 0.0)
+    elif eta > 0:
+        expo = p.delta * x / (eta * headroom)
+    else:
+        return torch.zeros_like(x)
+    return p.spend_scale * torch.expm1(expo.clamp(max=MAINTENANCE_EXP_MAX))
+
+
+#: Cap of the exponent of :func:`maintenance_spend` (e^20 ~ 5e8 spend scales a month: a
+#: stock at 10 cannot be held with any finite spend, and the charge must stay finite).
+MAINTENANCE_EXP_MAX = 20.0
+
+
+def _stocks(state: State) -> Tensor:
+    """The eight capability stocks of ``state`` as one ``[8, n_paths]`` tensor, in the
+    order of :class:`Capabilities`."""
+    return torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K])
+
+
+def _stock_spend(p: Params, spend: dict[str, Tensor]) -> Tensor:
+    """The month's spend into each of the eight stocks, ``[8, 1]`` or ``[8, n_paths]``
+    (order of :class:`Capabilities`): product spend goes ``core_share`` to the shared core
+    K and the rest to the segment's F. The rows sum to the budget less acquisition spend."""
     c = p.capability
     own = 1.0 - c.core_share
-    stocks = torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K])
-    s = _col([
+    return _col([
         own * spend["c_product"], spend["c_ux"], spend["c_service"],
         own * spend["b_product"], spend["b_ux"], spend["b_service"],
         spend["privacy"], c.core_share * (spend["c_product"] + spend["b_product"]),
     ])  # fmt: skip
-    return Capabilities(*_grow(stocks, s, c).unbind(0))
+
+
+def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilities:
+    """The eight stocks grow in one ``[8, n_paths]`` pass (one kernel per operation instead
+    of eight: the step is dominated by per-operation overhead at these sizes). Product
+    spend goes ``core_share`` to the shared core K and the rest to the segment's F."""
+    return Capabilities(*_grow(_stocks(state), _stock_spend(p, spend), p.capability).unbind(0))
 
 
 def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseModel) -> tuple[Tensor, Tensor]:
@@ -319,7 +365,8 @@ def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseM
 
 
 class Consumer(NamedTuple):
-    """To C flows and stocks of the month (before incidents), ``[n_paths]``."""
+    """To C flows and stocks of the month (before incidents), ``[n_paths]``;
+    ``churn_paid_base``: the paid churn rate without the one-month price-rise shock."""
 
     free_c: Tensor
     paid_c: Tensor
@@ -330,6 +377,7 @@ class Consumer(NamedTuple):
     churn_free: Tensor
     churn_paid: Tensor
     value: Tensor
+    churn_paid_base: Tensor
 
 
 def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: dict[str, Tensor], shocks: Shocks, relaxed: bool) -> Consumer:
@@ -355,14 +403,15 @@ def consumer(p: Params, state: State, S_c: Tensor, d: DecisionTensors, spend: di
     conversion = c.conversion_max * torch.sigmoid(c.conversion_logit0 + c.conversion_sat_slope * (value - ref))
     churn_free = _cap(c.churn_free * torch.exp(-c.churn_sat_slope * (S_c - ref)), 1.0, relaxed)
     rise = _relu(torch.log(price / state.last_c_price.clamp(min=1e-6)), relaxed)
-    churn_paid = _cap(c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref)) + c.price_churn_shock * rise, 1.0, relaxed)
+    churn_base = c.churn_paid * torch.exp(-c.churn_sat_slope * (value - ref))  # without the one-month shock
+    churn_paid = _cap(churn_base + c.price_churn_shock * rise, 1.0, relaxed)
     converted = conversion * state.free_c
     lost_free = churn_free * (state.free_c - converted)  # of those who did not convert
     lost_paid = churn_paid * state.paid_c
     free_c = _clamp_fresh(state.free_c - converted - lost_free + adopters, 0.0)
     paid_c = _clamp_fresh(state.paid_c + converted - lost_paid, 0.0)
     lapsed_c = state.lapsed_c * (1.0 - c.lapse_return_rate) + lost_free + lost_paid
-    return Consumer(free_c, paid_c, lapsed_c, adopters, paid_adopters, conversion, churn_free, churn_paid, value)
+    return Consumer(free_c, paid_c, lapsed_c, adopters, paid_adopters, conversion, churn_free, churn_paid, value, _cap(churn_base, 1.0, relaxed))
 
 
 class Enterprise(NamedTuple):
@@ -475,7 +524,7 @@ class Clock(NamedTuple):
     (:func:`use_compile`): ``t`` the month after this step (1-based, 0-d), ``months`` the
     months of history in the trailing window, ``min(t, 12)`` (0-d), and ``volume_old`` the
     business volume ``months - 1`` months before this one (``[n_paths]``; unused while
-    ``months < 2``)."""
+    ``months < 2``): the rows :data:`VOLUME_ROWS` (To C, To B, whole business), ``[3, n_paths]``."""
 
     t: Tensor
     months: Tensor
@@ -490,7 +539,7 @@ def clock(state: State) -> Clock:
     # finance appends this month: the new trail is (*state.trail[1:], new), and its entry
     # TRAIL_MONTHS - months is state.trail[TRAIL_MONTHS + 1 - months] (at months == 1 this
     # month itself, where the trend is not used: any row does).
-    old = state.trail[min(TRAIL_MONTHS + 1 - months, TRAIL_MONTHS - 1)][TRAIL_ROWS.index("volume")]
+    old = state.trail[min(TRAIL_MONTHS + 1 - months, TRAIL_MONTHS - 1)][list(VOLUME_ROWS)]
     ref = state.F_c
     return Clock(
         torch.full((), float(t), dtype=ref.dtype, device=ref.device),
@@ -518,13 +567,20 @@ class Finance(NamedTuple):
 
 
 def finance(
-    p: Params, state: State, d: DecisionTensors, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor], clock: Clock
+    p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor],
+    clock: Clock, relaxed: bool = False,
 ) -> Finance:
     """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
-    discounted terminal values at this month: Gordon growth on the trailing-12-month net
-    cash flow *before acquisition spend* (acquisition is growth investment; the rest of the
-    budget and the fixed and variable costs continue, incidents at their expected cost),
-    and an ARR multiple. The month enters through ``clock`` (tensors, :func:`clock`)."""
+    discounted terminal values at this month: Gordon growth on the trailing-12-month
+    steady-state cash flow *before acquisition spend* (acquisition is growth investment; the
+    rest of the budget and the fixed and variable costs continue, incidents at their
+    expected cost), with each capability stock's spend raised to its
+    :func:`maintenance_spend` where it was lower; valued per component: each segment's
+    margin (no premium over the reference price) at its own growth (:func:`terminal_growth`,
+    capped by the installed base's own growth), the costs at ``terminal_growth``
+    (``docs/MODEL.md`` section 6); and an ARR multiple. ``relaxed``: the premium's kink at
+    the reference price is smooth (:func:`_relu`). The month enters through ``clock``
+    (tensors, :func:`clock`)."""
     f = p.finance
     mrr_c = inc.paid_c * d.c_price
     mrr_b = inc.seats_b * d.b_seat_price
@@ -547,16 +603,47 @@ def finance(
     log_nrr = torch.log((keep * (1.0 + ent.seat_growth)).clamp(min=1e-12))
     log_grr = torch.log((keep * (1.0 + ent.seat_growth.clamp(max=0.0))).clamp(min=1e-12))
     # Steady state: no acquisition spend, incidents at their expected cost (a realized
-    # incident is a one-off, not a perpetuity).
-    steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost
-    volume = inc.paid_c * p.to_c.reference_price + inc.seats_b * p.to_b.reference_seat_price
-    new = torch.stack(torch.broadcast_tensors(log_nrr, log_grr, mrr, steady, volume))
+    # incident is a one-off, not a perpetuity), and every capability stock maintained: the
+    # spend below what holds a stock at its opening level is charged (a harvest is not).
+    shortfall = (maintenance_spend(_stocks(state), p.capability) - _stock_spend(p, spend)).clamp(min=0.0).sum(0)
+    steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost - shortfall
+    # Volume of business (MRR at the reference prices, so a price rise is not growth) per
+    # segment, and next month's at this month's rates with no acquisition (no new adopters
+    # or accounts; free users still convert; incidents at their probability): the installed
+    # base's own growth, which caps the terminal growth, so a price level whose churn shows
+    # only after the horizon is not capitalized as if the base held.
+    ref_c, ref_b = p.to_c.reference_price, p.to_b.reference_seat_price
+    vol_c = inc.paid_c * ref_c
+    vol_b = inc.seats_b * ref_b
+    volume = vol_c + vol_b
+    pr = p.privacy
+    paid_next = (inc.paid_c * (1.0 - con.churn_paid_base) + con.conversion * inc.free_c) * (1.0 - pr.churn_shock_c * inc.prob)
+    seats_next = inc.seats_b * (1.0 - ent.logo_churn) * (1.0 + ent.seat_growth) * (1.0 - pr.churn_shock_b * inc.prob)
+    org_c, org_b = paid_next * ref_c, seats_next * ref_b
+    # Contribution margin per segment: revenue, at most the volume (a premium over the
+    # market's reference price is not capitalized: it fades under competition), less the
+    # segment's variable serving cost; the costs are the rest of the steady-state cash flow.
+    margin_c = mrr_c - p.to_c.compute_cost_per_user * users_c
+    margin_b = mrr_b - p.to_b.cost_per_seat * inc.seats_b
+    premium_c = vol_c * _relu(d.c_price / ref_c - 1.0, relaxed)  # = max(MRR_c - V_c, 0)
+    premium_b = vol_b * _relu(d.b_seat_price / ref_b - 1.0, relaxed)
+    new = torch.stack(torch.broadcast_tensors(
+        log_nrr, log_grr, mrr, steady - margin_c - margin_b, volume, margin_c - premium_c, margin_b - premium_b, vol_c, vol_b,
+    ))  # fmt: skip
     trail = (*state.trail[1:], new)
     trail_sum = state.trail_sum + (new - state.trail[0])
     months = clock.months
-    ncf_12 = trail_sum[3] * (TRAIL_MONTHS / months)
-    g = terminal_growth(f.terminal_growth, volume, clock.volume_old, months)
-    tv_gordon = ncf_12 * (1.0 + g) / (r - g) / disc
+    scale = TRAIL_MONTHS / months
+    # Growth of To C, To B and the whole business ([3, n_paths]); a segment with no volume
+    # takes the whole business's.
+    g3 = terminal_growth(
+        f.terminal_growth, torch.stack([vol_c, vol_b, volume]), clock.volume_old, months, torch.stack([org_c, org_b, org_c + org_b])
+    )
+    g_seg = torch.where(new[7:9] > 0, g3[:2], g3[2])
+    # Each segment's trailing-12-month margin grows at the segment's rate; the costs at the
+    # scenario's rate (holding the stocks costs the same whether or not the customers stay).
+    g0 = f.terminal_growth
+    tv_gordon = ((trail_sum[5:7] * scale * (1.0 + g_seg) / (r - g_seg)).sum(0) + trail_sum[3] * scale * (1.0 + g0) / (r - g0)) / disc
     tv_arr = f.arr_multiple * arr / disc
     return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
 
@@ -564,29 +651,41 @@ def finance(
 # ------------------------------------------------------------------ step
 
 
-def terminal_growth(g: Any, volume: Tensor, volume_old: Tensor, months: int | Tensor) -> Any:
+def terminal_growth(g: Any, volume: Tensor, volume_old: Tensor, months: int | Tensor, organic: Tensor | None = None) -> Any:
     """Long-run growth of the Gordon terminal value: the scenario's ``terminal_growth``,
     capped by the trend of the business volume over the trailing window (``volume`` now
-    against ``volume_old`` ``months - 1`` months earlier, annualized) and floored at -50%/year.
+    against ``volume_old`` ``months - 1`` months earlier, annualized) and, when ``organic``
+    is given, by the installed base's own growth at the month's rates (``organic``: next
+    month's volume with no acquisition, annualized ``(organic/volume)^12 - 1``); floored at
+    -50%/year.
 
     A company that stops investing or prices its customers away in its last months keeps
     a good cash flow for a while, but its customer base shrinks: valuing that cash flow as a
     growing perpetuity rewarded harvesting the business just before the horizon. With the
-    cap, a shrinking business is valued as one that keeps shrinking at its observed rate.
-    With fewer than 2 months of history the scenario's rate is used. ``[n_paths]`` or a
-    number; fraction/year. ``months`` is an int or a 0-d tensor (:func:`clock`: the same
-    computation every month, so a compiled step does not recompile).
+    cap, a shrinking business is valued as one that keeps shrinking at its observed rate
+    (the trend), or at the rate its current churn and expansion imply once acquisition
+    stops, whichever is lower. With fewer than 2 months of history the trend is not used.
+    ``volume``, ``volume_old``, ``organic``: ``[n_paths]`` (or ``[k, n_paths]``) in
+    currency/month at reference prices. ``months`` is an int or a 0-d tensor
+    (:func:`clock`: the same computation every month, so a compiled step does not
+    recompile). Returns ``[n_paths]`` or a number; fraction/year.
     """
-    if not isinstance(months, Tensor):
-        if months < 2:
-            return g
-        trend = (volume / volume_old.clamp(min=1e-9)) ** (TRAIL_MONTHS / (months - 1)) - 1.0
-        return torch.clamp(trend, max=g).clamp(min=-0.5)
-    history = months >= 2
-    # Before month 2 the trend is not used; volume against itself keeps its gradient finite.
-    old = torch.where(history, volume_old, volume)
-    trend = (volume / old.clamp(min=1e-9)) ** (TRAIL_MONTHS / (months - 1).clamp(min=1.0)) - 1.0
-    return torch.where(history, torch.clamp(trend, max=g).clamp(min=-0.5), g)
+    caps = []
+    if isinstance(months, Tensor):
+        history = months >= 2
+        # Before month 2 the trend is not used (it is replaced by ``g``, which the clamp
+        # below keeps); volume against itself keeps its gradient finite.
+        old = torch.where(history, volume_old, volume)
+        trend = (volume / old.clamp(min=1e-9)) ** (TRAIL_MONTHS / (months - 1).clamp(min=1.0)) - 1.0
+        caps.append(torch.where(history, trend, g))
+    elif months >= 2:
+        caps.append((volume / volume_old.clamp(min=1e-9)) ** (TRAIL_MONTHS / (months - 1)) - 1.0)
+    if organic is not None:
+        caps.append((organic / volume.clamp(min=1e-9)) ** TRAIL_MONTHS - 1.0)
+    if not caps:
+        return g
+    cap = caps[0] if len(caps) == 1 else torch.minimum(caps[0], caps[1])
+    return torch.clamp(cap, max=g).clamp(min=-0.5)
 
 
 def as_decision_tensors(decision: Decision | DecisionTensors, dtype: torch.dtype, device: Any) -> DecisionTensors:
@@ -663,7 +762,7 @@ def _advance_tensors(
     con = consumer(p, state, S_c, d, sp, shocks, relaxed)
     ent = enterprise(p, state, caps.P, S_b, d, sp, shocks, relaxed)
     inc = incidents(p, state, caps.P, con, ent, shocks, incident_model, relaxed)
-    fin = finance(p, state, d, inc, ent, sp, clk)
+    fin = finance(p, state, d, con, inc, ent, sp, clk, relaxed)
 
     n = state.F_c.shape[0]
     cum_c_spend = state.cum_c_spend + sp["c_acquisition"]

@@ -278,7 +278,7 @@ class Finance(_Section):
     initial_cash: Param = _p(10_000_000.0, "Cash at period 0, currency; scenario assumption.")
     fixed_costs: Param = _p(60_000.0, "Fixed operating costs, currency/month.", ge=0)
     discount_rate_annual: Param = _p(0.12, "Annual discount rate for NPV (growth-stage SaaS WACC ~10-15%).", ge=0.06, le=1)
-    terminal_growth: Param = _p(0.03, "Long-run annual growth of the net cash flow after the horizon, for the Gordon terminal value (nominal GDP ~2-4%; must stay below the discount rate).", ge=-0.05, le=0.05)
+    terminal_growth: Param = _p(0.03, "Long-run annual growth after the horizon in the Gordon terminal value: of the steady-state costs, and at most of each segment's margin (which also follows its volume trend and its installed base's own growth); nominal GDP ~2-4%; must stay below the discount rate.", ge=-0.05, le=0.05)
     overdraft_rate_annual: Param = _p(0.15, "Annual interest on negative cash (the cost of financing a shortfall: venture debt and revolving credit for growth-stage software companies ran ~10-15% a year plus fees in 2023-2025), charged monthly on the month's opening cash below zero, fraction/year.", ge=0, le=1)
     arr_multiple: Param = _p(5.0, "Enterprise value / ARR for the ARR-multiple terminal value (public SaaS median EV/ARR ~5-7x, 2023-2025).", ge=0)
 
