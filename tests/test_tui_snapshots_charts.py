@@ -28,7 +28,7 @@ async def _idle(pilot) -> None:
     for _ in range(1500):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.queued:
+        if app.engine_ready and not app.busy and not (app.main and app.main.queued):
             return
         await asyncio.sleep(0.02)
     raise AssertionError("app not idle")
