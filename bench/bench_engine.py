@@ -69,14 +69,15 @@ def measure(repeats: int, dtype_name: str) -> dict[str, float]:
 
     from stratsim.engine import kpi, market
     from stratsim.engine.decisions import Decision
-    from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+    from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
     from stratsim.engine.params import draw_params
-    from stratsim.engine.scenario import Scenario, draw_parameters
+    from stratsim.engine.scenario import Scenario
+    from stratsim.engine.scenario_draw import draw_parameters
     from stratsim.engine.simulation import Simulation
 
     dtype = getattr(torch, dtype_name)
     cpu = torch.device("cpu")
-    sat, inc = LinearSatisfaction(), LogisticIncident()
+    sat, inc = LinearSatisfaction(), LogisticPrivacy()
     decision = Decision().validate()
     scenario = Scenario()
     results: dict[str, float] = {}
@@ -170,7 +171,7 @@ def compare_versions(repeats: int) -> None:
 
     from stratsim.engine import kpi, market
     from stratsim.engine.decisions import Decision
-    from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+    from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
     from stratsim.engine.params import draw_params
     from stratsim.engine.scenario import Scenario
 
@@ -195,7 +196,7 @@ def compare_versions(repeats: int) -> None:
                 def old(p1=p1, s1=s1, d1=d1, sat1=sat1, inc1=inc1, g1=g1):
                     return v1["kpi"].summarize(v1["market"].step(p1, s1, d1, g1, sat1, inc1)[1])
 
-                sat, inc = LinearSatisfaction(), LogisticIncident()
+                sat, inc = LinearSatisfaction(), LogisticPrivacy()
                 p2 = draw_params(Scenario(), n, torch.Generator().manual_seed(0), f32, cpu)
                 s2 = market.initial_state(p2, sat)
                 d2 = Decision().validate()

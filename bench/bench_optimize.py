@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stratsim.engine.analysis import optimize as O  # noqa: E402
+from stratsim.engine.analysis import recommend as R  # noqa: E402
 from stratsim.engine.decisions import decision_from_allocation  # noqa: E402
 from stratsim.engine.scenario import Scenario  # noqa: E402
 
@@ -69,7 +70,7 @@ def main() -> None:
         runs.append((f"{m} (equal wall {g.wall_s:.0f}s)", search(m, 10**6, deadline=g.wall_s)))
 
     cur = space.encode(base)
-    _, summ = O.compare(eval_start, space, [cur, *(s.theta for _, s in runs)], O.Risk(), ())
+    _, summ = R.compare(eval_start, space, [cur, *(s.theta for _, s in runs)], O.Risk(), ())
     base_obj = summ[0]["objective"]
     best = max(s["objective"] for s in summ[1:])
     print(f"\ncurrent allocation: objective (mean NPV incl. terminal value where modelled) {base_obj:,.0f} on fresh paths")

@@ -95,7 +95,7 @@ def count_step(sim):
     state, gen = sim.state, sim._gen.get_state()
     dt = sim.decision_tensors(sim.next_decision())
     with Count():
-        market.step(sim.params, state, dt, sim._gen, sim.satisfaction_model, sim.incident_model)
+        market.step(sim.params, state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
     sim._gen.set_state(gen)
     return Count.ops, Count.nbytes
 
@@ -138,7 +138,7 @@ def bench_size(n: int, periods: int, repeats: int, per_op: float, bw: float, bas
     saved = sim._gen.get_state()
 
     def step():
-        return market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.incident_model)
+        return market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
 
     step_s = median_time(step, repeats)
     sim._gen.set_state(saved)

@@ -9,7 +9,7 @@ Only the shipped model forms are implemented: the linear satisfaction model
 ``S = alpha*F + beta*U + gamma*R + intercept`` (clipped to 0..10) and the logistic
 incident model ``p = sigmoid(b0 + b_rec*records_log10 + b_pos*P + b_ent*share + b_tp*tp)``,
 read from the coefficients of :class:`~stratsim.engine.models.LinearSatisfaction` and
-:class:`~stratsim.engine.models.LogisticIncident` instances.
+:class:`~stratsim.engine.models.LogisticPrivacy` instances.
 
 Inputs per path: ``params`` a ``{"section.name": float}`` dict, ``state`` a
 ``{name: float}`` dict (the :class:`~stratsim.engine.market.State` fields; ``trail`` a

@@ -9,15 +9,16 @@ import torch
 from stratsim.engine import market
 from stratsim.engine.decisions import SPLIT_KEYS, Decision, DecisionTensors
 from stratsim.engine.errors import DecisionError, ScenarioError
-from stratsim.engine.models import LinearSatisfaction, LogisticIncident
+from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
 from stratsim.engine.params import Params, draw_params
-from stratsim.engine.scenario import Scenario, draw_parameters, scenario_from_dict
+from stratsim.engine.scenario import Scenario, scenario_from_dict
+from stratsim.engine.scenario_draw import draw_parameters
 from stratsim.engine.simulation import Simulation
 
 F64 = torch.float64
 CPU = torch.device("cpu")
 SAT = LinearSatisfaction()
-INC = LogisticIncident(intercept=-2.5)
+INC = LogisticPrivacy(intercept=-2.5)
 
 CANDIDATES = [
     Decision(),

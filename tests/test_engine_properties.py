@@ -14,15 +14,9 @@ from stratsim.engine import market
 from stratsim.engine.decisions import SPLIT_KEYS, Decision
 from stratsim.engine.errors import DecisionError, ScenarioError, StratsimError
 from stratsim.engine.kpi import OPTIONAL_KPIS
-from stratsim.engine.models import LinearSatisfaction, LogisticIncident
-from stratsim.engine.scenario import (
-    PARAM_SECTIONS,
-    Normal,
-    Scenario,
-    draw_parameters,
-    mass_inside,
-    scenario_from_dict,
-)
+from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
+from stratsim.engine.scenario import PARAM_SECTIONS, Normal, Scenario, scenario_from_dict
+from stratsim.engine.scenario_draw import draw_parameters, mass_inside
 from stratsim.engine.simulation import Simulation
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -279,7 +273,7 @@ def test_state_and_kpis_stay_within_their_domains(scn, decs, dtype, seed, incide
     gen = torch.Generator().manual_seed(seed)
     params = draw_parameters(scn, n, gen, dtype, torch.device("cpu"))
     state = market.initial_state(params)
-    sat, inc = LinearSatisfaction(), LogisticIncident(intercept=incident_intercept)
+    sat, inc = LinearSatisfaction(), LogisticPrivacy(intercept=incident_intercept)
     M, Mb = params["to_c.market_potential"], params["to_b.market_potential"]
     for t in range(12):
         state, out = market.step(params, state, decs[t % len(decs)], gen, sat, inc)
@@ -387,7 +381,7 @@ def test_saturated_markets_are_capped_at_their_potential(dtype):
     params = draw_parameters(scn, n, gen, dtype, torch.device("cpu"))
     state = market.initial_state(params)
     for _ in range(6):
-        state, out = market.step(params, state, Decision(), gen, LinearSatisfaction(), LogisticIncident(intercept=-30.0))
+        state, out = market.step(params, state, Decision(), gen, LinearSatisfaction(), LogisticPrivacy(intercept=-30.0))
         users = state.free_c + state.paid_c
         assert (users <= 21_000.0 * (1 + 1e-6)).all()
         assert (state.accounts_b <= 21.0 * (1 + 1e-6)).all()

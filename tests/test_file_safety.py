@@ -136,7 +136,7 @@ def test_export_refuses_foreign_files_and_replaces_its_own(tmp_path, capsys):
 
 def test_output_problem_is_what_a_dialog_asks_about(tmp_path):
     """The engine function the TUI's save-as asks with (no write, no exception)."""
-    from stratsim.engine.fileio import output_problem
+    from stratsim.engine.outputs import output_problem
     from stratsim.engine.session import SESSION_FILE
 
     assert output_problem(tmp_path / "new.toml", SESSION_FILE) is None
@@ -187,7 +187,7 @@ def test_error_lines_stay_one_printable_line():
 def trained(tmp_path_factory):
     """A tiny trained satisfaction model: (TrainResult, folder it was saved to)."""
     from stratsim.engine.data import load_training_data, sample_data_path
-    from stratsim.engine.trained import save_model
+    from stratsim.engine.modelsave import save_model
     from stratsim.engine.training import TrainConfig, train_model
 
     data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(slice(0, 200))
@@ -244,7 +244,8 @@ def test_an_edited_features_order_is_refused(tmp_path, model_dir, capsys):
 
 def test_a_foreign_file_in_the_model_folder_is_not_replaced(tmp_path, trained):
     from stratsim.engine.fileio import OutputError
-    from stratsim.engine.trained import load_model, save_model
+    from stratsim.engine.modelsave import save_model
+    from stratsim.engine.trained import load_model
 
     result, _ = trained
     folder = tmp_path / "m"

@@ -149,14 +149,15 @@ def test_a_quarterly_optimization_no_longer_cuts_the_last_year_budget():
     section 10, so the bounds are a quarter of the default on average and a tenth in every
     quarter)."""
     from stratsim.engine.analysis import optimize as O
+    from stratsim.engine.analysis import recommend as R
 
     sc = Scenario()
-    settings = O.OptimizeSettings(
+    settings = R.OptimizeSettings(
         levers=("budget",), schedule="quarterly", paths=64, seed=0, budget_evals=20
     )
     start = O.start_from_scenario(sc, paths=64, seed=0, steps=MONTHS)
     eval_start = O.start_from_scenario(sc, paths=64, seed=1, steps=MONTHS)
-    rec = O.optimize(REF, start, eval_start, settings)
+    rec = R.optimize(REF, start, eval_start, settings)
     last_year = [d.budget for d in rec.recommended[-4:]]
     assert sum(last_year) / 4 > REF.budget / 4, last_year
     assert min(last_year) > 0.1 * REF.budget, last_year

@@ -15,8 +15,9 @@ from stratsim.cli import main
 from stratsim.engine.data import load_training_data
 from stratsim.engine.errors import DataError
 from stratsim.engine.expr import Column, evaluate, parse_expression
-from stratsim.engine.recipe import Recipe, load_recipe, recipe_from_dict
-from stratsim.engine.trained import state_dict_bytes
+from stratsim.engine.modelsave import state_dict_bytes
+from stratsim.engine.recipe import Recipe
+from stratsim.engine.recipefile import load_recipe, recipe_from_dict
 from stratsim.engine.training import TrainConfig, train_model
 
 

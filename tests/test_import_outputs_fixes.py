@@ -12,8 +12,8 @@ import pytest
 
 from stratsim.cli import main
 from stratsim.engine.expr import evaluate, parse_expression
-from stratsim.engine.fileio import write_bytes
-from stratsim.engine.recipe import RECIPE_FILE
+from stratsim.engine.outputs import write_bytes
+from stratsim.engine.recipefile import RECIPE_FILE
 
 ROWS = 40
 

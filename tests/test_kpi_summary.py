@@ -54,7 +54,7 @@ def test_summary_of_a_simulated_period_matches_numpy(dtype):
     sim = Simulation(seed=3, n_paths=2001, dtype=dtype, device="cpu")
     for _ in range(3):
         dt = sim.decision_tensors(sim.next_decision())
-        sim.state, outputs = market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.incident_model)
+        sim.state, outputs = market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
         assert_same(summarize(outputs), reference(outputs))
 
 

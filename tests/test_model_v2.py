@@ -16,7 +16,7 @@ from stratsim.engine.decisions import Decision
 from stratsim.engine.errors import ModelError
 from stratsim.engine.models import (
     LinearSatisfaction,
-    LogisticIncident,
+    LogisticPrivacy,
     label_period_months,
     model_warnings,
 )
@@ -51,16 +51,16 @@ def fitted(metrics: dict, **coef) -> LinearSatisfaction:
 
 
 def test_yearly_label_model_is_converted_to_a_monthly_probability():
-    monthly = LogisticIncident(intercept=-2.0)
+    monthly = LogisticPrivacy(intercept=-2.0)
     yearly = replace(monthly, label_period="year")
-    a = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", incident_model=monthly).step()
-    b = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", incident_model=yearly).step()
+    a = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", privacy_model=monthly).step()
+    b = Simulation(seed=1, n_paths=50, dtype="float64", device="cpu", privacy_model=yearly).step()
     p = a["incident_prob"]["mean"]
     assert label_period_months(yearly) == 12 and label_period_months(monthly) == 1
     # Month 1 has the same state in both runs: p_month = 1 - (1 - p_year)^(1/12) path by path.
     assert b["incident_prob"]["mean"] < p / 5
-    got = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", incident_model=yearly).step()["incident_prob"]["mean"]
-    ref = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", incident_model=monthly).step()["incident_prob"]["mean"]
+    got = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", privacy_model=yearly).step()["incident_prob"]["mean"]
+    ref = Simulation(seed=1, n_paths=1, dtype="float64", device="cpu", privacy_model=monthly).step()["incident_prob"]["mean"]
     assert got == pytest.approx(1 - (1 - ref) ** (1 / 12), rel=1e-12)
 
 
@@ -74,11 +74,11 @@ def test_a_trained_model_declares_its_label_period_in_its_metadata(tmp_path):
     assert label_period_months(model) == 1  # no key: monthly
     model.metadata["label_period"] = "year"
     assert label_period_months(model) == 12
-    sim = Simulation(n_paths=8, device="cpu", incident_model=model)
-    assert label_period_months(sim.incident_model) == 12
+    sim = Simulation(n_paths=8, device="cpu", privacy_model=model)
+    assert label_period_months(sim.privacy_model) == 12
     model.metadata["label_period"] = "decade"
     with pytest.raises(ModelError, match="label_period 'decade': expected one of month, year"):
-        Simulation(n_paths=8, device="cpu", incident_model=model)
+        Simulation(n_paths=8, device="cpu", privacy_model=model)
 
 
 # --------------------------------------------------------------- satisfaction
@@ -112,10 +112,10 @@ def test_reference_level_follows_the_model():
 
 
 def test_weak_or_sign_changing_models_raise_warnings():
-    assert model_warnings(LinearSatisfaction(), LogisticIncident()) == []
-    w = model_warnings(fitted({"rmse": 1.0, "r2": 0.01}), LogisticIncident())
+    assert model_warnings(LinearSatisfaction(), LogisticPrivacy()) == []
+    w = model_warnings(fitted({"rmse": 1.0, "r2": 0.01}), LogisticPrivacy())
     assert len(w) == 1 and "R² 0.01 is low" in w[0]
-    w = model_warnings(LinearSatisfaction(beta=-0.2), LogisticIncident(b_posture=0.3))
+    w = model_warnings(LinearSatisfaction(beta=-0.2), LogisticPrivacy(b_posture=0.3))
     assert any("more ux lowers predicted satisfaction" in x for x in w)
     assert any("better security posture raises the incident probability" in x for x in w)
     sim = Simulation(n_paths=4, device="cpu", satisfaction_model=LinearSatisfaction(gamma=-0.1))
@@ -139,7 +139,7 @@ def test_pipeline_is_an_erlang_delay_with_the_mean_sales_cycle():
     resolved = []
     for _ in range(240):
         before = float(state.opp1 + state.opp2 + state.opp3)
-        state, _ = market.step(params, state, no_sales, torch.Generator().manual_seed(0), LinearSatisfaction(), LogisticIncident(intercept=-40.0))
+        state, _ = market.step(params, state, no_sales, torch.Generator().manual_seed(0), LinearSatisfaction(), LogisticPrivacy(intercept=-40.0))
         resolved.append(before - float(state.opp1 + state.opp2 + state.opp3))
     assert resolved[0] == 0.0
     assert sum(resolved) == pytest.approx(100.0, rel=1e-6)
@@ -167,7 +167,7 @@ def test_an_incident_penalizes_acquisition_once_not_the_win_rate():
     params = draw_params(Scenario(), 1, torch.Generator().manual_seed(0), F64, CPU)
     s0 = market.initial_state(params)
     shocks = market.draw_shocks(torch.Generator().manual_seed(1), 1, F64, CPU)
-    sat, inc = LinearSatisfaction(), LogisticIncident(intercept=-40.0)
+    sat, inc = LinearSatisfaction(), LogisticPrivacy(intercept=-40.0)
     _, clean = market.advance(params, s0, Decision(), shocks, sat, inc)
     _, hit = market.advance(params, replace(s0, brand=torch.ones(1, dtype=F64)), Decision(), shocks, sat, inc)
     assert float(hit["win_rate_b"][0]) == float(clean["win_rate_b"][0])
@@ -244,7 +244,7 @@ def test_cohort_nrr_is_what_a_closed_cohort_measures():
     sim = Simulation(scenario(to_b__win_rate=0.0), seed=4, n_paths=50, dtype="float64", device="cpu")
     mrr = {}
     for t in range(1, 37):
-        state, outs = market.step(sim.params, sim.state, Decision(), sim._gen, sim.satisfaction_model, sim.incident_model)
+        state, outs = market.step(sim.params, sim.state, Decision(), sim._gen, sim.satisfaction_model, sim.privacy_model)
         sim.state = state
         if t in (24, 36):
             mrr[t] = outs["mrr_b"]

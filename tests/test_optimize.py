@@ -13,6 +13,7 @@ import torch
 
 from stratsim.cli import main
 from stratsim.engine.analysis import optimize as O
+from stratsim.engine.analysis import recommend as R
 from stratsim.engine.decisions import SPLIT_KEYS, decision_from_allocation
 from stratsim.engine.errors import StratsimError
 from stratsim.engine.scenario import Scenario, load_scenario, scenario_from_dict
@@ -101,12 +102,12 @@ def _rec(scenario, settings, steps=24, eval_paths=800):
     base = decision_from_allocation(scenario.allocation)
     start = O.start_from_scenario(scenario, paths=settings.paths, seed=settings.seed, steps=steps)
     eval_start = O.start_from_scenario(scenario, paths=eval_paths, seed=settings.seed + 1, steps=steps)
-    return base, O.optimize(base, start, eval_start, settings)
+    return base, R.optimize(base, start, eval_start, settings)
 
 
 @pytest.mark.slow
 def test_recommendation_beats_current_on_fresh_paths_within_bounds():
-    settings = O.OptimizeSettings(paths=300, seed=0, budget_evals=30, lr=0.15)
+    settings = R.OptimizeSettings(paths=300, seed=0, budget_evals=30, lr=0.15)
     base, rec = _rec(Scenario(), settings, steps=12)
     obj = rec.stat("objective")
     half_ci = (obj.ci_high - obj.ci_low) / 2
@@ -142,7 +143,7 @@ def test_constraint_is_honoured_on_the_evaluation_paths(text):
     fresh paths (satisfaction_c>=7 binds: the unconstrained optimum leaves To C)."""
     scenario = _tight_cash()
     c = O.parse_constraint(text)
-    settings = O.OptimizeSettings(paths=300, seed=1, budget_evals=30, constraints=(c,))
+    settings = R.OptimizeSettings(paths=300, seed=1, budget_evals=30, constraints=(c,))
     _, rec = _rec(scenario, settings, steps=12)
     status = rec.constraints[0]
     assert status.constraint.violation(status.current) > 0, "the scenario must make the constraint bind"
@@ -154,7 +155,7 @@ def test_infeasible_constraint_is_reported_not_violated_silently():
     # Fixed costs no allocation can cover: cash goes negative on every path.
     scenario = _scenario(**{"finance.initial_cash": 100_000.0, "finance.fixed_costs": 5_000_000.0})
     c = O.parse_constraint("p_cash_negative_ever<=0.05")
-    settings = O.OptimizeSettings(paths=100, seed=0, budget_evals=12, constraints=(c,))
+    settings = R.OptimizeSettings(paths=100, seed=0, budget_evals=12, constraints=(c,))
     _, rec = _rec(scenario, settings, steps=6, eval_paths=100)
     assert not rec.feasible and not rec.constraints[0].met
     assert rec.to_dict()["feasible"] is False
@@ -183,8 +184,8 @@ def test_frontier_trades_mean_for_tail():
     base = decision_from_allocation(scenario.allocation)
     start = O.start_from_scenario(scenario, paths=200, seed=0, steps=12)
     eval_start = O.start_from_scenario(scenario, paths=400, seed=1, steps=12)
-    settings = O.OptimizeSettings(levers=("c_share", "privacy_share", "budget"), risk=O.Risk(0.1, 0.0), budget_evals=15, paths=200)
-    points, current = O.frontier(base, start, eval_start, settings, 3)
+    settings = R.OptimizeSettings(levers=("c_share", "privacy_share", "budget"), risk=O.Risk(0.1, 0.0), budget_evals=15, paths=200)
+    points, current = R.frontier(base, start, eval_start, settings, 3)
     assert [p.lam for p in points] == [0.0, 0.5, 1.0]
     assert all(math.isfinite(p.mean) and math.isfinite(p.cvar) and p.cvar <= p.mean for p in points)
     assert points[0].mean >= points[-1].mean - 0.02 * abs(points[0].mean)

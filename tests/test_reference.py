@@ -20,8 +20,9 @@ import torch
 from stratsim.engine import market
 from stratsim.engine.decisions import Decision
 from stratsim.engine.kpi import KPIS, STATS
-from stratsim.engine.models import LinearSatisfaction, LogisticIncident
-from stratsim.engine.scenario import Scenario, draw_parameters, scenario_from_dict
+from stratsim.engine.models import LinearSatisfaction, LogisticPrivacy
+from stratsim.engine.scenario import Scenario, scenario_from_dict
+from stratsim.engine.scenario_draw import draw_parameters
 from stratsim.engine.simulation import Simulation, derive_seed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,7 +36,7 @@ F64 = torch.float64
 CPU = torch.device("cpu")
 
 #: Incident model with a high base rate (intercept -5 -> -1.5): 20-50% a month.
-RISKY = LogisticIncident(intercept=-1.5)
+RISKY = LogisticPrivacy(intercept=-1.5)
 #: Satisfaction model with non-default coefficients (the reference reads them).
 SAT = LinearSatisfaction(alpha=0.5, beta=0.25, gamma=0.2, intercept=0.6)
 
@@ -138,7 +139,7 @@ def test_engine_matches_scalar_reference_per_path():
     assert float(info["params"]["to_b.market_potential"].min()) < 100.0
 
 
-def test_engine_matches_reference_with_a_yearly_label_incident_model():
+def test_engine_matches_reference_with_a_yearly_label_privacy_model():
     """A privacy model trained on yearly labels: both convert p_m = 1 - (1 - p)^(1/12)."""
     from dataclasses import replace
 
@@ -186,7 +187,7 @@ def test_simulation_summaries_match_reference(seed):
     """Simulation (float64) history == mean/P10/P50/P90 of the reference's per-path KPIs,
     and its state == the reference state, period by period."""
     scn = uncertain_scenario()
-    sim = Simulation(scn, seed=seed, n_paths=N_PATHS, dtype="float64", device="cpu", satisfaction_model=SAT, incident_model=RISKY)
+    sim = Simulation(scn, seed=seed, n_paths=N_PATHS, dtype="float64", device="cpu", satisfaction_model=SAT, privacy_model=RISKY)
     ref_params = ref.split_paths(sim.params.as_tensors())
     ref_states = [ref.initial_state(p, SAT) for p in ref_params]
     gen = torch.Generator().manual_seed(derive_seed(seed, "shocks"))

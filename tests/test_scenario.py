@@ -14,10 +14,10 @@ from stratsim.engine.scenario import (
     DEFAULT_SCENARIO_PATH,
     PARAM_SECTIONS,
     Scenario,
-    draw_parameters,
     load_scenario,
     scenario_from_dict,
 )
+from stratsim.engine.scenario_draw import draw_parameters
 from stratsim.sample_data.write_default_scenario import render
 
 N = 200_000

@@ -349,7 +349,7 @@ def model_dir(tmp_path_factory):
     import numpy as np
 
     from stratsim.engine.data import from_arrays
-    from stratsim.engine.trained import save_model
+    from stratsim.engine.modelsave import save_model
     from stratsim.engine.training import TrainConfig, train_model
 
     d = tmp_path_factory.mktemp("proj") / "models"
@@ -365,13 +365,13 @@ def model_dir(tmp_path_factory):
 
 def sim_with_models(model_dir: Path, steps: int = 3) -> Simulation:
     models = load_models(model_dir)
-    sim = Simulation(n_paths=16, seed=5, device="cpu", satisfaction_model=models["satisfaction"], incident_model=models["privacy"])
+    sim = Simulation(n_paths=16, seed=5, device="cpu", satisfaction_model=models["satisfaction"], privacy_model=models["privacy"])
     sim.run(steps)
     return sim
 
 
 def test_models_are_referenced_and_reloaded(model_dir):
-    from stratsim.engine.fileio import file_sha256
+    from stratsim.engine.outputs import file_sha256
 
     path = model_dir.parent / "s.toml"
     sim = sim_with_models(model_dir)
@@ -423,7 +423,7 @@ def test_external_model_paths_need_explicit_permission(model_dir):
     path = elsewhere / "s.toml"
     save_session(sim_with_models(model_dir), path)
     assert tomllib.loads(path.read_text(encoding="utf-8"))["models"]["satisfaction"]["path"] == "../models/satisfaction.pt"
-    with pytest.raises(SessionError, match=r"key models\.satisfaction\.path: value '\.\./models/satisfaction\.pt' \(it resolves to .*\): expected a model file inside .*--allow-external-models"):
+    with pytest.raises(SessionError, match=r"key models\.satisfaction\.path: value '\.\./models/satisfaction\.pt' \(it resolves to .*\): expected a model file inside .*allow external models \(allow_external_models on"):
         load_session(path)
     assert load_session(path, allow_external_models=True).matches
     doc = tomllib.loads(path.read_text(encoding="utf-8"))

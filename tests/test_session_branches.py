@@ -25,7 +25,7 @@ def model_dir(tmp_path_factory):
     import numpy as np
 
     from stratsim.engine.data import from_arrays
-    from stratsim.engine.trained import save_model
+    from stratsim.engine.modelsave import save_model
     from stratsim.engine.training import TrainConfig, train_model
 
     d = tmp_path_factory.mktemp("proj") / "models"

@@ -15,8 +15,9 @@ import pytest
 from stratsim.cli import main
 from stratsim.engine.data import load_training_data
 from stratsim.engine.errors import ModelError
+from stratsim.engine.modelsave import save_model
 from stratsim.engine.recipe import Recipe
-from stratsim.engine.trained import load_models, save_model
+from stratsim.engine.trained import load_models
 from stratsim.engine.training import TrainConfig, train_model
 
 REPO = Path(__file__).resolve().parents[1]

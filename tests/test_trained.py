@@ -19,6 +19,7 @@ from stratsim.engine.models import (
     ResponseModel,
     check_features,
 )
+from stratsim.engine.modelsave import save_model
 from stratsim.engine.trained import (
     CHECKSUM_KEY,
     TrainedModel,
@@ -26,7 +27,6 @@ from stratsim.engine.trained import (
     load_models,
     metadata_checksum,
     metadata_path,
-    save_model,
     weights_path,
 )
 from stratsim.engine.training import TrainConfig, train_model

@@ -246,8 +246,8 @@ async def test_training_both_models_changes_the_models_in_use(make_app, tmp_path
         await ready(app, pilot)
         await pilot.press("2")
         await ready(app, pilot)
-        assert type(app.sim.incident_model).__name__ == "TrainedModel"
-        assert app.sim.incident_model.role == "privacy"
+        assert type(app.sim.privacy_model).__name__ == "TrainedModel"
+        assert app.sim.privacy_model.role == "privacy"
         assert len(list((tmp_path / "models").glob("privacy-*/privacy.pt"))) == 1
 
 

@@ -95,8 +95,8 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         await ready(app, pilot)
         await pilot.press("1")  # the adopt dialog: use it from the next period
         await ready(app, pilot)
-        assert type(app.sim.incident_model).__name__ == "TrainedModel"
-        meta = app.sim.incident_model.metadata
+        assert type(app.sim.privacy_model).__name__ == "TrainedModel"
+        meta = app.sim.privacy_model.metadata
         assert meta["data"]["recipe"]["positive"] == ["Hacking"]
         assert meta["data"]["recipe"]["sep"] == ";" and meta["data"]["constant_features"] == ["third_party_access"]
         # 48 rows: a 7-row test split, its metrics shown with their bootstrap intervals

@@ -8,6 +8,7 @@ import argparse
 import re
 from pathlib import Path
 
+from ..engine.policies import BATCH_POLICIES
 from ._common import COMPILE_HELP, nonneg_int, positive_int
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -30,7 +31,7 @@ def add_run_flags(p: argparse.ArgumentParser, paths: int) -> None:
     p.add_argument("--horizon", type=positive_int, help="months to simulate each point (default: the scenario's horizon_months)")
     p.add_argument("--paths", type=positive_int, default=paths, help=f"Monte-Carlo paths per point (default {paths}); every point uses the same random numbers")
     p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0); a point equals `stratsim run` with the same seed and paths")
-    p.add_argument("--policy", choices=("fixed", "feedback"), default="fixed", help="allocation policy of every point (default fixed: the point's allocation every month)")
+    p.add_argument("--policy", choices=BATCH_POLICIES, default="fixed", help="allocation policy of every point (default fixed: the point's allocation every month)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device (default auto)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
     p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
@@ -66,7 +67,7 @@ def run_spec(args: argparse.Namespace):
     spec = RunSpec(
         steps=steps, paths=args.paths, seed=args.seed, policy=args.policy, dtype=args.dtype, device=args.device,
         every_period=bool(getattr(args, "every_period", False)),
-        satisfaction_model=models.get("satisfaction"), incident_model=models.get("privacy"),
+        satisfaction_model=models.get("satisfaction"), privacy_model=models.get("privacy"),
     )  # fmt: skip
     return scenario, spec
 

@@ -11,7 +11,8 @@ from ..engine.errors import StratsimError
 from ..format import fmt  # shared with the TUI; the subcommands import it from here
 
 if TYPE_CHECKING:
-    from ..engine.fileio import OutputError, OutputKind
+    from ..engine.fileio import OutputError
+    from ..engine.outputs import OutputKind
 
 
 def _int_at_least(minimum: int):
@@ -55,6 +56,7 @@ CLI_FLAGS: dict[str, str] = {
     "chunk_paths": "--chunk-paths",
     "backend": "--backend",
     "ray_address": "--ray-address",
+    "allow_external_models": "--allow-external-models",
 }
 
 
@@ -109,7 +111,8 @@ def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: boo
         StratsimError: one line naming the flag, the path and the problem (and ``--force``
             when it would accept it).
     """
-    from ..engine.fileio import OutputError, check_output
+    from ..engine.fileio import OutputError
+    from ..engine.outputs import check_output
 
     for flag, path, kind in outputs:
         if path is None:
@@ -137,7 +140,7 @@ def kpi_table(sim, kpis) -> object:
     table = Table(
         title=f"Period {sim.period} of {sim.horizon} ({sim.n_paths} paths, policy {sim.policy_name})",
         caption=f"satisfaction model: {sim.satisfaction_model.description}; "
-        f"privacy model: {sim.incident_model.description}",
+        f"privacy model: {sim.privacy_model.description}",
     )
     table.add_column("KPI")
     table.add_column("unit", style="dim")

@@ -46,8 +46,9 @@ def decisions_path(path: Path) -> Path:
 
 def export(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
-    from ..engine.fileio import printable, table_kind, write_table
+    from ..engine.fileio import printable
     from ..engine.kpi import TIDY_COLUMNS, tidy_frame
+    from ..engine.outputs import table_kind, write_table
     from ..engine.session import decisions_frame, read_session
     from ._common import check_outputs
 

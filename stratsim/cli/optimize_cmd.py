@@ -58,8 +58,9 @@ def register(sub) -> None:
 
 def _settings(args: argparse.Namespace, seed: int, paths: int):
     from ..engine.analysis import optimize as O
+    from ..engine.analysis import recommend as R
 
-    return O.OptimizeSettings(
+    return R.OptimizeSettings(
         levers=O.parse_levers(args.levers), schedule=args.schedule, objective=args.objective,
         risk=O.parse_risk(args.risk), constraints=tuple(O.parse_constraint(c) for c in args.constraint),
         method=args.method, budget_evals=args.budget_evals, paths=paths, eval_paths=args.eval_paths,
@@ -67,7 +68,9 @@ def _settings(args: argparse.Namespace, seed: int, paths: int):
     )  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse contradictory or clobbering flags and parse every setting before any heavy
+    work (bad input fails fast)."""
     from ..engine.errors import StratsimError
     from ..engine.scenario import SCENARIO_FILE
     from ..engine.session import SESSION_FILE
@@ -84,57 +87,69 @@ def run(args: argparse.Namespace) -> int:
         raise StratsimError(f"--frontier {args.frontier}: expected at least 2 points")
     if args.frontier is not None and args.risk != "none":
         raise StratsimError(f"--frontier {args.frontier} with --risk {args.risk}: the frontier sets the risk weight itself (0..1 at CVaR 10%); expected one of them")
-    # Parse every setting before any heavy work (bad input fails fast).
     _settings(args, 0, 1)
+    if args.session is not None and args.models is not None:
+        raise StratsimError("--models cannot be combined with --session: a session keeps its own models")
+
+
+def _starting_point(args: argparse.Namespace):
+    """``(scenario, base, seed, paths, sim, loaded)``: what the search starts from, the
+    continued ``--session`` (``sim``/``loaded``; paths at most the session's) or the
+    scenario's allocation (``sim``/``loaded`` None)."""
     if args.session is not None:
-        if args.models is not None:
-            raise StratsimError("--models cannot be combined with --session: a session keeps its own models")
         from ..engine.session import load_session
 
         loaded = load_session(args.session, allow_external_models=args.allow_external_models, device="cpu" if args.device == "auto" else args.device)
         for line in loaded.warnings:
             print(f"stratsim: warning: {line}", file=sys.stderr)
         sim = loaded.simulation
-        scenario, base = sim.scenario, sim.decision
         seed = sim.seed if args.seed is None else args.seed
-        paths = min(args.paths or sim.n_paths, sim.n_paths)
-    else:
-        from ..engine.decisions import decision_from_allocation
-        from ..engine.scenario import load_scenario
+        return sim.scenario, sim.decision, seed, min(args.paths or sim.n_paths, sim.n_paths), sim, loaded
+    from ..engine.decisions import decision_from_allocation
+    from ..engine.scenario import load_scenario
 
-        scenario = load_scenario(args.scenario)
-        base = decision_from_allocation(scenario.allocation)
-        seed = args.seed or 0
-        paths = args.paths or DEFAULT_PATHS
-        sim = loaded = None
-    settings = _settings(args, seed, paths)
+    scenario = load_scenario(args.scenario)
+    base = decision_from_allocation(scenario.allocation)
+    return scenario, base, args.seed or 0, args.paths or DEFAULT_PATHS, None, None
+
+
+def _starts(args: argparse.Namespace, scenario, sim, seed: int, paths: int, eval_paths: int):
+    """``(start, eval_start)``: the search's and the evaluation's
+    :class:`~stratsim.engine.analysis.lever_space.Start` (the evaluation seed is ``seed + 1``)."""
     from ..engine.analysis import optimize as O
+
+    if sim is not None:
+        steps = args.horizon or max(sim.horizon - sim.period, 1)
+        start = O.start_from_simulation(sim, paths=paths, steps=steps, tag=f"optimize:{seed}")
+        return start, O.start_from_simulation(sim, paths=eval_paths, steps=steps, tag=f"optimize:{seed + 1}")
+    models = {}
+    if args.models is not None:
+        from ..engine.trained import load_models
+
+        models = load_models(args.models)
+    kw = dict(steps=args.horizon or scenario.simulation.horizon_months, satisfaction_model=models.get("satisfaction"), privacy_model=models.get("privacy"), dtype=args.dtype, device=args.device)
+    start = O.start_from_scenario(scenario, paths=paths, seed=seed, **kw)
+    return start, O.start_from_scenario(scenario, paths=eval_paths, seed=seed + 1, **kw)
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_args(args)
+    scenario, base, seed, paths, sim, loaded = _starting_point(args)
+    settings = _settings(args, seed, paths)
+    from ..engine.analysis import recommend as R
     from ._common import set_compile, set_threads
 
     set_threads(args.threads, paths)
     set_compile(args)
     eval_paths = settings.eval_paths or paths
-    eval_seed = seed + 1
-    if sim is not None:
-        steps = args.horizon or max(sim.horizon - sim.period, 1)
-        start = O.start_from_simulation(sim, paths=paths, steps=steps, tag=f"optimize:{seed}")
-        eval_start = O.start_from_simulation(sim, paths=eval_paths, steps=steps, tag=f"optimize:{eval_seed}")
-    else:
-        models = {}
-        if args.models is not None:
-            from ..engine.trained import load_models
-
-            models = load_models(args.models)
-        kw = dict(steps=args.horizon or scenario.simulation.horizon_months, satisfaction_model=models.get("satisfaction"), incident_model=models.get("privacy"), dtype=args.dtype, device=args.device)
-        start = O.start_from_scenario(scenario, paths=paths, seed=seed, **kw)
-        eval_start = O.start_from_scenario(scenario, paths=eval_paths, seed=eval_seed, **kw)
+    start, eval_start = _starts(args, scenario, sim, seed, paths, eval_paths)
     progress = _Progress(enabled=not args.json)
     try:
         if args.frontier:
-            points, current = O.frontier(base, start, eval_start, settings, args.frontier, on_progress=progress)
+            points, current = R.frontier(base, start, eval_start, settings, args.frontier, on_progress=progress)
             progress.close()
             return _report_frontier(args, points, current, settings)
-        rec = O.optimize(base, start, eval_start, settings, on_progress=progress)
+        rec = R.optimize(base, start, eval_start, settings, on_progress=progress)
     finally:
         progress.close()
     if args.json:
@@ -265,7 +280,8 @@ def _write_out(args, rec, scenario, sim, loaded) -> None:
     import tomli_w
 
     from ..engine.errors import StratsimError
-    from ..engine.fileio import printable, write_bytes
+    from ..engine.fileio import printable
+    from ..engine.outputs import write_bytes
     from ..engine.scenario import SCENARIO_FILE, scenario_from_dict
 
     if sim is None:

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..engine.policies import UNATTENDED_POLICIES
 from ._common import COMPILE_HELP, nonneg_int, output_file, positive_int
 
 SHOWN_KPIS = (
@@ -38,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})")
     p.add_argument("--seed", type=nonneg_int, help=f"random seed (default {DEFAULTS['seed']})")
     p.add_argument(
-        "--policy", choices=("fixed", "feedback", "optimize"),
+        "--policy", choices=UNATTENDED_POLICIES,
         help="allocation policy (default fixed; with --session: the session's); optimize re-optimizes every 3 months over the next 12 (256 paths, 12 gradient steps)",
     )  # fmt: skip
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="torch device (default auto: cuda, mps, cpu; with --session: the session's)")
@@ -100,12 +101,12 @@ def build_simulation(args: argparse.Namespace):
         device=_opt(args, "device"),
         policy=_opt(args, "policy"),
         satisfaction_model=models.get("satisfaction"),
-        incident_model=models.get("privacy"),
+        privacy_model=models.get("privacy"),
     )
 
 
-def _run_chunked(args: argparse.Namespace) -> int:
-    """``run`` as a :class:`~stratsim.engine.chunked.ChunkedRun` (table and --csv only)."""
+def _progress(label: str):
+    """A rich progress bar on stderr (hidden when stderr is not a terminal), removed when done."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -115,9 +116,43 @@ def _run_chunked(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
+    err = Console(stderr=True)
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    )  # fmt: skip
+
+
+def _warn_models(sim) -> None:
+    """Print the simulation's model warnings (:meth:`Simulation.model_warnings`) on stderr."""
+    for line in sim.model_warnings():
+        print(f"stratsim: warning: {line}", file=sys.stderr)
+
+
+def _write_csv(sim, args: argparse.Namespace, saved: str = "") -> None:
+    """Write ``--csv`` (the tidy KPI table) if given; ``saved`` is appended to a failure
+    (what was already written)."""
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable
+    from ..engine.outputs import write_table
+
+    if args.csv is None:
+        return
+    try:
+        write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
+    except OSError as exc:
+        raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}{saved}") from None
+    n_kpis = len(sim.history[-1]) if sim.history else 0
+    print(f"wrote {printable(args.csv)} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
+
+
+def _run_chunked(args: argparse.Namespace) -> int:
+    """``run`` as a :class:`~stratsim.engine.chunked.ChunkedRun` (table and --csv only)."""
+    from rich.console import Console
+
     from ..engine.chunked import DEFAULT_CHUNK_PATHS, ChunkedRun
     from ..engine.errors import StratsimError
-    from ..engine.fileio import printable, write_table
+    from ..engine.fileio import printable
     from ..engine.scenario import load_scenario
     from ..engine.simulation import MAX_PATHS
     from ._common import kpi_table, set_compile, set_threads
@@ -137,27 +172,17 @@ def _run_chunked(args: argparse.Namespace) -> int:
     sim = ChunkedRun(
         scenario, seed=_opt(args, "seed"), n_paths=_opt(args, "paths"), chunk_paths=args.chunk_paths or DEFAULT_CHUNK_PATHS,
         dtype=_opt(args, "dtype"), device=_opt(args, "device"), satisfaction_model=models.get("satisfaction"),
-        incident_model=models.get("privacy"),
+        privacy_model=models.get("privacy"),
     )  # fmt: skip
     set_threads(args.threads, sim.chunk_paths)
     set_compile(args)
-    for line in sim.model_warnings():
-        print(f"stratsim: warning: {line}", file=sys.stderr)
+    _warn_models(sim)
     steps = args.steps if args.steps is not None else sim.horizon
-    err = Console(stderr=True)
-    with Progress(
-        TextColumn(f"simulating {sim.n_chunks} chunk(s)"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as progress:  # fmt: skip
+    with _progress(f"simulating {sim.n_chunks} chunk(s)") as progress:
         task = progress.add_task("run", total=steps * sim.n_chunks)
         sim.run(steps, on_progress=lambda done, total: progress.update(task, completed=done))
     Console().print(kpi_table(sim, SHOWN_KPIS))
-    if args.csv is not None:
-        try:
-            write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
-        except OSError as exc:
-            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}") from None
-        print(f"wrote {printable(args.csv)} ({sim.period} periods x {len(sim.history[-1]) if sim.history else 0} KPIs)", file=sys.stderr)
+    _write_csv(sim, args)
     return 0
 
 
@@ -180,49 +205,34 @@ def _continue_session(args: argparse.Namespace):
     return loaded
 
 
-def run(args: argparse.Namespace) -> int:
-    import time
-
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    from ..engine.errors import StratsimError
-    from ..engine.fileio import (
-        OutputError,
-        check_output,
-        printable,
-        sibling_problem,
-        table_kind,
-        write_table,
-    )
+def _check_targets(args: argparse.Namespace):
+    """Refuse outputs that would overwrite an input or a file of another kind; returns
+    the session target (``--out``, else ``--session``, else None)."""
     from ..engine.kpi import TIDY_COLUMNS
-    from ..engine.session import (
-        SESSION_FILE,
-        autosave,
-        autosave_path,
-        discard_autosave,
-        install_signal_autosave,
-        save_session,
-    )
-    from ._common import check_outputs, kpi_table, refuse_clobber, set_compile, set_threads
+    from ..engine.outputs import table_kind
+    from ..engine.session import SESSION_FILE
+    from ._common import check_outputs, refuse_clobber
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario, "--session": args.session, "--out": args.out})
     refuse_clobber({"--out": args.out}, {"--scenario": args.scenario})
     target = args.out if args.out is not None else args.session
     csv_kind = table_kind(TIDY_COLUMNS, "csv")
     check_outputs([("--out" if args.out is not None else "--session", target, SESSION_FILE), ("--csv", args.csv, csv_kind)], args.force)
-    from ..engine.simulation import MAX_PATHS
+    return target
 
-    if args.chunk_paths is not None or _opt(args, "paths") > MAX_PATHS:
-        return _run_chunked(args)
-    # No autosave beside a device, stream or file in /dev, /proc, /sys: it would litter
-    # that folder (/dev/full.autosave.toml) or fail; the run is then written only at the end.
+
+def _autosave_target(target):
+    """``(autosave_to, no_autosave)``: the session path the run autosaves beside (None when
+    there is no target or it may have no sibling) and why not (None when it autosaves).
+
+    No autosave beside a device, stream or file in /dev, /proc, /sys: it would litter that
+    folder (/dev/full.autosave.toml) or fail; the run is then written only at the end.
+    """
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import OutputError
+    from ..engine.outputs import check_output, sibling_problem
+    from ..engine.session import SESSION_FILE, autosave_path
+
     no_autosave = sibling_problem(target) if target is not None else None
     autosave_to = target if no_autosave is None else None
     if autosave_to is not None:
@@ -230,18 +240,22 @@ def run(args: argparse.Namespace) -> int:
             check_output(autosave_path(autosave_to), SESSION_FILE)
         except OutputError as exc:
             raise StratsimError(f"{exc} (this run autosaves there: move it away)") from None
-    name = created = None
+    return autosave_to, no_autosave
+
+
+def _open_simulation(args: argparse.Namespace):
+    """``(sim, name, created, default_steps)``: the continued ``--session`` (its name and
+    creation time, steps up to its horizon) or a new simulation (the whole horizon)."""
     if args.session is not None:
         loaded = _continue_session(args)
-        sim, name, created = loaded.simulation, loaded.meta.name, loaded.meta.created
-        default_steps = max(0, sim.horizon - sim.period)
-    else:
-        sim = build_simulation(args)
-        default_steps = sim.horizon
-    set_threads(args.threads, sim.n_paths)
-    set_compile(args)
-    for line in sim.model_warnings():
-        print(f"stratsim: warning: {line}", file=sys.stderr)
+        sim = loaded.simulation
+        return sim, loaded.meta.name, loaded.meta.created, max(0, sim.horizon - sim.period)
+    sim = build_simulation(args)
+    return sim, None, None, sim.horizon
+
+
+def _steps_to_run(args: argparse.Namespace, sim, default_steps: int) -> int:
+    """Months to simulate (``--steps``, else ``default_steps``), warning past the horizon."""
     steps = args.steps if args.steps is not None else default_steps
     if sim.period + steps > sim.horizon:
         print(
@@ -251,23 +265,28 @@ def run(args: argparse.Namespace) -> int:
         )
     elif steps == 0 and args.steps is None:
         print(f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on", file=sys.stderr)
-    err = Console(stderr=True)
-    last_autosave = [0.0]
+    return steps
+
+
+def _simulate(sim, steps: int, autosave_to, no_autosave, name, created) -> None:
+    """Run ``steps`` months with a progress bar, autosaving beside ``autosave_to`` at most
+    once a second, on the last step, on Ctrl-C (then re-raised) and on SIGHUP/SIGTERM."""
+    import time
+
+    from ..engine.fileio import printable
+    from ..engine.session import autosave, install_signal_autosave
+
+    start, last_autosave = sim.period, [0.0]
 
     def after_step(period: int, progress, task) -> None:
         progress.advance(task)
-        now = time.monotonic()
-        if autosave_to is not None and (now - last_autosave[0] >= 1.0 or period == start + steps):
+        if autosave_to is not None and (time.monotonic() - last_autosave[0] >= 1.0 or period == start + steps):
             autosave(sim, autosave_to, name=name, created=created)
             last_autosave[0] = time.monotonic()
 
-    start = sim.period
     guard = install_signal_autosave(lambda: sim, autosave_to, name=name, created=created) if autosave_to is not None else None
     try:
-        with Progress(
-            TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
-        ) as progress:  # fmt: skip
+        with _progress("simulating") as progress:
             task = progress.add_task("run", total=steps)
             sim.run(steps, on_step=lambda period, summary: after_step(period, progress, task))
     except KeyboardInterrupt:
@@ -280,27 +299,49 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if guard is not None:
             guard.uninstall()
+
+
+def _save(sim, args: argparse.Namespace, target, autosave_to, no_autosave, steps: int, name, created) -> None:
+    """Save the session to ``target`` and drop its autosave; a failure says where the run
+    is still kept (the autosave, when one was written)."""
+    from ..engine.errors import StratsimError
+    from ..engine.fileio import printable
+    from ..engine.session import autosave_path, discard_autosave, save_session
+
+    try:
+        save_session(sim, target, name=name, created=created, force=args.force)
+    except StratsimError as exc:
+        if autosave_to is None:
+            kept = f" (no autosave is kept: {no_autosave})"
+        else:
+            auto = autosave_path(autosave_to)
+            kept = f" (the run is autosaved in {printable(auto)})" if os.path.isfile(auto) and steps > 0 else ""
+        raise StratsimError(f"{exc}{kept}") from None
+    if autosave_to is not None:
+        discard_autosave(autosave_to)
+    print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..engine.fileio import printable
+    from ..engine.simulation import MAX_PATHS
+    from ._common import kpi_table, set_compile, set_threads
+
+    target = _check_targets(args)
+    if args.chunk_paths is not None or _opt(args, "paths") > MAX_PATHS:
+        return _run_chunked(args)
+    autosave_to, no_autosave = _autosave_target(target)
+    sim, name, created, default_steps = _open_simulation(args)
+    set_threads(args.threads, sim.n_paths)
+    set_compile(args)
+    _warn_models(sim)
+    steps = _steps_to_run(args, sim, default_steps)
+    _simulate(sim, steps, autosave_to, no_autosave, name, created)
     Console().print(kpi_table(sim, SHOWN_KPIS))
     # The session (primary output) first: a failing --csv must not lose the run.
     if target is not None:
-        try:
-            save_session(sim, target, name=name, created=created, force=args.force)
-        except StratsimError as exc:
-            if autosave_to is None:
-                kept = f" (no autosave is kept: {no_autosave})"
-            else:
-                auto = autosave_path(autosave_to)
-                kept = f" (the run is autosaved in {printable(auto)})" if os.path.isfile(auto) and steps > 0 else ""
-            raise StratsimError(f"{exc}{kept}") from None
-        if autosave_to is not None:
-            discard_autosave(autosave_to)
-        print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
-    if args.csv is not None:
-        try:
-            write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
-        except OSError as exc:
-            saved = f" (the session {printable(target)} is saved)" if target is not None else ""
-            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}{saved}") from None
-        n_kpis = len(sim.history[-1]) if sim.history else 0
-        print(f"wrote {printable(args.csv)} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
+        _save(sim, args, target, autosave_to, no_autosave, steps, name, created)
+    _write_csv(sim, args, f" (the session {printable(target)} is saved)" if target is not None else "")
     return 0

@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.analysis import sensitivity as sa
     from ..engine.analysis.sweep import check_objective
     from ..engine.errors import StratsimError
-    from ..engine.fileio import printable, table_kind, write_table
+    from ..engine.fileio import printable
+    from ..engine.outputs import table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, run_spec
     from ._common import check_outputs, refuse_clobber, set_compile, set_threads
 

@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..engine.analysis.sweep import check_objective, evaluate
     from ..engine.errors import StratsimError
-    from ..engine.fileio import printable, table_kind, write_table
+    from ..engine.fileio import printable
     from ..engine.kpi import STATS
+    from ..engine.outputs import table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, chunk_paths_of, run_spec
     from ._common import check_outputs, fmt, refuse_clobber, set_compile, set_threads
 

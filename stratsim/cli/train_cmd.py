@@ -190,7 +190,8 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
 def recipe_from_args(args: argparse.Namespace):
     """The :class:`~stratsim.engine.recipe.Recipe` of ``--recipe`` and the data flags
     (flags given explicitly win over the recipe file)."""
-    from ..engine.recipe import Recipe, build_recipe, load_recipe
+    from ..engine.recipe import Recipe, build_recipe
+    from ..engine.recipefile import load_recipe
 
     return build_recipe(
         load_recipe(args.recipe) if args.recipe else Recipe(),
@@ -295,8 +296,9 @@ def _checked_config(args: argparse.Namespace):
 def _check_outputs_first(args: argparse.Namespace, source, save_recipe: Path | None) -> None:
     """Refuse outputs that are inputs or not ours before the data are read or trained on."""
     from ..engine.fileio import OutputError
-    from ..engine.recipe import RECIPE_FILE
-    from ..engine.trained import check_model_folder, metadata_path, weights_path
+    from ..engine.modelsave import check_model_folder
+    from ..engine.recipefile import RECIPE_FILE
+    from ..engine.trained import metadata_path, weights_path
     from ._common import check_outputs, output_error, refuse_clobber
 
     refuse_clobber(

@@ -42,7 +42,7 @@ class ChunkedRun:
     """A fixed-policy Monte-Carlo run of ``n_paths`` paths in chunks of ``chunk_paths``.
 
     Args:
-        scenario, seed, dtype, device, satisfaction_model, incident_model: as for
+        scenario, seed, dtype, device, satisfaction_model, privacy_model: as for
             :class:`~.simulation.Simulation`.
         n_paths: 1..100,000,000.
         chunk_paths: paths per chunk, 1..5,000,000 (default 1,000,000).
@@ -64,7 +64,7 @@ class ChunkedRun:
         dtype: str = "float32",
         device: str = "auto",
         satisfaction_model: ResponseModel | None = None,
-        incident_model: ResponseModel | None = None,
+        privacy_model: ResponseModel | None = None,
         overrides: Mapping[str, float] | None = None,
     ) -> None:
         if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= MAX_CHUNKED_PATHS:
@@ -75,13 +75,13 @@ class ChunkedRun:
         self.chunk_paths = min(chunk_paths, n_paths)
         self._kw: dict[str, Any] = dict(
             dtype=dtype, device=device, policy="fixed", satisfaction_model=satisfaction_model,
-            incident_model=incident_model, overrides=overrides,
+            privacy_model=privacy_model, overrides=overrides,
         )  # fmt: skip
         # Chunk 0 now: every argument is validated before anything runs.
         self._first: Simulation | None = Simulation(scenario, seed=seed, n_paths=self.chunk_paths, **self._kw)
         self.scenario = self._first.scenario
         self.satisfaction_model = self._first.satisfaction_model
-        self.incident_model = self._first.incident_model
+        self.privacy_model = self._first.privacy_model
         self.seed = seed
         self.history: list[Summary] = []
 
@@ -130,7 +130,7 @@ class ChunkedRun:
             for t in range(steps):
                 dt = sim.decision_tensors(sim.next_decision())
                 sim.state, outputs = market.step(
-                    sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.incident_model
+                    sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model
                 )
                 accs[t].add(outputs)
                 del outputs

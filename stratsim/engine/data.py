@@ -48,10 +48,9 @@ import numpy as np
 
 from ..sample_data import sample_file
 from .errors import DataError
-from .fileio import file_sha256
 from .models import PRIVACY_FEATURES, ROLES
+from .outputs import file_sha256
 from .recipe import Recipe, parse_scale_text
-from .reexport import moved_names
 from .tableread import RawTable, read_cells
 from .terms import term
 
@@ -340,6 +339,3 @@ def _check_role(role: str) -> None:
     if role not in ROLES:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
 
-
-#: :func:`prepare` lives in :mod:`.dataprep` (which builds on this module).
-__getattr__ = moved_names(__name__, "dataprep", ("prepare",))

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StratsimError
-from .reexport import moved_names
 
 #: Deepest nesting of arrays/tables accepted in a TOML file (stratsim's own files nest at
 #: most 4 levels: ``scenario.to_c.bass_p.median``). Deeper documents are refused naming the
@@ -229,35 +228,3 @@ def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML fi
         raise error(f"{printable(p)}: cannot read {what}: {exc.strerror or exc}") from None
     return parse_toml(raw, p, error, what)
 
-
-#: Names defined in :mod:`.outputs` (which builds on this module), still importable from here.
-__getattr__ = moved_names(
-    __name__,
-    "outputs",
-    (
-        "NAME_MAX",
-        "SYSTEM_FOLDERS",
-        "TORCH_WEIGHTS",
-        "OutputKind",
-        "_is_fd_alias",
-        "_is_stream",
-        "_is_torch_archive",
-        "_name_problem",
-        "_small_enough",
-        "_written_in_place",
-        "atomic_write_bytes",
-        "check_output",
-        "current_umask",
-        "document_sha256",
-        "file_sha256",
-        "fsync_dir",
-        "output_problem",
-        "sibling_problem",
-        "stat_path",
-        "table_kind",
-        "temp_prefix",
-        "toml_kind",
-        "write_bytes",
-        "write_table",
-    ),
-)

@@ -699,7 +699,7 @@ def advance(
     decision: Decision | DecisionTensors,
     shocks: Shocks,
     satisfaction_model: ResponseModel,
-    incident_model: ResponseModel,
+    privacy_model: ResponseModel,
     relaxed: bool = False,
 ) -> tuple[State, dict[str, Tensor]]:
     """Move every path one month. Pure: inputs are not modified.
@@ -713,7 +713,7 @@ def advance(
         decision: a *validated* :class:`Decision` (every path) or
             :class:`~.decisions.DecisionTensors` (fields 0-d or ``[n_paths]``).
         shocks: this period's random draws.
-        satisfaction_model, incident_model: see :mod:`.models`.
+        satisfaction_model, privacy_model: see :mod:`.models`.
         relaxed: the differentiable path: an incident enters as its probability (expected
             cost, churn and brand) instead of a Bernoulli draw, and the caps that would
             stop a lever's gradient are smooth minima. No in-place operation and no
@@ -728,7 +728,7 @@ def advance(
     d = as_decision_tensors(decision, state.F_c.dtype, state.F_c.device)
     # The spend is cached on the decision (held for many months): taken here, outside
     # what is compiled, so the cache's state is not a guard of the compiled step.
-    args = (p, state, d, d.spend(), shocks, satisfaction_model, incident_model, relaxed, clock(state))
+    args = (p, state, d, d.spend(), shocks, satisfaction_model, privacy_model, relaxed, clock(state))
     fn = _COMPILED.fn
     if fn is None:
         tensors, outputs = _advance_tensors(*args)
@@ -750,7 +750,7 @@ def _advance_tensors(
     sp: dict[str, Tensor],
     shocks: Shocks,
     satisfaction_model: ResponseModel,
-    incident_model: ResponseModel,
+    privacy_model: ResponseModel,
     relaxed: bool,
     clk: Clock,
 ) -> tuple[tuple[Any, ...], dict[str, Tensor]]:
@@ -761,7 +761,7 @@ def _advance_tensors(
     S_c, S_b = satisfaction(p, caps, shocks, satisfaction_model)
     con = consumer(p, state, S_c, d, sp, shocks, relaxed)
     ent = enterprise(p, state, caps.P, S_b, d, sp, shocks, relaxed)
-    inc = incidents(p, state, caps.P, con, ent, shocks, incident_model, relaxed)
+    inc = incidents(p, state, caps.P, con, ent, shocks, privacy_model, relaxed)
     fin = finance(p, state, d, con, inc, ent, sp, clk, relaxed)
 
     n = state.F_c.shape[0]
@@ -931,13 +931,13 @@ def step(
     decision: Decision | DecisionTensors,
     generator: torch.Generator,
     satisfaction_model: ResponseModel,
-    incident_model: ResponseModel,
+    privacy_model: ResponseModel,
     relaxed: bool = False,
 ) -> tuple[State, dict[str, Tensor]]:
     """Draw this period's shocks from ``generator`` and :func:`advance`."""
     ref = state.F_c
     shocks = draw_shocks(generator, ref.shape[0], ref.dtype, ref.device)
-    return advance(params, state, decision, shocks, satisfaction_model, incident_model, relaxed)
+    return advance(params, state, decision, shocks, satisfaction_model, privacy_model, relaxed)
 
 
 def rollout(
@@ -946,7 +946,7 @@ def rollout(
     decisions: Decision | DecisionTensors | list[Decision | DecisionTensors],
     generator: torch.Generator,
     satisfaction_model: ResponseModel,
-    incident_model: ResponseModel,
+    privacy_model: ResponseModel,
     steps: int,
     relaxed: bool = False,
 ) -> tuple[State, list[dict[str, Tensor]]]:
@@ -960,6 +960,6 @@ def rollout(
     outs = []
     for t in range(steps):
         d = decisions[t] if isinstance(decisions, list) else decisions
-        state, out = step(params, state, d, generator, satisfaction_model, incident_model, relaxed)
+        state, out = step(params, state, d, generator, satisfaction_model, privacy_model, relaxed)
         outs.append(out)
     return state, outs

@@ -28,11 +28,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .fileio import (  # the same durable-write primitives as every writer
-    current_umask,
-    fsync_dir,
-    temp_prefix,
-)
+from .outputs import current_umask, fsync_dir, temp_prefix
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

@@ -19,9 +19,10 @@ are the ground truth of the sample-data generator (``stratsim/sample_data/genera
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import ModelError
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 #: The roles a model plays in the simulation (one vocabulary: the model of data-leak
 #: incidents is the ``privacy`` model everywhere: CLI, TUI, files and code).
 ROLES = ("satisfaction", "privacy")
+#: Model role -> the attribute holding it on a Simulation (``privacy_model``, ...).
+MODEL_ATTRS = {role: f"{role}_model" for role in ROLES}
 
 #: Features the simulation can supply to a satisfaction model, each ``[n_paths]``.
 #: functionality, ux, service_response: capability stocks, 0..10.
@@ -137,10 +140,20 @@ class LogisticPrivacy:
         return torch.sigmoid(z)
 
 
-#: Former names of :class:`LogisticPrivacy` and :data:`PRIVACY_FEATURES`, kept so that code
-#: written against them (and the simulation module until it is renamed) keeps working.
+#: Former names of :class:`LogisticPrivacy` and :data:`PRIVACY_FEATURES`, kept so that user
+#: scripts written against them keep working (deprecated: write the new names).
 LogisticIncident = LogisticPrivacy
 INCIDENT_FEATURES = PRIVACY_FEATURES
+
+
+def renamed_keyword(new: Any, old: Any, old_name: str, new_name: str) -> Any:
+    """The value of a keyword argument renamed from ``old_name`` to ``new_name`` (the
+    privacy model was once called the incident model): ``new`` unless only ``old`` was
+    given, in which case a :class:`DeprecationWarning` names the new keyword."""
+    if old is None:
+        return new
+    warnings.warn(f"{old_name}= is deprecated: write {new_name}=", DeprecationWarning, stacklevel=3)
+    return old if new is None else new
 
 
 #: Label periods a privacy model may declare (``label_period`` in its metadata), in months.
@@ -175,7 +188,7 @@ def model_noise_sd(model: ResponseModel) -> float | None:
 WEAK_R2 = 0.3
 
 
-def model_warnings(satisfaction_model: ResponseModel, incident_model: ResponseModel) -> list[str]:
+def model_warnings(satisfaction_model: ResponseModel, privacy_model: ResponseModel) -> list[str]:
     """Plain-text warnings about models whose use would mislead the simulation.
 
     * a satisfaction model with a test R² below :data:`WEAK_R2`;
@@ -211,9 +224,9 @@ def model_warnings(satisfaction_model: ResponseModel, incident_model: ResponseMo
                         f"(around {float(where[0]):g}..{float(where[-1]):g} on 0..10, {'To B' if seg else 'To C'}): spending on it hurts in the simulation"
                     )
                     break
-        if "security_posture" in incident_model.features:
+        if "security_posture" in privacy_model.features:
             x = {"records_log10": torch.full_like(grid, 5.0), "security_posture": grid, "enterprise_share": torch.full_like(grid, 0.1), "third_party_access": torch.ones_like(grid)}
-            diffs = torch.diff(incident_model.predict(x).to(torch.float64))
+            diffs = torch.diff(privacy_model.predict(x).to(torch.float64))
             if bool((diffs > 1e-9).any()):
-                out.append(f"privacy model {incident_model.description!r}: a better security posture raises the incident probability: privacy spending hurts in the simulation")
+                out.append(f"privacy model {privacy_model.description!r}: a better security posture raises the incident probability: privacy spending hurts in the simulation")
     return out

@@ -20,15 +20,10 @@ import torch
 
 from .. import __version__
 from .errors import ModelError
-from .fileio import (
-    TORCH_WEIGHTS,
-    OutputError,
-    check_output,
-    printable,
-    temp_prefix,
-)
+from .fileio import OutputError, printable
 from .modelfolder import write_model_files
 from .nets import TabularNet
+from .outputs import TORCH_WEIGHTS, check_output, temp_prefix
 
 if TYPE_CHECKING:
     from .training import TrainResult

@@ -141,7 +141,7 @@ def draw_params(
     Returns:
         :class:`Params`.
     """
-    from .scenario import draw_flat
+    from .scenario_draw import draw_flat
 
     flat = draw_flat(scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=True)
     return Params.from_flat(flat, n_paths, dtype, device)

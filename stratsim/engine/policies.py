@@ -21,7 +21,13 @@ from .decisions import Decision
 from .errors import StratsimError
 from .kpi import Summary
 
+#: Every policy, in the order the TUI cycles through them.
 POLICIES = ("manual", "fixed", "feedback", "optimize")
+#: Policies that run without an operator (``stratsim run --policy``): all but ``manual``.
+UNATTENDED_POLICIES = tuple(name for name in POLICIES if name != "manual")
+#: Policies every point of a sweep can follow inside one batched simulation (``optimize``
+#: re-optimizes from one simulation's state, so a batch of points cannot share it).
+BATCH_POLICIES = ("fixed", "feedback")
 
 
 class Policy(Protocol):

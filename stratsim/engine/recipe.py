@@ -46,7 +46,6 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import DataError
-from .reexport import moved_names
 from .terms import term
 
 RECIPE_VERSION = 1
@@ -283,17 +282,3 @@ def _check_options(
                 f"{term('encoding')} {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
             ) from None
 
-
-#: Names defined in :mod:`.recipefile` (which builds on this module), still importable from here.
-__getattr__ = moved_names(
-    __name__,
-    "recipefile",
-    (
-        "_RECIPE_KEYS",
-        "RECIPE_FILE",
-        "_RecipeReader",
-        "load_recipe",
-        "recipe_from_dict",
-        "save_recipe",
-    ),
-)

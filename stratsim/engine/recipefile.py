@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError
-from .fileio import toml_kind, write_bytes
+from .outputs import toml_kind, write_bytes
 from .recipe import (
     LABEL_PERIODS,
     RECIPE_VERSION,

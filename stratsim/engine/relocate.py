@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import fileio
+from . import outputs
 from .errors import SessionError
 from .session import MODEL_ROLES, _is_default_model
 
@@ -70,16 +70,16 @@ def bring_models(sim: Any, target: str | Path) -> list[tuple[Path, Path]]:
         dest_dir = base
         for i in range(2, 1000):
             dest = trained.weights_path(dest_dir, role)
-            if not dest.exists() or fileio.file_sha256(dest) == model.sha256:
+            if not dest.exists() or outputs.file_sha256(dest) == model.sha256:
                 break
             dest_dir = base.with_name(f"{base.name}-{i}")
         dest = trained.weights_path(dest_dir, role)
         try:
             dest_dir.mkdir(parents=True, exist_ok=True)
             if not dest.exists():
-                fileio.atomic_write_bytes(dest, src.read_bytes())
+                outputs.atomic_write_bytes(dest, src.read_bytes())
             if src_meta.exists():
-                fileio.atomic_write_bytes(trained.metadata_path(dest_dir, role), src_meta.read_bytes())
+                outputs.atomic_write_bytes(trained.metadata_path(dest_dir, role), src_meta.read_bytes())
         except OSError as exc:
             raise SessionError(f"{dest}: cannot copy the {role} model beside the session: {exc.strerror or exc}") from None
         planned.append((model, src, dest))

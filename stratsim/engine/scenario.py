@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..sample_data import sample_file
 from .errors import ScenarioError
-from .reexport import moved_names
 
 if TYPE_CHECKING:
 
@@ -373,7 +372,7 @@ def _is_scenario_document(document: dict[str, Any]) -> bool:
 
 
 def _scenario_file_kind():
-    from .fileio import toml_kind
+    from .outputs import toml_kind
 
     return toml_kind("scenario file", _is_scenario_document)
 
@@ -396,18 +395,3 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     data = read_toml(p, ScenarioError, "scenario file")
     return scenario_from_dict(data, printable(p))
 
-
-#: Names defined in :mod:`.scenario_draw` (which builds on this module), still importable from here.
-__getattr__ = moved_names(
-    __name__,
-    "scenario_draw",
-    (
-        "_normal_cdf",
-        "_override",
-        "_sample",
-        "_support",
-        "draw_flat",
-        "draw_parameters",
-        "mass_inside",
-    ),
-)

@@ -21,15 +21,17 @@ from .device import resolve_device, resolve_dtype
 from .errors import StratsimError
 from .kpi import QUANTILE_SAMPLE, QUANTILE_SAMPLE_FROM, Summary, summarize, tidy_frame
 from .models import (
-    INCIDENT_FEATURES,
+    MODEL_ATTRS,
+    PRIVACY_FEATURES,
     SATISFACTION_FEATURES,
     LinearSatisfaction,
-    LogisticIncident,
+    LogisticPrivacy,
     ResponseModel,
     check_features,
     label_period_months,
     model_noise_sd,
     model_warnings,
+    renamed_keyword,
 )
 from .params import Params, draw_params
 from .policies import Policy, make_policy
@@ -37,8 +39,6 @@ from .scenario import Scenario
 from .seeds import derive_seed
 
 MAX_PATHS = 5_000_000
-#: Model roles -> Simulation attribute (``privacy`` is the incident model).
-MODEL_ATTRS = {"satisfaction": "satisfaction_model", "privacy": "incident_model"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,9 @@ class Simulation:
         dtype: ``"float32"`` or ``"float64"``.
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"mps"``.
         policy: ``"fixed"``, ``"manual"`` or ``"feedback"`` (:mod:`.policies`).
-        satisfaction_model, incident_model: :class:`~.models.ResponseModel`; default to
-            the shipped linear/logistic models.
+        satisfaction_model, privacy_model: :class:`~.models.ResponseModel`; default to
+            the shipped linear/logistic models. ``incident_model`` is the deprecated former
+            name of ``privacy_model``.
         overrides: per-path (or common) values of scenario keys,
             ``{"to_b.win_rate": Tensor[n_paths]}`` (:func:`~.params.draw_params`): a sweep
             over scenario keys runs its points as paths of one simulation.
@@ -83,9 +84,11 @@ class Simulation:
         device: str = "auto",
         policy: str = "fixed",
         satisfaction_model: ResponseModel | None = None,
-        incident_model: ResponseModel | None = None,
+        privacy_model: ResponseModel | None = None,
         overrides: Mapping[str, Any] | None = None,
+        incident_model: ResponseModel | None = None,
     ) -> None:
+        privacy_model = renamed_keyword(privacy_model, incident_model, "incident_model", "privacy_model")
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise StratsimError(f"seed {seed!r}: expected an integer in 0..2^63-1")
         if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= MAX_PATHS:
@@ -100,14 +103,14 @@ class Simulation:
         self.decision = self.allocation
         self.policy: Policy = make_policy(policy, self.allocation, self)
         self.satisfaction_model: ResponseModel = satisfaction_model or LinearSatisfaction()
-        self.incident_model: ResponseModel = incident_model or LogisticIncident()
+        self.privacy_model: ResponseModel = privacy_model or LogisticPrivacy()
         self.overrides = dict(overrides or {})
         check_features(self.satisfaction_model, SATISFACTION_FEATURES, "satisfaction")
-        check_features(self.incident_model, INCIDENT_FEATURES, "privacy")
-        label_period_months(self.incident_model)
+        check_features(self.privacy_model, PRIVACY_FEATURES, "privacy")
+        label_period_months(self.privacy_model)
         #: The models used from period 1 (a replay starts from them).
         self.base_models: dict[str, ResponseModel] = {
-            "satisfaction": self.satisfaction_model, "privacy": self.incident_model,
+            "satisfaction": self.satisfaction_model, "privacy": self.privacy_model,
         }  # fmt: skip
         #: Models adopted later, in order (:meth:`switch_model`); a replay applies them.
         self.model_switches: list[ModelSwitch] = []
@@ -142,11 +145,11 @@ class Simulation:
     def model_warnings(self) -> list[str]:
         """Warnings about the models in use (weak fit, a lever whose effect changes sign):
         :func:`~.models.model_warnings`; the CLI prints them, the TUI notifies them."""
-        return model_warnings(self.satisfaction_model, self.incident_model)
+        return model_warnings(self.satisfaction_model, self.privacy_model)
 
     def model_warnings_with(self, satisfaction: ResponseModel | None = None, privacy: ResponseModel | None = None) -> list[str]:
         """:meth:`model_warnings` as they would be with ``satisfaction``/``privacy`` in use."""
-        return model_warnings(satisfaction or self.satisfaction_model, privacy or self.incident_model)
+        return model_warnings(satisfaction or self.satisfaction_model, privacy or self.privacy_model)
 
     @property
     def satisfaction_noise_sd(self) -> float | None:
@@ -182,18 +185,31 @@ class Simulation:
         """Switch policy (``manual``, ``fixed``, ``feedback``, ``optimize``); history is kept."""
         self.policy = make_policy(name, self.allocation, self)
 
-    def set_models(self, satisfaction: ResponseModel | None = None, incident: ResponseModel | None = None) -> None:
-        """Use new models and re-simulate the stored decisions with them.
+    @property
+    def incident_model(self) -> ResponseModel:
+        """Deprecated former name of :attr:`privacy_model` (read-only)."""
+        return self.privacy_model
+
+    def set_models(
+        self,
+        satisfaction: ResponseModel | None = None,
+        privacy: ResponseModel | None = None,
+        *,
+        incident: ResponseModel | None = None,
+    ) -> None:
+        """Use new models and re-simulate the stored decisions with them (``incident`` is
+        the deprecated former name of ``privacy``).
 
         Raises:
             ModelError: a model needs a feature the simulation cannot supply; nothing changes.
         """
+        privacy = renamed_keyword(privacy, incident, "incident", "privacy")
         if satisfaction is not None:
             check_features(satisfaction, SATISFACTION_FEATURES, "satisfaction")
-        if incident is not None:
-            check_features(incident, INCIDENT_FEATURES, "privacy")
-            label_period_months(incident)
-        for role, model in (("satisfaction", satisfaction), ("privacy", incident)):
+        if privacy is not None:
+            check_features(privacy, PRIVACY_FEATURES, "privacy")
+            label_period_months(privacy)
+        for role, model in (("satisfaction", satisfaction), ("privacy", privacy)):
             if model is not None:
                 self.base_models[role] = model
                 self.model_switches = [s for s in self.model_switches if s.role != role]
@@ -215,11 +231,11 @@ class Simulation:
         """
         if role not in MODEL_ATTRS:
             raise StratsimError(f"model role {role!r}: expected one of {', '.join(MODEL_ATTRS)}")
-        check_features(model, SATISFACTION_FEATURES if role == "satisfaction" else INCIDENT_FEATURES, role)
+        check_features(model, SATISFACTION_FEATURES if role == "satisfaction" else PRIVACY_FEATURES, role)
         if role == "privacy":
             label_period_months(model)
         if self.period == 0:
-            self.set_models(**{"satisfaction" if role == "satisfaction" else "incident": model})
+            self.set_models(**{role: model})
             return None
         switch = ModelSwitch(role, self.period + 1, model)
         self.model_switches = [s for s in self.model_switches if s.role != role or s.period < switch.period]
@@ -247,7 +263,7 @@ class Simulation:
 
     def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
         dt = self.decision_tensors(decision)
-        state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.incident_model)
+        state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.privacy_model)
         return state, summarize(outputs, self.quantile_sample)
 
     def step(self, decision: Decision | None = None) -> Summary:

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import DataError
-from .fileio import printable, stat_path
+from .fileio import printable
+from .outputs import stat_path
 from .terms import term
 
 #: Separators tried by the detection, in order of preference on ties.

@@ -43,6 +43,8 @@ DEFAULT_NAMES: dict[str, str] = {
     "chunk_paths": "chunk paths",
     "backend": "backend",
     "ray_address": "Ray address",
+    # sessions (stratsim.engine.session): the keyword of load_session
+    "allow_external_models": "allow_external_models",
 }
 
 _names: ContextVar[Mapping[str, str] | None] = ContextVar("stratsim_term_names", default=None)

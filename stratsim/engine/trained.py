@@ -41,16 +41,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .errors import ModelError
-from .fileio import (
-    document_sha256,
-    printable,
-    read_toml,
-    stat_path,
-    toml_kind,
-)
+from .fileio import printable, read_toml
 from .models import ROLES  # in the order load_models looks for them
 from .nets import KINDS, TabularNet, build_net
-from .reexport import moved_names
+from .outputs import document_sha256, stat_path, toml_kind
 
 if TYPE_CHECKING:
     from .training import TrainResult
@@ -362,17 +356,3 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
         raise ModelError(f"{d}: no trained model in this folder (expected {names}, the files a training writes)")
     return out
 
-
-#: Names defined in :mod:`.modelsave` (which builds on this module), still importable from here.
-__getattr__ = moved_names(
-    __name__,
-    "modelsave",
-    (
-        "SavedModel",
-        "_finite_floats",
-        "build_metadata",
-        "check_model_folder",
-        "save_model",
-        "state_dict_bytes",
-    ),
-)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tomli_w
 
-from stratsim.engine.fileio import write_bytes
+from stratsim.engine.outputs import write_bytes
 from stratsim.engine.scenario import DEFAULT_SCENARIO_PATH, SCENARIO_FILE, Scenario
 
 

@@ -133,11 +133,12 @@ class AdvisePane(Vertical, can_focus=True):
         if sim is None:
             return
         from ..engine.analysis import optimize as O
+        from ..engine.analysis import recommend as R
 
         base = self._base(sim)
         steps = sim.horizon - sim.period if sim.horizon > sim.period else 12
         paths = min(ADVISE_PATHS, sim.n_paths)
-        settings = O.OptimizeSettings(paths=paths, seed=sim.seed, budget_evals=ADVISE_BUDGET if kind == "optimize" else ADVISE_BUDGET // 2, eval_seed=sim.seed + 1)
+        settings = R.OptimizeSettings(paths=paths, seed=sim.seed, budget_evals=ADVISE_BUDGET if kind == "optimize" else ADVISE_BUDGET // 2, eval_seed=sim.seed + 1)
         # Copy the start state here, on the UI thread: the worker never touches the simulation.
         start = O.start_from_simulation(sim, paths=paths, steps=steps, tag=f"optimize:{sim.seed}")
         eval_start = O.start_from_simulation(sim, paths=min(2 * paths, sim.n_paths), steps=steps, tag=f"optimize:{sim.seed + 1}")
@@ -164,9 +165,9 @@ class AdvisePane(Vertical, can_focus=True):
 
             try:
                 if kind == "optimize":
-                    result = O.optimize(base, start, eval_start, settings, on_progress, stop.is_set)
+                    result = R.optimize(base, start, eval_start, settings, on_progress, stop.is_set)
                 else:
-                    result = O.frontier(base, start, eval_start, settings, FRONTIER_POINTS, on_progress, stop.is_set)
+                    result = R.frontier(base, start, eval_start, settings, FRONTIER_POINTS, on_progress, stop.is_set)
                 app.post_message(AdviseProgress(done=True, result=(result, period), kind=kind))
             except Exception as exc:  # shown to the operator; the simulation is untouched
                 app.post_message(AdviseProgress(done=True, error=f"{type(exc).__name__}: {exc}", kind=kind))

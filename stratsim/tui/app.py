@@ -256,7 +256,7 @@ class StratsimApp(App):
             return StatusInfo(session=self.session_label(), loading=True, queued=queued, file=file)
         models = (
             ("satisfaction", self.model_label(sim.satisfaction_model)),
-            ("privacy", self.model_label(sim.incident_model)),
+            ("privacy", self.model_label(sim.privacy_model)),
         )
         return StatusInfo(
             session=self.session_label(),

@@ -26,7 +26,8 @@ def existing_file_note(path: Path) -> str | None:
     is another stratsim session. Markup, escaped."""
     from ..engine import session as store
     from ..engine.errors import StratsimError
-    from ..engine.fileio import output_problem, read_toml
+    from ..engine.fileio import read_toml
+    from ..engine.outputs import output_problem
 
     if not path.exists() and not path.is_symlink():
         return None
@@ -80,7 +81,7 @@ class SessionFile:
                 sim, path, name=app.session_name, created=app.session_created, force=replace
             )
         except Exception as exc:
-            for model in (sim.satisfaction_model, sim.incident_model):
+            for model in (sim.satisfaction_model, sim.privacy_model):
                 for src, dest in moved:
                     if getattr(model, "path", None) == dest.resolve():
                         model.path = src

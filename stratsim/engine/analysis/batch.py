@@ -118,7 +118,7 @@ class Batch:
     state: Any
     generator: torch.Generator
     satisfaction_model: ResponseModel
-    incident_model: ResponseModel
+    privacy_model: ResponseModel
 
     @property
     def n_paths(self) -> int:
@@ -142,7 +142,7 @@ class Batch:
 
         d = expand_decisions(decision, self.paths_per_point)
         self.state, out = market.advance(
-            self.params, self.state, d, self.draw_shocks(), self.satisfaction_model, self.incident_model, relaxed
+            self.params, self.state, d, self.draw_shocks(), self.satisfaction_model, self.privacy_model, relaxed
         )
         return {k: v.reshape(self.n_points, self.paths_per_point) if v.dim() == 1 else v for k, v in out.items()}
 
@@ -187,9 +187,10 @@ def make_batch(
     seed: int = 0,
     overrides: Mapping[str, Any] | None = None,
     satisfaction_model: ResponseModel | None = None,
-    incident_model: ResponseModel | None = None,
+    privacy_model: ResponseModel | None = None,
     dtype: torch.dtype | str = "float32",
     device: torch.device | str = "cpu",
+    incident_model: ResponseModel | None = None,
 ) -> Batch:
     """A :class:`Batch` at period 0 whose random numbers are those of a single run.
 
@@ -201,7 +202,8 @@ def make_batch(
             per point (dotted keys of the scenario's parameter sections), replacing the
             scenario's value or distribution for that point's paths. Checked against each
             key's bounds.
-        satisfaction_model, incident_model: default to the shipped linear/logistic models.
+        satisfaction_model, privacy_model: default to the shipped linear/logistic models
+            (``incident_model``: the deprecated former name of ``privacy_model``).
 
     Raises:
         StratsimError: K or P out of range; ScenarioError for an unknown key, a wrong
@@ -211,11 +213,12 @@ def make_batch(
 
     from .. import market
     from ..device import resolve_dtype
-    from ..models import LinearSatisfaction, LogisticPrivacy
+    from ..models import LinearSatisfaction, LogisticPrivacy, renamed_keyword
     from ..params import Params
-    from ..scenario import draw_flat
+    from ..scenario_draw import draw_flat
     from ..simulation import MAX_PATHS, derive_seed
 
+    privacy_model = renamed_keyword(privacy_model, incident_model, "incident_model", "privacy_model")
     if n_points < 1 or paths_per_point < 1 or n_points * paths_per_point > MAX_PATHS:
         raise StratsimError(
             f"points {n_points} x paths {paths_per_point}: expected both >= 1 and at most {MAX_PATHS} paths in all"
@@ -238,7 +241,7 @@ def make_batch(
         state=market.initial_state(params),
         generator=torch.Generator().manual_seed(derive_seed(seed, "shocks")),
         satisfaction_model=satisfaction_model or LinearSatisfaction(),
-        incident_model=incident_model or LogisticPrivacy(),
+        privacy_model=privacy_model or LogisticPrivacy(),
     )
 
 

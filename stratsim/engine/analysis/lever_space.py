@@ -162,21 +162,21 @@ class Start:
     shock_seed: int
     steps: int
     satisfaction_model: Any
-    incident_model: Any
+    privacy_model: Any
 
     @property
     def n_paths(self) -> int:
         return self.params.n_paths
 
 
-def start_from_scenario(scenario: Any, *, paths: int, seed: int, steps: int | None = None, satisfaction_model: Any = None, incident_model: Any = None, dtype: str = "float32", device: str = "cpu") -> Start:
+def start_from_scenario(scenario: Any, *, paths: int, seed: int, steps: int | None = None, satisfaction_model: Any = None, privacy_model: Any = None, dtype: str = "float32", device: str = "cpu") -> Start:
     """Period 0 of ``scenario`` with the random numbers of a run with ``seed`` and ``paths``
     paths (the paths of ``stratsim run --seed SEED --paths PATHS``)."""
     from ..simulation import derive_seed
     from .batch import make_batch
 
-    b = make_batch(scenario, n_points=1, paths_per_point=paths, seed=seed, satisfaction_model=satisfaction_model, incident_model=incident_model, dtype=dtype, device=device)
-    return Start(b.params, b.state, derive_seed(seed, "shocks"), steps or scenario.simulation.horizon_months, b.satisfaction_model, b.incident_model)
+    b = make_batch(scenario, n_points=1, paths_per_point=paths, seed=seed, satisfaction_model=satisfaction_model, privacy_model=privacy_model, dtype=dtype, device=device)
+    return Start(b.params, b.state, derive_seed(seed, "shocks"), steps or scenario.simulation.horizon_months, b.satisfaction_model, b.privacy_model)
 
 
 def start_from_simulation(sim: Any, *, paths: int | None = None, steps: int | None = None, tag: str = "optimize") -> Start:
@@ -192,7 +192,7 @@ def start_from_simulation(sim: Any, *, paths: int | None = None, steps: int | No
     params = Params.from_flat(flat, m, sim.dtype, sim.device)
     state = sim.state.map_paths(lambda t: t[..., :m])
     remaining = sim.horizon - sim.period
-    return Start(params, state, derive_seed(sim.seed, f"{tag}:{sim.period}"), steps or max(remaining, 1), sim.satisfaction_model, sim.incident_model)
+    return Start(params, state, derive_seed(sim.seed, f"{tag}:{sim.period}"), steps or max(remaining, 1), sim.satisfaction_model, sim.privacy_model)
 
 
 # ------------------------------------------------------------- simulate

@@ -62,7 +62,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StratsimError
-from ..reexport import moved_names
 
 if TYPE_CHECKING:
     import torch
@@ -132,7 +131,7 @@ def simulate(start: Start, space: LeverSpace, theta: torch.Tensor, relaxed: bool
     params = Params.from_flat(flat, K * p.n_paths, p.dtype, p.device)
     state = start.state.map_paths(lambda t: tile_paths(t, K))
     gen = torch.Generator().manual_seed(start.shock_seed)
-    batch = Batch(K, p.n_paths, params, state, gen, start.satisfaction_model, start.incident_model)
+    batch = Batch(K, p.n_paths, params, state, gen, start.satisfaction_model, start.privacy_model)
     blocks = space.decode(theta.to(p.dtype))
     min_cash: list[torch.Tensor] = []
 
@@ -417,26 +416,3 @@ class Optimizer:
                 else:
                     out.append(_logit(float(rng.uniform())))
         return np.array(out)
-
-
-# ------------------------------------------------------------- evaluation
-
-
-#: Names defined in :mod:`.recommend` (which builds on this module), still importable from here.
-__getattr__ = moved_names(
-    __name__,
-    "recommend",
-    (
-        "ConstraintStatus",
-        "FrontierPoint",
-        "OptimizeSettings",
-        "Recommendation",
-        "Stat",
-        "_best_per_weight",
-        "_metric",
-        "compare",
-        "finish",
-        "frontier",
-        "optimize",
-    ),
-)

@@ -108,7 +108,7 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
     """
     import torch
 
-    from ..scenario import draw_flat
+    from ..scenario_draw import draw_flat
 
     if not 0 < rel_range <= 1:
         raise StratsimError(f"{term('range')} {rel_range!r}: expected a fraction in (0, 1]")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..decisions import SPLIT_KEYS, Decision
 from ..errors import StratsimError
+from ..policies import BATCH_POLICIES
 from ..terms import term
 from . import parse_finite
 from .batch import DECISION_LEVERS
@@ -43,7 +44,8 @@ DEFAULT_CHUNK_PATHS = 65_536
 #: Most points of one design (a grid's product grows fast; a sweep of more runs in parts).
 MAX_POINTS = 1_000_000
 
-POLICIES = ("fixed", "feedback")
+#: Policies a sweep's points can follow (:data:`~stratsim.engine.policies.BATCH_POLICIES`).
+POLICIES = BATCH_POLICIES
 BACKENDS = ("local", "ray")
 RAY_INSTALL_HINT = 'Ray is not installed; install it with: pip install "stratsim[scale]" (or: pip install ray)'
 
@@ -94,7 +96,7 @@ def param_keys(scenario: Scenario) -> list[str]:
 def param_bounds(scenario: Scenario, key: str) -> tuple[float, float, bool]:
     """``(low, high, low_is_strict)`` of a parameter's valid range (``-inf``/``inf`` when
     open), as declared with its default in :mod:`~stratsim.engine.scenario`."""
-    from ..scenario import _support
+    from ..scenario_draw import _support
 
     section, _, name = key.partition(".")
     return _support(type(getattr(scenario, section)).model_fields[name].json_schema_extra or {})

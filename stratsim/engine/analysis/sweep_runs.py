@@ -58,7 +58,7 @@ class RunSpec:
     device: str = "cpu"
     every_period: bool = False
     satisfaction_model: ResponseModel | None = None
-    incident_model: ResponseModel | None = None
+    privacy_model: ResponseModel | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -107,7 +107,7 @@ def iter_chunk(prepared: Prepared, spec: RunSpec, start: int, stop: int) -> Iter
         seed=spec.seed,
         overrides={key: v[start:stop].tolist() for key, v in prepared.overrides.items()},
         satisfaction_model=spec.satisfaction_model,
-        incident_model=spec.incident_model,
+        privacy_model=spec.privacy_model,
         dtype=spec.dtype,
         device=device,
     )

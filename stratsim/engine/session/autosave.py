@@ -36,7 +36,7 @@ class SessionSnapshot:
     policy_name: str
     decision: Decision
     satisfaction_model: Any
-    incident_model: Any
+    privacy_model: Any
     scenario: Scenario
     decisions: tuple[Decision, ...]
     history: tuple[Summary, ...]
@@ -61,7 +61,7 @@ def snapshot(sim: Simulation) -> SessionSnapshot:
         policy_name=sim.policy_name,
         decision=sim.decision,
         satisfaction_model=sim.satisfaction_model,
-        incident_model=sim.incident_model,
+        privacy_model=sim.privacy_model,
         scenario=sim.scenario,
         decisions=tuple(sim.decisions),
         history=tuple(sim.history),

@@ -153,7 +153,7 @@ def branch_history(sim: Simulation, branch: BranchRecord, period: int, should_st
 
     copy = Simulation(
         sim.scenario, seed=sim.seed, n_paths=sim.n_paths, dtype=sim.dtype_name, device=str(sim.device),
-        policy="fixed", satisfaction_model=sim.base_models["satisfaction"], incident_model=sim.base_models["privacy"],
+        policy="fixed", satisfaction_model=sim.base_models["satisfaction"], privacy_model=sim.base_models["privacy"],
     )  # fmt: skip
     copy.model_switches = list(sim.model_switches)
     for d in branch.decisions:

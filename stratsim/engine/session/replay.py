@@ -174,7 +174,7 @@ def _rebuild(data: SessionData, device: str, models: dict[str, Any], switches: l
     try:
         sim = Simulation(
             data.scenario, seed=data.seed, n_paths=data.n_paths, dtype=data.dtype, device=device,
-            policy=data.policy, satisfaction_model=models.get("satisfaction"), incident_model=models.get("privacy"),
+            policy=data.policy, satisfaction_model=models.get("satisfaction"), privacy_model=models.get("privacy"),
         )  # fmt: skip
         sim.model_switches = [ModelSwitch(ref.role, ref.period, model) for ref, model in switches]
         sim.replay(data.decisions)

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import fileio
+from .. import fileio, outputs
 from ..decisions import Decision
 from ..device import DEVICES
 from ..kpi import OPTIONAL_KPIS, PROBABILITY_KPIS, Summary
+from ..models import MODEL_ATTRS
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 4
 AUTOSAVE_SUFFIX = ".autosave"
 #: Model roles in ``[models]``: role -> Simulation attribute.
-MODEL_ROLES = {"satisfaction": "satisfaction_model", "privacy": "incident_model"}
+MODEL_ROLES = MODEL_ATTRS
 #: Relative tolerance of :meth:`LoadedSession.first_difference` (absorbs float formatting;
 #: TOML floats written by tomli-w round-trip exactly, so a same-device replay differs by 0).
 DEFAULT_REL_TOL = 1e-9
@@ -32,7 +33,7 @@ _INT64 = (-(2**63), 2**63 - 1)
 #: Output kind of session files and autosaves: an existing file is replaced without
 #: ``force`` only when it is a stratsim session (``schema_version`` plus ``[meta]`` and
 #: ``[run]`` tables; fast path: the layout :func:`save_session` writes).
-SESSION_FILE = fileio.toml_kind(
+SESSION_FILE = outputs.toml_kind(
     "session file",
     lambda d: isinstance(d.get("schema_version"), int) and isinstance(d.get("meta"), dict) and isinstance(d.get("run"), dict),
     re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*schema_version = \d+\n\n\[meta\]\n"),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ... import __version__
-from .. import fileio
+from .. import fileio, outputs
 from ..device import DTYPES
 from ..errors import SessionError
 from ..policies import POLICIES
@@ -78,9 +78,9 @@ def _check_toml_values(value: Any, key: str, target: Path) -> None:
 
 
 def _is_default_model(model: Any, role: str) -> bool:
-    from ..models import LinearSatisfaction, LogisticIncident
+    from ..models import LinearSatisfaction, LogisticPrivacy
 
-    return model == (LinearSatisfaction() if role == "satisfaction" else LogisticIncident())
+    return model == (LinearSatisfaction() if role == "satisfaction" else LogisticPrivacy())
 
 
 def _model_file_info(model: Any, role: str) -> tuple[Path, str, str, dict[str, Any]]:
@@ -100,8 +100,8 @@ def _model_file_info(model: Any, role: str) -> tuple[Path, str, str, dict[str, A
         desc = getattr(model, "description", type(model).__name__)
         raise SessionError(
             f"cannot save the {role} model {desc!r} in a session: it was not loaded from a "
-            "model file (save it to a model folder and load it from there: the TUI saves what it trains; "
-            "CLI: stratsim train --out DIR; Python: trained.save_model)"
+            "model file (save it to a model folder and load it from there: the TUI saves what it trains, "
+            "as do stratsim train and trained.save_model)"
         )
     kind = str(getattr(model, "kind", "") or type(model).__name__)
     metrics = getattr(model, "metrics", None) or {}
@@ -213,7 +213,7 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = False) -> None:
-    """:func:`stratsim.engine.fileio.write_bytes` of a :data:`SESSION_FILE`, with OS
+    """:func:`stratsim.engine.outputs.write_bytes` of a :data:`SESSION_FILE`, with OS
     errors as SessionError.
 
     Raises:
@@ -223,7 +223,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = False) ->
             target is then unchanged).
     """
     try:
-        fileio.write_bytes(path, data, SESSION_FILE, force=force)
+        outputs.write_bytes(path, data, SESSION_FILE, force=force)
     except OSError as exc:
         raise SessionError(f"{fileio.printable(path)}: cannot save: {exc.strerror or exc}") from None
 

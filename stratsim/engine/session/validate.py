@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import fileio
+from .. import fileio, outputs
 from ..decisions import DECISION_KEYS, SPLIT_KEYS, Decision
 from ..errors import ScenarioError, SessionError, StratsimError
 from ..kpi import KPIS, OPTIONAL_KPIS, PROBABILITY_KPIS, STATS, Summary
 from ..scenario import Scenario, scenario_from_dict
+from ..terms import term
 from .schema import _MODEL_KEYS, MODEL_ROLES, ModelRef
 
 
@@ -220,7 +221,7 @@ def _model_ref(t: dict[str, Any], role: str, prefix: str, v: _Validator, base: P
     recipe = v.table(t, "recipe", prefix, required=False)
     if recipe is not None:
         from ..errors import DataError
-        from ..recipe import recipe_from_dict
+        from ..recipefile import recipe_from_dict
 
         try:
             recipe_from_dict(recipe, f"{v.source}: key {prefix}.recipe")
@@ -234,7 +235,7 @@ def _model_ref(t: dict[str, Any], role: str, prefix: str, v: _Validator, base: P
         raise SessionError(
             f"{v.source}: key {prefix}.path: value {rel!r}{where}: expected a model file inside the "
             f"session's folder {base}; copy the model folder next to the session file, or, to trust "
-            "it where it is, allow external models (CLI: --allow-external-models on stratsim run "
+            f"it where it is, allow external models ({term('allow_external_models')} on stratsim run "
             "or stratsim check; the TUI opens only sessions whose models lie in their folder)"
         )
     return ModelRef(role, rel, file, sha.lower(), kind, metrics, tuple(undefined))
@@ -262,7 +263,7 @@ def _model_switches(data: dict[str, Any], v: _Validator, base: Path, allow_exter
 
 def _check_model_file(ref: ModelRef, source: str) -> None:
     try:
-        digest = fileio.file_sha256(ref.file)
+        digest = outputs.file_sha256(ref.file)
     except OSError as exc:
         raise SessionError(f"{source}: key {ref.table_key}.path: value {ref.path!r}: cannot read model file {ref.file}: {exc.strerror or exc}") from None
     if digest != ref.sha256:

@@ -21,8 +21,8 @@ from .result import TrainResult
 
 if TYPE_CHECKING:
     from ..data import TrainingData
+    from ..modelsave import SavedModel
     from ..recipe import Recipe
-    from ..trained import SavedModel
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def train_and_save(
     Raises:
         DataError, TrainingError, ModelError, OutputError: from the engine steps.
     """
-    from ..trained import save_model
+    from ..modelsave import save_model
 
     data = source.load()
     if on_data is not None:
@@ -123,7 +123,7 @@ def write_recipe(
 ) -> Exception | None:
     """Write ``data.recipe`` to ``path`` (if both are set); return the failure, if any."""
     from ..fileio import OutputError
-    from ..recipe import save_recipe as save_recipe_file
+    from ..recipefile import save_recipe as save_recipe_file
 
     if path is None or data.recipe is None:
         return None

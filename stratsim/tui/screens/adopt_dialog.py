@@ -22,6 +22,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from ...engine.models import MODEL_ATTRS
 from ..autosave import describe_error
 from ..text import printable, safe
 
@@ -34,8 +35,6 @@ HEADLINE = {
     "satisfaction": (("r2", "R²", +1), ("rmse", "RMSE", -1)),
     "privacy": (("roc_auc", "ROC-AUC", +1), ("brier", "Brier", -1)),
 }
-#: Roles -> keyword of :meth:`Simulation.set_models`.
-SET_MODELS_KEY = {"satisfaction": "satisfaction", "privacy": "incident"}
 CHOICES = {"1": "next", "2": "resimulate", "3": "keep"}
 
 
@@ -100,7 +99,7 @@ def offer_model(app: StratsimApp, role: str, model: Any, where: str = "") -> Non
     """Show :class:`AdoptDialog` for a trained ``model`` and act on the answer (noted in
     the Log). ``where``: the model's file, named when it is not used."""
     sim = app.sim
-    current = getattr(sim, "satisfaction_model" if role == "satisfaction" else "incident_model")
+    current = getattr(sim, MODEL_ATTRS[role])
     rows, weaker = compare_models(role, current, model)
     warnings = weaker + sim.model_warnings_with(**{role: model})
 
@@ -122,7 +121,7 @@ def adopt(app: StratsimApp, role: str, model: Any, choice: str, where: str = "")
         return
     if choice == "resimulate":
         app.note(f"{role} model {label}: re-simulating the whole history with it (the numbers of past periods change)")
-        app.main.jobs.sim_job(lambda sim: sim.set_models(**{SET_MODELS_KEY[role]: model}), f"use the {role} model {label}", "re-simulating with the new model")
+        app.main.jobs.sim_job(lambda sim: sim.set_models(**{role: model}), f"use the {role} model {label}", "re-simulating with the new model")
         return
     period = app.sim.period
     try:

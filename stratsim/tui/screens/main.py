@@ -20,6 +20,7 @@ from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
+from ...engine.policies import POLICIES
 from ..advise import AdvisePane
 from ..bindings import FOOTER_OPTIONAL, MAIN_BINDINGS, TABS
 from ..draft import DraftActions
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAIN_BINDINGS", "MainScreen"]
 
-POLICY_CYCLE = ("manual", "fixed", "feedback", "optimize")
 #: Simulation keys queued (in order) when pressed while the engine loads or a job runs.
 QUEUEABLE = ("step", "run_horizon", "undo", "cycle_policy")
 #: At most this many queued keys; more are counted as ignored (and the header says so).
@@ -284,8 +284,8 @@ class MainScreen(Screen):
             return
         sim = self.app.sim
         current = sim.policy_name
-        i = POLICY_CYCLE.index(current) if current in POLICY_CYCLE else -1
-        nxt = POLICY_CYCLE[(i + 1) % len(POLICY_CYCLE)] if i >= 0 else "fixed"
+        i = POLICIES.index(current) if current in POLICIES else -1
+        nxt = POLICIES[(i + 1) % len(POLICIES)] if i >= 0 else "fixed"
         sim.set_policy(nxt)
         self.app.dirty = True
         self.panes.forget_preview()

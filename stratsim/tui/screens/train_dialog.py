@@ -168,7 +168,8 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         return role, kind
 
     def _recipe(self, role: str):
-        from ...engine.recipe import Recipe, build_recipe, load_recipe
+        from ...engine.recipe import Recipe, build_recipe
+        from ...engine.recipefile import load_recipe
 
         def number(key: str, kind: type, what: str):
             text = self.value(key)
@@ -215,11 +216,11 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def check(self) -> bool:
         """Read and prepare the data as training would; show what was detected, a
         preview and every problem. Returns True when training can start."""
-        from ...engine.data import column_labels, column_ranges, inspect_table, prepare
-        from ...engine.fileio import file_sha256
+        from ...engine.data import column_labels, inspect_table
+        from ...engine.dataprep import prepare
+        from ...engine.outputs import file_sha256
 
         detected = self.query_one("#train-detected", Static)
-        error = self.query_one("#train-error", Static)
         preview = self.query_one("#train-preview", DataTable)
         self.checked = None
         self.problems = []
@@ -233,34 +234,11 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             detected.update("")
             preview.display = False
             return False
-        fmt = table.format
-        for key, val in (("sep", fmt.sep), ("decimal", fmt.decimal), ("thousands", fmt.thousands), ("encoding", fmt.encoding)):
-            if fmt.kind == "csv" or key in ("decimal", "thousands"):
-                shown = {"\t": "tab", "": "none"}.get(val or "", val or "")
-                self.query_one(f"#train-{key}", Input).placeholder = f"detected: {shown}"
+        self._show_detected_format(table.format)
         target = recipe.target or ("satisfaction" if role == "satisfaction" else "incident")
         labels = column_labels(table, target)
-        select = self.query_one("#train-positive", Select)
-        current = select.value
-        options = [(f"{lbl} ({n})", lbl) for lbl, n in labels[:20]]
-        select.set_options(options)
-        if isinstance(current, str) and any(v == current for _, v in options):
-            select.value = current
-        scales = ", ".join(
-            [f"rating columns {recipe.scale[0]:g}:{recipe.scale[1]:g}"] if recipe.scale else []
-        ) + "".join(f", {c} {lo:g}:{hi:g}" for c, (lo, hi) in recipe.column_scale.items())
-        label_text = ", ".join(f"{lbl} ({n})" for lbl, n in labels[:6])
-        mapped = [c for cols in recipe.mapping.values() for c in cols] or table.names
-        ranges = column_ranges(table, [*dict.fromkeys([*mapped, target])][:10])
-        range_text = ", ".join(f"{c} {lo:g}..{hi:g}" for c, (lo, hi) in ranges.items())
-        lines = [
-            f"read as: {fmt.describe()}",
-            f"columns ({len(table.names)}): {', '.join(table.names[:12])}" + (" ..." if len(table.names) > 12 else ""),
-            f"target {target!r} values: {label_text or '-'}",
-            f"scales: {scales.lstrip(', ') or 'none declared (0..10 as is)'}",
-            f"values found: {range_text or '-'}",
-        ]
-        detected.update(Text("\n".join(lines)))
+        self._offer_positive_labels(labels)
+        detected.update(Text("\n".join(self._detected_lines(table, recipe, target, labels))))
         try:
             data = prepare(table, role, recipe, sha256=file_sha256(path))
         except StratsimError as exc:
@@ -271,6 +249,52 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             self._show_problems([f"{path}: cannot read: {exc.strerror or exc}"])
             return False
         self.checked = data
+        self._show_preview(data)
+        return True
+
+    def _show_detected_format(self, fmt: Any) -> None:
+        """The detected separator, decimal mark, thousands mark and encoding as the
+        placeholders of their (empty) fields."""
+        for key, val in (("sep", fmt.sep), ("decimal", fmt.decimal), ("thousands", fmt.thousands), ("encoding", fmt.encoding)):
+            if fmt.kind == "csv" or key in ("decimal", "thousands"):
+                shown = {"\t": "tab", "": "none"}.get(val or "", val or "")
+                self.query_one(f"#train-{key}", Input).placeholder = f"detected: {shown}"
+
+    def _offer_positive_labels(self, labels: list[tuple[str, int]]) -> None:
+        """The target's values (with counts, the 20 most frequent) as the Positive choices,
+        keeping the current choice when it is still offered."""
+        select = self.query_one("#train-positive", Select)
+        current = select.value
+        options = [(f"{lbl} ({n})", lbl) for lbl, n in labels[:20]]
+        select.set_options(options)
+        if isinstance(current, str) and any(v == current for _, v in options):
+            select.value = current
+
+    @staticmethod
+    def _detected_lines(table: Any, recipe: Any, target: str, labels: list[tuple[str, int]]) -> list[str]:
+        """What was read: the format, the columns, the target's values, the declared
+        scales and the value ranges of (up to 10) mapped columns and the target."""
+        from ...engine.data import column_ranges
+
+        scales = ", ".join(
+            [f"rating columns {recipe.scale[0]:g}:{recipe.scale[1]:g}"] if recipe.scale else []
+        ) + "".join(f", {c} {lo:g}:{hi:g}" for c, (lo, hi) in recipe.column_scale.items())
+        label_text = ", ".join(f"{lbl} ({n})" for lbl, n in labels[:6])
+        mapped = [c for cols in recipe.mapping.values() for c in cols] or table.names
+        ranges = column_ranges(table, [*dict.fromkeys([*mapped, target])][:10])
+        range_text = ", ".join(f"{c} {lo:g}..{hi:g}" for c, (lo, hi) in ranges.items())
+        return [
+            f"read as: {table.format.describe()}",
+            f"columns ({len(table.names)}): {', '.join(table.names[:12])}" + (" ..." if len(table.names) > 12 else ""),
+            f"target {target!r} values: {label_text or '-'}",
+            f"scales: {scales.lstrip(', ') or 'none declared (0..10 as is)'}",
+            f"values found: {range_text or '-'}",
+        ]
+
+    def _show_preview(self, data: Any) -> None:
+        """The first :data:`PREVIEW_ROWS` prepared rows (features and target) and the
+        row count with the data's warnings."""
+        preview = self.query_one("#train-preview", DataTable)
         preview.clear(columns=True)
         preview.add_columns("row", *data.features, f"target {data.target}")
         for i in range(min(PREVIEW_ROWS, data.n)):
@@ -279,8 +303,7 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         preview.display = True
         notes = [w for w in data.warnings]
         summary = f"ready: {data.n} rows" + (f"; target {data.target_note}" if data.target_note else "")
-        error.update(Text("\n".join([summary, *notes]), style="bold" if not notes else ""))
-        return True
+        self.query_one("#train-error", Static).update(Text("\n".join([summary, *notes]), style="bold" if not notes else ""))
 
     def _show_problems(self, problems: list[str]) -> None:
         self.problems = problems

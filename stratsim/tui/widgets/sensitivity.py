@@ -143,7 +143,7 @@ class SensitivityPane(Vertical):
                 decision = panel.draft
         except Exception:  # the Run tab not mounted yet: the simulation's decision
             pass
-        models = {"satisfaction_model": sim.satisfaction_model, "incident_model": sim.incident_model}
+        models = {"satisfaction_model": sim.satisfaction_model, "privacy_model": sim.privacy_model}
         return Job(kind, sim.scenario, decision, sim.seed, min(TUI_PATHS, sim.n_paths), models)
 
     def action_run(self, kind: str) -> None:
