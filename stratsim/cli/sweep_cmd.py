@@ -65,16 +65,13 @@ def build_design(args: argparse.Namespace, scenario):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     from ..engine.analysis.sweep import check_objective, evaluate
     from ..engine.errors import StratsimError
     from ..engine.fileio import printable
     from ..engine.kpi import STATS
     from ..engine.outputs import table_kind, write_table
     from ._analysis import ProgressBar, backend_kwargs, chunk_paths_of, run_spec
-    from ._common import check_outputs, fmt, refuse_clobber, set_compile, set_threads
+    from ._common import check_outputs, refuse_clobber, set_compile, set_threads
 
     target = args.csv or args.parquet
     flag = "--csv" if args.csv else "--parquet"
@@ -94,6 +91,26 @@ def run(args: argparse.Namespace) -> int:
     set_compile(args)
     with ProgressBar(f"sweep {k} points x {spec.paths} paths") as bar:
         result = evaluate(prepared, spec, on_progress=bar, **kw)
+    _print_ranking(args, prepared, spec, result, kpi, stat)
+    if target is not None:
+        frame = result.frame()
+        try:
+            write_table(frame, target, fmt_out, force=args.force)
+        except OSError as exc:
+            raise StratsimError(f"{flag} {printable(target)}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {target} ({len(frame)} rows: {k} points x {frame['kpi'].nunique()} KPIs"
+              f"{' x ' + str(spec.steps) + ' months' if spec.every_period else ''})", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _print_ranking(args: argparse.Namespace, prepared, spec, result, kpi: str, stat: str) -> None:
+    """The ``--top`` points ranked by ``kpi`` ``stat`` at the horizon (NaN last), and the best."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ._common import fmt
+
+    k = prepared.design.n_points
     keys = prepared.design.keys
     y = result.horizon_values(kpi, stat)
     best = result.best(kpi, stat, maximize=not args.minimize)
@@ -117,12 +134,3 @@ def run(args: argparse.Namespace) -> int:
     s = result.results[best][-1][kpi]
     where = ", ".join(f"{key}={v:.4g}" for key, v in zip(keys, values[best], strict=True))
     out.print(f"best point {best}: {where}: {kpi} {stat} {fmt(s[stat])} (P10 {fmt(s['p10'])}, P90 {fmt(s['p90'])})")
-    if target is not None:
-        frame = result.frame()
-        try:
-            write_table(frame, target, fmt_out, force=args.force)
-        except OSError as exc:
-            raise StratsimError(f"{flag} {printable(target)}: cannot write: {exc.strerror or exc}") from None
-        print(f"wrote {target} ({len(frame)} rows: {k} points x {frame['kpi'].nunique()} KPIs"
-              f"{' x ' + str(spec.steps) + ' months' if spec.every_period else ''})", file=sys.stderr)  # fmt: skip
-    return 0

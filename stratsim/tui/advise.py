@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -36,23 +37,34 @@ from textual_plotext import PlotextPlot
 
 from ..format import fmt  # the number format the KPI tables use
 
+if TYPE_CHECKING:
+    from ..engine.analysis.optimize import Progress
+    from ..engine.analysis.recommend import FrontierPoint, Recommendation
+
 ADVISE_PATHS = 500
 ADVISE_BUDGET = 40
 FRONTIER_POINTS = 4
 _MAX_TRACE = 1000
 
 
+@dataclass
 class AdviseProgress(Message):
-    """Optimizer progress (``progress``: a Progress) or the end (``done``: ``result`` a
-    Recommendation or ``(points, current)`` for a frontier, or ``error``)."""
+    """Optimizer progress, or the end of the run.
 
-    def __init__(self, progress: Any = None, done: bool = False, result: Any = None, error: str | None = None, kind: str = "optimize") -> None:
-        super().__init__()
-        self.progress = progress
-        self.done = done
-        self.result = result
-        self.error = error
-        self.kind = kind
+    Attributes:
+        kind: ``optimize`` or ``frontier``.
+        progress: the search's latest progress report (while ``done`` is False).
+        done: True once the run ended (with ``result`` or ``error``).
+        result: ``(outcome, period)``: the Recommendation (``optimize``) or the frontier's
+            ``(points, current)`` (``frontier``), and the simulation period it started at.
+        error: the failure's message, or None.
+    """
+
+    kind: str = "optimize"
+    progress: Progress | None = None
+    done: bool = False
+    result: tuple[Recommendation | tuple[list[FrontierPoint], FrontierPoint], int] | None = None
+    error: str | None = None
 
 
 def _fmt(v: float) -> str:

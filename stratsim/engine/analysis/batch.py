@@ -179,6 +179,35 @@ def _point_overrides(overrides: Mapping[str, Any] | None, n_points: int) -> dict
     return out
 
 
+def _point_params(
+    scenario: Scenario,
+    n_points: int,
+    paths_per_point: int,
+    seed: int,
+    overrides: Mapping[str, Any] | None,
+    dt: torch.dtype,
+    device: torch.device,
+) -> Params:
+    """The batch's parameters ``[K * P]``: every point draws the run's parameter stream
+    (the same P paths, tiled K times), then its ``overrides`` replace the scenario's values
+    on its own paths (checked against each key's bounds first)."""
+    import torch
+
+    from ..params import Params
+    from ..scenario_draw import draw_flat
+    from ..seeds import derive_seed
+
+    overrides = _point_overrides(overrides, n_points)
+    # Validate the per-point values against the keys' bounds (K paths, one per point).
+    draw_flat(scenario, n_points, torch.Generator().manual_seed(0), dt, device, overrides=overrides, keep_scalars=True)
+    pgen = torch.Generator().manual_seed(derive_seed(seed, "params"))
+    flat = draw_flat(scenario, paths_per_point, pgen, dt, device, keep_scalars=True)
+    flat = {k: tile_paths(v, n_points) for k, v in flat.items()}
+    for k, v in overrides.items():
+        flat[k] = per_point(v.to(dtype=dt, device=device), paths_per_point) if v.dim() else float(v)
+    return Params.from_flat(flat, n_points * paths_per_point, dt, device)
+
+
 def make_batch(
     scenario: Scenario,
     *,
@@ -214,8 +243,6 @@ def make_batch(
     from .. import market
     from ..device import resolve_dtype
     from ..models import LinearSatisfaction, LogisticPrivacy, renamed_keyword
-    from ..params import Params
-    from ..scenario_draw import draw_flat
     from ..simulation import MAX_PATHS, derive_seed
 
     privacy_model = renamed_keyword(privacy_model, incident_model, "incident_model", "privacy_model")
@@ -225,15 +252,7 @@ def make_batch(
         )
     device = torch.device(device)
     dt = resolve_dtype(dtype, device) if isinstance(dtype, str) else dtype
-    overrides = _point_overrides(overrides, n_points)
-    # Validate the per-point values against the keys' bounds (K paths, one per point).
-    draw_flat(scenario, n_points, torch.Generator().manual_seed(0), dt, device, overrides=overrides, keep_scalars=True)
-    pgen = torch.Generator().manual_seed(derive_seed(seed, "params"))
-    flat = draw_flat(scenario, paths_per_point, pgen, dt, device, keep_scalars=True)
-    flat = {k: tile_paths(v, n_points) for k, v in flat.items()}
-    for k, v in overrides.items():
-        flat[k] = per_point(v.to(dtype=dt, device=device), paths_per_point) if v.dim() else float(v)
-    params = Params.from_flat(flat, n_points * paths_per_point, dt, device)
+    params = _point_params(scenario, n_points, paths_per_point, seed, overrides, dt, device)
     return Batch(
         n_points=n_points,
         paths_per_point=paths_per_point,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -29,6 +29,10 @@ from textual_plotext import PlotextPlot
 
 from .. import glyphs
 from ..glyphs import glyph, shades
+
+if TYPE_CHECKING:
+    from ...engine.analysis.sensitivity import Tornado
+    from ...engine.analysis.sweep import SweepResult
 
 #: Paths per point and ``c_share`` levels of the TUI's analyses: small enough for a few
 #: seconds on a busy laptop core; the CLI (``stratsim sensitivity``) takes more.
@@ -43,18 +47,32 @@ HEAT_COLORS = ("#1d2b3a", "#24486b", "#2f6b9a", "#4a93c8", "#8cc8f0")
 HEAT_TEXT = ("white", "white", "white", "black", "black")
 
 
+@dataclass
 class AnalysisProgress(Message):
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done, self.total = done, total
+    """Progress of the running analysis: ``done`` of ``total`` evaluations
+    (point-months of a sweep, or the tornado's model evaluations)."""
+
+    done: int
+    total: int
 
 
+@dataclass
 class AnalysisDone(Message):
-    """``kind``: tornado | line | heat; ``result`` the engine's result, or ``error``."""
+    """The end of an analysis.
 
-    def __init__(self, kind: str, result: Any = None, error: str | None = None, extra: dict | None = None) -> None:
-        super().__init__()
-        self.kind, self.result, self.error, self.extra = kind, result, error, extra or {}
+    Attributes:
+        kind: ``tornado``, ``line`` or ``heat``.
+        result: the engine's result (a Tornado for ``tornado``, a SweepResult for the
+            others), or None after a failure.
+        error: the failure's message, or None.
+        extra: ``line``/``heat``: the draft's ``draft_share`` and ``draft_privacy``
+            (shares 0..1) marked on the chart.
+    """
+
+    kind: str
+    result: Tornado | SweepResult | None = None
+    error: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
