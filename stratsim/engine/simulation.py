@@ -8,6 +8,7 @@ implemented as replays, so the history always reads as one consistent run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +189,7 @@ class Simulation:
     @property
     def incident_model(self) -> ResponseModel:
         """Deprecated former name of :attr:`privacy_model` (read-only)."""
+        warnings.warn("incident_model is deprecated: read privacy_model", DeprecationWarning, stacklevel=2)
         return self.privacy_model
 
     def set_models(
