@@ -103,7 +103,7 @@ def refuse_clobber(outputs: dict[str, Path | None], inputs: dict[str, Path | Non
 
 def check_outputs(outputs: list[tuple[str, Path | None, OutputKind]], force: bool) -> None:
     """Refuse, before any work, each ``(flag, path, kind)`` output that cannot or must not
-    be written (:func:`stratsim.engine.fileio.check_output`): a missing or unwritable
+    be written (:func:`stratsim.engine.outputs.check_output`): a missing or unwritable
     folder, a folder, and, unless ``force``, a symbolic link or an existing file that is
     not a stratsim file of that kind.
 

@@ -6,7 +6,7 @@ While a session target is set, the run autosaves to ``NAME.autosave.toml`` besid
 most once a second, and on the last step), on Ctrl-C, and on SIGHUP/SIGTERM (then exits
 129/143); the autosave is removed once the session itself is saved. A session written in
 place (a device such as ``/dev/full``, a FIFO, ``/dev/stdout``) or in ``/dev``, ``/proc``,
-``/sys`` gets no autosave (:func:`stratsim.engine.fileio.sibling_problem`): nothing is
+``/sys`` gets no autosave (:func:`stratsim.engine.outputs.sibling_problem`): nothing is
 created beside it, and a failed save says so.
 """
 

@@ -338,4 +338,3 @@ def column_ranges(table: RawTable, columns: Sequence[str]) -> dict[str, tuple[fl
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise DataError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
-

@@ -8,12 +8,12 @@ metadata, recipes): every parser failure (syntax, bad UTF-8, pathological nestin
 integers too long for Python's int conversion, numbers no float64 can hold) becomes the
 caller's error type with one line naming the file and the key path (or line).
 
-Writing: every writer (sessions and autosaves, CSV/Parquet exports, model files,
-scenario files) goes through :func:`write_bytes` with an :class:`OutputKind` that
-recognizes the files stratsim itself writes of that kind. :func:`output_problem` says,
-without writing, why a path must not be written without the user's confirmation (the TUI
-asks with it); :func:`check_output` refuses it, and also a missing or unwritable folder,
-before any long work.
+Writing lives in :mod:`.outputs`: every writer (sessions and autosaves, CSV/Parquet
+exports, model files, scenario files) goes through :func:`~.outputs.write_bytes` with an
+:class:`~.outputs.OutputKind` that recognizes the files stratsim itself writes of that kind.
+:func:`~.outputs.output_problem` says, without writing, why a path must not be written
+without the user's confirmation (the TUI asks with it); :func:`~.outputs.check_output`
+refuses it, and also a missing or unwritable folder, before any long work.
 """
 
 from __future__ import annotations
@@ -227,4 +227,3 @@ def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML fi
     except OSError as exc:
         raise error(f"{printable(p)}: cannot read {what}: {exc.strerror or exc}") from None
     return parse_toml(raw, p, error, what)
-

@@ -269,7 +269,7 @@ def save_model(result: TrainResult, directory: str | Path, *, force: bool = Fals
     which is what keeps the previously saved model intact. Both files are checked before
     either is written: an existing ``ROLE.pt`` that is not a torch archive, a ``ROLE.toml``
     that is not model metadata, or a symbolic link, is not replaced unless ``force``
-    (:func:`stratsim.engine.fileio.output_problem`).
+    (:func:`stratsim.engine.outputs.output_problem`).
 
     Raises:
         OutputError: a file in the way is not a model file (or a link), and not ``force``.

@@ -281,4 +281,3 @@ def _check_options(
             raise DataError(
                 f"{term('encoding')} {encoding!r} is not a known encoding (e.g. utf-8, utf-16, cp1252, latin-1)"
             ) from None
-

@@ -38,7 +38,7 @@ RECIPE_FILE = toml_kind(
 
 def save_recipe(recipe: Recipe, path: str | Path, *, force: bool = False) -> Path:
     """Write ``recipe`` as TOML to ``path`` through the safe output writer
-    (:func:`stratsim.engine.fileio.write_bytes`): never through a symbolic link, and an
+    (:func:`stratsim.engine.outputs.write_bytes`): never through a symbolic link, and an
     existing file that is not a recipe is not replaced unless ``force``.
 
     Raises:

@@ -3,8 +3,8 @@
 A scenario is a TOML file with the tables below (``stratsim/sample_data/default_scenario.toml``
 ships every key with its default). Any float parameter may instead be *uncertain*: a
 table such as ``bass_p = {dist = "lognormal", median = 0.0025, sigma = 0.3}`` that is drawn
-once per Monte-Carlo path (:func:`draw_parameters`), so the P10..P90 bands show parameter
-uncertainty as well as period noise. Distributions: ``normal`` (mean, sd), ``lognormal``
+once per Monte-Carlo path (:func:`~.scenario_draw.draw_parameters`), so the P10..P90 bands
+show parameter uncertainty as well as period noise. Distributions: ``normal`` (mean, sd), ``lognormal``
 (median, sigma), ``uniform`` (low, high), ``triangular`` (low, mode, high). Draws are
 truncated to the parameter's valid range by the inverse CDF (never clipped onto a bound);
 a normal or lognormal with most of its mass outside the range is refused, as is any value
@@ -394,4 +394,3 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     p = Path(path) if path is not None else DEFAULT_SCENARIO_PATH
     data = read_toml(p, ScenarioError, "scenario file")
     return scenario_from_dict(data, printable(p))
-

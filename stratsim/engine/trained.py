@@ -355,4 +355,3 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
         names = ", ".join(f"{r}.pt" for r in ROLES)
         raise ModelError(f"{d}: no trained model in this folder (expected {names}, the files a training writes)")
     return out
-

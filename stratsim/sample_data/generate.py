@@ -148,7 +148,7 @@ def make_incidents(n: int = N_INCIDENTS, seed: int = SEED) -> pd.DataFrame:
 
 def main() -> None:
     """Rewrite both CSV files next to this module (LF line endings, no index; atomically,
-    and only over files with the same columns: :func:`stratsim.engine.fileio.write_table`)."""
+    and only over files with the same columns: :func:`stratsim.engine.outputs.write_table`)."""
     from stratsim.engine.outputs import write_table
 
     survey = make_survey()

@@ -57,7 +57,7 @@ Public API (the TUI and the CLI use only these):
   fsync of the folder): a crash at any moment leaves the old file or the new one, never a
   broken one. A symbolic link or an existing file that is not a session
   (:data:`SESSION_FILE`) is refused (:class:`~stratsim.engine.fileio.OutputError`) unless
-  ``force``; ask first with :func:`stratsim.engine.fileio.output_problem`.
+  ``force``; ask first with :func:`stratsim.engine.outputs.output_problem`.
   A crash may leave a stray ``.NAME.toml.*.tmp`` file in the folder; it is never read.
 * :func:`load_session` ``(path, *, allow_external_models=False, device=None) ->
   LoadedSession``: validate, migrate, check model files, rebuild and replay; nothing is

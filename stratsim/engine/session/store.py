@@ -238,7 +238,7 @@ def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, 
         created: ``[meta].created`` (default: now); pass the loaded session's to keep it.
         force: replace ``path`` even when it is a symbolic link (the link itself is
             replaced, never its target) or a file that is not a stratsim session (ask
-            the user first: :func:`stratsim.engine.fileio.output_problem`).
+            the user first: :func:`stratsim.engine.outputs.output_problem`).
 
     Returns:
         the path written.

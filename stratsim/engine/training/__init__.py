@@ -35,7 +35,7 @@ checked before every batch; training then stops, keeps the best weights so far a
 returns a result with ``cancelled=True``.
 
 A NaN or infinite loss raises :class:`~stratsim.engine.errors.TrainingError`. This
-module never writes files: saving (``stratsim.engine.trained.save_model``) happens only
+module never writes files: saving (``stratsim.engine.modelsave.save_model``) happens only
 after a successful training, so a diverged run leaves the saved model untouched.
 
 Calling from a UI thread (e.g. a Textual thread worker)::

@@ -98,7 +98,7 @@ def train_and_save(
         source: the data and its preparation.
         config: hyperparameters (``config.role`` must equal ``source.role``).
         out: the model folder (created if missing).
-        force: replace files in the way (see :func:`stratsim.engine.trained.save_model`).
+        force: replace files in the way (see :func:`stratsim.engine.modelsave.save_model`).
         save_recipe: also write the recipe used there, after the model is saved.
         listener, should_stop: passed to :func:`train_model` (progress, cancellation).
         on_data: called with the prepared rows before training (to report the format).

@@ -17,7 +17,7 @@ scales (``1:5 overall=1:10``), missing sentinels (``0 Q1=-99``), derived columns
 rows to skip (a regular expression), the largest fraction of unusable rows to drop, the
 label period (privacy), max epochs and where to save the recipe. The same
 :func:`stratsim.engine.recipe.build_recipe` turns them into a recipe as on the command
-line; the engine's :func:`stratsim.engine.data.prepare` makes the preview, so what is
+line; the engine's :func:`stratsim.engine.dataprep.prepare` makes the preview, so what is
 shown is what is trained on.
 """
 
