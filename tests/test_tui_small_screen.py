@@ -105,3 +105,23 @@ async def test_at_60x20_every_tab_is_on_the_bar_and_the_footer_keeps_help_and_qu
                 assert word in bar, (tab, bar)
             assert "? Help" in lines[-1] and "q Quit" in lines[-1], lines[-1]
             assert "file:" in lines[0] or "untitled" in lines[0]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_why_a_typed_value_is_refused_is_readable_then_gone_after_esc(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        inp = app.main.allocation.input_for("budget")
+        inp.focus()
+        inp.value = ""
+        await pilot.press("1", "e", "3", "9")
+        await pilot.pause()
+        reason = app.main.allocation.invalid["budget"]
+        shown = " ".join(" ".join(screen_text(app).split()).split())
+        assert " ".join(reason.split()) in shown, shown
+        assert "at most" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: "1e39" not in screen_text(app), "the draft discarded")
+        assert "out of range" not in screen_text(app)
+        assert "satisfaction=" in screen_text(app).splitlines()[2]

@@ -281,6 +281,7 @@ class StratsimApp(App):
             autosave_error=self.autosave_error,
             queued=queued,
             ignored=main.ignored_keys if main is not None else 0,
+            invalid=main.invalid_reason() if main is not None else "",
         )
 
     @staticmethod

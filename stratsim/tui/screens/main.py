@@ -28,6 +28,7 @@ from ..draft import DraftActions
 from ..messages import RunProgress, SimJobDone, TrainFinished, TrainUpdate
 from ..panes import PREVIEW_LOADING, Panes
 from ..sim_jobs import SimJobs
+from ..text import printable
 from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
 from ..widgets.compare import ComparePane
@@ -215,10 +216,17 @@ class MainScreen(Screen):
         self.set_focus(None)
 
     # ------------------------------------------------------------ the draft
+    def invalid_reason(self) -> str:
+        """Why the typed allocation values are refused ("" when none is), for the header."""
+        panels = self.query(AllocationPanel)
+        return printable("; ".join(panels.first().invalid.values())) if panels else ""
+
     def on_allocation_panel_draft_changed(self, event: AllocationPanel.DraftChanged) -> None:
+        self.show_header()
         self.panes.update_preview(event.decision)
 
     def on_allocation_panel_draft_invalid(self, event: AllocationPanel.DraftInvalid) -> None:
+        self.show_header()
         self.panes.update_preview(None)
 
     def on_allocation_panel_apply(self, event: AllocationPanel.Apply) -> None:
