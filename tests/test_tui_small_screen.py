@@ -125,3 +125,27 @@ async def test_why_a_typed_value_is_refused_is_readable_then_gone_after_esc(make
         await until(pilot, lambda: "1e39" not in screen_text(app), "the draft discarded")
         assert "out of range" not in screen_text(app)
         assert "satisfaction=" in screen_text(app).splitlines()[2]
+
+
+async def test_every_dialog_fits_60x20(make_app, tmp_path):
+    from stratsim.tui.screens.dialogs import BranchDialog, ChoiceDialog, FileDialog, MessageDialog
+    from stratsim.tui.screens.train_dialog import TrainDialog
+
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(app, pilot)
+        question = "An autosave newer than its session was found: " + "x" * 120
+        dialogs = [
+            ChoiceDialog(question, [("1", "1 Recover"), ("n", "n New"), ("c", "esc Cancel")]),
+            FileDialog("Save session as", str(tmp_path / "s.toml")),
+            MessageDialog("Not saved", "why " * 60),
+            BranchDialog(["main", "other"], "b1"),
+            TrainDialog(epochs=5, seed=0, device="cpu"),
+        ]
+        for dialog in dialogs:
+            app.push_screen(dialog)
+            await pilot.pause()
+            box = dialog.children[0].region
+            assert box.x >= 0 and box.right <= 60 and box.bottom <= 20, (type(dialog).__name__, box)
+            dialog.dismiss(None)
+            await pilot.pause()
