@@ -136,7 +136,10 @@ async def test_every_dialog_fits_60x20(make_app, tmp_path):
         await ready(app, pilot)
         question = "An autosave newer than its session was found: " + "x" * 120
         dialogs = [
-            ChoiceDialog(question, [("1", "1 Recover"), ("n", "n New"), ("c", "esc Cancel")]),
+            ChoiceDialog(
+                question,
+                [("1", "1 Recover"), ("2", "2 Recover"), ("n", "n New session"), ("c", "esc Cancel")],
+            ),
             FileDialog("Save session as", str(tmp_path / "s.toml")),
             MessageDialog("Not saved", "why " * 60),
             BranchDialog(["main", "other"], "b1"),
@@ -147,5 +150,9 @@ async def test_every_dialog_fits_60x20(make_app, tmp_path):
             await pilot.pause()
             box = dialog.children[0].region
             assert box.x >= 0 and box.right <= 60 and box.bottom <= 20, (type(dialog).__name__, box)
+            text = screen_text(app)
+            buttons = [] if isinstance(dialog, TrainDialog) else dialog.query("Button")  # (scrolls)
+            for button in buttons:  # every choice visible, none clipped
+                assert str(button.label) in text, (type(dialog).__name__, button.label)
             dialog.dismiss(None)
             await pilot.pause()

@@ -113,7 +113,7 @@ class ChoiceDialog(ModalScreen[str]):
     ChoiceDialog { align: center middle; }
     ChoiceDialog > Vertical { width: 64; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
     ChoiceDialog Horizontal { height: auto; margin-top: 1; }
-    ChoiceDialog Button { margin-right: 1; }
+    ChoiceDialog Button { margin-right: 1; min-width: 0; }
     """
 
     def __init__(self, question: str, choices: list[tuple[str, str]], live: Callable[[], str] | None = None) -> None:
