@@ -156,3 +156,25 @@ async def test_every_dialog_fits_60x20(make_app, tmp_path):
                 assert str(button.label) in text, (type(dialog).__name__, button.label)
             dialog.dismiss(None)
             await pilot.pause()
+
+
+ODD_NAME = "my plan; $(touch x) é"
+
+
+async def test_save_as_keeps_every_typed_character_of_an_odd_name_even_after_tab(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: type(app.screen).__name__ == "FileDialog", "the save-as dialog")
+        inp = app.screen.query_one("#file-path")
+        inp.value = f"{tmp_path}/"
+        inp.cursor_position = len(inp.value)
+        await pilot.press(*ODD_NAME)
+        await pilot.press("tab")  # focus moves to the folder tree mid-name...
+        await pilot.press(*".v2.toml")  # ...and the rest of the name is not lost
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session_path is not None, "saved")
+        assert app.session_path == tmp_path / f"{ODD_NAME}.v2.toml"
+        assert (tmp_path / f"{ODD_NAME}.v2.toml").is_file()
+        assert not (tmp_path / "x").exists()  # the name was never run by a shell
