@@ -178,3 +178,77 @@ async def test_save_as_keeps_every_typed_character_of_an_odd_name_even_after_tab
         assert app.session_path == tmp_path / f"{ODD_NAME}.v2.toml"
         assert (tmp_path / f"{ODD_NAME}.v2.toml").is_file()
         assert not (tmp_path / "x").exists()  # the name was never run by a shell
+
+
+@pytest.mark.slow
+def test_quit_after_a_resize_storm_during_a_run_leaves_the_shell_clean(tmp_path):
+    """tmux at 60x20: a shell runs stratsim; a run at 200k paths, a resize storm with key
+    presses, then quit and discard. The shell's prompt comes back with no TUI line and
+    the terminal in its cooked mode (echo, icanon)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed")
+    env = {**os.environ, "HOME": str(tmp_path), "TMUX_TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    env.pop("TMUX", None)
+    name = f"stratsim-storm-{uuid.uuid4().hex[:8]}"
+
+    def tm(*args: str) -> str:
+        return subprocess.run([tmux, *args], capture_output=True, text=True, env=env).stdout
+
+    def wait(cond, what: str, timeout: float = 60.0) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            text = tm("capture-pane", "-p", "-t", name)
+            if cond(text):
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{what} not on screen:\n{tm('capture-pane', '-p', '-t', name)}")
+
+    shell = "sh -c 'PS1=\"READY> \" exec sh'"
+    tm("-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "60", "-y", "20", "-c", str(tmp_path), shell)
+    try:
+        wait(lambda t: "READY>" in t, "the prompt")
+        cmd = f"{sys.executable} -m stratsim tui --paths 200000 --device cpu --no-autosave"
+        tm("send-keys", "-t", name, cmd, "Enter")
+        wait(lambda t: "Period 0/36" in t, "the main screen")
+        tm("send-keys", "-t", name, "r")
+        for i in range(12):
+            tm("resize-window", "-t", name, "-x", str(60 + (i % 3) * 10), "-y", str(20 + (i % 2) * 4))
+            tm("send-keys", "-t", name, "n")
+        tm("resize-window", "-t", name, "-x", "60", "-y", "20")
+        tm("send-keys", "-t", name, "q")
+        wait(lambda t: "Discard" in t, "the quit question")
+        tm("send-keys", "-t", name, "d")
+        text = wait(lambda t: t.rstrip().endswith("READY>"), "the prompt after quitting")
+        assert not any(w in text for w in ("Period", "policy", "Help", "━", "█")), text
+        tm("send-keys", "-t", name, "clear; stty -a | tr ' ' '\\n' | grep -x -e -echo -e -icanon", "Enter")
+        text = wait(lambda t: t.count("READY>") >= 1 and "stty" not in t, "stty's answer", 10)
+        assert "-echo" not in text and "-icanon" not in text, text
+    finally:
+        tm("kill-server")
+
+
+def test_a_quits_bounded_exit_waits_until_the_terminal_is_given_back():
+    """The grace of a quit counts from the terminal's restore: a shutdown slower than the
+    grace is not cut before Textual left the alternate screen (the old bound was cut)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from stratsim.tui import terminal\n"
+        "terminal.exit_after_restore(3, 0.1, backstop=30)\n"
+        "time.sleep(0.6)\n"  # a slow shutdown: longer than the grace
+        "print('restoring', flush=True)\n"
+        "terminal.terminal_restored()\n"
+        "time.sleep(30)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25)
+    assert done.stdout.strip() == "restoring" and done.returncode == 3, (done.stdout, done.stderr)

@@ -360,8 +360,9 @@ class StratsimApp(App):
         if any(w.is_running for w in self.workers) and not self.is_headless:
             # a worker thread (an optimization's last evaluation, a replay at 1M paths)
             # can run for many seconds after it is told to stop, and Python waits for it
-            # before the process ends: bound the exit like the signal path does
-            terminal.exit_within(0, EXIT_GRACE_S)
+            # before the process ends: bound the exit like the signal path does, once
+            # Textual has given the terminal back (a clean shell after a slow shutdown)
+            terminal.exit_after_restore(0, EXIT_GRACE_S)
         self.exit()
 
     def get_system_commands(self, screen):
