@@ -252,3 +252,26 @@ def test_a_quits_bounded_exit_waits_until_the_terminal_is_given_back():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25)
     assert done.stdout.strip() == "restoring" and done.returncode == 3, (done.stdout, done.stderr)
+
+
+async def test_tab_keys_act_from_the_focused_advise_pane_and_help_lists_every_policy(make_app):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(app, pilot)
+        tabs = app.main.tabs
+        for i, (tab, _title) in enumerate(TABS, start=1):
+            await pilot.press("5")  # Advise: its pane takes the focus (←/→ scroll its table)
+            await until(pilot, lambda: tabs.active == "tab-advise", "Advise")
+            await pilot.press("left", str(i))
+            await until(pilot, lambda tab=tab: tabs.active == tab, f"{tab} from Advise")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: "Tabs: 1 Run" in screen_text(app), "the help")
+        seen = screen_text(app)
+        for _ in range(12):
+            app.screen.query_one("VerticalScroll").scroll_page_down(animate=False)
+            await pilot.pause()
+            seen += screen_text(app)
+        flat = " ".join(seen.split())
+        for policy in ("manual,", "fixed,", "feedback,", "optimize"):
+            assert policy in flat
+        assert "…" not in seen
