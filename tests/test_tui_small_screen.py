@@ -92,9 +92,13 @@ async def test_steps_queued_while_busy_stop_at_the_horizon(make_app):
 
 
 async def test_at_60x20_every_tab_is_on_the_bar_and_the_footer_keeps_help_and_quit(make_app):
+    from pathlib import Path
+
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
         await ready(app, pilot)
+        app.session_name = "quarterly plan for the enterprise market"
+        app.session_path = Path("/home/someone/projects/strategy/2026/plan-enterprise.toml")
         for i, (tab, _title) in enumerate(TABS, start=1):
             await pilot.press(str(i))
             await until(pilot, lambda tab=tab: app.main.tabs.active == tab, tab)
@@ -104,7 +108,7 @@ async def test_at_60x20_every_tab_is_on_the_bar_and_the_footer_keeps_help_and_qu
             for word in ("Run", "KPIs", "Charts", "Train", "Advise", "Compare", "Sensit", "Log"):
                 assert word in bar, (tab, bar)
             assert "? Help" in lines[-1] and "q Quit" in lines[-1], lines[-1]
-            assert "file:" in lines[0] or "untitled" in lines[0]
+            assert "quarterly" in lines[0] and "plan-enterprise.toml" in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)])

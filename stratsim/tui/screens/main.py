@@ -53,13 +53,13 @@ QUEUEABLE = ("step", "run_horizon", "undo", "cycle_policy")
 MAX_QUEUED = 100
 #: Actions that need the simulation (dimmed until the engine is ready).
 SIM_ACTIONS = ("step", "run_horizon", "undo", "cycle_policy", "branch", "train")
-#: The clock of Textual's event timestamps (``Message.time``): monotonic, or
-#: perf_counter on Windows (textual._time).
 #: Left out of the footer after :data:`FOOTER_OPTIONAL` when it still does not fit.
 FOOTER_LAST_RESORT = ("app.save_as", "app.save")
 #: Shorter tab titles below :data:`NARROW` columns, so all eight tabs stay on the bar.
 SHORT_TITLES = {"tab-training": "Train", "tab-sensitivity": "Sensit."}
 NARROW = 70
+#: The clock of Textual's event timestamps (``Message.time``): monotonic, or
+#: perf_counter on Windows (textual._time).
 _clock = time.perf_counter if sys.platform == "win32" else time.monotonic
 
 
@@ -278,9 +278,8 @@ class MainScreen(Screen):
             return
         while self.queued and not app.busy and app.screen is self:
             action = self.queued.pop(0)
-            if action == "step" and app.sim.period >= app.sim.horizon:
-                self.drop_step()  # pressed while busy, before the horizon was shown
-                continue
+            if action == "step" and self.stop_at_horizon():
+                continue  # pressed while busy, before the run reached the horizon
             getattr(self, f"action_{action}")()
         if not self.queued:
             self.ignored_keys = 0
