@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
@@ -143,6 +144,9 @@ class StratsimApp(App):
         self._main: MainScreen | None = None
         self._pending_notes: list[tuple[str, str]] = []
         self._when_idle: list[Callable[[], object]] = []
+        #: When the latest key or click arrived (``Message.time``): keys pressed before
+        #: the run reached its horizon stop there (:meth:`MainScreen.stop_at_horizon`).
+        self.last_input_at = 0.0
         self.loader = EngineLoader(self)
         if self.options.theme:
             self.theme = self.options.theme
@@ -153,6 +157,11 @@ class StratsimApp(App):
         StratsimDriver (a vanished terminal is a SIGHUP). A driver named in
         ``TEXTUAL_DRIVER`` (``textual serve``, ``textual run --dev``) is kept."""
         return terminal.driver_class() or super().get_driver_class()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.last_input_at = max(self.last_input_at, event.time)
+        await super().on_event(event)
 
     def get_default_screen(self) -> SplashScreen:
         return SplashScreen()
@@ -272,6 +281,7 @@ class StratsimApp(App):
             autosave_error=self.autosave_error,
             queued=queued,
             ignored=main.ignored_keys if main is not None else 0,
+            invalid=main.invalid_reason() if main is not None else "",
         )
 
     @staticmethod
@@ -350,8 +360,9 @@ class StratsimApp(App):
         if any(w.is_running for w in self.workers) and not self.is_headless:
             # a worker thread (an optimization's last evaluation, a replay at 1M paths)
             # can run for many seconds after it is told to stop, and Python waits for it
-            # before the process ends: bound the exit like the signal path does
-            terminal.exit_within(0, EXIT_GRACE_S)
+            # before the process ends: bound the exit like the signal path does, once
+            # Textual has given the terminal back (a clean shell after a slow shutdown)
+            terminal.exit_after_restore(0, EXIT_GRACE_S)
         self.exit()
 
     def get_system_commands(self, screen):

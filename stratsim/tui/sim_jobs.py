@@ -53,6 +53,7 @@ class SimJobs:
         app.dirty = True
         app.note(self.step_line(summary))
         app.autosaver.save()
+        self.screen.reached()
         self.screen.refresh_all()
 
     def step_line(self, summary: dict) -> str:
@@ -125,6 +126,7 @@ class SimJobs:
             if app.sim.history:
                 app.note(self.step_line(app.sim.history[-1]))
         app.autosaver.save()
+        self.screen.reached()
         self.screen.refresh_all()
         self.screen.drain_queue()
 

@@ -15,7 +15,9 @@ Over SSH or tmux the terminal can disappear at any moment. Three cases, all hand
   forever in ``queue.put``), and running thread workers (a replay at a million paths,
   training) keep the interpreter alive. :func:`exit_within` bounds that: the process
   ends ``grace`` seconds later whatever is still running (``os._exit`` after trying to
-  reset the terminal's modes).
+  reset the terminal's modes). A quit with a worker still running
+  (:func:`exit_after_restore`) counts that time from when Textual gave the terminal
+  back, so the shell is left clean.
 
 Measured on a 2-core machine (``tests/test_terminal_loss.py``): with the terminal closed
 mid-run or mid-training, the process was gone within 5 s in every trial, and the autosave
@@ -44,8 +46,16 @@ RESET_SEQUENCE = (
     b"\x1b[<u\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l"
     b"\x1b[?2004l\x1b[?1004l\x1b[?7h"
 )
+#: A quit's bound on the exit (:func:`exit_after_restore`) when the terminal is never
+#: given back (the UI thread hangs in Textual's shutdown): seconds from the quit.
+RESTORE_BACKSTOP_S = 10.0
 _HUP = getattr(signal, "SIGHUP", None)
 _lost_once = threading.Event()
+#: Set once the driver gave the terminal back (left application mode): a forced exit
+#: then writes nothing more to it.
+_restored = threading.Event()
+#: (code, grace) of the bounded exits that wait for the terminal to be given back.
+_after_restore: list[tuple[int, float]] = []
 
 
 def terminal_alive(fd: int) -> bool:
@@ -81,7 +91,11 @@ def terminal_lost() -> None:
 
 
 def _reset_and_exit(code: int) -> None:
-    """Try to reset the terminal's modes without blocking, then end the process now."""
+    """Try to reset the terminal's modes without blocking (unless the driver already gave
+    the terminal back: a second "leave the alternate screen" would move the shell's
+    cursor), then end the process now."""
+    if _restored.is_set():
+        os._exit(code)
     for stream in (sys.__stderr__, sys.__stdout__):
         with contextlib.suppress(Exception):
             fd = stream.fileno()
@@ -117,6 +131,26 @@ def exit_within(code: int, grace: float = 1.5) -> threading.Thread:
     t = threading.Thread(target=later, name="stratsim-exit-within", daemon=True)
     t.start()
     return t
+
+
+def exit_after_restore(code: int, grace: float, backstop: float = RESTORE_BACKSTOP_S) -> threading.Thread:
+    """The bounded exit of a quit: like :func:`exit_within`, but the ``grace`` seconds
+    count from when the driver gave the terminal back (:func:`terminal_restored`), so a
+    slow shutdown (a busy machine after a resize storm) is never cut before Textual has
+    left the alternate screen and restored the terminal's modes; ``backstop`` seconds
+    from now bound it if that never happens. Returns the backstop's timer thread."""
+    if _restored.is_set():
+        return exit_within(code, grace)
+    _after_restore.append((code, grace))
+    return exit_within(code, backstop)
+
+
+def terminal_restored() -> None:
+    """Called by the driver once it left application mode: start the waiting exits."""
+    _restored.set()
+    while _after_restore:
+        code, grace = _after_restore.pop(0)
+        exit_within(code, grace)
 
 
 class TerminalWatch(threading.Thread):
@@ -164,6 +198,7 @@ def _make_driver() -> type:
             super().write(data)
 
         def start_application_mode(self) -> None:
+            _restored.clear()  # (again after a suspend)
             super().start_application_mode()
             if os.isatty(self.fileno):
                 self._watch = TerminalWatch(self.fileno)
@@ -173,6 +208,7 @@ def _make_driver() -> type:
             if self._watch is not None:
                 self._watch.stop()
             super().stop_application_mode()
+            terminal_restored()
 
         def _run_input_thread(self) -> None:
             try:

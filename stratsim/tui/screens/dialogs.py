@@ -53,7 +53,8 @@ class TomlTree(DirectoryTree):
 
 
 class FileDialog(ModalScreen[Path | None]):
-    """Ask for a session file path; returns the path (not checked) or None."""
+    """Ask for a session file path; returns the path (not checked) or None. Any name
+    the filesystem takes is kept as typed (spaces, ``;``, ``$()``, non-ASCII)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -81,6 +82,18 @@ class FileDialog(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def on_key(self, event) -> None:
+        """A character typed while the folder tree has the focus (after ``tab``, or keys
+        of a burst that arrived while ``tab`` moved the focus) goes into the path, so
+        no typed character is lost; the tree keeps its arrows and enter."""
+        inp = self.query_one(Input)
+        if self.focused is not inp and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            inp.select_on_focus = False  # (selecting all would let the next key replace it)
+            inp.focus()
+            inp.insert_text_at_cursor(event.character)
 
     @on(Input.Submitted, "#file-path")
     def _submit(self, event: Input.Submitted) -> None:
@@ -113,7 +126,7 @@ class ChoiceDialog(ModalScreen[str]):
     ChoiceDialog { align: center middle; }
     ChoiceDialog > Vertical { width: 64; height: auto; border: thick $accent; background: $surface; padding: 1 2; }
     ChoiceDialog Horizontal { height: auto; margin-top: 1; }
-    ChoiceDialog Button { margin-right: 1; }
+    ChoiceDialog Button { margin-right: 1; min-width: 0; }
     """
 
     def __init__(self, question: str, choices: list[tuple[str, str]], live: Callable[[], str] | None = None) -> None:

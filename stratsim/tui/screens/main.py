@@ -11,6 +11,8 @@ Long jobs run in thread workers on the App (:mod:`stratsim.tui.sim_jobs`).
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -27,6 +29,7 @@ from ..draft import DraftActions
 from ..messages import RunProgress, SimJobDone, TrainFinished, TrainUpdate
 from ..panes import PREVIEW_LOADING, Panes
 from ..sim_jobs import SimJobs
+from ..text import printable
 from ..widgets.allocation import AllocationPanel
 from ..widgets.charts import HistoryCharts
 from ..widgets.compare import ComparePane
@@ -50,6 +53,14 @@ QUEUEABLE = ("step", "run_horizon", "undo", "cycle_policy")
 MAX_QUEUED = 100
 #: Actions that need the simulation (dimmed until the engine is ready).
 SIM_ACTIONS = ("step", "run_horizon", "undo", "cycle_policy", "branch", "train")
+#: Left out of the footer after :data:`FOOTER_OPTIONAL` when it still does not fit.
+FOOTER_LAST_RESORT = ("app.save_as", "app.save")
+#: Shorter tab titles below :data:`NARROW` columns, so all eight tabs stay on the bar.
+SHORT_TITLES = {"tab-training": "Train", "tab-sensitivity": "Sensit."}
+NARROW = 70
+#: The clock of Textual's event timestamps (``Message.time``): monotonic, or
+#: perf_counter on Windows (textual._time).
+_clock = time.perf_counter if sys.platform == "win32" else time.monotonic
 
 
 class MainScreen(Screen):
@@ -62,6 +73,10 @@ class MainScreen(Screen):
         super().__init__()
         self.queued: list[str] = []  # simulation actions pressed while busy, in order
         self.ignored_keys = 0
+        # The horizon stops a key flood: ``n`` pressed before the run reached the
+        # horizon (queued while busy, or still in the input buffer) is dropped there.
+        self.horizon_reached_at = 0.0  # _clock() when a step or run reached the horizon
+        self.dropped_steps = 0  # dropped at the horizon, reported once per flood
         self.panes = Panes(self)
         self.draft = DraftActions(self)
         self.jobs = SimJobs(self)
@@ -125,7 +140,8 @@ class MainScreen(Screen):
         """The bindings the footer shows (key dispatch does not use this): the keys of
         :data:`~stratsim.tui.bindings.FOOTER_OPTIONAL` are left out, in that order, until
         the footer fits the screen's width, so Save, Save as, Help and Quit stay visible
-        when a focused pane (Advise, Sensitivity) adds its own keys."""
+        when a focused pane (Advise, Sensitivity) adds its own keys; on a narrower screen
+        (60 columns) Save as, Save, then the pane's last keys go, and Help and Quit stay."""
         bindings = super().active_bindings
         app = self.app
 
@@ -136,12 +152,17 @@ class MainScreen(Screen):
                 if ab.binding.show
             )
 
-        for action in FOOTER_OPTIONAL:
+        for action in (*FOOTER_OPTIONAL, *FOOTER_LAST_RESORT):
             if width(bindings) <= self.size.width:
                 break
             bindings = {
                 k: ab for k, ab in bindings.items() if not (ab.node is self and ab.binding.action == action)
             }
+        # still too wide (a pane's own keys at 60 columns): its last keys go; Help stays
+        for key in reversed([k for k, ab in bindings.items() if ab.node is not self]):
+            if width(bindings) <= self.size.width:
+                break
+            bindings = {k: ab for k, ab in bindings.items() if k != key}
         return bindings
 
     # ------------------------------------------------------------ lifecycle
@@ -151,6 +172,16 @@ class MainScreen(Screen):
         if event.key.startswith("alt+") and len(event.key) == 5:
             event.stop()
             self.app.simulate_key(event.key[4:])
+
+    def on_resize(self) -> None:
+        """Below :data:`NARROW` columns the long tab titles get shorter (every tab stays
+        visible on the tab bar)."""
+        narrow = self.size.width < NARROW
+        for tab, title in TABS:
+            label = SHORT_TITLES.get(tab, title) if narrow else title
+            tab_widget = self.tabs.get_tab(tab)
+            if str(tab_widget.label) != label:
+                tab_widget.label = label
 
     def on_mount(self) -> None:
         self.show_header()
@@ -185,10 +216,17 @@ class MainScreen(Screen):
         self.set_focus(None)
 
     # ------------------------------------------------------------ the draft
+    def invalid_reason(self) -> str:
+        """Why the typed allocation values are refused ("" when none is), for the header."""
+        panels = self.query(AllocationPanel)
+        return printable("; ".join(panels.first().invalid.values())) if panels else ""
+
     def on_allocation_panel_draft_changed(self, event: AllocationPanel.DraftChanged) -> None:
+        self.show_header()
         self.panes.update_preview(event.decision)
 
     def on_allocation_panel_draft_invalid(self, event: AllocationPanel.DraftInvalid) -> None:
+        self.show_header()
         self.panes.update_preview(None)
 
     def on_allocation_panel_apply(self, event: AllocationPanel.Apply) -> None:
@@ -239,7 +277,10 @@ class MainScreen(Screen):
                 self.set_timer(0.2, self.drain_queue)
             return
         while self.queued and not app.busy and app.screen is self:
-            getattr(self, f"action_{self.queued.pop(0)}")()
+            action = self.queued.pop(0)
+            if action == "step" and self.stop_at_horizon():
+                continue  # pressed while busy, before the run reached the horizon
+            getattr(self, f"action_{action}")()
         if not self.queued:
             self.ignored_keys = 0
         self.show_header()
@@ -253,11 +294,47 @@ class MainScreen(Screen):
         self.app.notify(f"{keys} pressed while busy ignored: {why}", severity="warning")
         self.app.note(f"{n} queued key(s) ignored: {why}", "warning")
 
+    # ------------------------------------------------------------ the horizon
+    def reached(self) -> None:
+        """Call after a step or run: at the horizon, ``n`` keys pressed before now stop."""
+        sim = self.app.sim
+        if sim is not None and sim.period == sim.horizon:
+            self.horizon_reached_at = _clock()
+
+    def stop_at_horizon(self) -> bool:
+        """True (and the step is dropped) when no key or click arrived since the run
+        reached its horizon: the rest of a flood of ``n`` stops there; a later ``n``
+        steps beyond it (the header then marks "beyond the horizon")."""
+        sim = self.app.sim
+        if sim is None or sim.period < sim.horizon or self.app.last_input_at > self.horizon_reached_at:
+            return False
+        self.drop_step()
+        return True
+
+    def drop_step(self) -> None:
+        """Count a step key dropped at the horizon; one notification per flood (after
+        the keys already waiting are handled)."""
+        self.dropped_steps += 1
+        if self.dropped_steps == 1:
+            self.call_after_refresh(self._report_dropped)
+
+    def _report_dropped(self) -> None:
+        n, self.dropped_steps = self.dropped_steps, 0
+        period = self.app.sim.period
+        what = f"{n} step key{'s' if n != 1 else ''} pressed before the horizon dropped"
+        self.app.notify(
+            f"Stopped at the horizon (Period {period}): {what}; press n to step beyond it",
+            severity="warning",
+        )
+        self.app.note(f"stopped at the horizon (Period {period}): {what}", "warning")
+
     # ------------------------------------------------------------ simulation actions
     def action_step(self) -> None:
         """Simulate one period with the policy's decision (asks first about an
-        unapplied draft allocation)."""
-        if self.can("step", "step") and not self.draft.ask_first("step", self.jobs.step_now):
+        unapplied draft allocation). Keys pressed before the horizon stop there."""
+        if not self.can("step", "step") or self.stop_at_horizon():
+            return
+        if not self.draft.ask_first("step", self.jobs.step_now):
             self.jobs.step_now()
 
     def action_run_horizon(self) -> None:

@@ -19,6 +19,8 @@ from ..text import shorten_path
 
 #: Shown in place of the file before the first save.
 NO_FILE = "file: none yet (s asks for a name)"
+#: At most this many lines for the reason a typed value is refused (the header grows).
+MAX_INVALID_LINES = 3
 #: The mark after ``Period N/H`` once the run went past its horizon.
 BEYOND = "beyond the horizon"
 
@@ -32,7 +34,9 @@ class StatusInfo:
     ``s`` writes ("" before the first save; shortened here to the room left);
     ``autosave_error`` the last autosave failure ("" once one succeeds);
     ``queued``/``ignored`` the simulation keys pressed while busy that wait to run / that
-    were dropped. Text here is plain (not markup) and already printable.
+    were dropped; ``invalid`` why a typed allocation value is refused ("" when none is:
+    shown in place of the models, wrapped, so it is readable at 60 columns). Text here
+    is plain (not markup) and already printable.
     """
 
     session: str
@@ -49,6 +53,7 @@ class StatusInfo:
     autosave_error: str = ""
     queued: int = 0
     ignored: int = 0
+    invalid: str = ""
 
     @property
     def beyond(self) -> bool:
@@ -142,6 +147,11 @@ class StatusHeader(Static):
         else:
             line3 = Text("  ".join(f"{role}={short_label(label)}" for role, label in info.models))
         lines = [line1, fit(progress_line(info), width), fit(line3, width)]
+        if info.invalid:  # the reason wraps (the header grows) instead of being cut
+            why = Text(f"Invalid, not applied: {info.invalid}", style="bold reverse red")
+            wrapped = list(why.wrap(self.app.console, width))[:MAX_INVALID_LINES]
+            lines[2:] = [fit(line, width) for line in wrapped]
+        self.styles.height = len(lines)
         self.update(Text("\n").join(lines))
 
     def on_resize(self) -> None:
