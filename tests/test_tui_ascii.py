@@ -50,7 +50,7 @@ def test_glyphs_follow_the_mode():
     glyphs.set_ascii(False)
     assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("Δ", "braille", "█")
     glyphs.set_ascii(True)
-    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("d", "*", "#")
+    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("chg", "*", "#")
     assert all(glyphs.glyph(name).isascii() for name in glyphs.GLYPHS)
     assert glyphs.shades().isascii() and len(glyphs.shades()) == len(glyphs.SHADES[0])
 
