@@ -171,7 +171,7 @@ class SensitivityPane(Vertical):
         yield ProgressBar(id="sens-progress", show_eta=False)
         yield PlotextPlot(id="sens-chart")
         with VerticalScroll(id="sens-tornado-box"):
-            yield Static("", id="sens-tornado")
+            yield Static("", id="sens-tornado-text")
         yield Static("", id="sens-heat")
 
     def on_unmount(self) -> None:
@@ -291,7 +291,7 @@ class SensitivityPane(Vertical):
             f"{len(t.rows)} assumptions, largest first; top: {t.rows[0].key}. Best c_share at base "
             f"{t.best_share_base:.1f}; " + (f"changes with {', '.join(moved[:3])}" if moved else "holds across every range")
         )
-        self.query_one("#sens-tornado", Static).update(tornado_text(list(t.rows), t.base_kpi, self.size.width or 80))
+        self.query_one("#sens-tornado-text", Static).update(tornado_text(list(t.rows), t.base_kpi, self.size.width or 80))
 
     def _show_line(self, res: Any, extra: dict) -> None:
         from .charts import value_ticks
