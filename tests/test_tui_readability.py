@@ -71,7 +71,9 @@ async def test_chart_legend_is_above_the_plot_and_first_draw_has_the_band():
 
     async with Host().run_test(size=(80, 24)) as pilot:
         widget = pilot.app.query_one(charts.HistoryCharts)
-        widget.show(_history(12), decisions=[])
+        widget.show(_history(1), decisions=[])  # one period: a message, the plot hidden
+        await pilot.pause()
+        widget.show(_history(12), decisions=[])  # the plot shown again: not laid out yet
         await pilot.pause(0.2)
         plot = pilot.app.query_one("#chart-plot")
         first = _region_text(pilot.app, plot)
