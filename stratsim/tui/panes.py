@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .screens.main import MainScreen
 
 #: The preview's title; with an invalid value, ``invalid draft, not previewed``.
-PREVIEW_TITLE = "Next period preview (Δ: draft minus policy)"
+PREVIEW_TITLE = "Next period preview (Δ = draft - policy)"
 #: The preview's title while a value holds invalid text.
 PREVIEW_INVALID = "Next period preview: [b]invalid draft[/b], not previewed"
 #: The preview's title until the engine is loaded (keys pressed meanwhile are queued).
