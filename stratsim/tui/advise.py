@@ -237,7 +237,7 @@ class AdvisePane(Vertical, can_focus=True):
         obj = rec.stat("objective")
         self.query_one("#advise-stats", Static).update(
             f"{state}: {glyph('delta')} objective {_fmt(obj.diff)} ({_fmt(obj.ci_low)}..{_fmt(obj.ci_high)}) on fresh paths  "
-            f"{s.evals} evals {s.wall_s:.0f}s{feas}  [b]c[/b] copies"
+            f"{s.evals} evaluations {s.wall_s:.0f}s{feas}  [b]c[/b] copies"
         )
         t = self.query_one(DataTable)
         t.clear()
