@@ -52,6 +52,7 @@ def test_tiny_changes_are_zero_never_an_exponent():
     assert [signed(x) for x in (7.1e-05, 2.3e-07, -4e-08)] == ["0", "0", "0"]
     assert signed(-4e-10, 3, "incident_prob") == "0" and signed(-0.00015, 2, "incident_prob") == "-0.015pp"
     assert fmt(7.1e-05) == "0" and pct(1e-9) == "0%" and signed(1234.0) == "+1234"
+    assert signed(float("nan"), 3, "incident_prob") == "n/a"
     for x in (1e-5, -3e-7, 5e-12):
         assert "e" not in fmt(x) and "e" not in pct(x) and "e" not in signed(x, 3, "p_cash_negative")
 

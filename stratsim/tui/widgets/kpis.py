@@ -46,6 +46,8 @@ def signed(x: float, digits: int = 3, kpi: str = "") -> str:
     """``+1.2k`` / ``-3`` / ``0``: a change, with its sign (percentage points ``pp`` for a
     KPI of :data:`PERCENT`); a change too small to show in ``digits`` (a rounding residue
     such as ``7.1e-05``) is ``0``."""
+    if x != x:
+        return "n/a"
     text = pct(x, digits)[:-1] if kpi in PERCENT else fmt(x, digits)
     if x == 0 or text.lstrip("-") == "0":
         return "0"
