@@ -270,6 +270,7 @@ class HistoryCharts(Vertical):
         self.page = 0
         self._history: list[dict] = []
         self._decisions: list = []
+        self._deferred = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-hint")
@@ -342,9 +343,13 @@ class HistoryCharts(Vertical):
         if not (widget.size.width and widget.size.height):
             # Just shown: the plot has no size yet, and the band's fill is computed for
             # the plot's cells; draw once the layout gave it one (the first draw then
-            # equals every redraw).
-            self.call_after_refresh(self._draw)
+            # equals every redraw). Once: a hidden pane keeps no size, and its resize
+            # when shown redraws it.
+            if not self._deferred:
+                self._deferred = True
+                self.call_after_refresh(self._draw)
             return
+        self._deferred = False
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
