@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import math
 
+#: The unit words of money. A scenario has no currency field (its amounts are in whatever
+#: currency its parameters were written in), so money is named by what it is, never by a
+#: placeholder such as ``cur``: the TUI's chart titles, units and input errors use these.
+MONEY = "money"
+PER_MONTH = "per month"
+
 
 def fmt(value: float, digits: int = 3) -> str:
     """Compact number for tables and status lines: 1.23G, 1.23M, 45.6k, 123, 0.123 (three
@@ -32,17 +38,20 @@ def fmt(value: float, digits: int = 3) -> str:
 
 def _digits(x: float, digits: int) -> str:
     """``x`` to ``digits`` significant digits, never in exponent notation (99.94 -> 99.9
-    or 100, not 1e+02)."""
+    or 100, not 1e+02; a magnitude below 1e-4, such as a rounding residue 7.1e-05, is 0)."""
     text = f"{x:.{digits}g}"
-    return f"{x:.0f}" if "e" in text and abs(x) >= 1 else text
+    if "e" not in text:
+        return text
+    return f"{x:.0f}" if abs(x) >= 1 else "0"
 
 
 def pct(value: float, digits: int = 3) -> str:
     """A fraction as a percentage with ``digits`` significant digits at most (``0.013`` ->
-    ``1.3%``, ``0.00015`` -> ``0.015%``, ``0`` -> ``0%``); ``n/a`` for NaN."""
+    ``1.3%``, ``0.00015`` -> ``0.015%``, ``0`` -> ``0%``, below 1e-6 ``0%``, never an
+    exponent); ``n/a`` for NaN."""
     if value != value:
         return "n/a"
-    return f"{value * 100:.{digits}g}%"
+    return _digits(value * 100, digits) + "%"
 
 
 def duration(seconds: float) -> str:

@@ -43,7 +43,7 @@ async def test_advise_runs_shows_progress_and_copy_changes_draft_and_preview(mak
         await pilot.press("g")
         await _until(pilot, lambda: pane.recommendation is not None, "the recommendation")
         assert any(not m.done for m in seen), "no live progress was posted"
-        assert pane.trace and "evals" in screen_text(app)
+        assert pane.trace and "evaluations" in screen_text(app)
         text = screen_text(app)
         assert "recommended" in text and "sig" in text
         rec = pane.recommendation

@@ -50,7 +50,7 @@ def test_glyphs_follow_the_mode():
     glyphs.set_ascii(False)
     assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("Δ", "braille", "█")
     glyphs.set_ascii(True)
-    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("d", "*", "#")
+    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("chg", "*", "#")
     assert all(glyphs.glyph(name).isascii() for name in glyphs.GLYPHS)
     assert glyphs.shades().isascii() and len(glyphs.shades()) == len(glyphs.SHADES[0])
 
@@ -98,10 +98,11 @@ def test_tmux_lang_c_draws_ascii(tmp_path):
         pane.wait_for("Period 0/36", timeout=60)
         pane.keys("n", "n")
         screen = pane.wait_for("Period 2/36")
-        screen = pane.wait_for("d draft")  # the preview's "Δ draft" column, in ASCII
+        screen = pane.wait_for("chg draft")  # the preview's "Δ draft" column, in ASCII
         assert screen.isascii(), [c for c in screen if not c.isascii()]
         assert "_" not in screen, screen
         assert "-" * 20 in screen  # the tab underline, drawn in ASCII
+        assert "===" in screen  # the active tab's part of the underline differs from the rest
         # the Charts tab: focus the tab bar (tab into the panel, shift+tab back) and go right
         pane.keys("Tab", "BTab", "Right", "Right")
         if "Chart 1/8" not in pane.text():

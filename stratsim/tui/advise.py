@@ -3,7 +3,8 @@
 Keys while the pane has focus (``v`` opens the tab and focuses its table; arrows scroll it):
 
 * ``g``: optimize the levers of the current draft (or the policy's next decision) from the
-  simulation's current state over the months left to the horizon (12 when at or past it):
+  simulation's current state over the months left to the horizon (refused, with a
+  message, at or past the horizon: there is no month left to optimize):
   gradient ascent through the relaxed simulation, the draft as the starting point, on up to
   :data:`ADVISE_PATHS` of the run's paths, :data:`ADVISE_BUDGET` evaluations; then both are
   re-simulated exactly on fresh shocks and compared KPI by KPI (P10..P90 bands, Δ with a
@@ -35,7 +36,9 @@ from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from ..format import fmt  # the number format the KPI tables use
+from ..format import MONEY, fmt  # the number format the KPI tables use
+from . import glyphs
+from .glyphs import glyph
 
 if TYPE_CHECKING:
     from ..engine.analysis.optimize import Progress
@@ -109,7 +112,7 @@ class AdvisePane(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label in ("KPI", "draft", "recommended", "Δ", "sig", "95% CI of Δ", "draft P10..P90", "rec. P10..P90"):
+        for label in ("KPI", "draft", "recommended", glyph("delta"), "sig", f"95% CI of {glyph('delta')}", "draft P10..P90", "rec. P10..P90"):
             t.add_column(label, key=label)
 
     # ----------------------------------------------------------------- actions
@@ -147,8 +150,14 @@ class AdvisePane(Vertical, can_focus=True):
         from ..engine.analysis import optimize as O
         from ..engine.analysis import recommend as R
 
+        if sim.period >= sim.horizon:
+            self.app.notify(
+                f"Period {sim.period} is at or past the horizon ({sim.horizon}): no month left to optimize",
+                severity="warning",
+            )
+            return
         base = self._base(sim)
-        steps = sim.horizon - sim.period if sim.horizon > sim.period else 12
+        steps = sim.horizon - sim.period
         paths = min(ADVISE_PATHS, sim.n_paths)
         settings = R.OptimizeSettings(paths=paths, seed=sim.seed, budget_evals=ADVISE_BUDGET if kind == "optimize" else ADVISE_BUDGET // 2, eval_seed=sim.seed + 1)
         # Copy the start state here, on the UI thread: the worker never touches the simulation.
@@ -159,7 +168,7 @@ class AdvisePane(Vertical, can_focus=True):
         self.recommendation = None if kind == "optimize" else self.recommendation
         self.query_one("#advise-title", Static).update(
             f"{'Optimizing' if kind == 'optimize' else 'Frontier'} from period {sim.period}: {steps} months, {paths} paths, "
-            f"{settings.budget_evals} evals ([b]x[/b] stops)"
+            f"at most {settings.budget_evals} evaluations ([b]x[/b] stops)"
         )
         self.query_one(ProgressBar).update(total=100, progress=0)
         app = self.app
@@ -212,7 +221,7 @@ class AdvisePane(Vertical, can_focus=True):
             self.query_one(ProgressBar).update(total=p.total, progress=p.iteration)
             label = f"{p.label}: " if p.label else ""
             self.query_one("#advise-stats", Static).update(
-                f"{label}iter {p.iteration}/{p.total}  objective {_fmt(p.objective)}  best {_fmt(p.best)}  {p.evals_per_s:.1f} evals/s"
+                f"{label}step {p.iteration}/{p.total} ({p.evals} evaluations)  objective {_fmt(p.objective)}  best {_fmt(p.best)}  {p.evals_per_s:.1f} eval/s"
             )
             self._plot_trace()
             return
@@ -240,8 +249,8 @@ class AdvisePane(Vertical, can_focus=True):
         feas = "" if rec.feasible else "  CONSTRAINT NOT MET"
         obj = rec.stat("objective")
         self.query_one("#advise-stats", Static).update(
-            f"{state}: Δ objective {_fmt(obj.diff)} ({_fmt(obj.ci_low)}..{_fmt(obj.ci_high)}) on fresh paths  "
-            f"{s.evals} evals {s.wall_s:.0f}s{feas}  [b]c[/b] copies"
+            f"{state}: {glyph('delta')} objective {_fmt(obj.diff)} ({_fmt(obj.ci_low)}..{_fmt(obj.ci_high)}) on fresh paths  "
+            f"{s.evals} evaluations {s.wall_s:.0f}s{feas}  [b]c[/b] copies"
         )
         t = self.query_one(DataTable)
         t.clear()
@@ -262,13 +271,23 @@ class AdvisePane(Vertical, can_focus=True):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("objective by iteration (best so far)")
+        plt.title(f"objective ({MONEY}) by report: cyan this step, orange best so far")
         pts = self.trace[-_MAX_TRACE:]
         if pts:
-            plt.plot([p[0] for p in pts], [p[1] for p in pts], color="cyan", marker="braille", label="objective")
-            best = [(p[0], p[2]) for p in pts if p[2] == p[2] and abs(p[2]) != float("inf")]
-            if best:
-                plt.plot([b[0] for b in best], [b[1] for b in best], color="orange", marker="braille", label="best")
+            from .widgets.charts import finite_points, period_ticks, value_ticks
+
+            xs, ys = finite_points([p[0] for p in pts], [p[1] for p in pts])
+            bx, by = finite_points([p[0] for p in pts], [p[2] for p in pts])
+            if xs:
+                plt.plot(xs, ys, color="cyan", marker=glyphs.marker("mean"))
+            if bx:
+                plt.plot(bx, by, color="orange", marker=glyphs.marker("mean"))
+            values = ys + by
+            if values:
+                ticks, labels = value_ticks(min(values), max(values), MONEY, most=4)
+                plt.yticks(ticks, labels)
+            xt = [t + pts[0][0] - 1 for t in period_ticks(pts[-1][0] - pts[0][0] + 1)]
+            plt.xticks(xt, [str(t) for t in xt])
         widget.refresh()
 
     def _plot_frontier(self, points: list, current: Any) -> None:
@@ -276,11 +295,18 @@ class AdvisePane(Vertical, can_focus=True):
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("frontier: mean NPV vs CVaR10")
-        plt.plot([p.cvar for p in points], [p.mean for p in points], color="cyan", marker="braille", label="frontier")
+        plt.title(f"frontier (cyan): mean NPV vs CVaR10 ({MONEY}); C: the draft")
+        plt.plot([p.cvar for p in points], [p.mean for p in points], color="cyan", marker=glyphs.marker("mean"))
         for i, p in enumerate(points):
             plt.text(str(i + 1), p.cvar, p.mean, color="cyan")
-        plt.scatter([current.cvar], [current.mean], color="orange", marker="C", label="draft")
+        plt.scatter([current.cvar], [current.mean], color="orange", marker="C")
+        from .widgets.charts import value_ticks
+
+        for axis, values in (("y", [p.mean for p in points] + [current.mean]), ("x", [p.cvar for p in points] + [current.cvar])):
+            values = [v for v in values if v == v and abs(v) != float("inf")]
+            if values:
+                ticks, labels = value_ticks(min(values), max(values), MONEY, most=4)
+                (plt.yticks if axis == "y" else plt.xticks)(ticks, labels)
         widget.refresh()
         t = self.query_one(DataTable)
         t.clear()

@@ -24,7 +24,7 @@ class Field:
         label: short label shown in the allocation panel (fits 14 columns).
         step: change per arrow/``+``/``-`` press, in the field's unit.
         minimum, maximum: accepted range (``maximum`` None: unbounded).
-        unit: shown in the help line (``currency/month``, ``fraction``...).
+        unit: shown in the help line (``per month``, ``fraction``...).
     """
 
     key: str
@@ -55,7 +55,7 @@ MAX_PRICE = 1e9
 #: Every editable value, in display order. Steps: 10k per month of budget (3% of the
 #: default 300k), one point (0.01) of a share, 1 currency unit of a price.
 FIELDS: tuple[Field, ...] = (
-    Field("budget", "Budget", 10_000.0, 0.0, MAX_MONEY, "currency/month"),
+    Field("budget", "Budget", 10_000.0, 0.0, MAX_MONEY, "money per month"),
     Field("privacy_share", "Privacy share", 0.01, 0.0, 1.0, "fraction of budget"),
     Field("c_share", "C share", 0.01, 0.0, 1.0, "fraction of the rest to To C"),
     *(
@@ -66,8 +66,8 @@ FIELDS: tuple[Field, ...] = (
         Field(f"b_split.{k}", f"B {_SEG_LABEL.get(k, 'sales')}", 0.01, 0.0, 1.0, "fraction of To B spend")
         for k in SPLIT_KEYS
     ),
-    Field("c_price", "C price", 1.0, 0.0, MAX_PRICE, "currency per paid user/month"),
-    Field("b_seat_price", "B seat price", 1.0, 0.0, MAX_PRICE, "currency per seat/month"),
+    Field("c_price", "C price", 1.0, 0.0, MAX_PRICE, "money per paid user per month"),
+    Field("b_seat_price", "B seat price", 1.0, 0.0, MAX_PRICE, "money per seat per month"),
 )
 FIELD_BY_KEY = {f.key: f for f in FIELDS}
 

@@ -6,7 +6,7 @@ arrows, box and border lines. In ASCII mode:
 
 * the widgets of stratsim ask this module for their symbols (:func:`glyph`,
   :func:`marker`, :func:`shades`), which then returns an ASCII replacement
-  (``Δ`` -> ``d``, chart markers ``*`` and ``.``, heat-map shades `` .:+#``);
+  (``Δ`` -> ``chg``, chart markers ``*`` and ``.``, heat-map shades `` .:+#``);
 * everything else that reaches the terminal (Textual's own borders, tab underline,
   scrollbars, text from the other panes) goes through :func:`to_ascii` in the terminal
   driver (:mod:`stratsim.tui.terminal`), so no non-ASCII character is ever written: box
@@ -37,7 +37,7 @@ __all__ = [
 
 #: name -> (Unicode glyph, ASCII replacement): every symbol stratsim's widgets draw.
 GLYPHS: dict[str, tuple[str, str]] = {
-    "delta": ("Δ", "d"),
+    "delta": ("Δ", "chg"),
     "dash": ("–", "-"),
     "ellipsis": ("…", "..."),
     "plusminus": ("±", "+/-"),
@@ -46,6 +46,11 @@ GLYPHS: dict[str, tuple[str, str]] = {
     "right": ("→", "->"),
     "left": ("←", "<-"),
     "times": ("×", "x"),
+    "mean_mark": ("⣿", "*"),  # a legend's sample of a chart's mean line (braille)
+    "band_mark": ("·", "."),  # and of its P10..P90 band
+    "folder": ("📁 ", "+ "),  # the file browser's icons (Textual's DirectoryTree)
+    "folder_open": ("📂 ", "- "),
+    "file": ("📄 ", "  "),
 }
 #: Heat-map shades, low to high (5 levels).
 SHADES = (" ░▒▓█", " .:+#")
@@ -71,6 +76,38 @@ def set_ascii(on: bool) -> None:
     """Draw ASCII replacements from now on (``on``) or the Unicode glyphs."""
     global _ascii
     _ascii = bool(on)
+    _tab_underline(_ascii)
+
+
+def _tab_underline(on: bool) -> None:
+    """The tab bar's underline in ASCII mode: Textual draws the active tab's part and the
+    rest with the same ``━`` in two colours, which both become ``-``: the active tab's part
+    is drawn ``=`` instead (:class:`textual.widgets._tabs.Underline` renders
+    ``textual.renderables.bar.Bar``, looked up in its module when drawn)."""
+    try:
+        from textual.renderables.bar import Bar
+        from textual.widgets import _tabs
+    except ImportError:  # no Textual (the CLI alone): no tab bar
+        return
+    if not on:
+        _tabs.Bar = Bar  # type: ignore[attr-defined]
+        return
+
+    from rich.text import Text
+
+    class AsciiBar(Bar):
+        HALF_BAR_LEFT = BAR = HALF_BAR_RIGHT = "="
+
+        def __rich_console__(self, console, options):
+            background = console.get_style(self.background_style)
+            for text in super().__rich_console__(console, options):
+                chars = list(text.plain)
+                for span in text.spans:
+                    if span.style == background:
+                        chars[span.start : span.end] = "-" * (span.end - span.start)
+                yield Text("".join(chars), spans=text.spans, end="")
+
+    _tabs.Bar = AsciiBar  # type: ignore[attr-defined]
 
 
 def is_ascii() -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from textual.css.query import NoMatches
 
 from .branches import refresh_compare
+from .glyphs import glyph
 from .widgets.allocation import AllocationPanel
 from .widgets.charts import HistoryCharts
 from .widgets.kpis import KpiTable, PreviewTable
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .screens.main import MainScreen
 
 #: The preview's title; with an invalid value, ``invalid draft, not previewed``.
-PREVIEW_TITLE = "Next period preview (Δ: draft minus policy)"
+PREVIEW_TITLE = "Next period preview (Δ = draft - policy)"
 #: The preview's title while a value holds invalid text.
 PREVIEW_INVALID = "Next period preview: [b]invalid draft[/b], not previewed"
 #: The preview's title until the engine is loaded (keys pressed meanwhile are queued).
@@ -98,7 +99,7 @@ class Panes:
         sim = self.screen.app.sim
         title = (
             f"Period {len(history)} of {sim.horizon}: KPIs over {sim.n_paths} paths "
-            "(mean, P10, P50, P90; Δ from the previous period)"
+            f"(mean, P10, P50, P90; {glyph('delta')} from the previous period)"
         )
         self.screen.query_one("#kpi-title").update(title)
         self.screen.query_one(KpiTable).show(history)
@@ -116,7 +117,7 @@ class Panes:
         if sim is None or app.busy:
             return
         invalid = bool(screen.query_one(AllocationPanel).invalid)
-        screen.query_one("#preview-title").update(PREVIEW_INVALID if invalid else PREVIEW_TITLE)
+        screen.query_one("#preview-title").update(PREVIEW_INVALID if invalid else PREVIEW_TITLE.replace("Δ", glyph("delta")))
         current = sim.history[-1] if sim.history else None
         if invalid:
             self.draft_preview = None

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, OptionList, Static
 
+from ..glyphs import glyph
 from ..text import printable, safe
 
 
@@ -46,7 +47,12 @@ class PathSuggester(Suggester):
 
 
 class TomlTree(DirectoryTree):
-    """A DirectoryTree showing folders and ``.toml`` files only."""
+    """A DirectoryTree showing folders and ``.toml`` files only, with the icons of
+    :mod:`stratsim.tui.glyphs` (ASCII ones in ASCII mode: Textual's emoji became ``??``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ICON_NODE, self.ICON_NODE_EXPANDED, self.ICON_FILE = (glyph("folder"), glyph("folder_open"), glyph("file"))
 
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".toml")]

@@ -22,14 +22,15 @@ from textual.widgets import Input, Label, Static
 
 from ...engine.decisions import SPLIT_KEYS, Decision
 from ...engine.errors import DecisionError
+from ...format import PER_MONTH, fmt
 from .. import edit
 from ..glyphs import glyph
 from ..text import safe
 
 #: The unit beside each value (fits 9 columns; the help line of a field has the long
-#: form, :attr:`stratsim.tui.edit.Field.unit`): budget in currency per month, shares of
-#: what they split, prices per month.
-UNITS = {"budget": "cur/month", "privacy_share": "of budget", "c_share": "of rest", "c_price": "/user/mo", "b_seat_price": "/seat/mo"}
+#: form, :attr:`stratsim.tui.edit.Field.unit`): budget per month (a scenario names no
+#: currency: :data:`stratsim.format.PER_MONTH`), shares of what they split, prices per month.
+UNITS = {"budget": PER_MONTH, "privacy_share": "of budget", "c_share": "of rest", "c_price": "/user/mo", "b_seat_price": "/seat/mo"}
 
 
 def unit_label(key: str) -> str:
@@ -188,6 +189,13 @@ class AllocationPanel(VerticalScroll):
         self._typing_base = None
         self._new_draft(decision)
 
+    def shown_value(self, key: str, value: float, editing: bool = False) -> str:
+        """Text of ``key``'s input: money (budget, prices) shortened like the tables
+        (``300k``, :func:`~stratsim.format.fmt`) unless ``editing`` (then the raw value)."""
+        if not editing and edit.FIELD_BY_KEY[key].maximum != 1.0 and abs(value) >= 1e4:
+            return fmt(value)
+        return edit.format_value(key, value)
+
     def input_for(self, key: str) -> ValueInput:
         return self.query_one(f"#value-{key.replace('.', '-')}", ValueInput)
 
@@ -200,13 +208,15 @@ class AllocationPanel(VerticalScroll):
                 continue
             inp = self.input_for(f.key)
             with inp.prevent(Input.Changed):
-                inp.value = edit.format_value(f.key, edit.get_value(self.draft, f.key))
+                inp.value = self.shown_value(f.key, edit.get_value(self.draft, f.key), editing=inp.has_focus)
             inp.cursor_position = len(inp.value)
             if f.key not in self.invalid:
                 inp.remove_class("-bad")
         for split in ("c_split", "b_split"):
             total = math.fsum(getattr(self.draft, split).values())
-            self.query_one(f"#sum-{split}", Label).update(f"{'':14}sum {total:.3f}")
+            bad = [edit.FIELD_BY_KEY[k].label for k in self.invalid if k.startswith(f"{split}.")]
+            shown = f"sum {glyph('dash')} ({', '.join(bad)} invalid)" if bad else f"sum {total:.3f}"
+            self.query_one(f"#sum-{split}", Label).update(f"{'':14}{shown}")
 
     def _set_status(self, text: str | None = None) -> None:
         if text is None:
@@ -252,6 +262,11 @@ class AllocationPanel(VerticalScroll):
         except DecisionError as exc:
             self.invalid[inp.field_key] = str(exc)
             inp.add_class("-bad")
+            if self._typing_base is not None:
+                # the other values go back to the last valid draft (not what a valid
+                # prefix of this text rebalanced them to), and the sum says it is invalid
+                self.draft = self._typing_base
+                self._sync_inputs(skip=inp.field_key)
             self._set_status()
             self.post_message(self.DraftInvalid())
             return
@@ -283,5 +298,16 @@ class AllocationPanel(VerticalScroll):
             self.post_message(self.DraftChanged(self.baseline))
         self.screen.set_focus(None)
 
+    def on_descendant_focus(self, event) -> None:
+        widget = event.widget
+        if isinstance(widget, ValueInput) and self.draft is not None and widget.field_key not in self.invalid:
+            with widget.prevent(Input.Changed):  # the raw value while editing
+                widget.value = edit.format_value(widget.field_key, edit.get_value(self.draft, widget.field_key))
+            widget.select_all()
+
     def on_descendant_blur(self, event) -> None:
         self._typing_base = None
+        widget = event.widget
+        if isinstance(widget, ValueInput) and self.draft is not None and widget.field_key not in self.invalid:
+            with widget.prevent(Input.Changed):
+                widget.value = self.shown_value(widget.field_key, edit.get_value(self.draft, widget.field_key))

@@ -23,13 +23,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ...format import fmt
+from ...format import MONEY, PER_MONTH, fmt
 from .. import glyphs
 
 #: Largest magnitude drawn: plotext computes (max - min) of the axis, which overflows to
@@ -74,19 +75,19 @@ CHARTS: dict[str, Chart] = {
         "users", "accounts",
     ),
     "mrr": Chart(
-        "MRR by segment (currency/month)",
+        f"MRR by segment ({PER_MONTH})",
         (Series("mrr_c", "To C", "left", "cyan"), Series("mrr_b", "To B", "left", "orange")),
-        "currency/month",
+        PER_MONTH,
     ),
     "cash": Chart(
-        "Cash (currency, left) and P(cash<0) (%, right)",
+        f"Cash ({MONEY}, left) and P(cash<0) (%, right)",
         (Series("cash", "cash", "left", "cyan"), Series("p_cash_negative", "P(cash<0)", "right", "red")),
-        "currency", "%",
+        MONEY, "%",
     ),
     "npv": Chart(
-        "NPV + terminal value (currency) and NPV of the horizon only",
+        f"NPV + terminal value ({MONEY}) and NPV of the horizon only",
         (Series("npv_total", "NPV+TV", "left", "cyan"), Series("npv", "NPV", "left", "orange")),
-        "currency",
+        MONEY,
     ),
     "satisfaction": Chart(
         "Satisfaction (0..10)",
@@ -111,7 +112,7 @@ LEVERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 DECISIONS_PAGE = "decisions"
 PAGES: tuple[str, ...] = (*CHARTS, DECISIONS_PAGE)
-PAGE_TITLES = {**{k: c.title for k, c in CHARTS.items()}, DECISIONS_PAGE: "Decisions: spend per lever by period (currency/month, stacked)"}
+PAGE_TITLES = {**{k: c.title for k, c in CHARTS.items()}, DECISIONS_PAGE: f"Decisions: spend per lever by period ({PER_MONTH}, stacked)"}
 
 
 def finite_points(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
@@ -146,12 +147,14 @@ def period_ticks(n: int, most: int = 8) -> list[int]:
 def tick_label(value: float, unit: str, step: float = 1.0) -> str:
     """An axis label: ``%`` units as a percentage of a fraction (``0.25`` -> ``25%``, with as
     many decimals as the tick ``step`` needs, up to 3: steps of 0.25% give ``0.75%``), others
-    with :func:`~stratsim.format.fmt` (``150k``, ``2.5M``)."""
+    with :func:`~stratsim.format.fmt` (``150k``, ``2.5M``; thousands also as ``4k``)."""
     if unit in PERCENT_UNITS:
         decimals = next((d for d in range(3) if abs(round(step * 100, d) - step * 100) < 1e-9), 3)
         return f"{value * 100:.{decimals}f}%"
     if value == 0:
         return "0"
+    if 1e3 <= abs(value) < 1e4:  # 4000 is 4k, as the tables' narrow columns show it
+        return f"{value / 1e3:.3g}k"
     return fmt(value)
 
 
@@ -177,7 +180,7 @@ def value_ticks(lo: float, hi: float, unit: str, most: int = 6) -> tuple[list[fl
 
 
 def lever_spend(decisions: Sequence) -> dict[str, list[float]]:
-    """Spend per lever of :data:`LEVERS` in each period (currency/month), from the
+    """Spend per lever of :data:`LEVERS` in each period (money per month), from the
     simulation's decision history (``decisions[i]`` held in period ``i + 1``;
     :meth:`~stratsim.engine.decisions.Decision.spend`): lever label -> ``[n_periods]``."""
     out: dict[str, list[float]] = {label: [] for label, _, _ in LEVERS}
@@ -219,6 +222,13 @@ def band_points(xs: list[int], p10: list[float], p90: list[float], columns: int,
     return out_x, out_y
 
 
+def _rich_colour(colour: str, bright: bool = False) -> str:
+    """The Rich colour of a plotext colour name (``orange``/``orange+`` are not Rich's)."""
+    if colour == "orange":
+        return "orange1" if bright else "dark_orange3"
+    return f"bright_{colour}" if bright else colour
+
+
 def _segments(xs: list[int], lo: list[float], hi: list[float]) -> list[tuple[list[int], list[float], list[float]]]:
     """Runs of consecutive periods where both quantiles are drawable (a gap breaks the band)."""
     runs: list[tuple[list[int], list[float], list[float]]] = []
@@ -245,6 +255,7 @@ class HistoryCharts(Vertical):
     HistoryCharts { height: 1fr; }
     HistoryCharts:focus #chart-hint { text-style: bold; }
     HistoryCharts #chart-hint { height: 1; color: $text-muted; }
+    HistoryCharts #chart-title { height: auto; max-height: 3; }
     HistoryCharts #chart-empty { height: 1fr; padding: 1 2; }
     HistoryCharts #chart-plot { height: 1fr; min-height: 8; }
     """
@@ -259,9 +270,11 @@ class HistoryCharts(Vertical):
         self.page = 0
         self._history: list[dict] = []
         self._decisions: list = []
+        self._deferred = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="chart-hint")
+        yield Static("", id="chart-title")
         yield Static("", id="chart-empty")
         yield PlotextPlot(id="chart-plot")
 
@@ -274,6 +287,10 @@ class HistoryCharts(Vertical):
 
     def on_blur(self) -> None:
         self._draw_hint()
+
+    def on_resize(self) -> None:
+        if len(self._history) >= 2:  # the band's fill density follows the plot's size
+            self.call_after_refresh(self._draw)
 
     def action_page(self, delta: int) -> None:
         self.page = (self.page + delta) % len(PAGES)
@@ -314,13 +331,25 @@ class HistoryCharts(Vertical):
         n = len(self._history)
         self._draw_hint()
         empty = self.query_one("#chart-empty", Static)
+        title = self.query_one("#chart-title", Static)
         widget = self.query_one("#chart-plot", PlotextPlot)
         if n < 2:
             what = "no period simulated" if n == 0 else "one period so far"
             empty.update(f"No chart yet ({what}): charts need two periods; n steps one.")
-            empty.display, widget.display = True, False
+            empty.display, widget.display, title.display = True, False, False
             return
-        empty.display, widget.display = False, True
+        empty.display, widget.display, title.display = False, True, True
+        title.update(self.title_text(key))
+        if not (widget.size.width and widget.size.height):
+            # Just shown: the plot has no size yet, and the band's fill is computed for
+            # the plot's cells; draw once the layout gave it one (the first draw then
+            # equals every redraw). Once: a hidden pane keeps no size, and its resize
+            # when shown redraws it.
+            if not self._deferred:
+                self._deferred = True
+                self.call_after_refresh(self._draw)
+            return
+        self._deferred = False
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
@@ -333,9 +362,27 @@ class HistoryCharts(Vertical):
         plt.xlabel("period (month)")
         widget.refresh()
 
+    @staticmethod
+    def title_text(key: str) -> Text:
+        """The page's title and its legend, above the plot (a legend inside the plot
+        covers data): each series' colour and marker, the band as P10..P90."""
+        text = Text(PAGE_TITLES[key])
+        text.append("\n")
+        if key == DECISIONS_PAGE:
+            for label, colour, _ in LEVERS:
+                text.append("# " if glyphs.is_ascii() else "█ ", style=_rich_colour(colour))
+                text.append(f"{label}  ")
+            return text
+        mean, band = glyphs.glyph("mean_mark"), glyphs.glyph("band_mark")
+        for s in CHARTS[key].series:
+            text.append(f"{mean}{mean} ", style="bold " + _rich_colour(s.color, bright=True))
+            text.append(f"{s.legend} mean ")
+            text.append(f"{band}{band}", style=_rich_colour(s.color))
+            text.append(f" P10..P90{' (right axis)' if s.side == 'right' else ''}  ")
+        return text
+
     def _draw_fan(self, plt, chart: Chart, width: int, height: int) -> None:
         x = list(range(1, len(self._history) + 1))
-        plt.title(chart.title)
         mean_marker = glyphs.marker("mean")
         band_marker = glyphs.marker("band")
         for side, unit in (("left", chart.left_unit), ("right", chart.right_unit)):
@@ -367,7 +414,7 @@ class HistoryCharts(Vertical):
                     continue
                 xs, ys = finite_points(x, [h[s.kpi]["mean"] for h in self._history])
                 if xs:
-                    plt.plot(xs, ys, marker=mean_marker, color=f"{s.color}+", style="bold", yside=side, label=f"{s.legend} mean")
+                    plt.plot(xs, ys, marker=mean_marker, color=f"{s.color}+", style="bold", yside=side)
             pad = span * 0.05 if span else (abs(hi) * 0.05 or 1.0)
             plt.ylim(lo - pad if lo != 0 else lo, hi + pad, yside=side)
             ticks, labels = value_ticks(lo, hi, unit)
@@ -376,11 +423,10 @@ class HistoryCharts(Vertical):
     def _draw_decisions(self, plt) -> None:
         spend = lever_spend(self._decisions[: len(self._history)])
         x = list(range(1, len(next(iter(spend.values()))) + 1))
-        plt.title(PAGE_TITLES[DECISIONS_PAGE])
         if not x:
             return
         ys = [spend[label] for label, _, _ in LEVERS]
-        plt.stacked_bar(x, ys, labels=[label for label, _, _ in LEVERS], color=[c for _, c, _ in LEVERS], width=0.6)
+        plt.stacked_bar(x, ys, color=[c for _, c, _ in LEVERS], width=0.6)
         totals = [math.fsum(col) for col in zip(*ys, strict=True)]
-        ticks, labels = value_ticks(0.0, max(totals) if totals else 0.0, "currency/month")
+        ticks, labels = value_ticks(0.0, max(totals) if totals else 0.0, PER_MONTH)
         plt.yticks(ticks, labels)

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from ..glyphs import glyph
 from ..text import safe
 from .kpis import SHORT, SHOWN, signed, value
 
@@ -25,7 +26,7 @@ class ComparePane(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("kpi", "KPI"), ("current", "current"), ("branch", "branch"), ("delta", "Δ current-branch")):
+        for key, label in (("kpi", "KPI"), ("current", "current"), ("branch", "branch"), ("delta", f"{glyph('delta')} current-branch")):
             table.add_column(label, key=key)
 
     @property

@@ -44,13 +44,14 @@ def value(kpi: str, x: float | None, digits: int = 3) -> str:
 
 def signed(x: float, digits: int = 3, kpi: str = "") -> str:
     """``+1.2k`` / ``-3`` / ``0``: a change, with its sign (percentage points ``pp`` for a
-    KPI of :data:`PERCENT`)."""
-    if x == 0:
+    KPI of :data:`PERCENT`); a change too small to show in ``digits`` (a rounding residue
+    such as ``7.1e-05``) is ``0``."""
+    if x != x:
+        return "n/a"
+    text = pct(x, digits)[:-1] if kpi in PERCENT else fmt(x, digits)
+    if x == 0 or text.lstrip("-") == "0":
         return "0"
-    sign = "+" if x > 0 else ""
-    if kpi in PERCENT:
-        return f"{sign}{x * 100:.{digits}g}pp"
-    return sign + fmt(x, digits)
+    return ("+" if x > 0 else "") + text + ("pp" if kpi in PERCENT else "")
 
 
 def set_row(table: DataTable, key: str, columns: tuple[str, ...], cells: tuple | list) -> None:

@@ -1,7 +1,11 @@
-"""The Sensitivity tab: a tornado of the current scenario (which assumptions move NPV
-most, and whether the best To C share changes with them), drawn as a bar chart, and a
+"""The Sensitivity tab: a tornado of the current scenario (which assumptions move the
+objective most, and whether the best To C share changes with them), drawn as text (one
+labelled bar per assumption, every assumption), and a
 sweep of the levers around the current draft: ``c_share`` as a line (mean and
 P10..P90), or ``c_share`` x ``privacy_share`` as a heat map.
+
+The objective is the app's: :data:`OBJECTIVE` (``npv_total``, NPV plus terminal value,
+what the KPI tables and Advise show), labelled with the KPI tables' label.
 
 Every analysis runs in a thread worker started on the App (group ``sensitivity``,
 one at a time, cancellable with the Cancel button) on the sweep engine
@@ -22,13 +26,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from ...format import MONEY, fmt
 from .. import glyphs
 from ..glyphs import glyph, shades
+from .kpis import SHORT
 
 if TYPE_CHECKING:
     from ...engine.analysis.sensitivity import Tornado
@@ -45,6 +51,56 @@ HEAT_SHARES = 6
 #: on dark and light themes), and the text colour on each.
 HEAT_COLORS = ("#1d2b3a", "#24486b", "#2f6b9a", "#4a93c8", "#8cc8f0")
 HEAT_TEXT = ("white", "white", "white", "black", "black")
+#: The KPI every analysis of the tab ranks by (the mean at the horizon): the one the KPI
+#: tables and Advise show (NPV plus terminal value), and its label there.
+OBJECTIVE = "npv_total"
+OBJECTIVE_LABEL = SHORT[OBJECTIVE]
+#: Tornado bar colours (Rich) and the width of its label column.
+TORNADO_LOW, TORNADO_HIGH = "dark_orange3", "bright_cyan"
+TORNADO_LABEL = 16
+
+
+def tornado_text(rows: list, base: float, width: int) -> Text:
+    """The tornado as text, one line per assumption in ``rows`` (largest swing first; each
+    with ``key``, ``kpi_low``, ``kpi_high``): its name, a bar from the base to the
+    objective's mean at the assumption's low end (orange) and at its high end (cyan), and
+    both changes (``fmt``). Every row is drawn, whatever the height (the pane scrolls);
+    ``width`` is the terminal columns available."""
+    ascii_mode = glyphs.is_ascii()
+    low_mark, high_mark = ("-", "+") if ascii_mode else ("█", "█")
+    text = Text()
+    text.append(f"{'':{TORNADO_LABEL}} ")
+    text.append(low_mark, style=TORNADO_LOW)
+    text.append(" low end  ")
+    text.append(high_mark, style=TORNADO_HIGH)
+    text.append(f" high end  | base {fmt(base)}\n")
+    changes = [(r.kpi_low - base, r.kpi_high - base) for r in rows]
+    scale = max([abs(v) for pair in changes for v in pair] + [0.0]) or 1.0
+    bars = max(10, width - TORNADO_LABEL - 16)
+    half = bars // 2
+    for r, (lo, hi) in zip(rows, changes, strict=True):
+        name = r.key.split(".", 1)[-1]
+        if len(name) > TORNADO_LABEL:
+            name = name[: TORNADO_LABEL - 1] + glyph("ellipsis")[:1]
+        cells = [" "] * (2 * half + 1)
+        styles: list[str | None] = [None] * len(cells)
+        cells[half] = "|"
+        # the longer bar first, the shorter over it: both stay visible on the same side
+        for change, mark, style in sorted(((lo, low_mark, TORNADO_LOW), (hi, high_mark, TORNADO_HIGH)), key=lambda t: -abs(t[0])):
+            n = round(abs(change) / scale * half)
+            for i in range(1, n + 1):
+                j = half + i if change > 0 else half - i
+                cells[j], styles[j] = mark, style
+        text.append(f"{name:>{TORNADO_LABEL}} ")
+        for c, st in zip(cells, styles, strict=True):
+            text.append(c, style=st or "")
+        text.append(f" {_signed(lo)}/{_signed(hi)}\n")
+    return text
+
+
+def _signed(x: float) -> str:
+    text = fmt(x, 2)
+    return text if text.startswith("-") or text == "0" else "+" + text
 
 
 @dataclass
@@ -98,14 +154,17 @@ class SensitivityPane(Vertical):
     SensitivityPane #sens-progress { height: 1; }
     SensitivityPane #sens-chart { height: 1fr; min-height: 8; }
     SensitivityPane #sens-heat { height: 1fr; display: none; }
+    SensitivityPane #sens-tornado-box { height: 1fr; display: none; }
     SensitivityPane.heat #sens-heat { display: block; }
     SensitivityPane.heat #sens-chart { display: none; }
+    SensitivityPane.tornado #sens-tornado-box { display: block; }
+    SensitivityPane.tornado #sens-chart { display: none; }
     """
 
     BINDINGS = [
-        Binding("w", "run('tornado')", "Tornado", tooltip="What decides NPV: tornado of the scenario's assumptions"),
-        Binding("l", "run('line')", "Line", tooltip="NPV against c_share around the draft"),
-        Binding("m", "run('heat')", "Map", tooltip="Heat map of NPV over c_share x privacy_share"),
+        Binding("w", "run('tornado')", "Tornado", tooltip=f"What decides {OBJECTIVE_LABEL}: tornado of the scenario's assumptions"),
+        Binding("l", "run('line')", "Line", tooltip=f"{OBJECTIVE_LABEL} against c_share around the draft"),
+        Binding("m", "run('heat')", "Map", tooltip=f"Heat map of {OBJECTIVE_LABEL} over c_share x privacy_share"),
         Binding("c", "stop", "Cancel", tooltip="Cancel the running analysis"),
     ]
 
@@ -122,13 +181,15 @@ class SensitivityPane(Vertical):
             yield Button("Heat map", id="sens-heat-btn", compact=True)
             yield Button("Cancel", id="sens-cancel", compact=True, disabled=True)
         yield Static(
-            "w: tornado of NPV over the scenario's assumptions; l: NPV against c_share around the draft; "
+            f"w: tornado of {OBJECTIVE_LABEL} over the scenario's assumptions; l: {OBJECTIVE_LABEL} against c_share around the draft; "
             "m: heat map c_share x privacy_share; c: cancel. From month 0 to the horizon with the draft "
             "held, common random numbers.",
             id="sens-status",
         )
         yield ProgressBar(id="sens-progress", show_eta=False)
         yield PlotextPlot(id="sens-chart")
+        with VerticalScroll(id="sens-tornado-box"):
+            yield Static("", id="sens-tornado-text")
         yield Static("", id="sens-heat")
 
     def on_unmount(self) -> None:
@@ -200,7 +261,7 @@ class SensitivityPane(Vertical):
             if job.kind == "tornado":
                 scenario = job.scenario.model_copy(update={"allocation": type(job.scenario.allocation).model_validate(job.decision.to_dict())})
                 ranges = sa.parameter_ranges(scenario)
-                ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, on_progress=progress, should_stop=stop)
+                ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, kpi=OBJECTIVE, on_progress=progress, should_stop=stop)
                 result = sa.tornado(ev, ranges, list(np.linspace(0, 1, TORNADO_SHARES)))
                 self.post_message(AnalysisDone("tornado", result))
                 return
@@ -235,73 +296,60 @@ class SensitivityPane(Vertical):
         else:
             self._show_heat(message.result, message.extra)
 
-    def _show_tornado(self, t: Any) -> None:
-        from ...format import fmt
-        from .charts import value_ticks
+    def on_resize(self) -> None:
+        if self.last is not None and self.last.kind == "tornado":
+            self._show_tornado(self.last.result)
 
+    def _show_tornado(self, t: Any) -> None:
         self.remove_class("heat")
-        rows = list(reversed(t.rows))  # plotext draws the first bar at the bottom
+        self.add_class("tornado")
         moved = [r.key for r in t.rows if t.share_changes(r)]
         self.query_one("#sens-status", Static).update(
-            f"Tornado of NPV mean (base {fmt(t.base_kpi)}); top: {t.rows[0].key}. Best c_share at base "
+            f"Tornado of {OBJECTIVE_LABEL} mean ({MONEY}) at the horizon: "
+            f"{len(t.rows)} assumptions, largest first; top: {t.rows[0].key}. Best c_share at base "
             f"{t.best_share_base:.1f}; " + (f"changes with {', '.join(moved[:3])}" if moved else "holds across every range")
         )
-        widget = self.query_one("#sens-chart", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("NPV mean: change from base, assumption at its low/high end")
-        names = [r.key.split(".", 1)[1][:18] for r in rows]
-        low = [r.kpi_low - t.base_kpi for r in rows]
-        high = [r.kpi_high - t.base_kpi for r in rows]
-        plt.bar(names, low, orientation="horizontal", label="low end", color="orange", width=0.4)
-        plt.bar(names, high, orientation="horizontal", label="high end", color="cyan", width=0.4)
-        lo, hi = min([0.0, *low, *high]), max([0.0, *low, *high])
-        ticks, labels = value_ticks(lo, hi, "currency")
-        plt.xticks(ticks, labels)
-        plt.xlabel(f"{glyph('delta')} NPV mean vs base {fmt(t.base_kpi)} (currency)")
-        widget.refresh()
+        self.query_one("#sens-tornado-text", Static).update(tornado_text(list(t.rows), t.base_kpi, self.size.width or 80))
 
     def _show_line(self, res: Any, extra: dict) -> None:
-        from ...format import fmt
         from .charts import value_ticks
 
         self.remove_class("heat")
+        self.remove_class("tornado")
         x = res.prepared.design.values[:, 0].tolist()
-        stats = [r[-1]["npv"] for r in res.results]
-        best = res.best("npv")
+        stats = [r[-1][OBJECTIVE] for r in res.results]
+        best = res.best(OBJECTIVE)
         self.query_one("#sens-status", Static).update(
-            f"NPV at month {res.spec.steps} against c_share (draft {extra['draft_share']:.2f}); best c_share "
+            f"{OBJECTIVE_LABEL} at month {res.spec.steps} against c_share (draft {extra['draft_share']:.2f}); best c_share "
             f"{x[best]:.2f}: mean {fmt(stats[best]['mean'])} (P10 {fmt(stats[best]['p10'])}, P90 {fmt(stats[best]['p90'])})"
         )
         widget = self.query_one("#sens-chart", PlotextPlot)
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("NPV (currency) vs c_share: mean (bold), P10 and P90; draft: vertical line")
+        plt.title(f"{OBJECTIVE_LABEL} ({MONEY}): mean cyan, P10 orange, P90 green; draft grey")
         plt.xlabel("c_share (share of the rest to To C)")
-        plt.plot(x, [s["p10"] for s in stats], label="P10", color="orange", marker=glyphs.marker("band"))
-        plt.plot(x, [s["p90"] for s in stats], label="P90", color="green", marker=glyphs.marker("band"))
-        plt.plot(x, [s["mean"] for s in stats], label="mean", color="cyan+", style="bold", marker=glyphs.marker("mean"))
+        plt.plot(x, [s["p10"] for s in stats], color="orange", marker=glyphs.marker("band"))
+        plt.plot(x, [s["p90"] for s in stats], color="green", marker=glyphs.marker("band"))
+        plt.plot(x, [s["mean"] for s in stats], color="cyan+", style="bold", marker=glyphs.marker("mean"))
         plt.vline(extra["draft_share"], "gray")
         values = [v for s in stats for v in (s["p10"], s["mean"], s["p90"]) if v == v]
         if values:
-            ticks, labels = value_ticks(min(values), max(values), "currency")
+            ticks, labels = value_ticks(min(values), max(values), MONEY)
             plt.yticks(ticks, labels)
         xt, xl = value_ticks(0.0, 1.0, "%")
         plt.xticks(xt, xl)
         widget.refresh()
 
     def _show_heat(self, res: Any, extra: dict) -> None:
-        from ...format import fmt
-
         self.add_class("heat")
+        self.remove_class("tornado")
         v = res.prepared.design.values
-        y = res.horizon_values("npv")
+        y = res.horizon_values(OBJECTIVE)
         shares = sorted(set(v[:, 0].tolist()))
         privs = sorted(set(v[:, 1].tolist()))
         lo, hi = float(y.min()), float(y.max())
-        best = res.best("npv")
+        best = res.best(OBJECTIVE)
         cell = {(a, b): float(val) for (a, b), val in zip(v.tolist(), y.tolist(), strict=True)}
         levels = len(HEAT_COLORS)
 
@@ -309,23 +357,25 @@ class SensitivityPane(Vertical):
             return 0 if hi == lo else min(levels - 1, int((val - lo) / (hi - lo) * levels))
 
         text = Text()
-        text.append(f"NPV mean (currency) at month {res.spec.steps}: columns c_share, rows privacy_share\n")
+        text.append(f"{OBJECTIVE_LABEL} mean ({MONEY}) at month {res.spec.steps}: columns c_share, rows privacy_share\n")
         text.append("priv\\c_share " + "".join(f"{s:>8.0%}" for s in shares) + "\n")
         for p in reversed(privs):
             text.append(f"{p:>11.0%}  ")
             for s in shares:
                 val = cell[(s, p)]
                 mark = "*" if (s, p) == tuple(v[best]) else ("o" if abs(s - extra["draft_share"]) < 0.1 and abs(p - extra["draft_privacy"]) < 0.025 else " ")
-                text.append(f"{fmt(val, 2):>6}{mark}", style=f"{HEAT_TEXT[level(val)]} on {HEAT_COLORS[level(val)]}")
-                text.append(" ")
+                # the cell ends in its level's shade: the legend's glyph (a colour alone is
+                # lost on a monochrome terminal)
+                cell_style = f"{HEAT_TEXT[level(val)]} on {HEAT_COLORS[level(val)]}"
+                text.append(f"{fmt(val, 2):>6}{mark}{shades()[level(val)]}", style=cell_style)
             text.append("\n")
-        text.append("colour: NPV ")
+        text.append(f"colour: {OBJECTIVE_LABEL} from ")
         for i, colour in enumerate(HEAT_COLORS):
             a = lo + (hi - lo) * i / levels
-            text.append(f"{shades()[i]}{fmt(a, 2):>6} ", style=f"{HEAT_TEXT[i]} on {colour}")
+            text.append(f"{fmt(a, 2):>6}{shades()[i]}", style=f"{HEAT_TEXT[i]} on {colour}")
             text.append(" ")
         text.append("* best, o draft\n")
         self.query_one("#sens-heat", Static).update(text)
         self.query_one("#sens-status", Static).update(
-            f"best: c_share {v[best][0]:.2f}, privacy_share {v[best][1]:.2f}: NPV mean {fmt(y[best])}"
+            f"best: c_share {v[best][0]:.2f}, privacy_share {v[best][1]:.2f}: {OBJECTIVE_LABEL} mean {fmt(y[best])}"
         )
