@@ -63,7 +63,7 @@ def test_compiled_run_matches_the_eager_run():
 
 
 def test_cli_compile_unavailable_warns_in_one_line_and_runs(monkeypatch, capsys):
-    monkeypatch.setattr(market, "compile_unavailable", lambda device: "torch.compile needs a C++ compiler")
+    monkeypatch.setattr(market.compiled, "compile_unavailable", lambda device: "torch.compile needs a C++ compiler")
     assert main(["run", "--steps", "2", "--paths", "20", "--device", "cpu", "--compile"]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if "--compile" in line]
     assert err == ["stratsim: warning: --compile: torch.compile needs a C++ compiler; the step runs uncompiled"]

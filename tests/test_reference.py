@@ -155,7 +155,7 @@ def test_reference_catches_a_changed_equation(monkeypatch):
     def perturbed(x, spend, p):
         return original(x, spend, p) * 1.01
 
-    monkeypatch.setattr(market, "_grow", perturbed)
+    monkeypatch.setattr(market.stocks, "_grow", perturbed)  # where capabilities() looks it up
     bad, _ = compare_market(uncertain_scenario(), periods=2)
     assert any("state F_c" in b for b in bad)
     assert any("kpi satisfaction_c" in b for b in bad)
