@@ -18,7 +18,7 @@ from stratsim.engine.simulation import Simulation
 
 PACKAGE = Path(__file__).resolve().parents[1] / "stratsim"
 #: The vectorized step's sub-steps may be longer where splitting would obscure the equations.
-LONG_ALLOWED = {("engine/market.py", "_advance_tensors"), ("engine/market.py", "finance")}
+LONG_ALLOWED = {("engine/market/month.py", "_advance_tensors"), ("engine/market/cashflow.py", "finance")}
 MAX_FUNCTION_LINES = 60
 
 
