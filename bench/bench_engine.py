@@ -119,7 +119,10 @@ def report(results: dict[str, float], label: str) -> dict[str, bool]:
     ms = {k: v * 1e3 for k, v in results.items()}
     print()
     print(f"{'period cost (ms), ' + label:<44}{'100 paths':>10}{'10,000 paths':>14}{'ratio':>8}")
-    for key, name in (("step", "market.step (incl. shock draws)"), ("step_sum", "market.step + kpi.summarize")):
+    for key, name in (
+        ("step", "market.step (incl. shock draws)"),
+        ("step_sum", "market.step + kpi.summarize"),
+    ):
         a, b = ms[f"{key}_100"], ms[f"{key}_10000"]
         print(f"{name:<44}{a:>10.3f}{b:>14.3f}{b / a:>7.2f}x")
     print(f"{'scalar reference loop':<44}{'':>10}{ms['reference_10000']:>14.1f}")
@@ -127,10 +130,14 @@ def report(results: dict[str, float], label: str) -> dict[str, bool]:
     speed_sum = results["reference_10000"] / results["step_sum_10000"]
     scale = results["step_10000"] / results["step_100"]
     scale_sum = results["step_sum_10000"] / results["step_sum_100"]
-    print(f"vectorized vs reference at 10,000 paths: {speed:,.0f}x (step), {speed_sum:,.0f}x (step + summarize)")
+    print(
+        f"vectorized vs reference at 10,000 paths: {speed:,.0f}x (step), {speed_sum:,.0f}x (step + summarize)"
+    )
     print(f"10,000 vs 100 paths: {scale:.2f}x (step), {scale_sum:.2f}x (step + summarize)")
     summ = 24 * (ms["step_sum_10000"] - ms["step_10000"]) / 1e3
-    print(f"Simulation.run(24) at 10,000 paths: {results['run24_10000']:.2f} s (summarize ~{summ:.2f} s of it)")
+    print(
+        f"Simulation.run(24) at 10,000 paths: {results['run24_10000']:.2f} s (summarize ~{summ:.2f} s of it)"
+    )
     checks = {
         "vectorized step >= 100x faster than the reference at 10,000 paths": speed >= 100,
         "step at 10,000 paths within 3x of 100 paths": scale <= 3,
@@ -144,7 +151,15 @@ def report(results: dict[str, float], label: str) -> dict[str, bool]:
 
 #: The last commit of the model v1 engine.
 V1_COMMIT = "7c4d89a"
-_V1_FILES = ("__init__.py", "errors.py", "decisions.py", "models.py", "scenario.py", "kpi.py", "market.py")
+_V1_FILES = (
+    "__init__.py",
+    "errors.py",
+    "decisions.py",
+    "models.py",
+    "scenario.py",
+    "kpi.py",
+    "market.py",
+)
 
 
 def load_v1_engine(tmp: Path):
@@ -155,12 +170,22 @@ def load_v1_engine(tmp: Path):
     pkg = tmp / "stratsim_v1"
     pkg.mkdir()
     for name in _V1_FILES:
-        src = "" if name == "__init__.py" else subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{V1_COMMIT}:stratsim/engine/{name}"], capture_output=True, text=True, check=True
-        ).stdout
+        src = (
+            ""
+            if name == "__init__.py"
+            else subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{V1_COMMIT}:stratsim/engine/{name}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
         (pkg / name).write_text(src, encoding="utf-8")
     sys.path.insert(0, str(tmp))
-    return {m: importlib.import_module(f"stratsim_v1.{m}") for m in ("market", "scenario", "kpi", "decisions", "models")}
+    return {
+        m: importlib.import_module(f"stratsim_v1.{m}")
+        for m in ("market", "scenario", "kpi", "decisions", "models")
+    }
 
 
 def compare_versions(repeats: int) -> None:
@@ -179,7 +204,9 @@ def compare_versions(repeats: int) -> None:
     torch.set_num_threads(1)
     cpu, f32 = torch.device("cpu"), torch.float32
     print()
-    print(f"model v2 vs model v1 ({V1_COMMIT}), step + summarize, 1 thread, float32, median of {repeats}")
+    print(
+        f"model v2 vs model v1 ({V1_COMMIT}), step + summarize, 1 thread, float32, median of {repeats}"
+    )
     print(f"{'paths':>10}{'v1 path-periods/s':>20}{'v2 path-periods/s':>20}{'v2/v1':>8}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -187,7 +214,9 @@ def compare_versions(repeats: int) -> None:
             for n in (10_000, 1_000_000):
                 inner = 10 if n == 10_000 else 1
                 reps = repeats if n == 10_000 else max(3, repeats // 2)
-                p1 = v1["scenario"].draw_parameters(v1["scenario"].Scenario(), n, torch.Generator().manual_seed(0), f32, cpu)
+                p1 = v1["scenario"].draw_parameters(
+                    v1["scenario"].Scenario(), n, torch.Generator().manual_seed(0), f32, cpu
+                )
                 s1 = v1["market"].initial_state(p1)
                 d1 = v1["decisions"].Decision().validate()
                 sat1, inc1 = v1["models"].LinearSatisfaction(), v1["models"].LogisticIncident()
@@ -215,9 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)")
-    ap.add_argument("--versions", action=argparse.BooleanOptionalAction, default=True, help="compare with the model v1 engine")
-    ap.add_argument("--only-versions", action="store_true", help="only the model v2 vs v1 comparison")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's default)"
+    )
+    ap.add_argument(
+        "--versions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="compare with the model v1 engine",
+    )
+    ap.add_argument(
+        "--only-versions", action="store_true", help="only the model v2 vs v1 comparison"
+    )
     args = ap.parse_args(argv)
     if args.only_versions:
         compare_versions(args.repeats)

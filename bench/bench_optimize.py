@@ -73,11 +73,17 @@ def main() -> None:
     _, summ = R.compare(eval_start, space, [cur, *(s.theta for _, s in runs)], O.Risk(), ())
     base_obj = summ[0]["objective"]
     best = max(s["objective"] for s in summ[1:])
-    print(f"\ncurrent allocation: objective (mean NPV incl. terminal value where modelled) {base_obj:,.0f} on fresh paths")
-    print(f"{'method':34} {'evals':>6} {'path-periods':>13} {'wall s':>7} {'fresh objective':>16} {'vs current':>11} {'vs best':>8}")
+    print(
+        f"\ncurrent allocation: objective (mean NPV incl. terminal value where modelled) {base_obj:,.0f} on fresh paths"
+    )
+    print(
+        f"{'method':34} {'evals':>6} {'path-periods':>13} {'wall s':>7} {'fresh objective':>16} {'vs current':>11} {'vs best':>8}"
+    )
     for (name, s), sm in zip(runs, summ[1:], strict=True):
         obj = sm["objective"]
-        print(f"{name:34} {s.evals:6d} {s.path_periods:13,d} {s.wall_s:7.1f} {obj:16,.0f} {obj - base_obj:+11,.0f} {100 * (obj - best) / abs(best):+7.2f}%")
+        print(
+            f"{name:34} {s.evals:6d} {s.path_periods:13,d} {s.wall_s:7.1f} {obj:16,.0f} {obj - base_obj:+11,.0f} {100 * (obj - best) / abs(best):+7.2f}%"
+        )
     gap = 100 * (best - summ[1]["objective"]) / abs(best)
     ratio = runs[1][1].path_periods / g.path_periods
     print(f"\ngradient: {gap:.2f}% below the best of any method, with 1/{ratio:.1f} of CMA-ES's path-periods "

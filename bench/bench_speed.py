@@ -59,7 +59,11 @@ def old_summarize():
     """``kpi.summarize`` as of :data:`BASE_COMMIT` (None when git history is unavailable)."""
     try:
         src = subprocess.run(
-            ["git", "show", f"{BASE_COMMIT}:stratsim/engine/kpi.py"], cwd=ROOT, capture_output=True, text=True, check=True
+            ["git", "show", f"{BASE_COMMIT}:stratsim/engine/kpi.py"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -106,14 +110,18 @@ def limits(repeats: int) -> tuple[float, float]:
     import torch
 
     a, b = torch.ones(1), torch.ones(1)
-    per_op = median_time(lambda: [torch.add(a, b) for _ in range(1000)], 3 * repeats, best=True) / 1000
+    per_op = (
+        median_time(lambda: [torch.add(a, b) for _ in range(1000)], 3 * repeats, best=True) / 1000
+    )
     big = torch.ones(64 * 2**20)  # 256 MiB
     dst = torch.empty_like(big)
     t = median_time(lambda: dst.copy_(big), 3 * repeats, best=True)
     return per_op, 2 * big.numel() * 4 / t
 
 
-def bench_size(n: int, periods: int, repeats: int, per_op: float, bw: float, base, compiled: bool = False) -> dict:
+def bench_size(
+    n: int, periods: int, repeats: int, per_op: float, bw: float, base, compiled: bool = False
+) -> dict:
     """One line of figures at ``n`` paths (see the module docstring), eager or compiled;
     returns them."""
     import torch._dynamo
@@ -138,7 +146,9 @@ def bench_size(n: int, periods: int, repeats: int, per_op: float, bw: float, bas
     saved = sim._gen.get_state()
 
     def step():
-        return market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
+        return market.step(
+            sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model
+        )
 
     step_s = median_time(step, repeats)
     sim._gen.set_state(saved)
@@ -162,7 +172,14 @@ def bench_size(n: int, periods: int, repeats: int, per_op: float, bw: float, bas
     if n >= QUANTILE_SAMPLE_FROM:
         line += " [quantiles subsampled]"
     print(line, flush=True)
-    return {"n": n, "compiled": compiled, "full_s": full_s, "step_s": step_s, "summ_s": summ_s, "bw_s": bw_s}
+    return {
+        "n": n,
+        "compiled": compiled,
+        "full_s": full_s,
+        "step_s": step_s,
+        "summ_s": summ_s,
+        "bw_s": bw_s,
+    }
 
 
 def verdict(ok: bool, missed_by: float) -> str:
@@ -187,17 +204,30 @@ def targets(rows: list[dict], rss: float | None, tui_ms: float | None) -> None:
         mode = "compiled" if r["compiled"] else "eager"
         n, full_s = r["n"], r["full_s"]
         share = r["summ_s"] / (r["summ_s"] + r["step_s"])
-        print(f"  {n:>9,} paths, {mode:8}: summary {share:4.0%} of a period (< 20%: {verdict(share < 0.2, share / 0.2)})", end="")
+        print(
+            f"  {n:>9,} paths, {mode:8}: summary {share:4.0%} of a period (< 20%: {verdict(share < 0.2, share / 0.2)})",
+            end="",
+        )
         if n == 10_000:
-            print(f"; full run {n / full_s / 1e6:.2f}M path-periods/s (>= 3M: {verdict(n / full_s >= 3e6, 3e6 * full_s / n)})", end="")
+            print(
+                f"; full run {n / full_s / 1e6:.2f}M path-periods/s (>= 3M: {verdict(n / full_s >= 3e6, 3e6 * full_s / n)})",
+                end="",
+            )
         if n == 1_000_000:
             ratio = full_s / r["bw_s"]
-            print(f"; full run {ratio:.1f}x the bandwidth limit (<= 2x: {verdict(ratio <= 2, ratio / 2)})", end="")
+            print(
+                f"; full run {ratio:.1f}x the bandwidth limit (<= 2x: {verdict(ratio <= 2, ratio / 2)})",
+                end="",
+            )
         print()
     if rss is not None:
-        print(f"  10,000,000 paths peak RSS {rss / 2**30:.2f} GiB (<= 4 GB: {verdict(rss <= 4e9, rss / 4e9)})")
+        print(
+            f"  10,000,000 paths peak RSS {rss / 2**30:.2f} GiB (<= 4 GB: {verdict(rss <= 4e9, rss / 4e9)})"
+        )
     if tui_ms is not None:
-        print(f"  TUI key to next period at 100,000 paths {tui_ms:.0f} ms (< 200 ms: {verdict(tui_ms < 200, tui_ms / 200)})")
+        print(
+            f"  TUI key to next period at 100,000 paths {tui_ms:.0f} ms (< 200 ms: {verdict(tui_ms < 200, tui_ms / 200)})"
+        )
 
 
 def threads_scan(repeats: int) -> None:
@@ -211,10 +241,14 @@ def threads_scan(repeats: int) -> None:
             torch.set_num_threads(threads)
             sim = Simulation(seed=0, n_paths=n, device="cpu")
             sim.run(1)
-            res[threads] = median_time(lambda sim=sim: sim.step(), max(2, repeats // (1 + n // 500_000)))
+            res[threads] = median_time(
+                lambda sim=sim: sim.step(), max(2, repeats // (1 + n // 500_000))
+            )
             del sim
-        print(f"threads {n:>9,} paths: 1 thread {res[1] * 1e3:7.1f} ms/period, 2 threads {res[2] * 1e3:7.1f} ms; "
-              f"2 threads {res[1] / res[2]:.2f}x the speed of 1")
+        print(
+            f"threads {n:>9,} paths: 1 thread {res[1] * 1e3:7.1f} ms/period, 2 threads {res[2] * 1e3:7.1f} ms; "
+            f"2 threads {res[1] / res[2]:.2f}x the speed of 1"
+        )
     torch.set_num_threads(1)
 
 
@@ -225,14 +259,18 @@ def rss10m() -> float:
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(f"10,000,000 paths x 2 periods (chunked): peak RSS {peak / 2**30:.2f} GiB in {time.perf_counter() - t0:.0f} s "
-          f"(target 4 GB: {'met' if peak <= 4e9 else 'MISSED'})")
+    print(
+        f"10,000,000 paths x 2 periods (chunked): peak RSS {peak / 2**30:.2f} GiB in {time.perf_counter() - t0:.0f} s "
+        f"(target 4 GB: {'met' if peak <= 4e9 else 'MISSED'})"
+    )
     return peak
 
 
 def tui_latency(steps: int) -> float | None:
     """Median ms from ``n`` to the next ``Period N`` at 100,000 paths (bench/bench_tui.py)."""
-    spec = importlib.util.spec_from_file_location("bench_tui", Path(__file__).with_name("bench_tui.py"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_tui", Path(__file__).with_name("bench_tui.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     here = os.getcwd()
@@ -245,15 +283,32 @@ def tui_latency(steps: int) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=True, help="also the compiled step (default on)")
-    ap.add_argument("--rss10m", action=argparse.BooleanOptionalAction, default=True, help="a 10,000,000-path run's peak RSS (default on)")
-    ap.add_argument("--tui", action=argparse.BooleanOptionalAction, default=True, help="the TUI's key to next period at 100,000 paths (default on)")
+    ap.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the compiled step (default on)",
+    )
+    ap.add_argument(
+        "--rss10m",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a 10,000,000-path run's peak RSS (default on)",
+    )
+    ap.add_argument(
+        "--tui",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the TUI's key to next period at 100,000 paths (default on)",
+    )
     ap.add_argument("--threads-scan", action=argparse.BooleanOptionalAction, default=False)
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min)")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min)"
+    )
     rows = bench_runs(args.repeats, args.compile)
     if args.threads_scan:
         threads_scan(args.repeats)

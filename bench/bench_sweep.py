@@ -51,7 +51,11 @@ def main() -> int:
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ray-cpus", type=int, default=2)
-    ap.add_argument("--device", default="cpu", help="torch device of the local and one-at-a-time runs (Ray: cpu)")
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the local and one-at-a-time runs (Ray: cpu)",
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -64,7 +68,9 @@ def main() -> int:
     torch.set_num_threads(1)
     n = int(round(args.points**0.5))
     scenario = Scenario()
-    design = sw.grid_design([("allocation.c_share", np.linspace(0, 1, n)), ("to_b.win_rate", np.linspace(0.1, 0.4, n))])
+    design = sw.grid_design(
+        [("allocation.c_share", np.linspace(0, 1, n)), ("to_b.win_rate", np.linspace(0.1, 0.4, n))]
+    )
     prepared = sw.prepare(scenario, design)
     spec = sw.RunSpec(steps=args.months, paths=args.paths, seed=0, device=args.device)
     work = design.n_points * args.paths * args.months
@@ -80,12 +86,17 @@ def main() -> int:
             data = scenario.to_dict()
             data["allocation"] = d.to_dict()
             data["to_b"]["win_rate"] = float(prepared.overrides["to_b.win_rate"][i])
-            sim = Simulation(scenario_from_dict(data), seed=0, n_paths=args.paths, device=args.device)
+            sim = Simulation(
+                scenario_from_dict(data), seed=0, n_paths=args.paths, device=args.device
+            )
             sim.run(months)
             out.append(sim.last_summary()["npv"]["mean"])
         return out
 
-    sw.evaluate(sw.prepare(scenario, sw.grid_design([("allocation.c_share", [0.5])])), sw.RunSpec(steps=2, paths=8, device=args.device))
+    sw.evaluate(
+        sw.prepare(scenario, sw.grid_design([("allocation.c_share", [0.5])])),
+        sw.RunSpec(steps=2, paths=8, device=args.device),
+    )
     Simulation(scenario, n_paths=8, device=args.device).run(2)  # warm-up
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t_local, local = median_time(run_local, args.repeats)
@@ -120,7 +131,11 @@ def main() -> int:
         t0 = time.perf_counter()
         ray.shutdown()
         t_down = time.perf_counter() - t0
-    identical = np.array_equal(remote.horizon_values("npv"), y) if args.device == "cpu" else np.allclose(remote.horizon_values("npv"), y, rtol=1e-4)
+    identical = (
+        np.array_equal(remote.horizon_values("npv"), y)
+        if args.device == "cpu"
+        else np.allclose(remote.horizon_values("npv"), y, rtol=1e-4)
+    )
     print(f"ray ({args.ray_cpus} CPUs, {remote.n_chunks} tasks), warm workers: {t_ray:8.2f} s  {work / t_ray:12,.0f} path-periods/s "
           f"({t_ray / t_local:.2f}x local); first run (workers start) {t_cold:.1f} s; ray.init {t_init:.1f} s, "
           f"shutdown {t_down:.1f} s: a command with its own local Ray takes {(t_cold + t_init + t_down) / t_local:.1f}x "

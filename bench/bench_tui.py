@@ -46,7 +46,9 @@ Minimal().run()
 """
 
 
-def time_spawn(argv: list[str], env: dict[str, str], timeout: float = 60.0, marker: bytes | None = None) -> float:
+def time_spawn(
+    argv: list[str], env: dict[str, str], timeout: float = 60.0, marker: bytes | None = None
+) -> float:
     """Seconds from spawn of ``argv`` on a pseudo-terminal (80x24) to its exit, or, with
     ``marker``, to the moment ``marker`` first appears in what it wrote to the terminal
     (the first frame as a person sees it); the process is then killed."""
@@ -90,7 +92,11 @@ def bench_startup(runs: int) -> None:
     the time until stratsim's main screen (footer "Help") is drawn, for reference."""
     env = {**os.environ, "TERM": "xterm-256color"}
     stratsim = [sys.executable, "-m", "stratsim", "tui", "--no-autosave"]
-    minimal = [sys.executable, "-c", MINIMAL_APP.replace("self.call_after_refresh(self.exit)", "pass")]
+    minimal = [
+        sys.executable,
+        "-c",
+        MINIMAL_APP.replace("self.call_after_refresh(self.exit)", "pass"),
+    ]
     with tempfile.TemporaryDirectory() as cwd:
         os.chdir(cwd)
         time_spawn(minimal, env, marker=b"hello")  # warm the file cache for both
@@ -103,7 +109,9 @@ def bench_startup(runs: int) -> None:
     ma, mb, mc = statistics.median(a), statistics.median(b), statistics.median(c)
     print(f"first frame: stratsim {ma * 1000:.0f} ms, minimal Textual app {mb * 1000:.0f} ms "
           f"(medians of {runs} alternating runs); ratio {ma / mb:.2f} (target <= 1.5)")  # fmt: skip
-    print(f"main screen drawn: stratsim {mc * 1000:.0f} ms; ratio to the minimal app's first frame {mc / mb:.2f}")
+    print(
+        f"main screen drawn: stratsim {mc * 1000:.0f} ms; ratio to the minimal app's first frame {mc / mb:.2f}"
+    )
 
 
 class PtyApp:
@@ -118,7 +126,9 @@ class PtyApp:
 
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+        )
         os.close(slave)
         self.buffer = b""
 
@@ -193,9 +203,11 @@ def bench_latency(presses: int) -> None:
         finally:
             app.close()
     mi, mb = statistics.median(idle), statistics.median(busy)
-    print(f"key to screen (p, policy switch), on a pty: {mb * 1000:.1f} ms while training, "
-          f"{mi * 1000:.1f} ms idle (medians of {presses}); target < 100 ms while training"
-          + ("" if still else " [app exited early]"))
+    print(
+        f"key to screen (p, policy switch), on a pty: {mb * 1000:.1f} ms while training, "
+        f"{mi * 1000:.1f} ms idle (medians of {presses}); target < 100 ms while training"
+        + ("" if still else " [app exited early]")
+    )
 
 
 def bench_step_latency(paths: int, steps: int) -> float:
@@ -215,8 +227,10 @@ def bench_step_latency(paths: int, steps: int) -> float:
                 time.sleep(0.2)
         finally:
             app.close()
-    print(f"key to next period (n), {paths:,} paths, on a pty: median {statistics.median(times) * 1000:.0f} ms, "
-          f"min {min(times) * 1000:.0f} ms over {steps} presses; target < 200 ms")
+    print(
+        f"key to next period (n), {paths:,} paths, on a pty: median {statistics.median(times) * 1000:.0f} ms, "
+        f"min {min(times) * 1000:.0f} ms over {steps} presses; target < 200 ms"
+    )
     return statistics.median(times)
 
 

@@ -18,7 +18,9 @@ from stratsim.engine.simulation import Simulation
 
 REF = decision_from_allocation(Scenario().allocation)
 GRIDS = {
-    "b_seat_price": [REF.b_seat_price * f for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)],
+    "b_seat_price": [
+        REF.b_seat_price * f for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
+    ],
     "c_price": [REF.c_price * f for f in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)],
     "c_share": [i / 10 for i in range(11)],
     "budget": [REF.budget * f for f in (0.0, 0.5, 1.0, 2.0)],
@@ -27,7 +29,9 @@ GRIDS = {
 
 
 def run_point(lever: str, value: float, paths: int, months: int, seed: int = 0) -> dict[str, float]:
-    sim = Simulation(Scenario(), seed=seed, n_paths=paths, device="cpu", dtype="float64", policy="manual")
+    sim = Simulation(
+        Scenario(), seed=seed, n_paths=paths, device="cpu", dtype="float64", policy="manual"
+    )
     d = REF.with_changes(**{lever: value}).validate()
     for _ in range(months):
         s = sim.step(d)
@@ -45,7 +49,15 @@ def main() -> None:
     ap.add_argument("--levers", default=",".join(GRIDS))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    cols = ("npv", "npv_total", "npv_total_arr", "paid_share_c", "accounts_b", "cac_payback_b", "p_cash_negative")
+    cols = (
+        "npv",
+        "npv_total",
+        "npv_total_arr",
+        "paid_share_c",
+        "accounts_b",
+        "cac_payback_b",
+        "p_cash_negative",
+    )
     for lever in a.levers.split(","):
         print(f"\n{lever} ({a.paths} paths, {a.months} months; NPV in currency millions)")
         print(f"{'value':>12} " + " ".join(f"{c:>14}" for c in cols))

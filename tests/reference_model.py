@@ -29,7 +29,17 @@ STATE_KEYS = (
     "cum_b_spend", "cum_b_won", "any_incident",
 )  # fmt: skip
 #: The trailing-12-month rows kept per path (oldest month first).
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
+TRAIL_ROWS = (
+    "log_nrr",
+    "log_grr",
+    "mrr",
+    "steady_costs",
+    "volume",
+    "margin_c",
+    "margin_b",
+    "volume_c",
+    "volume_b",
+)
 SHOCK_KEYS = ("z_sat_c", "z_sat_b", "z_adopt", "z_leads", "u_incident")
 
 
@@ -73,8 +83,16 @@ def satisfaction(sat: Any, F: float, U: float, R: float) -> float:
     return clamp(sat.alpha * F + sat.beta * U + sat.gamma * R + sat.intercept, 0.0, 10.0)
 
 
-def incident_probability(inc: Any, records_log10: float, posture: float, ent_share: float, third_party: float) -> float:
-    z = inc.intercept + inc.b_records * records_log10 + inc.b_posture * posture + inc.b_enterprise * ent_share + inc.b_third_party * third_party
+def incident_probability(
+    inc: Any, records_log10: float, posture: float, ent_share: float, third_party: float
+) -> float:
+    z = (
+        inc.intercept
+        + inc.b_records * records_log10
+        + inc.b_posture * posture
+        + inc.b_enterprise * ent_share
+        + inc.b_third_party * third_party
+    )
     return sigmoid(z)
 
 
@@ -141,8 +159,12 @@ def step(
     K = grow(s["K"], p["capability.core_share"] * (sp["c_product"] + sp["b_product"]), p)
 
     noise = p["satisfaction.noise_sd"]
-    S_c = clamp(satisfaction(sat, effective_f(p, F_c, K), U_c, R_c) + noise * shocks["z_sat_c"], 0.0, 10.0)
-    S_b = clamp(satisfaction(sat, effective_f(p, F_b, K), U_b, R_b) + noise * shocks["z_sat_b"], 0.0, 10.0)
+    S_c = clamp(
+        satisfaction(sat, effective_f(p, F_c, K), U_c, R_c) + noise * shocks["z_sat_c"], 0.0, 10.0
+    )
+    S_b = clamp(
+        satisfaction(sat, effective_f(p, F_b, K), U_b, R_b) + noise * shocks["z_sat_b"], 0.0, 10.0
+    )
 
     # To C: perceived value, Bass diffusion from the untapped market, conversion, churn, lapsed pool.
     ref_c = s["s_ref_c"]
@@ -160,8 +182,12 @@ def step(
     adopters = hazard * untapped * math.exp(a_sd * shocks["z_adopt"] - 0.5 * a_sd**2)
     adopters = max(min(adopters, untapped), 0.0)
     paid_adopters = adopters * p_paid / max(hazard, 1e-30)
-    conversion = p["to_c.conversion_max"] * sigmoid(p["to_c.conversion_logit0"] + p["to_c.conversion_sat_slope"] * (value - ref_c))
-    churn_free = min(p["to_c.churn_free"] * math.exp(-p["to_c.churn_sat_slope"] * (S_c - ref_c)), 1.0)
+    conversion = p["to_c.conversion_max"] * sigmoid(
+        p["to_c.conversion_logit0"] + p["to_c.conversion_sat_slope"] * (value - ref_c)
+    )
+    churn_free = min(
+        p["to_c.churn_free"] * math.exp(-p["to_c.churn_sat_slope"] * (S_c - ref_c)), 1.0
+    )
     rise = max(math.log(price / max(s["last_c_price"], 1e-6)), 0.0)
     churn_base = p["to_c.churn_paid"] * math.exp(-p["to_c.churn_sat_slope"] * (value - ref_c))
     churn_paid = min(churn_base + p["to_c.price_churn_shock"] * rise, 1.0)
@@ -177,31 +203,65 @@ def step(
     ratio = max(decision.b_seat_price, 1e-6) / p["to_b.reference_seat_price"]
     target = sp["b_acquisition"] / p["to_b.rep_cost"]
     reps_hired = s["reps_hired"] + (target - s["reps_hired"]) / p["to_b.hiring_lag_months"]
-    reps_ramped = min(s["reps_ramped"] + (reps_hired - s["reps_ramped"]) / p["to_b.ramp_months"], reps_hired)
+    reps_ramped = min(
+        s["reps_ramped"] + (reps_hired - s["reps_ramped"]) / p["to_b.ramp_months"], reps_hired
+    )
     capacity = reps_ramped * p["to_b.opportunities_per_rep"]
     Mb = p["to_b.market_potential"]
     open_accounts = max(Mb - s["accounts_b"] - (s["opp1"] + s["opp2"] + s["opp3"]), 0.0)
     l_sd = p["to_b.leads_noise_sd"]
-    leads = (p["to_b.lead_rate"] * open_accounts + p["to_b.bottom_up_rate"] * N) * brand_mult * math.exp(l_sd * shocks["z_leads"] - 0.5 * l_sd**2)
+    leads = (
+        (p["to_b.lead_rate"] * open_accounts + p["to_b.bottom_up_rate"] * N)
+        * brand_mult
+        * math.exp(l_sd * shocks["z_leads"] - 0.5 * l_sd**2)
+    )
     new_opps = max(min(leads, capacity, open_accounts), 0.0)
     rate = 3.0 / p["to_b.sales_cycle_months"]
     out1, out2, out3 = s["opp1"] * rate, s["opp2"] * rate, s["opp3"] * rate
     opp1 = s["opp1"] - out1 + new_opps
     opp2 = s["opp2"] - out2 + out1
     opp3 = s["opp3"] - out3 + out2
-    review = sigmoid(p["to_b.security_review_steepness"] * (P - p["to_b.security_review_threshold"]))
-    win = min(p["to_b.win_rate"] * review * math.exp(p["to_b.win_sat_slope"] * (S_b - ref_b) - p["to_b.price_elasticity"] * (ratio - 1.0)), 1.0)
+    review = sigmoid(
+        p["to_b.security_review_steepness"] * (P - p["to_b.security_review_threshold"])
+    )
+    win = min(
+        p["to_b.win_rate"]
+        * review
+        * math.exp(
+            p["to_b.win_sat_slope"] * (S_b - ref_b) - p["to_b.price_elasticity"] * (ratio - 1.0)
+        ),
+        1.0,
+    )
     won = min(out3 * win, max(Mb - s["accounts_b"], 0.0))
-    logo_churn = min(p["to_b.logo_churn"] * math.exp(-p["to_b.churn_sat_slope"] * (S_b - ref_b) + p["to_b.churn_price_elasticity"] * (ratio - 1.0)), 1.0)
-    growth = max(p["to_b.seat_expansion_max"] * math.tanh((S_b - p["to_b.expansion_sat_mid"]) / 2.0) - p["to_b.seat_price_sensitivity"] * (ratio - 1.0), -0.5)
+    logo_churn = min(
+        p["to_b.logo_churn"]
+        * math.exp(
+            -p["to_b.churn_sat_slope"] * (S_b - ref_b)
+            + p["to_b.churn_price_elasticity"] * (ratio - 1.0)
+        ),
+        1.0,
+    )
+    growth = max(
+        p["to_b.seat_expansion_max"] * math.tanh((S_b - p["to_b.expansion_sat_mid"]) / 2.0)
+        - p["to_b.seat_price_sensitivity"] * (ratio - 1.0),
+        -0.5,
+    )
     accounts_b = s["accounts_b"] * (1.0 - logo_churn) + won
-    seats_b = s["seats_b"] * (1.0 - logo_churn) * (1.0 + growth) + won * p["to_b.seats_per_new_account"]
+    seats_b = (
+        s["seats_b"] * (1.0 - logo_churn) * (1.0 + growth) + won * p["to_b.seats_per_new_account"]
+    )
 
     # Privacy incident (monthly probability; a yearly-label model is converted).
     b_records = seats_b * p["privacy.records_per_seat"]
     records = free_c + paid_c + b_records
     prob = clamp(
-        incident_probability(inc, math.log10(1.0 + records), P, b_records / max(records, 1.0), p["privacy.third_party_access"]),
+        incident_probability(
+            inc,
+            math.log10(1.0 + records),
+            P,
+            b_records / max(records, 1.0),
+            p["privacy.third_party_access"],
+        ),
         0.0,
         1.0,
     )
@@ -218,7 +278,11 @@ def step(
     brand = s["brand"] * p["privacy.brand_decay"] + p["privacy.brand_hit"] * hit
     revenue_12 = math.fsum(s["trail"][2])
     fine_cap = max(p["privacy.fine_cap_share"] * revenue_12, p["privacy.fine_cap_fixed"])
-    cost_if_hit = p["privacy.response_cost"] + p["privacy.cost_per_record"] * p["privacy.exposed_fraction"] * records + p["privacy.fine_fraction_of_cap"] * fine_cap
+    cost_if_hit = (
+        p["privacy.response_cost"]
+        + p["privacy.cost_per_record"] * p["privacy.exposed_fraction"] * records
+        + p["privacy.fine_fraction_of_cap"] * fine_cap
+    )
     incident_cost = cost_if_hit * hit
 
     # Money, NPV, trailing 12 months, terminal values.
@@ -228,7 +292,14 @@ def step(
     arr = 12.0 * mrr
     users_c = free_c + paid_c
     financing = max(-s["cash"], 0.0) * p["finance.overdraft_rate_annual"] / 12.0
-    costs = decision.budget + p["finance.fixed_costs"] + p["to_c.compute_cost_per_user"] * users_c + p["to_b.cost_per_seat"] * seats_b + incident_cost + financing
+    costs = (
+        decision.budget
+        + p["finance.fixed_costs"]
+        + p["to_c.compute_cost_per_user"] * users_c
+        + p["to_b.cost_per_seat"] * seats_b
+        + incident_cost
+        + financing
+    )
     net = mrr - costs
     cash = s["cash"] + net
     r = p["finance.discount_rate_annual"]
@@ -246,12 +317,23 @@ def step(
     shortfall = sum(max(maintenance(s[k], p) - v, 0.0) for k, v in stock_spend.items())
     ref_price_c, ref_price_b = p["to_c.reference_price"], p["to_b.reference_seat_price"]
     vol_c, vol_b = paid_c * ref_price_c, seats_b * ref_price_b
-    paid_next = (paid_c * (1.0 - min(churn_base, 1.0)) + conversion * free_c) * (1.0 - p["privacy.churn_shock_c"] * prob)
-    seats_next = seats_b * (1.0 - logo_churn) * (1.0 + growth) * (1.0 - p["privacy.churn_shock_b"] * prob)
+    paid_next = (paid_c * (1.0 - min(churn_base, 1.0)) + conversion * free_c) * (
+        1.0 - p["privacy.churn_shock_c"] * prob
+    )
+    seats_next = (
+        seats_b * (1.0 - logo_churn) * (1.0 + growth) * (1.0 - p["privacy.churn_shock_b"] * prob)
+    )
     org_c, org_b = paid_next * ref_price_c, seats_next * ref_price_b
     margin_c = mrr_c - p["to_c.compute_cost_per_user"] * users_c
     margin_b = mrr_b - p["to_b.cost_per_seat"] * seats_b
-    steady = net + sp["c_acquisition"] + sp["b_acquisition"] + incident_cost - cost_if_hit * prob - shortfall
+    steady = (
+        net
+        + sp["c_acquisition"]
+        + sp["b_acquisition"]
+        + incident_cost
+        - cost_if_hit * prob
+        - shortfall
+    )
     month = [
         math.log(max(keep * (1.0 + growth), 1e-12)),
         math.log(max(keep * (1.0 + min(growth, 0.0)), 1e-12)),
@@ -281,7 +363,11 @@ def step(
     def gordon(x: float, gr: float) -> float:
         return x * (1.0 + gr) / (r - gr)
 
-    tv = (gordon(math.fsum(trail[5]) * k, g_c) + gordon(math.fsum(trail[6]) * k, g_b) + gordon(math.fsum(trail[3]) * k, p["finance.terminal_growth"])) / disc
+    tv = (
+        gordon(math.fsum(trail[5]) * k, g_c)
+        + gordon(math.fsum(trail[6]) * k, g_b)
+        + gordon(math.fsum(trail[3]) * k, p["finance.terminal_growth"])
+    ) / disc
     tv_arr = p["finance.arr_multiple"] * arr / disc
 
     cum_c_spend = s["cum_c_spend"] + sp["c_acquisition"]
@@ -291,7 +377,9 @@ def step(
     cum_b_won = s["cum_b_won"] + won
     any_incident = 1.0 - (1.0 - s["any_incident"]) * (1.0 - hit)
     cac_b = cum_b_spend / cum_b_won if cum_b_won > 1e-9 else nan
-    unit_margin = p["to_b.seats_per_new_account"] * (decision.b_seat_price - p["to_b.cost_per_seat"])
+    unit_margin = p["to_b.seats_per_new_account"] * (
+        decision.b_seat_price - p["to_b.cost_per_seat"]
+    )
 
     new_state = {
         "F_c": F_c, "U_c": U_c, "R_c": R_c, "F_b": F_b, "U_b": U_b, "R_b": R_b, "P": P, "K": K,
@@ -407,5 +495,7 @@ def run_paths(
 def split_paths(columns: dict[str, Any]) -> list[dict[str, float]]:
     """``{name: sequence[n_paths]}`` (tensors or lists) -> one ``{name: float}`` per path."""
     names = list(columns)
-    cols = [columns[n].tolist() if hasattr(columns[n], "tolist") else list(columns[n]) for n in names]
+    cols = [
+        columns[n].tolist() if hasattr(columns[n], "tolist") else list(columns[n]) for n in names
+    ]
     return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]

@@ -13,8 +13,30 @@ from stratsim.cli import main
 from stratsim.engine.analysis import optimize as O
 from stratsim.engine.errors import StratsimError
 
-SWEEP = ["sweep", "--grid", "allocation.c_share=0,1", "--horizon", "1", "--paths", "4", "--device", "cpu"]
-SENS = ["sensitivity", "--params", "to_b.win_rate", "--shares", "0", "--horizon", "1", "--paths", "4", "--device", "cpu"]
+SWEEP = [
+    "sweep",
+    "--grid",
+    "allocation.c_share=0,1",
+    "--horizon",
+    "1",
+    "--paths",
+    "4",
+    "--device",
+    "cpu",
+]
+SENS = [
+    "sensitivity",
+    "--params",
+    "to_b.win_rate",
+    "--shares",
+    "0",
+    "--horizon",
+    "1",
+    "--paths",
+    "4",
+    "--device",
+    "cpu",
+]
 OPT = ["optimize", "--horizon", "2", "--paths", "10", "--budget-evals", "2", "--levers", "c_share"]
 
 
@@ -128,7 +150,10 @@ def test_p_cash_negative_constraint_refused_with_the_hint():
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["sweep", "--grid", "allocation.c_share=0:1:2", "--objective", "p_cash_negative.p10"], "no quantiles"),
+        (
+            ["sweep", "--grid", "allocation.c_share=0:1:2", "--objective", "p_cash_negative.p10"],
+            "no quantiles",
+        ),
         (["sensitivity", "--kpi", "p_cash_negative", "--stat", "p10"], "no quantiles"),
         (["sensitivity", "--params", ""], "--params ''"),
         (["sweep", "--grid", "allocation.c_share=0:1:1"], "key allocation.c_share"),

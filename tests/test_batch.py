@@ -27,21 +27,27 @@ def test_decision_points_equal_single_runs():
     base = sim0.allocation
     shares = [0.1, 0.5, 0.9]
     batch = make_batch(scenario, n_points=3, paths_per_point=P, seed=3)
-    out = batch.rollout(decisions_with(base, {"c_share": shares, "budget": [2e5, 3e5, 4e5]}, torch.float32), STEPS)
+    out = batch.rollout(
+        decisions_with(base, {"c_share": shares, "budget": [2e5, 3e5, 4e5]}, torch.float32), STEPS
+    )
     got = summarize_points(out)
     for k, (share, budget) in enumerate(zip(shares, [2e5, 3e5, 4e5], strict=True)):
         want = _single(scenario, base.with_changes(c_share=share, budget=budget))
         for kpi, stats in want.items():
             for stat, v in stats.items():
                 g = got[k][kpi][stat]
-                assert (math.isnan(g) and math.isnan(v)) or g == pytest.approx(v, rel=1e-6, abs=1e-6), (k, kpi, stat)
+                assert (math.isnan(g) and math.isnan(v)) or g == pytest.approx(
+                    v, rel=1e-6, abs=1e-6
+                ), (k, kpi, stat)
 
 
 def test_scenario_override_points_equal_single_runs():
     scenario = Scenario()
     base = Simulation(scenario, seed=3, n_paths=P, device="cpu").allocation
     values = [0.1, 0.3]
-    batch = make_batch(scenario, n_points=2, paths_per_point=P, seed=3, overrides={"to_b.win_rate": values})
+    batch = make_batch(
+        scenario, n_points=2, paths_per_point=P, seed=3, overrides={"to_b.win_rate": values}
+    )
     got = summarize_points(batch.rollout(decisions_with(base, {}, torch.float32), STEPS))
     for k, v in enumerate(values):
         data = scenario.to_dict()
@@ -54,11 +60,15 @@ def test_scenario_override_points_equal_single_runs():
 
 def test_bad_points_refused_naming_the_key():
     with pytest.raises(ScenarioError, match="to_b.win_rate"):
-        make_batch(Scenario(), n_points=2, paths_per_point=4, overrides={"to_b.win_rate": [0.2, 7.0]})
+        make_batch(
+            Scenario(), n_points=2, paths_per_point=4, overrides={"to_b.win_rate": [0.2, 7.0]}
+        )
     with pytest.raises(ScenarioError, match="no_such"):
         make_batch(Scenario(), n_points=1, paths_per_point=4, overrides={"to_b.no_such": 1.0})
     with pytest.raises(StratsimError, match="one per point"):
-        make_batch(Scenario(), n_points=3, paths_per_point=4, overrides={"to_b.win_rate": [0.2, 0.3]})
+        make_batch(
+            Scenario(), n_points=3, paths_per_point=4, overrides={"to_b.win_rate": [0.2, 0.3]}
+        )
     with pytest.raises(StratsimError, match="lever"):
         decisions_with(Simulation(n_paths=1, device="cpu").allocation, {"nope": 1.0}, torch.float32)
 

@@ -31,7 +31,9 @@ def _close(a: dict, b: dict, rtol: float) -> list[str]:
     for k, stats in a.items():
         for s, x in stats.items():
             y = b[k][s]
-            if not ((math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rtol, abs_tol=1e-6)):
+            if not (
+                (math.isnan(x) and math.isnan(y)) or math.isclose(x, y, rel_tol=rtol, abs_tol=1e-6)
+            ):
                 bad.append(f"{k}.{s}: {x} != {y}")
     return bad
 
@@ -63,10 +65,14 @@ def test_compiled_run_matches_the_eager_run():
 
 
 def test_cli_compile_unavailable_warns_in_one_line_and_runs(monkeypatch, capsys):
-    monkeypatch.setattr(market.compiled, "compile_unavailable", lambda device: "torch.compile needs a C++ compiler")
+    monkeypatch.setattr(
+        market.compiled, "compile_unavailable", lambda device: "torch.compile needs a C++ compiler"
+    )
     assert main(["run", "--steps", "2", "--paths", "20", "--device", "cpu", "--compile"]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if "--compile" in line]
-    assert err == ["stratsim: warning: --compile: torch.compile needs a C++ compiler; the step runs uncompiled"]
+    assert err == [
+        "stratsim: warning: --compile: torch.compile needs a C++ compiler; the step runs uncompiled"
+    ]
     assert market._COMPILED.fn is None
 
 
@@ -85,5 +91,7 @@ def test_a_failing_compilation_falls_back_to_the_eager_step(monkeypatch):
     ref = Simulation(seed=1, n_paths=10, device="cpu")
     market.use_compile(False)
     ref.run(2)
-    assert said == ["torch.compile failed (TorchDynamoException: no backend here); the step runs uncompiled"]
+    assert said == [
+        "torch.compile failed (TorchDynamoException: no backend here); the step runs uncompiled"
+    ]
     assert sim.history == ref.history and market._COMPILED.fn is None

@@ -34,11 +34,21 @@ class Pane:
             [TMUX, "-f", "/dev/null", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", "-c", str(cwd), cmd],
             check=True, env=env,
         )  # fmt: skip
-        out = subprocess.run([TMUX, "display-message", "-p", "-t", self.name, "#{pane_pid}"], capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [TMUX, "display-message", "-p", "-t", self.name, "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         self.pid = int(out.stdout.strip())  # the pane's process: it leads its own process group
 
     def text(self) -> str:
-        out = subprocess.run([TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True, env=self.env)
+        out = subprocess.run(
+            [TMUX, "capture-pane", "-p", "-t", self.name],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
         return out.stdout
 
     def keys(self, *keys: str) -> None:
@@ -56,7 +66,12 @@ class Pane:
         raise AssertionError(f"{needle!r} not on screen after {timeout}s:\n{self.text()}")
 
     def alive(self) -> bool:
-        return subprocess.run([TMUX, "has-session", "-t", self.name], capture_output=True, env=self.env).returncode == 0
+        return (
+            subprocess.run(
+                [TMUX, "has-session", "-t", self.name], capture_output=True, env=self.env
+            ).returncode
+            == 0
+        )
 
     def running(self) -> bool:
         try:
@@ -131,7 +146,9 @@ def test_step_train_save_reopen(tmp_path, env):
         pane.keys("n")
         pane.wait_for("Period 4/36")
         took = pane.kill()  # the terminal goes with a modified session: autosave, exit
-        assert took < 5 and not pane.running(), f"stratsim still running {took:.1f}s after tmux kill-session"
+        assert took < 5 and not pane.running(), (
+            f"stratsim still running {took:.1f}s after tmux kill-session"
+        )
         assert (tmp_path / "session.autosave.toml").is_file()
     finally:
         pane.kill()

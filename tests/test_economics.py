@@ -24,7 +24,9 @@ REF = decision_from_allocation(Scenario().allocation)
 
 @cache
 def npv_total(lever: str, value: float) -> float:
-    sim = Simulation(Scenario(), seed=0, n_paths=PATHS, dtype="float64", device="cpu", policy="manual")
+    sim = Simulation(
+        Scenario(), seed=0, n_paths=PATHS, dtype="float64", device="cpu", policy="manual"
+    )
     d = REF.with_changes(**{lever: value}).validate()
     for _ in range(MONTHS):
         summary = sim.step(d)
@@ -75,7 +77,14 @@ def test_budget_has_an_interior_optimum_because_a_shortfall_is_financed():
 
 
 def _npv_total_of(plan, scenario=None, months=MONTHS) -> float:
-    sim = Simulation(scenario or Scenario(), seed=0, n_paths=PATHS, dtype="float64", device="cpu", policy="manual")
+    sim = Simulation(
+        scenario or Scenario(),
+        seed=0,
+        n_paths=PATHS,
+        dtype="float64",
+        device="cpu",
+        policy="manual",
+    )
     for t in range(months):
         summary = sim.step(plan(t))
     return summary["npv_total"]["mean"]
@@ -106,4 +115,6 @@ def test_a_better_starting_product_is_worth_more():
     better["capability"]["init_c"] = better["capability"]["init_b"] = 7.5
     from stratsim.engine.scenario import scenario_from_dict
 
-    assert _npv_total_of(lambda t: REF, scenario_from_dict(better)) > _npv_total_of(lambda t: REF, scenario_from_dict(base))
+    assert _npv_total_of(lambda t: REF, scenario_from_dict(better)) > _npv_total_of(
+        lambda t: REF, scenario_from_dict(base)
+    )

@@ -25,7 +25,9 @@ CANDIDATES = [
     Decision(c_share=0.9, c_price=20.0),
     Decision(c_share=0.1, b_seat_price=90.0, budget=600_000.0),
     Decision(privacy_share=0.5, budget=0.0),
-    Decision(c_split={"product": 0.0, "ux": 0.0, "service": 0.0, "acquisition": 1.0}, b_seat_price=5.0),
+    Decision(
+        c_split={"product": 0.0, "ux": 0.0, "service": 0.0, "acquisition": 1.0}, b_seat_price=5.0
+    ),
 ]
 
 
@@ -57,33 +59,58 @@ def test_per_path_decisions_equal_each_decision_run_alone():
     n = len(CANDIDATES)
     params = draw_params(uncertain(), n, torch.Generator().manual_seed(1), F64, CPU)
     batched = stacked(CANDIDATES).validate(n)
-    state_b, outs_b = market.rollout(params, market.initial_state(params), batched, torch.Generator().manual_seed(2), SAT, INC, 6)
+    state_b, outs_b = market.rollout(
+        params, market.initial_state(params), batched, torch.Generator().manual_seed(2), SAT, INC, 6
+    )
     for i, d in enumerate(CANDIDATES):
-        state_i, outs_i = market.rollout(params, market.initial_state(params), d, torch.Generator().manual_seed(2), SAT, INC, 6)
+        state_i, outs_i = market.rollout(
+            params, market.initial_state(params), d, torch.Generator().manual_seed(2), SAT, INC, 6
+        )
         for t in range(6):
             for k, v in outs_b[t].items():
-                assert torch.allclose(v[i], outs_i[t][k][i], rtol=1e-12, atol=1e-9, equal_nan=True), (t, k, i)
+                assert torch.allclose(
+                    v[i], outs_i[t][k][i], rtol=1e-12, atol=1e-9, equal_nan=True
+                ), (t, k, i)
     # The candidates really differ.
     assert len({round(float(x), 3) for x in outs_b[-1]["npv"]}) == n
 
 
 def test_invalid_per_path_decision_names_field_and_path():
     d = stacked(CANDIDATES)
-    bad = DecisionTensors.from_tensors(**{**_fields(d), "c_share": torch.tensor([0.5, 0.5, 1.5, 0.5, 0.5], dtype=F64)})
-    with pytest.raises(DecisionError, match=r"decision c_share: path 2 value 1.5: expected a fraction"):
+    bad = DecisionTensors.from_tensors(
+        **{**_fields(d), "c_share": torch.tensor([0.5, 0.5, 1.5, 0.5, 0.5], dtype=F64)}
+    )
+    with pytest.raises(
+        DecisionError, match=r"decision c_share: path 2 value 1.5: expected a fraction"
+    ):
         bad.validate(5)
     split = dict(d.b_split)
     split["ux"] = split["ux"] + torch.tensor([0, 0, 0, 0.1, 0], dtype=F64)
     with pytest.raises(DecisionError, match=r"decision b_split: path 3"):
         DecisionTensors.from_tensors(**{**_fields(d), "b_split": split}).validate(5)
     with pytest.raises(DecisionError, match=r"decision budget: path 1 value 1e\+39"):
-        DecisionTensors.from_tensors(**{**_fields(d), "budget": torch.tensor([1.0, 1e39, 0, 0, 0], dtype=F64)}).validate(5)
+        DecisionTensors.from_tensors(
+            **{**_fields(d), "budget": torch.tensor([1.0, 1e39, 0, 0, 0], dtype=F64)}
+        ).validate(5)
     with pytest.raises(DecisionError, match=r"decision c_price: shape \(3,\)"):
-        DecisionTensors.from_tensors(**{**_fields(d), "c_price": torch.ones(3, dtype=F64)}).validate(5)
+        DecisionTensors.from_tensors(
+            **{**_fields(d), "c_price": torch.ones(3, dtype=F64)}
+        ).validate(5)
 
 
 def _fields(d: DecisionTensors) -> dict:
-    return {k: getattr(d, k) for k in ("budget", "privacy_share", "c_share", "c_split", "b_split", "c_price", "b_seat_price")}
+    return {
+        k: getattr(d, k)
+        for k in (
+            "budget",
+            "privacy_share",
+            "c_share",
+            "c_split",
+            "b_split",
+            "c_price",
+            "b_seat_price",
+        )
+    }
 
 
 def test_scalar_decision_values_beyond_the_arithmetic_are_refused():
@@ -95,20 +122,32 @@ def test_overrides_replace_one_key_per_path_and_leave_other_draws_unchanged():
     scn = uncertain()
     values = torch.linspace(0.05, 0.6, 50, dtype=F64)
     base = draw_params(scn, 50, torch.Generator().manual_seed(7), F64, CPU)
-    over = draw_params(scn, 50, torch.Generator().manual_seed(7), F64, CPU, overrides={"to_b.win_rate": values, "to_c.churn_free": 0.05})
+    over = draw_params(
+        scn,
+        50,
+        torch.Generator().manual_seed(7),
+        F64,
+        CPU,
+        overrides={"to_b.win_rate": values, "to_c.churn_free": 0.05},
+    )
     assert torch.equal(over.to_b.win_rate, values)
     assert over.to_c.churn_free == 0.05 and isinstance(base.to_c.churn_free, float)
     assert torch.equal(over.to_c.bass_p, base.to_c.bass_p)
     assert torch.equal(over.to_b.logo_churn, base.to_b.logo_churn)
     # The dict form takes the same overrides.
-    flat = draw_parameters(scn, 50, torch.Generator().manual_seed(7), F64, CPU, overrides={"to_b.win_rate": values})
+    flat = draw_parameters(
+        scn, 50, torch.Generator().manual_seed(7), F64, CPU, overrides={"to_b.win_rate": values}
+    )
     assert torch.equal(flat["to_b.win_rate"], values)
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"to_b.win_rate": [0.2, 1.2, 0.3]}, r"override to_b.win_rate: path 1: value 1.2: expected <= 1"),
+        (
+            {"to_b.win_rate": [0.2, 1.2, 0.3]},
+            r"override to_b.win_rate: path 1: value 1.2: expected <= 1",
+        ),
         ({"to_b.win_rat": 0.2}, r"override key to_b.win_rat: unknown parameter"),
         ({"to_b.win_rate": [0.2, 0.3]}, r"override to_b.win_rate: shape \(2,\)"),
         ({"to_c.market_potential": [1.0, 0.0, 2.0]}, r"path 1: value 0.0: expected > 0"),
@@ -130,8 +169,24 @@ def test_params_are_typed_sections_with_scalars_for_certain_values():
 
 
 def _relaxed_npv(params, c_share, b_seat_price, budget, periods=8):
-    d = DecisionTensors.from_tensors(**{**_fields(DecisionTensors.from_decision(Decision(), F64)), "c_share": c_share, "b_seat_price": b_seat_price, "budget": budget})
-    _, outs = market.rollout(params, market.initial_state(params), d, torch.Generator().manual_seed(3), SAT, INC, periods, relaxed=True)
+    d = DecisionTensors.from_tensors(
+        **{
+            **_fields(DecisionTensors.from_decision(Decision(), F64)),
+            "c_share": c_share,
+            "b_seat_price": b_seat_price,
+            "budget": budget,
+        }
+    )
+    _, outs = market.rollout(
+        params,
+        market.initial_state(params),
+        d,
+        torch.Generator().manual_seed(3),
+        SAT,
+        INC,
+        periods,
+        relaxed=True,
+    )
     return outs[-1]["npv"].mean()
 
 
@@ -148,7 +203,11 @@ def test_relaxed_step_is_differentiable_in_the_decision_levers():
         assert g is not None and torch.isfinite(g) and float(g) != 0.0
     assert torch.autograd.gradcheck(
         lambda a, b, c: _relaxed_npv(params, a, b, c, periods=4) / 1e6,
-        (c_share.detach().clone().requires_grad_(), price.detach().clone().requires_grad_(), budget.detach().clone().requires_grad_()),
+        (
+            c_share.detach().clone().requires_grad_(),
+            price.detach().clone().requires_grad_(),
+            budget.detach().clone().requires_grad_(),
+        ),
         eps=1e-6,
         atol=1e-5,
         rtol=1e-3,
@@ -170,7 +229,9 @@ def test_relaxed_incidents_are_expected_values_and_exact_path_is_default():
 def test_simulation_runs_scenario_points_as_paths_with_overrides():
     """A sweep over a scenario key in one Simulation: path i gets win rate values[i]."""
     values = torch.tensor([0.05, 0.15, 0.3, 0.6], dtype=F64).repeat_interleave(50)
-    sim = Simulation(n_paths=200, seed=0, dtype="float64", device="cpu", overrides={"to_b.win_rate": values})
+    sim = Simulation(
+        n_paths=200, seed=0, dtype="float64", device="cpu", overrides={"to_b.win_rate": values}
+    )
     assert torch.equal(sim.params.to_b.win_rate, values)
     for _ in range(18):
         sim.step()
@@ -193,11 +254,21 @@ def test_a_simulation_with_overrides_is_not_saved_as_a_session(tmp_path):
 @pytest.mark.parametrize(
     ("where", "value", "message"),
     [
-        (("decisions", 0, "budget"), 1e39, r"key decisions\[1\]: decision budget: value 1e\+39: expected at most 1e\+15"),
-        (("scenario", "finance", "fixed_costs"), 1e308, r"key scenario.finance.fixed_costs: value 1e\+308: expected a magnitude"),
+        (
+            ("decisions", 0, "budget"),
+            1e39,
+            r"key decisions\[1\]: decision budget: value 1e\+39: expected at most 1e\+15",
+        ),
+        (
+            ("scenario", "finance", "fixed_costs"),
+            1e308,
+            r"key scenario.finance.fixed_costs: value 1e\+308: expected a magnitude",
+        ),
     ],
 )
-def test_a_session_with_values_the_arithmetic_cannot_hold_is_refused(tmp_path, where, value, message):
+def test_a_session_with_values_the_arithmetic_cannot_hold_is_refused(
+    tmp_path, where, value, message
+):
     import tomllib
 
     import tomli_w

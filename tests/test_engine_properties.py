@@ -19,7 +19,9 @@ from stratsim.engine.scenario import PARAM_SECTIONS, Normal, Scenario, scenario_
 from stratsim.engine.scenario_draw import draw_parameters, mass_inside
 from stratsim.engine.simulation import Simulation
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 from strategies import decisions  # noqa: E402
 
@@ -30,9 +32,13 @@ bad_number = st.sampled_from([-1.0, -1e-9, math.nan, math.inf, -math.inf])
 def bad_decisions(draw) -> tuple[Decision, str]:
     """A valid decision with one field made invalid; returns it and the field's name."""
     d = draw(decisions())
-    kind = draw(st.sampled_from(["number", "share", "split_value", "split_sum", "split_keys", "type"]))
+    kind = draw(
+        st.sampled_from(["number", "share", "split_value", "split_sum", "split_keys", "type"])
+    )
     if kind == "number":
-        name = draw(st.sampled_from(["budget", "c_price", "b_seat_price", "privacy_share", "c_share"]))
+        name = draw(
+            st.sampled_from(["budget", "c_price", "b_seat_price", "privacy_share", "c_share"])
+        )
         return d.with_changes(**{name: draw(bad_number)}), name
     if kind == "share":
         name = draw(st.sampled_from(["privacy_share", "c_share"]))
@@ -64,8 +70,12 @@ def test_valid_decisions_are_accepted_and_spend_sums_to_budget(d):
     assert all(v >= 0 for v in sp.values())
     assert math.fsum(sp.values()) == pytest.approx(d.budget, rel=1e-9, abs=1e-6)
     rest = d.budget * (1 - d.privacy_share)
-    assert math.fsum(sp[f"c_{k}"] for k in SPLIT_KEYS) == pytest.approx(rest * d.c_share, rel=1e-9, abs=1e-6)
-    assert sp["b_acquisition"] == pytest.approx(rest * (1 - d.c_share) * d.b_split["acquisition"], rel=1e-12, abs=1e-9)
+    assert math.fsum(sp[f"c_{k}"] for k in SPLIT_KEYS) == pytest.approx(
+        rest * d.c_share, rel=1e-9, abs=1e-6
+    )
+    assert sp["b_acquisition"] == pytest.approx(
+        rest * (1 - d.c_share) * d.b_split["acquisition"], rel=1e-12, abs=1e-9
+    )
     assert Decision.from_dict(d.to_dict()) == d
 
 
@@ -124,7 +134,10 @@ def test_refused_step_does_not_consume_random_draws():
     with pytest.raises(DecisionError):
         a.preview(Decision(c_share=math.nan))
     assert a.step() == b.step()
-    assert all(torch.equal(x, y) for x, y in zip(a.state.tensors().values(), b.state.tensors().values(), strict=True))
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(a.state.tensors().values(), b.state.tensors().values(), strict=True)
+    )
 
 
 # -------------------------------------------------------------------- scenario
@@ -144,14 +157,28 @@ PARAM_FIELDS = _param_fields()
 @st.composite
 def bad_scenario_value(draw):
     section, name, extra = draw(st.sampled_from(PARAM_FIELDS))
-    choices = [math.nan, math.inf, -math.inf, "abc", [1.0], {"dist": "poisson", "lam": 1.0}, {"dist": "normal"}]
+    choices = [
+        math.nan,
+        math.inf,
+        -math.inf,
+        "abc",
+        [1.0],
+        {"dist": "poisson", "lam": 1.0},
+        {"dist": "normal"},
+    ]
     if extra.get("ge") is not None:
         choices.append(extra["ge"] - draw(st.floats(1e-6, 1e6)))
     if extra.get("gt") is not None:
         choices.append(extra["gt"] - draw(st.floats(0.0, 1e6)))
     if extra.get("le") is not None:
         choices.append(extra["le"] + draw(st.floats(1e-6, 1e6)))
-        choices.append({"dist": "uniform", "low": extra["le"] - 1e-3, "high": extra["le"] + draw(st.floats(1e-3, 10.0))})
+        choices.append(
+            {
+                "dist": "uniform",
+                "low": extra["le"] - 1e-3,
+                "high": extra["le"] + draw(st.floats(1e-3, 10.0)),
+            }
+        )
     return section, name, draw(st.sampled_from(choices))
 
 
@@ -218,7 +245,9 @@ def test_good_scenario_values_load_and_draw_within_bounds(case):
     loaded = getattr(getattr(scn, section), name)
     if exact is not None:
         assert loaded == exact
-    params = draw_parameters(scn, 64, torch.Generator().manual_seed(0), torch.float64, torch.device("cpu"))
+    params = draw_parameters(
+        scn, 64, torch.Generator().manual_seed(0), torch.float64, torch.device("cpu")
+    )
     t = params[f"{section}.{name}"]
     extra = dict(PARAM_FIELDS[[(s, n) for s, n, _ in PARAM_FIELDS].index((section, name))][2])
     lo = extra.get("ge") if extra.get("ge") is not None else extra.get("gt")
@@ -280,18 +309,53 @@ def test_state_and_kpis_stay_within_their_domains(scn, decs, dtype, seed, incide
         s = state.tensors()
         assert all(torch.isfinite(v).all() for v in s.values())
         users = s["free_c"] + s["paid_c"]
-        assert (users + s["lapsed_c"] <= M * (1 + 1e-6)).all(), "users and lapsed users exceed the market potential"
+        assert (users + s["lapsed_c"] <= M * (1 + 1e-6)).all(), (
+            "users and lapsed users exceed the market potential"
+        )
         assert (s["accounts_b"] <= Mb * (1 + 1e-6)).all(), "accounts exceed M_b"
-        for k in ("free_c", "paid_c", "lapsed_c", "opp1", "opp2", "opp3", "reps_hired", "reps_ramped", "accounts_b", "seats_b", "brand"):
+        for k in (
+            "free_c",
+            "paid_c",
+            "lapsed_c",
+            "opp1",
+            "opp2",
+            "opp3",
+            "reps_hired",
+            "reps_ramped",
+            "accounts_b",
+            "seats_b",
+            "brand",
+        ):
             assert (s[k] >= 0).all(), k
         for k in ("F_c", "U_c", "R_c", "F_b", "U_b", "R_b", "P", "K"):
             assert ((s[k] >= 0) & (s[k] <= 10)).all(), k
         for k in ("satisfaction_c", "satisfaction_b", "posture"):
             assert ((out[k] >= 0) & (out[k] <= 10)).all(), k
-        for k in ("conversion_c", "churn_free_c", "churn_paid_c", "win_rate_b", "logo_churn_b", "incident_prob", "paid_share_c", "p_cash_negative", "p_incident_so_far"):
+        for k in (
+            "conversion_c",
+            "churn_free_c",
+            "churn_paid_c",
+            "win_rate_b",
+            "logo_churn_b",
+            "incident_prob",
+            "paid_share_c",
+            "p_cash_negative",
+            "p_incident_so_far",
+        ):
             assert ((out[k] >= 0) & (out[k] <= 1)).all(), k
         assert ((out["incidents"] == 0) | (out["incidents"] == 1)).all()
-        for k in ("new_users_c", "new_accounts_b", "incident_cost", "users_c", "seats_b", "mrr", "nrr_b", "grr_b", "capacity_b", "new_opportunities_b"):
+        for k in (
+            "new_users_c",
+            "new_accounts_b",
+            "incident_cost",
+            "users_c",
+            "seats_b",
+            "mrr",
+            "nrr_b",
+            "grr_b",
+            "capacity_b",
+            "new_opportunities_b",
+        ):
             assert (out[k] >= 0).all(), k
         for k, v in out.items():
             if k not in OPTIONAL_KPIS:
@@ -304,7 +368,14 @@ def test_state_and_kpis_stay_within_their_domains(scn, decs, dtype, seed, incide
 
 def _varied() -> list[Decision]:
     d = Decision()
-    return [d, d.with_changes(c_share=0.8), d.with_changes(budget=50_000.0), d.with_changes(privacy_share=0.3), d, d.with_changes(c_price=20.0)]
+    return [
+        d,
+        d.with_changes(c_share=0.8),
+        d.with_changes(budget=50_000.0),
+        d.with_changes(privacy_share=0.3),
+        d,
+        d.with_changes(c_price=20.0),
+    ]
 
 
 def _run(seed=1, n_paths=200, dtype="float32", **kw) -> Simulation:
@@ -315,7 +386,10 @@ def _run(seed=1, n_paths=200, dtype="float32", **kw) -> Simulation:
 
 
 def _same_state(a: Simulation, b: Simulation) -> bool:
-    return all(torch.equal(x, y) for x, y in zip(a.state.tensors().values(), b.state.tensors().values(), strict=True))
+    return all(
+        torch.equal(x, y)
+        for x, y in zip(a.state.tensors().values(), b.state.tensors().values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -348,7 +422,11 @@ def test_replay_and_undo_are_bit_identical():
     sim.replay(decs)
     assert sim.history == hist and _same_state(sim, ref)
     sim.undo(6)
-    assert sim.period == 0 and sim.history == [] and _same_state(sim, Simulation(seed=1, n_paths=200, device="cpu"))
+    assert (
+        sim.period == 0
+        and sim.history == []
+        and _same_state(sim, Simulation(seed=1, n_paths=200, device="cpu"))
+    )
     with pytest.raises(StratsimError, match="undo 1 period"):
         sim.undo(1)
 
@@ -372,8 +450,16 @@ def test_saturated_markets_are_capped_at_their_potential(dtype):
     capped by the remaining market, so users approach M_c and never pass it; won deals are
     capped by the open accounts, so accounts never pass M_b."""
     d = Scenario().to_dict()
-    d["to_c"].update(market_potential=21_000.0, bass_q=1.0, churn_free=0.0, churn_paid=0.0, adoption_noise_sd=0.5)
-    d["to_b"].update(market_potential=21.0, win_rate=1.0, logo_churn=0.0, initial_pipeline=500.0, sales_cycle_months=3.0)
+    d["to_c"].update(
+        market_potential=21_000.0, bass_q=1.0, churn_free=0.0, churn_paid=0.0, adoption_noise_sd=0.5
+    )
+    d["to_b"].update(
+        market_potential=21.0,
+        win_rate=1.0,
+        logo_churn=0.0,
+        initial_pipeline=500.0,
+        sales_cycle_months=3.0,
+    )
     d["capability"].update(init_c=10.0, init_b=10.0, init_posture=10.0)
     scn = scenario_from_dict(d)
     n = 256
@@ -381,7 +467,9 @@ def test_saturated_markets_are_capped_at_their_potential(dtype):
     params = draw_parameters(scn, n, gen, dtype, torch.device("cpu"))
     state = market.initial_state(params)
     for _ in range(6):
-        state, out = market.step(params, state, Decision(), gen, LinearSatisfaction(), LogisticPrivacy(intercept=-30.0))
+        state, out = market.step(
+            params, state, Decision(), gen, LinearSatisfaction(), LogisticPrivacy(intercept=-30.0)
+        )
         users = state.free_c + state.paid_c
         assert (users <= 21_000.0 * (1 + 1e-6)).all()
         assert (state.accounts_b <= 21.0 * (1 + 1e-6)).all()

@@ -112,7 +112,10 @@ def test_a_failing_csv_never_loses_the_session(tmp_path, capsys):
     rc, err = run_main(capsys, *RUN, "--out", str(session), "--csv", "/dev/full")
     assert rc == 2
     line = one_error_line(err)
-    assert "--csv /dev/full: cannot write: No space left on device" in line and "s.toml is saved" in line
+    assert (
+        "--csv /dev/full: cannot write: No space left on device" in line
+        and "s.toml is saved" in line
+    )
     assert load_session(session).simulation.period == 1
     assert not (tmp_path / "s.autosave.toml").exists()
     assert Path("/dev/full").is_char_device()  # written in place, never replaced
@@ -141,7 +144,10 @@ def test_output_problem_is_what_a_dialog_asks_about(tmp_path):
 
     assert output_problem(tmp_path / "new.toml", SESSION_FILE) is None
     (tmp_path / "notes.txt").write_text("x\n")
-    assert output_problem(tmp_path / "notes.txt", SESSION_FILE) == "exists and is not a stratsim session file"
+    assert (
+        output_problem(tmp_path / "notes.txt", SESSION_FILE)
+        == "exists and is not a stratsim session file"
+    )
     (tmp_path / "l.toml").symlink_to(tmp_path / "notes.txt")
     assert "symbolic link" in output_problem(tmp_path / "l.toml", SESSION_FILE)
     assert output_problem("/dev/null", SESSION_FILE) is None  # a stream is written in place
@@ -190,8 +196,12 @@ def trained(tmp_path_factory):
     from stratsim.engine.modelsave import save_model
     from stratsim.engine.training import TrainConfig, train_model
 
-    data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(slice(0, 200))
-    result = train_model(data, TrainConfig(role="satisfaction", epochs=2, device="cpu", num_threads=1))
+    data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(
+        slice(0, 200)
+    )
+    result = train_model(
+        data, TrainConfig(role="satisfaction", epochs=2, device="cpu", num_threads=1)
+    )
     folder = tmp_path_factory.mktemp("proj") / "models"
     save_model(result, folder)
     return result, folder
@@ -224,7 +234,9 @@ def test_a_symlinked_model_folder_pointing_outside_is_caught(tmp_path, model_dir
     rc, err = run_main(capsys, "check", str(session))
     assert rc == 2
     line = one_error_line(err)
-    assert "models.satisfaction.path" in line and f"resolves to {outside / 'satisfaction.pt'}" in line
+    assert (
+        "models.satisfaction.path" in line and f"resolves to {outside / 'satisfaction.pt'}" in line
+    )
     assert "--allow-external-models" in line and "allow_external_models=True" not in line
     assert run_main(capsys, "check", str(session), "--allow-external-models")[0] == 0
 
@@ -269,11 +281,23 @@ def _deep(n: int) -> str:
 
 
 HOSTILE = {
-    "deep nesting": (f"[allocation]\nbudget = {_deep(1000)}\n", "allocation.budget", "nested too deeply"),
-    "5,000-digit integer": ("[allocation]\nbudget = " + "9" * 5000 + "\n", "allocation.budget", "5000 digits"),
-    "401-digit integer": ("[allocation]\nbudget = " + "9" * 401 + "\n", "allocation.budget", "float64"),
+    "deep nesting": (
+        f"[allocation]\nbudget = {_deep(1000)}\n",
+        "allocation.budget",
+        "nested too deeply",
+    ),
+    "5,000-digit integer": (
+        "[allocation]\nbudget = " + "9" * 5000 + "\n",
+        "allocation.budget",
+        "5000 digits",
+    ),
+    "401-digit integer": (
+        "[allocation]\nbudget = " + "9" * 401 + "\n",
+        "allocation.budget",
+        "float64",
+    ),
     "float overflow": ("[allocation]\nbudget = 1e400\n", "allocation.budget", "float64"),
-    "bad UTF-8": (b"[allocation]\nname = \"\xff\"\n", "allocation.name", "not UTF-8"),
+    "bad UTF-8": (b'[allocation]\nname = "\xff"\n', "allocation.name", "not UTF-8"),
 }
 
 
@@ -297,7 +321,12 @@ def saved_session(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize(
     "value, what",
-    [("9" * 401, "401 digits"), ("9" * 5000, "5000 digits"), (_deep(1000), "nested too deeply"), ("1e999", "float64")],
+    [
+        ("9" * 401, "401 digits"),
+        ("9" * 5000, "5000 digits"),
+        (_deep(1000), "nested too deeply"),
+        ("1e999", "float64"),
+    ],
     ids=["401-digits", "5000-digits", "deep", "1e999"],
 )
 def test_hostile_session_values_exit_2_not_1(tmp_path, capsys, saved_session, value, what):
@@ -317,7 +346,9 @@ def test_hostile_model_metadata_fails_in_one_line(tmp_path, model_dir, capsys):
     models = copy_models(model_dir, tmp_path / "models")
     meta_path = models / "satisfaction.toml"
     text = meta_path.read_text(encoding="utf-8")
-    meta_path.write_text(text.replace("schema_version = 1", "schema_version = " + "1" * 5000, 1), encoding="utf-8")
+    meta_path.write_text(
+        text.replace("schema_version = 1", "schema_version = " + "1" * 5000, 1), encoding="utf-8"
+    )
     rc, err = run_main(capsys, *RUN, "--models", str(models))
     assert rc == 2
     line = one_error_line(err)
@@ -325,19 +356,51 @@ def test_hostile_model_metadata_fails_in_one_line(tmp_path, model_dir, capsys):
 
 
 TOML_PIECES = st.sampled_from(
-    ["[", "]", "{", "}", "=", "x", "a.b", '"', "'", "1", "9" * 5000, "1e400", "\n", ",", "[[t]]", "inf", "\\", "#", "\xff"]
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        "=",
+        "x",
+        "a.b",
+        '"',
+        "'",
+        "1",
+        "9" * 5000,
+        "1e400",
+        "\n",
+        ",",
+        "[[t]]",
+        "inf",
+        "\\",
+        "#",
+        "\xff",
+    ]
 )
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.one_of(st.binary(max_size=200), st.lists(TOML_PIECES, max_size=60).map("".join), st.integers(1, 3000).map(_deep)))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.lists(TOML_PIECES, max_size=60).map("".join),
+        st.integers(1, 3000).map(_deep),
+    )
+)
 def test_the_toml_reader_fails_only_with_the_callers_error(raw):
     """Whatever the bytes, read_toml's parser returns a document or raises the caller's
     error in one line: never RecursionError, ValueError, OverflowError, UnicodeError."""
     from stratsim.engine.errors import ScenarioError
     from stratsim.engine.fileio import parse_toml
 
-    data = raw if isinstance(raw, bytes) else f"x = {raw}" if raw.startswith("[[[") else raw.encode("utf-8", "surrogateescape")
+    data = (
+        raw
+        if isinstance(raw, bytes)
+        else f"x = {raw}"
+        if raw.startswith("[[[")
+        else raw.encode("utf-8", "surrogateescape")
+    )
     try:
         doc = parse_toml(data, "f.toml", ScenarioError)
     except ScenarioError as exc:

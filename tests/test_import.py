@@ -41,7 +41,9 @@ def test_semicolon_decimal_comma_bom_crlf(tmp_path):
     assert d.recipe.sep == ";" and d.recipe.decimal == ","
     # a wrong separator given by hand: the one-column header is pointed out
     with pytest.raises(DataError, match=r"one column: its name holds ';'.*read with sep ;"):
-        load_training_data(p, "satisfaction", recipe=Recipe(sep=",", mapping={"ux": ("Bedienung",)}))
+        load_training_data(
+            p, "satisfaction", recipe=Recipe(sep=",", mapping={"ux": ("Bedienung",)})
+        )
 
 
 def test_utf16_tab_separated_excel_unicode_text(tmp_path):
@@ -64,7 +66,9 @@ def test_other_encodings_are_named_and_can_be_given(tmp_path):
     with pytest.raises(DataError, match=r"not UTF-8.*0xe4.*pass encoding cp1252"):
         load_training_data(p, "satisfaction", mapping={"functionality": ["Qualität"]})
     d = load_training_data(
-        p, "satisfaction", recipe=Recipe(encoding="cp1252", mapping={"functionality": ("Qualität",)})
+        p,
+        "satisfaction",
+        recipe=Recipe(encoding="cp1252", mapping={"functionality": ("Qualität",)}),
     )
     assert d.n == 40 and "encoding cp1252" in d.format
 
@@ -125,7 +129,9 @@ def test_label_target_positive_class(tmp_path):
     p = write(tmp_path, text)
     with pytest.raises(DataError, match=r"labels, not numbers.*with positive LABEL"):
         load_training_data(p, "satisfaction", target="overall")
-    d = load_training_data(p, "satisfaction", recipe=Recipe(target="overall", positive=("satisfied",)))
+    d = load_training_data(
+        p, "satisfaction", recipe=Recipe(target="overall", positive=("satisfied",))
+    )
     np.testing.assert_array_equal(d.y, [10.0 if lab == "satisfied" else 0.0 for lab in labels])
     assert d.binary_target and d.target_note == "10 x P(overall in {'satisfied'})"
     with pytest.raises(DataError, match="'happy' not found"):
@@ -138,7 +144,11 @@ def test_na_items_form_constructs_with_min_items_and_scales(tmp_path):
     text = "q1,q2,q3,ux_item,svc,overall\n" + "".join(",".join(map(str, r)) + "\n" for r in items)
     p = write(tmp_path, text)
     recipe = Recipe(
-        mapping={"functionality": ("q1", "q2", "q3"), "ux": ("ux_item",), "service_response": ("svc",)},
+        mapping={
+            "functionality": ("q1", "q2", "q3"),
+            "ux": ("ux_item",),
+            "service_response": ("svc",),
+        },
         target="overall",
         column_missing={c: ("0",) for c in ("q1", "q2", "q3", "svc")},
         scale=(1.0, 5.0),
@@ -154,7 +164,9 @@ def test_na_items_form_constructs_with_min_items_and_scales(tmp_path):
     np.testing.assert_allclose(d.y[:3], [(8 - 1) / 9 * 10, (5 - 1) / 9 * 10, 0.0])
     # without min_items every item is needed: N/A items drop 3 rows of each block of 4
     with pytest.raises(DataError, match="unusable"):
-        load_training_data(p, "satisfaction", recipe=Recipe(**{**recipe.__dict__, "min_items": None}))
+        load_training_data(
+            p, "satisfaction", recipe=Recipe(**{**recipe.__dict__, "min_items": None})
+        )
 
 
 def test_constant_feature_by_set_has_zero_effect(tmp_path):
@@ -181,11 +193,13 @@ def test_repeated_header_and_total_rows_skipped_and_reported(tmp_path):
     lines += [f"{a:g},{b:g},{c:g},{d:g}" for a, b, c, d in rows[15:]]
     lines += ["Total,,,", "", "# exported by SurveyTool"]  # rows 33, 34 (blank), 35
     p = write(tmp_path, "\n".join(lines) + "\n")
-    d = load_training_data(
-        p, "satisfaction", recipe=Recipe(skip_rows_matching=("^# exported",))
-    )
+    d = load_training_data(p, "satisfaction", recipe=Recipe(skip_rows_matching=("^# exported",)))
     np.testing.assert_allclose(d.y, [r[3] for r in rows])
-    assert d.skipped_rows == ((17, "repeated header"), (33, "total row"), (35, "matches skip_rows_matching"))
+    assert d.skipped_rows == (
+        (17, "repeated header"),
+        (33, "total row"),
+        (35, "matches skip_rows_matching"),
+    )
     assert "row(s) 17" in d.warnings[0] and "row(s) 33" in d.warnings[0]
     assert d.row_numbers[15] == 18  # spreadsheet rows, header = row 1
 
@@ -321,7 +335,9 @@ def test_small_test_split_warns_with_bootstrap_intervals(tmp_path, capsys):
     assert lo <= res["metrics"]["r2"] <= hi and lo < hi
     assert "test split holds only 9 rows" in captured.err and "bootstrap" in captured.err
     d = load_training_data(p, "satisfaction")
-    big = train_model(d, TrainConfig(role="satisfaction", epochs=2, device="cpu", test_fraction=0.6))
+    big = train_model(
+        d, TrainConfig(role="satisfaction", epochs=2, device="cpu", test_fraction=0.6)
+    )
     assert big.n_test == 36 and big.warnings  # still under 100 rows
     assert state_dict_bytes(big.model)
 
@@ -346,7 +362,7 @@ def test_ecsi_survey_with_a_recipe(tmp_path, capsys):
 def test_hhs_breach_portal_derived_label_and_features(tmp_path, capsys):
     path = realdata("hhs_breach_portal_2022_2024.csv")
     args = ["train", "privacy", "--data", str(path), "--derive"]
-    args += ['records_log10=log10(`Individuals Affected`)', "--derive"]
+    args += ["records_log10=log10(`Individuals Affected`)", "--derive"]
     args += ['hacking=`Type of Breach` == "Hacking/IT Incident"', "--target", "hacking"]
     args += ["--map", "third_party_access=Business Associate Present"]
     args += ["--set", "security_posture=5", "--set", "enterprise_share=0.5"]
@@ -403,8 +419,13 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(raw=st.binary(max_size=400) | st.text(alphabet="ab,;\t|\"'\r\n 0123456789.-", max_size=400).map(str.encode))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    raw=st.binary(max_size=400)
+    | st.text(alphabet="ab,;\t|\"'\r\n 0123456789.-", max_size=400).map(str.encode)
+)
 def test_any_bytes_read_or_refused_with_the_projects_error(tmp_path, raw):
     p = tmp_path / "any.csv"
     p.write_bytes(raw)

@@ -59,7 +59,10 @@ def test_save_recipe_never_replaces_an_unrelated_file_or_a_link(tmp_path, data, 
     link.symlink_to(notes)
     out = tmp_path / "m"
     for target, problem in ((notes, "is not a stratsim recipe file"), (link, "symbolic link")):
-        assert main([*TRAIN, "--data", str(data), "--out", str(out), "--save-recipe", str(target)]) == 2
+        assert (
+            main([*TRAIN, "--data", str(data), "--out", str(out), "--save-recipe", str(target)])
+            == 2
+        )
         line = one_line_error(capsys)
         assert f"--save-recipe {target}" in line and problem in line and "--force" in line
         assert not out.exists()  # refused before any training
@@ -72,8 +75,12 @@ def test_save_recipe_never_replaces_an_unrelated_file_or_a_link(tmp_path, data, 
     for _ in range(2):
         assert main([*TRAIN, "--data", str(data), "--check", "--save-recipe", str(recipe)]) == 0
     assert RECIPE_FILE.recognize(recipe)
-    assert main([*TRAIN, "--data", str(data), "--check", "--save-recipe", str(link), "--force"]) == 0
-    assert not link.is_symlink() and RECIPE_FILE.recognize(link) and notes.read_text() == "my notes\n"
+    assert (
+        main([*TRAIN, "--data", str(data), "--check", "--save-recipe", str(link), "--force"]) == 0
+    )
+    assert (
+        not link.is_symlink() and RECIPE_FILE.recognize(link) and notes.read_text() == "my notes\n"
+    )
 
 
 def test_train_checks_every_output_before_reading_the_data(tmp_path, capsys):
@@ -163,7 +170,9 @@ def test_constant_derive_broadcasts_to_the_rows(tmp_path, data, capsys):
     assert main([*args, "--map", "ux=u2"]) == 0
     assert f"{ROWS} usable rows of {ROWS}" in capsys.readouterr().out
     for expr in ("z=exp(1000)", "z=10**400", "z=1e999", "z=sqrt(-1)"):
-        assert main([*TRAIN, "--data", str(data), "--check", "--derive", expr, "--map", "ux=z"]) == 2
+        assert (
+            main([*TRAIN, "--data", str(data), "--check", "--derive", expr, "--map", "ux=z"]) == 2
+        )
         assert "not finite" in one_line_error(capsys)
     col = evaluate(parse_expression("2 * 3"), {}, n=4)
     assert col.values.tolist() == [6.0] * 4
@@ -247,7 +256,14 @@ def test_small_wording(tmp_path, data, capsys):
     assert main([*TRAIN, "--data", str(data), "--check", "--recipe", str(recipe)]) == 2
     line = one_line_error(capsys)
     assert "recipe derive z" in line and "--derive" not in line
-    args = [*TRAIN, "--data", str(data), "--check", "--map", "functionality=functionality,ux,service_response"]
+    args = [
+        *TRAIN,
+        "--data",
+        str(data),
+        "--check",
+        "--map",
+        "functionality=functionality,ux,service_response",
+    ]
     assert main([*args, "--min-items", "9"]) == 2
     line = one_line_error(capsys)
     assert "--min-items 9" in line and "functionality" in line and "3 items" in line

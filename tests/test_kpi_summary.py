@@ -19,7 +19,9 @@ from stratsim.engine.simulation import Simulation
 Q = (0.1, 0.5, 0.9)
 
 
-def reference(outputs: dict[str, torch.Tensor], sample_stride: int = 1) -> dict[str, dict[str, float]]:
+def reference(
+    outputs: dict[str, torch.Tensor], sample_stride: int = 1
+) -> dict[str, dict[str, float]]:
     """The definition, one KPI at a time, with plain NumPy."""
     out = {}
     for k in KPIS:
@@ -54,7 +56,9 @@ def test_summary_of_a_simulated_period_matches_numpy(dtype):
     sim = Simulation(seed=3, n_paths=2001, dtype=dtype, device="cpu")
     for _ in range(3):
         dt = sim.decision_tensors(sim.next_decision())
-        sim.state, outputs = market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
+        sim.state, outputs = market.step(
+            sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model
+        )
         assert_same(summarize(outputs), reference(outputs))
 
 
@@ -115,7 +119,9 @@ def test_accumulated_chunks_equal_one_summary(n, chunk, m):
     got, want = acc.result(), summarize(x, quantile_sample=m)
     for k in want:
         for stat in ("p10", "p50", "p90"):  # the same (sub)sample: identical
-            assert got[k][stat] == want[k][stat] or (got[k][stat] is math.nan and want[k][stat] is math.nan)
+            assert got[k][stat] == want[k][stat] or (
+                got[k][stat] is math.nan and want[k][stat] is math.nan
+            )
         assert math.isclose(got[k]["mean"], want[k]["mean"], rel_tol=1e-12)
 
 
@@ -128,7 +134,10 @@ def test_chunked_run_of_one_chunk_is_the_simulation_and_chunks_merge():
         for k in s_want:
             for stat, w in s_want[k].items():
                 g = s_got[k][stat]
-                assert (g is math.nan and w is math.nan) or math.isclose(g, w, rel_tol=1e-9), (k, stat)
+                assert (g is math.nan and w is math.nan) or math.isclose(g, w, rel_tol=1e-9), (
+                    k,
+                    stat,
+                )
     three = ChunkedRun(seed=7, n_paths=3000, chunk_paths=1000, device="cpu")
     assert three.run(3) == 3 and three.n_chunks == 3 and len(three.history) == 3
     # other chunks draw other shocks: close to the one-chunk run, not equal

@@ -48,7 +48,10 @@ def test_relaxed_gradient_matches_central_finite_differences():
         e = torch.zeros_like(theta)
         e[0, i] = h
         with torch.no_grad():
-            fd.append(float(_objective(start, space, theta + e) - _objective(start, space, theta - e)) / (2 * h))
+            fd.append(
+                float(_objective(start, space, theta + e) - _objective(start, space, theta - e))
+                / (2 * h)
+            )
     fd = torch.tensor(fd, dtype=torch.float64)
     assert grad.abs().max() > 0
     # Stated tolerance: 1e-4 of the gradient's norm on every coordinate.
@@ -101,7 +104,9 @@ def test_gradient_optimum_within_one_step_of_a_51_point_grid():
 def _rec(scenario, settings, steps=24, eval_paths=800):
     base = decision_from_allocation(scenario.allocation)
     start = O.start_from_scenario(scenario, paths=settings.paths, seed=settings.seed, steps=steps)
-    eval_start = O.start_from_scenario(scenario, paths=eval_paths, seed=settings.seed + 1, steps=steps)
+    eval_start = O.start_from_scenario(
+        scenario, paths=eval_paths, seed=settings.seed + 1, steps=steps
+    )
     return base, R.optimize(base, start, eval_start, settings)
 
 
@@ -146,7 +151,9 @@ def test_constraint_is_honoured_on_the_evaluation_paths(text):
     settings = R.OptimizeSettings(paths=300, seed=1, budget_evals=30, constraints=(c,))
     _, rec = _rec(scenario, settings, steps=12)
     status = rec.constraints[0]
-    assert status.constraint.violation(status.current) > 0, "the scenario must make the constraint bind"
+    assert status.constraint.violation(status.current) > 0, (
+        "the scenario must make the constraint bind"
+    )
     assert status.met and status.constraint.violation(status.recommended) == 0
     assert rec.stat(c.metric).recommended == status.recommended
 
@@ -184,7 +191,12 @@ def test_frontier_trades_mean_for_tail():
     base = decision_from_allocation(scenario.allocation)
     start = O.start_from_scenario(scenario, paths=200, seed=0, steps=12)
     eval_start = O.start_from_scenario(scenario, paths=400, seed=1, steps=12)
-    settings = R.OptimizeSettings(levers=("c_share", "privacy_share", "budget"), risk=O.Risk(0.1, 0.0), budget_evals=15, paths=200)
+    settings = R.OptimizeSettings(
+        levers=("c_share", "privacy_share", "budget"),
+        risk=O.Risk(0.1, 0.0),
+        budget_evals=15,
+        paths=200,
+    )
     points, current = R.frontier(base, start, eval_start, settings, 3)
     assert [p.lam for p in points] == [0.0, 0.5, 1.0]
     assert all(math.isfinite(p.mean) and math.isfinite(p.cvar) and p.cvar <= p.mean for p in points)
@@ -248,7 +260,21 @@ def test_cli_table_and_infeasible_exit_1(tmp_path, capsys):
     import tomli_w
 
     bad.write_text(tomli_w.dumps(data))
-    rc = main(["optimize", "--scenario", str(bad), "--horizon", "4", "--paths", "40", "--budget-evals", "6", "--constraint", "p_cash_negative_ever<=0.05"])
+    rc = main(
+        [
+            "optimize",
+            "--scenario",
+            str(bad),
+            "--horizon",
+            "4",
+            "--paths",
+            "40",
+            "--budget-evals",
+            "6",
+            "--constraint",
+            "p_cash_negative_ever<=0.05",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 1
     assert "NOT MET" in out and "95% CI" in out
@@ -279,12 +305,30 @@ def test_session_records_optimization_runs(tmp_path, capsys):
     path = tmp_path / "s.toml"
     save_session(sim, path)
     out = tmp_path / "s2.toml"
-    rc = main(["optimize", "--session", str(path), "--horizon", "3", "--budget-evals", "6", "--levers", "c_share", "--out", str(out)])
+    rc = main(
+        [
+            "optimize",
+            "--session",
+            str(path),
+            "--horizon",
+            "3",
+            "--budget-evals",
+            "6",
+            "--levers",
+            "c_share",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     loaded = load_session(out)
     assert len(loaded.simulation.optimizations) == 1
     rec = loaded.simulation.optimizations[0]
-    assert rec["period"] == 1 and rec["settings"]["seed"] == 1 and rec["settings"]["levers"] == "c_share"
+    assert (
+        rec["period"] == 1
+        and rec["settings"]["seed"] == 1
+        and rec["settings"]["levers"] == "c_share"
+    )
     assert loaded.simulation.decision.c_share == pytest.approx(rec["recommended"]["c_share"])
     assert loaded.simulation.policy_name == "manual"
     # A session without the section loads unchanged (no optimizations).
@@ -293,7 +337,24 @@ def test_session_records_optimization_runs(tmp_path, capsys):
 
 def test_run_with_the_optimize_policy(tmp_path):
     out = tmp_path / "s.toml"
-    assert main(["run", "--steps", "2", "--paths", "60", "--device", "cpu", "--policy", "optimize", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--steps",
+                "2",
+                "--paths",
+                "60",
+                "--device",
+                "cpu",
+                "--policy",
+                "optimize",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     from stratsim.engine.session import load_session
 
     sim = load_session(out).simulation
@@ -302,10 +363,24 @@ def test_run_with_the_optimize_policy(tmp_path):
 
 
 def test_cli_frontier_table_chart_and_json(capsys):
-    argv = ["optimize", "--horizon", "4", "--paths", "40", "--budget-evals", "6", "--levers", "budget,c_share", "--frontier", "3"]
+    argv = [
+        "optimize",
+        "--horizon",
+        "4",
+        "--paths",
+        "40",
+        "--budget-evals",
+        "6",
+        "--levers",
+        "budget,c_share",
+        "--frontier",
+        "3",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "Efficient frontier" in out and "CVaR10" in out and "mean NPV" in out and "\x1b[" not in out
+    assert (
+        "Efficient frontier" in out and "CVaR10" in out and "mean NPV" in out and "\x1b[" not in out
+    )
     assert main([*argv, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [p["lambda"] for p in data["points"]] == [0.0, 0.5, 1.0]

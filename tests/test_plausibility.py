@@ -18,7 +18,9 @@ MONTHS = 60
 
 @pytest.fixture(scope="module")
 def hist() -> list[dict]:
-    sim = Simulation(load_scenario(), seed=0, n_paths=2000, dtype="float64", device="cpu", policy="fixed")
+    sim = Simulation(
+        load_scenario(), seed=0, n_paths=2000, dtype="float64", device="cpu", policy="fixed"
+    )
     sim.run(MONTHS)
     return sim.history
 
@@ -59,13 +61,20 @@ def test_probability_of_an_incident_within_two_years(hist):
     probs = [at(hist, "incident_prob", m) for m in range(1, 37)]
     realized = sum(at(hist, "incidents", m) for m in range(1, 37)) / 36
     assert realized == pytest.approx(sum(probs) / 36, rel=0.2)
-    assert at(hist, "p_incident_so_far", 24, "p50") != at(hist, "p_incident_so_far", 24, "p50")  # NaN: not reported
+    assert at(hist, "p_incident_so_far", 24, "p50") != at(
+        hist, "p_incident_so_far", 24, "p50"
+    )  # NaN: not reported
 
 
 @pytest.mark.parametrize(
     ("kpi", "lo", "hi", "source"),
     [
-        ("conversion_c", 0.001, 0.005, "to_c.conversion_logit0: monthly free->paid conversion 0.1-0.5%"),
+        (
+            "conversion_c",
+            0.001,
+            0.005,
+            "to_c.conversion_logit0: monthly free->paid conversion 0.1-0.5%",
+        ),
         ("churn_free_c", 0.05, 0.10, "to_c.churn_free: consumer apps 5-10%/month"),
         ("churn_paid_c", 0.03, 0.07, "to_c.churn_paid: consumer subscriptions 3-7%/month"),
         ("logo_churn_b", 0.006, 0.013, "to_b.logo_churn: 0.6-1.3%/month"),

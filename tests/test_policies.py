@@ -18,7 +18,9 @@ def history(mrr_c: list[float], mrr_b: list[float]) -> list[dict]:
     return [{"mrr_c": {"mean": c}, "mrr_b": {"mean": b}} for c, b in zip(mrr_c, mrr_b, strict=True)]
 
 
-def returns(policy: FeedbackPolicy, decisions: list[Decision], hist: list[dict]) -> tuple[float, float]:
+def returns(
+    policy: FeedbackPolicy, decisions: list[Decision], hist: list[dict]
+) -> tuple[float, float]:
     """Marginal return per segment over the window, computed independently."""
     w = policy.window
     spend_c = sum(d.budget * (1 - d.privacy_share) * d.c_share for d in decisions[-w:])
@@ -44,7 +46,9 @@ def test_feedback_moves_towards_the_better_segment_by_at_most_max_step(mrr_c, mr
     assert math.copysign(1, move) == direction
     assert 0 < abs(move) <= policy.max_step + 1e-15
     ret_c, ret_b = returns(policy, decisions, history(mrr_c, mrr_b))
-    assert move == pytest.approx(policy.max_step * math.tanh(3 * (ret_c - ret_b) / (abs(ret_c) + abs(ret_b))))
+    assert move == pytest.approx(
+        policy.max_step * math.tanh(3 * (ret_c - ret_b) / (abs(ret_c) + abs(ret_b)))
+    )
     # Only c_share moves.
     assert new.with_changes(c_share=0.5) == Decision()
 
@@ -53,7 +57,9 @@ def test_feedback_saturates_at_max_step_and_stays_within_bounds():
     """One segment with zero return: the tanh is saturated (tanh(3) of max_step)."""
     policy = FeedbackPolicy()
     strong_c = history([0, 1e6, 2e6, 3e6], [0, 0, 0, 0])
-    assert policy.decide(Decision(), [Decision()] * 3, strong_c).c_share == pytest.approx(0.5 + policy.max_step * math.tanh(3.0))
+    assert policy.decide(Decision(), [Decision()] * 3, strong_c).c_share == pytest.approx(
+        0.5 + policy.max_step * math.tanh(3.0)
+    )
     near_top = Decision().with_changes(c_share=0.88)
     assert policy.decide(near_top, [near_top] * 3, strong_c).c_share == policy.max_share
     strong_b = history([0, 0, 0, 0], [0, 1e6, 2e6, 3e6])
@@ -118,7 +124,9 @@ def test_manual_holds_the_operators_decision_until_changed():
 
 
 def test_unknown_policy_is_refused():
-    with pytest.raises(StratsimError, match="policy 'greedy': expected one of manual, fixed, feedback"):
+    with pytest.raises(
+        StratsimError, match="policy 'greedy': expected one of manual, fixed, feedback"
+    ):
         make_policy("greedy", Decision())
     with pytest.raises(StratsimError, match="greedy"):
         Simulation(n_paths=2, device="cpu", policy="greedy")

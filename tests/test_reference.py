@@ -48,7 +48,12 @@ def uncertain_scenario() -> Scenario:
     d["to_c"]["bass_p"] = {"dist": "lognormal", "median": 0.0025, "sigma": 0.5}
     d["to_c"]["bass_q"] = {"dist": "uniform", "low": 0.02, "high": 0.3}
     d["to_c"]["market_potential"] = {"dist": "uniform", "low": 25_000.0, "high": 2_000_000.0}
-    d["to_b"]["market_potential"] = {"dist": "triangular", "low": 22.0, "mode": 60.0, "high": 5_000.0}
+    d["to_b"]["market_potential"] = {
+        "dist": "triangular",
+        "low": 22.0,
+        "mode": 60.0,
+        "high": 5_000.0,
+    }
     d["to_b"]["win_rate"] = {"dist": "triangular", "low": 0.1, "mode": 0.22, "high": 0.6}
     d["capability"]["eta"] = {"dist": "normal", "mean": 0.6, "sd": 0.2}
     d["privacy"]["brand_hit"] = {"dist": "normal", "mean": 1.0, "sd": 0.5}
@@ -95,12 +100,22 @@ def state_mismatches(what: str, state, ref_states: list[dict]) -> list[str]:
         bad += mismatches(f"{what} state {k}", getattr(state, k), [st[k] for st in ref_states])
     for r, row in enumerate(ref.TRAIL_ROWS):
         for m in range(12):
-            bad += mismatches(f"{what} trail {row}[{m}]", state.trail[m][r], [st["trail"][r][m] for st in ref_states])
-        bad += mismatches(f"{what} trail_sum {row}", state.trail_sum[r], [math.fsum(st["trail"][r]) for st in ref_states])
+            bad += mismatches(
+                f"{what} trail {row}[{m}]",
+                state.trail[m][r],
+                [st["trail"][r][m] for st in ref_states],
+            )
+        bad += mismatches(
+            f"{what} trail_sum {row}",
+            state.trail_sum[r],
+            [math.fsum(st["trail"][r]) for st in ref_states],
+        )
     return bad
 
 
-def compare_market(scenario: Scenario, periods: int = PERIODS, seed: int = 11, inc=RISKY) -> tuple[list[str], dict]:
+def compare_market(
+    scenario: Scenario, periods: int = PERIODS, seed: int = 11, inc=RISKY
+) -> tuple[list[str], dict]:
     """Run market.step (engine) and the reference side by side from the same params and
     shocks (a twin CPU generator in the same state); return mismatches and counts."""
     params = draw_parameters(scenario, N_PATHS, torch.Generator().manual_seed(seed), F64, CPU)
@@ -117,7 +132,9 @@ def compare_market(scenario: Scenario, periods: int = PERIODS, seed: int = 11, i
         s = market.draw_shocks(g_ref, N_PATHS, F64, CPU)
         ref_shocks = ref.split_paths({k: getattr(s, k) for k in ref.SHOCK_KEYS})
         state, out = market.step(params, state, decision, g_engine, SAT, inc)
-        ref_states, ref_kpis = ref.run_paths(ref_params, ref_states, t, decision, ref_shocks, SAT, inc)
+        ref_states, ref_kpis = ref.run_paths(
+            ref_params, ref_states, t, decision, ref_shocks, SAT, inc
+        )
         assert state.period == t + 1
         bad += state_mismatches(f"period {t + 1}", state, ref_states)
         assert set(out) == set(KPIS)
@@ -143,7 +160,9 @@ def test_engine_matches_reference_with_a_yearly_label_privacy_model():
     """A privacy model trained on yearly labels: both convert p_m = 1 - (1 - p)^(1/12)."""
     from dataclasses import replace
 
-    bad, info = compare_market(uncertain_scenario(), periods=8, inc=replace(RISKY, label_period="year"))
+    bad, info = compare_market(
+        uncertain_scenario(), periods=8, inc=replace(RISKY, label_period="year")
+    )
     assert not bad, f"{len(bad)} mismatches, first: " + "; ".join(bad[:5])
     assert sum(1 for n in info["incidents"] if n > 0) > 20
 
@@ -169,13 +188,27 @@ def test_reference_catches_a_changed_parameter():
     other = scenario_from_dict(d)
     params_a = draw_parameters(scn, N_PATHS, torch.Generator().manual_seed(3), F64, CPU)
     params_b = draw_parameters(other, N_PATHS, torch.Generator().manual_seed(3), F64, CPU)
-    state_a, _ = market.step(params_a, market.initial_state(params_a, SAT), Decision(), torch.Generator().manual_seed(4), SAT, RISKY)
+    state_a, _ = market.step(
+        params_a,
+        market.initial_state(params_a, SAT),
+        Decision(),
+        torch.Generator().manual_seed(4),
+        SAT,
+        RISKY,
+    )
     ref_states, _ = ref.run_paths(
         ref.split_paths(params_b),
         [ref.initial_state(p, SAT) for p in ref.split_paths(params_b)],
         0,
         Decision(),
-        ref.split_paths({k: getattr(market.draw_shocks(torch.Generator().manual_seed(4), N_PATHS, F64, CPU), k) for k in ref.SHOCK_KEYS}),
+        ref.split_paths(
+            {
+                k: getattr(
+                    market.draw_shocks(torch.Generator().manual_seed(4), N_PATHS, F64, CPU), k
+                )
+                for k in ref.SHOCK_KEYS
+            }
+        ),
         SAT,
         RISKY,
     )
@@ -187,7 +220,15 @@ def test_simulation_summaries_match_reference(seed):
     """Simulation (float64) history == mean/P10/P50/P90 of the reference's per-path KPIs,
     and its state == the reference state, period by period."""
     scn = uncertain_scenario()
-    sim = Simulation(scn, seed=seed, n_paths=N_PATHS, dtype="float64", device="cpu", satisfaction_model=SAT, privacy_model=RISKY)
+    sim = Simulation(
+        scn,
+        seed=seed,
+        n_paths=N_PATHS,
+        dtype="float64",
+        device="cpu",
+        satisfaction_model=SAT,
+        privacy_model=RISKY,
+    )
     ref_params = ref.split_paths(sim.params.as_tensors())
     ref_states = [ref.initial_state(p, SAT) for p in ref_params]
     gen = torch.Generator().manual_seed(derive_seed(seed, "shocks"))
@@ -196,7 +237,9 @@ def test_simulation_summaries_match_reference(seed):
     for t, decision in enumerate(schedule()):
         s = market.draw_shocks(gen, N_PATHS, F64, CPU)
         shocks = ref.split_paths({k: getattr(s, k) for k in ref.SHOCK_KEYS})
-        ref_states, ref_kpis = ref.run_paths(ref_params, ref_states, t, decision, shocks, SAT, RISKY)
+        ref_states, ref_kpis = ref.run_paths(
+            ref_params, ref_states, t, decision, shocks, SAT, RISKY
+        )
         summary = sim.step(decision)
         assert list(summary) == list(KPIS)
         for k in KPIS:
@@ -212,7 +255,11 @@ def test_simulation_summaries_match_reference(seed):
     assert not bad, f"{len(bad)} mismatches, first: " + "; ".join(bad[:5])
     assert sim.period == PERIODS and len(sim.history) == PERIODS
     assert total_incidents > 200
-    assert math.isclose(sim.history[-1]["incidents"]["mean"] * N_PATHS, round(sim.history[-1]["incidents"]["mean"] * N_PATHS), abs_tol=1e-9)
+    assert math.isclose(
+        sim.history[-1]["incidents"]["mean"] * N_PATHS,
+        round(sim.history[-1]["incidents"]["mean"] * N_PATHS),
+        abs_tol=1e-9,
+    )
 
 
 def test_reference_quantile_is_numpy_linear():

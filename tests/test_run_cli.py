@@ -21,7 +21,13 @@ def test_run_writes_every_kpi_for_every_period_and_prints_the_final_table(tmp_pa
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "Period 24 of 36 (10000 paths, policy fixed)" in captured.out
-    for label in ("To C active users", "MRR To B", "P(cash < 0)", "NPV + terminal value", "To B CAC payback"):
+    for label in (
+        "To C active users",
+        "MRR To B",
+        "P(cash < 0)",
+        "NPV + terminal value",
+        "To B CAC payback",
+    ):
         assert label in captured.out
     assert f"wrote {out} (24 periods x {len(KPIS)} KPIs)" in captured.err
     df = pd.read_csv(out)
@@ -43,7 +49,26 @@ def test_run_writes_every_kpi_for_every_period_and_prints_the_final_table(tmp_pa
 
 def test_run_csv_holds_the_simulations_numbers(tmp_path, capsys):
     out = tmp_path / "small.csv"
-    assert main(["run", "--steps", "5", "--paths", "300", "--seed", "7", "--csv", str(out), "--device", "cpu", "--policy", "feedback"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--steps",
+                "5",
+                "--paths",
+                "300",
+                "--seed",
+                "7",
+                "--csv",
+                str(out),
+                "--device",
+                "cpu",
+                "--policy",
+                "feedback",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     sim = Simulation(seed=7, n_paths=300, device="cpu", policy="feedback")
     sim.run(5)
@@ -69,10 +94,23 @@ def one_error_line(stderr: str) -> str:
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "stratsim", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "stratsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
-@pytest.mark.parametrize(("paths", "expect"), [("0", "0 must be at least 1"), ("ten", "'ten' is not an integer"), ("-3", "must be at least 1")])
+@pytest.mark.parametrize(
+    ("paths", "expect"),
+    [
+        ("0", "0 must be at least 1"),
+        ("ten", "'ten' is not an integer"),
+        ("-3", "must be at least 1"),
+    ],
+)
 def test_bad_paths_exit_2_subprocess(paths, expect):
     r = cli("run", "--paths", paths, "--steps", "1")
     assert r.returncode == 2
@@ -83,20 +121,36 @@ def test_bad_paths_exit_2_subprocess(paths, expect):
 
 def test_missing_scenario_file_exits_2_with_one_line(tmp_path, capsys):
     missing = tmp_path / "nope.toml"
-    assert main(["run", "--scenario", str(missing), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
+    assert (
+        main(
+            ["run", "--scenario", str(missing), "--steps", "1", "--paths", "10", "--device", "cpu"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert one_error_line(err) == f"stratsim: error: {missing}: cannot read scenario file: No such file or directory"
+    assert (
+        one_error_line(err)
+        == f"stratsim: error: {missing}: cannot read scenario file: No such file or directory"
+    )
 
 
 def test_bad_scenario_value_exits_2_naming_file_and_key(tmp_path, capsys):
     scn = tmp_path / "bad.toml"
     scn.write_text("[to_b]\nlogo_churn = 1.5\n")
-    assert main(["run", "--scenario", str(scn), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
+    assert (
+        main(["run", "--scenario", str(scn), "--steps", "1", "--paths", "10", "--device", "cpu"])
+        == 2
+    )
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
     assert captured.err.count("\n") == 1
-    assert str(scn) in line and "key to_b.logo_churn" in line and "1.5" in line and "expected <= 1" in line
+    assert (
+        str(scn) in line
+        and "key to_b.logo_churn" in line
+        and "1.5" in line
+        and "expected <= 1" in line
+    )
 
 
 @pytest.mark.parametrize("where", ["missing_folder", "is_a_folder", "under_a_file"])
@@ -121,7 +175,24 @@ def test_an_output_never_overwrites_the_scenario(tmp_path, capsys, flag):
     scn = tmp_path / "my.toml"
     scn.write_text('name = "mine"\n')
     before = scn.read_bytes()
-    assert main(["run", "--scenario", str(scn), flag, str(scn), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                str(scn),
+                flag,
+                str(scn),
+                "--steps",
+                "1",
+                "--paths",
+                "10",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     line = one_error_line(capsys.readouterr().err)
     assert f"{flag} would overwrite the file given to --scenario" in line
     assert scn.read_bytes() == before
@@ -129,8 +200,27 @@ def test_an_output_never_overwrites_the_scenario(tmp_path, capsys, flag):
 
 def test_csv_and_out_must_differ(tmp_path, capsys):
     target = tmp_path / "s.toml"
-    assert main(["run", "--out", str(target), "--csv", str(target), "--steps", "1", "--paths", "10", "--device", "cpu"]) == 2
-    assert "--csv would overwrite the file given to --out" in one_error_line(capsys.readouterr().err)
+    assert (
+        main(
+            [
+                "run",
+                "--out",
+                str(target),
+                "--csv",
+                str(target),
+                "--steps",
+                "1",
+                "--paths",
+                "10",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
+    assert "--csv would overwrite the file given to --out" in one_error_line(
+        capsys.readouterr().err
+    )
     assert not target.exists()
 
 
@@ -144,6 +234,9 @@ def test_usage_errors_are_one_line(capsys, args):
 def test_steps_past_the_horizon_warn(tmp_path, capsys):
     scn = tmp_path / "short.toml"
     scn.write_text("[simulation]\nhorizon_months = 2\n")
-    assert main(["run", "--scenario", str(scn), "--steps", "4", "--paths", "10", "--device", "cpu"]) == 0
+    assert (
+        main(["run", "--scenario", str(scn), "--steps", "4", "--paths", "10", "--device", "cpu"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "periods 3..4 lie past the scenario's horizon of 2 months" in err

@@ -26,7 +26,13 @@ N = 200_000
 def draw(section: str, name: str, dist: dict, n: int = N, seed: int = 0) -> torch.Tensor:
     d = Scenario().to_dict()
     d[section][name] = dist
-    params = draw_parameters(scenario_from_dict(d), n, torch.Generator().manual_seed(seed), torch.float64, torch.device("cpu"))
+    params = draw_parameters(
+        scenario_from_dict(d),
+        n,
+        torch.Generator().manual_seed(seed),
+        torch.float64,
+        torch.device("cpu"),
+    )
     return params[f"{section}.{name}"]
 
 
@@ -47,13 +53,19 @@ def test_every_parameter_documents_its_source_in_the_shipped_file():
     text = DEFAULT_SCENARIO_PATH.read_text(encoding="utf-8")
     for section in PARAM_SECTIONS:
         for name, info in type(getattr(Scenario(), section)).model_fields.items():
-            assert info.description and len(info.description) > 10, f"{section}.{name} has no source"
+            assert info.description and len(info.description) > 10, (
+                f"{section}.{name} has no source"
+            )
             assert f"# {info.description}\n{name} = " in text, f"{section}.{name}"
 
 
 def test_draw_parameters_covers_every_float_parameter_with_constant_tensors():
-    params = draw_parameters(Scenario(), 7, torch.Generator().manual_seed(0), torch.float32, torch.device("cpu"))
-    expected = {f"{s}.{n}" for s in PARAM_SECTIONS for n in type(getattr(Scenario(), s)).model_fields}
+    params = draw_parameters(
+        Scenario(), 7, torch.Generator().manual_seed(0), torch.float32, torch.device("cpu")
+    )
+    expected = {
+        f"{s}.{n}" for s in PARAM_SECTIONS for n in type(getattr(Scenario(), s)).model_fields
+    }
     assert set(params) == expected
     for key, t in params.items():
         section, name = key.split(".")
@@ -113,10 +125,18 @@ def test_degenerate_triangular_is_constant():
         ("to_c", "bass_q", {"dist": "normal", "mean": 0.05, "sd": 0.05}, 0.0, 1.0),  # ge=0
         ("privacy", "brand_decay", {"dist": "lognormal", "median": 0.9, "sigma": 0.5}, 0.0, 1.0),
         ("capability", "init_posture", {"dist": "normal", "mean": 9.5, "sd": 1.0}, 0.0, 10.0),
-        ("to_c", "market_potential", {"dist": "normal", "mean": 2e6, "sd": 1.5e6}, 0.0, math.inf),  # gt=0
+        (
+            "to_c",
+            "market_potential",
+            {"dist": "normal", "mean": 2e6, "sd": 1.5e6},
+            0.0,
+            math.inf,
+        ),  # gt=0
     ],
 )
-def test_draws_are_truncated_to_the_parameter_range_by_redrawing_the_tail(section, name, dist, lo, hi):
+def test_draws_are_truncated_to_the_parameter_range_by_redrawing_the_tail(
+    section, name, dist, lo, hi
+):
     """Truncation, not clipping: no draw lands on a bound, and the draws follow the
     distribution conditioned on the range (its mean is the truncated mean)."""
     t = draw(section, name, dist, n=20_000)
@@ -144,8 +164,18 @@ def test_distribution_with_most_mass_outside_the_range_is_refused():
     [
         ("finance", "fixed_costs", 1e39, "finance.fixed_costs"),
         ("finance", "initial_cash", 1e308, "finance.initial_cash"),
-        ("to_c", "market_potential", {"dist": "normal", "mean": 2e6, "sd": 1e39}, "to_c.market_potential.sd"),
-        ("to_c", "bass_p", {"dist": "lognormal", "median": 0.002, "sigma": 50.0}, "to_c.bass_p.sigma"),
+        (
+            "to_c",
+            "market_potential",
+            {"dist": "normal", "mean": 2e6, "sd": 1e39},
+            "to_c.market_potential.sd",
+        ),
+        (
+            "to_c",
+            "bass_p",
+            {"dist": "lognormal", "median": 0.002, "sigma": 50.0},
+            "to_c.bass_p.sigma",
+        ),
     ],
 )
 def test_values_the_arithmetic_cannot_hold_are_refused_naming_the_key(section, name, value, key):
@@ -157,8 +187,12 @@ def test_values_the_arithmetic_cannot_hold_are_refused_naming_the_key(section, n
 
 def test_draws_are_reproducible_and_seed_dependent():
     dist = {"dist": "uniform", "low": 0.01, "high": 0.05}
-    assert torch.equal(draw("to_c", "bass_q", dist, n=100, seed=3), draw("to_c", "bass_q", dist, n=100, seed=3))
-    assert not torch.equal(draw("to_c", "bass_q", dist, n=100, seed=3), draw("to_c", "bass_q", dist, n=100, seed=4))
+    assert torch.equal(
+        draw("to_c", "bass_q", dist, n=100, seed=3), draw("to_c", "bass_q", dist, n=100, seed=3)
+    )
+    assert not torch.equal(
+        draw("to_c", "bass_q", dist, n=100, seed=3), draw("to_c", "bass_q", dist, n=100, seed=4)
+    )
 
 
 def test_distribution_outside_the_parameter_range_is_refused():
@@ -190,7 +224,11 @@ def write(tmp_path, text: str):
         ("[to_c]\nbass_p = 'lots'\n", "to_c.bass_p", "expected a number or a distribution"),
         ("[to_c]\nbass_p = {dist = 'normal', mean = 0.1}\n", "to_c.bass_p", "lacks key normal.sd"),
         ("[to_c]\nbass_p = {dist = 'cauchy', loc = 0.1}\n", "to_c.bass_p", "dist"),
-        ("[to_c]\nbass_p = {dist = 'uniform', low = 0.2, high = 0.1}\n", "to_c.bass_p", "must be >= low"),
+        (
+            "[to_c]\nbass_p = {dist = 'uniform', low = 0.2, high = 0.1}\n",
+            "to_c.bass_p",
+            "must be >= low",
+        ),
         ("[to_c]\nbass_p = {dist = 'normal', mean = 0.1, sd = -1}\n", "to_c.bass_p", "sd"),
         ("[allocation]\nc_share = 1.5\n", "allocation.c_share", "1"),
         ("[allocation.c_split]\nproduct = 0.5\n", "allocation.c_split.ux", "field required"),

@@ -53,7 +53,9 @@ def _evaluator(scenario=None, steps=8, paths=32):
 
 def test_sobol_indices_on_the_scenario_are_sane():
     scenario, spec = _evaluator()
-    ranges = sa.parameter_ranges(scenario, ["to_b.win_rate", "to_c.bass_q", "privacy.cost_per_record"])
+    ranges = sa.parameter_ranges(
+        scenario, ["to_b.win_rate", "to_c.bass_q", "privacy.cost_per_record"]
+    )
     ev = sa.Evaluator(scenario, [r.key for r in ranges], spec)
     ind = sa.sobol(sa.salib_problem(ranges), ev, 32, seed=0, kpi="npv", stat="mean")
     assert ev.points_run == 32 * 5
@@ -84,18 +86,28 @@ def test_tornado_points_equal_single_runs_and_are_ranked():
     assert (row.low, row.high) == pytest.approx((0.11, 0.33))
     data = scenario.to_dict()
     data["to_b"]["win_rate"] = 0.33
-    data["to_c"]["bass_q"] = next(r.base for r in ranges if r.key == "to_c.bass_q")  # held at its base
+    data["to_c"]["bass_q"] = next(
+        r.base for r in ranges if r.key == "to_c.bass_q"
+    )  # held at its base
     sim = Simulation(scenario_from_dict(data), seed=0, n_paths=32, device="cpu")
     sim.run(6)
     assert row.kpi_high == pytest.approx(sim.last_summary()["npv"]["mean"], rel=1e-6)
     # minimizing picks the share with the lowest KPI instead
     ev_min = sa.Evaluator(scenario, [r.key for r in ranges], spec, "npv", "mean", maximize=False)
     worst = sa.tornado(ev_min, ranges, shares=[0.0, 0.5, 1.0])
-    y = ev(np.array([[r.base for r in ranges] + [s] for s in (0.0, 0.5, 1.0)]), [*(r.key for r in ranges), "allocation.c_share"])
-    assert (t.best_share_base, worst.best_share_base) == ((0.0, 0.5, 1.0)[int(np.argmax(y))], (0.0, 0.5, 1.0)[int(np.argmin(y))])
+    y = ev(
+        np.array([[r.base for r in ranges] + [s] for s in (0.0, 0.5, 1.0)]),
+        [*(r.key for r in ranges), "allocation.c_share"],
+    )
+    assert (t.best_share_base, worst.best_share_base) == (
+        (0.0, 0.5, 1.0)[int(np.argmax(y))],
+        (0.0, 0.5, 1.0)[int(np.argmin(y))],
+    )
     # share_changes is True exactly when an end's best share differs from the base's
     for r in t.rows:
-        assert t.share_changes(r) == (r.best_share_low != t.best_share_base or r.best_share_high != t.best_share_base)
+        assert t.share_changes(r) == (
+            r.best_share_low != t.best_share_base or r.best_share_high != t.best_share_base
+        )
 
 
 def test_ranges_clip_to_bounds_and_use_percentiles_of_uncertain_parameters():
@@ -103,10 +115,18 @@ def test_ranges_clip_to_bounds_and_use_percentiles_of_uncertain_parameters():
     data["to_b"]["win_rate"] = 0.9
     data["to_c"]["bass_q"] = {"dist": "uniform", "low": 0.02, "high": 0.04}
     scenario = scenario_from_dict(data)
-    by_key = {r.key: r for r in sa.parameter_ranges(scenario, ["to_b.win_rate", "to_c.bass_q"], 0.2)}
-    assert by_key["to_b.win_rate"].high == 1.0 and by_key["to_b.win_rate"].low == pytest.approx(0.72)
+    by_key = {
+        r.key: r for r in sa.parameter_ranges(scenario, ["to_b.win_rate", "to_c.bass_q"], 0.2)
+    }
+    assert by_key["to_b.win_rate"].high == 1.0 and by_key["to_b.win_rate"].low == pytest.approx(
+        0.72
+    )
     q = by_key["to_c.bass_q"]
-    assert q.uncertain and q.low == pytest.approx(0.022, abs=5e-4) and q.high == pytest.approx(0.038, abs=5e-4)
+    assert (
+        q.uncertain
+        and q.low == pytest.approx(0.022, abs=5e-4)
+        and q.high == pytest.approx(0.038, abs=5e-4)
+    )
     uncertain = [f"{sec}.{k}" for sec, v in data.items() if isinstance(v, dict) and sec != "allocation"
                  for k, x in v.items() if isinstance(x, dict)]  # fmt: skip
     assert "to_c.bass_q" in uncertain and "to_b.win_rate" not in uncertain
@@ -121,7 +141,10 @@ def test_cli_tornado_and_errors(capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "Tornado" in out and "to_b.win_rate" in out and "c_share" in out and "│" in out
-    assert main(["sensitivity", "--method", "sobol", "--samples", "3", "--params", "to_b.win_rate"]) == 2
+    assert (
+        main(["sensitivity", "--method", "sobol", "--samples", "3", "--params", "to_b.win_rate"])
+        == 2
+    )
     assert "power of 2" in capsys.readouterr().err
     assert main(["sensitivity", "--params", "to_b.nope"]) == 2
     assert "to_b.nope" in capsys.readouterr().err

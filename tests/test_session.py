@@ -44,7 +44,11 @@ def small_sim(steps: int = 3, **kw) -> Simulation:
 
 def states_equal(a: Simulation, b: Simulation) -> bool:
     ta, tb = a.state.tensors(), b.state.tensors()
-    return a.period == b.period and ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+    return (
+        a.period == b.period
+        and ta.keys() == tb.keys()
+        and all(torch.equal(ta[k], tb[k]) for k in ta)
+    )
 
 
 def write_doc(path: Path, doc: dict) -> Path:
@@ -64,15 +68,21 @@ def scenarios(draw):
     base = Scenario()
     to_c = {}
     if draw(st.booleans()):
-        to_c["bass_p"] = LogNormal(dist="lognormal", median=draw(st.floats(1e-4, 0.01)), sigma=draw(st.floats(0.0, 0.5)))
+        to_c["bass_p"] = LogNormal(
+            dist="lognormal", median=draw(st.floats(1e-4, 0.01)), sigma=draw(st.floats(0.0, 0.5))
+        )
     if draw(st.booleans()):
         lo = draw(st.floats(0.01, 0.05))
         to_c["bass_q"] = Uniform(dist="uniform", low=lo, high=lo + draw(st.floats(0.0, 0.02)))
     cap = {}
     if draw(st.booleans()):
-        cap["eta"] = Normal(dist="normal", mean=draw(st.floats(0.1, 1.0)), sd=draw(st.floats(0.0, 0.2)))
+        cap["eta"] = Normal(
+            dist="normal", mean=draw(st.floats(0.1, 1.0)), sd=draw(st.floats(0.0, 0.2))
+        )
     if draw(st.booleans()):
-        cap["delta"] = Triangular(dist="triangular", low=0.01, mode=0.02, high=draw(st.floats(0.02, 0.05)))
+        cap["delta"] = Triangular(
+            dist="triangular", low=0.01, mode=0.02, high=draw(st.floats(0.02, 0.05))
+        )
     if draw(st.booleans()):
         cap["spend_scale"] = draw(st.floats(1e3, 1e5))
     return base.model_copy(
@@ -104,7 +114,11 @@ def simulations(draw):
 # ------------------------------------------------------------------- round trip
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(sim=simulations(), name=st.text(max_size=30))
 def test_random_sessions_save_and_load_equal(tmp_path, sim, name):
     path = tmp_path / "s.toml"
@@ -116,7 +130,12 @@ def test_random_sessions_save_and_load_equal(tmp_path, sim, name):
     assert loaded.meta.name == name and loaded.meta.created == created
     assert loaded.meta.schema_version == SCHEMA_VERSION
     assert got.scenario == sim.scenario
-    assert (got.seed, got.n_paths, got.dtype, got.policy_name) == (sim.seed, sim.n_paths, sim.dtype, sim.policy_name)
+    assert (got.seed, got.n_paths, got.dtype, got.policy_name) == (
+        sim.seed,
+        sim.n_paths,
+        sim.dtype,
+        sim.policy_name,
+    )
     assert got.decisions == sim.decisions
     assert got.decision == sim.decision
     assert loaded.stored_history == sim.history  # floats round-trip exactly through TOML
@@ -185,7 +204,13 @@ def test_uncertain_parameters_are_tables(tmp_path):
     from stratsim.engine.scenario import Scenario
 
     base = Scenario()
-    sc = base.model_copy(update={"to_c": base.to_c.model_copy(update={"bass_p": LogNormal(dist="lognormal", median=0.003, sigma=0.3)})})
+    sc = base.model_copy(
+        update={
+            "to_c": base.to_c.model_copy(
+                update={"bass_p": LogNormal(dist="lognormal", median=0.003, sigma=0.3)}
+            )
+        }
+    )
     sim = Simulation(sc, n_paths=8, device="cpu")
     sim.step()
     doc = tomllib.loads(save_session(sim, tmp_path / "u.toml").read_text(encoding="utf-8"))
@@ -242,23 +267,71 @@ def _del(doc, keys):
 @pytest.mark.parametrize(
     "keys, value, expected",
     [
-        (["run", "n_paths"], "ten", r"key run\.n_paths: value 'ten': expected an integer in 1\.\.5000000"),
+        (
+            ["run", "n_paths"],
+            "ten",
+            r"key run\.n_paths: value 'ten': expected an integer in 1\.\.5000000",
+        ),
         (["run", "n_paths"], 0, r"key run\.n_paths: value 0: expected an integer"),
         (["run", "seed"], True, r"key run\.seed: value True: expected an integer"),
-        (["run", "dtype"], "float16", r"key run\.dtype: value 'float16': expected one of 'float32', 'float64'"),
+        (
+            ["run", "dtype"],
+            "float16",
+            r"key run\.dtype: value 'float16': expected one of 'float32', 'float64'",
+        ),
         (["run", "policy"], "greedy", r"key run\.policy: value 'greedy': expected one of"),
-        (["run", "period"], 2, r"key decisions: value an array of 3 item\(s\): expected one table per period simulated \(run\.period = 2\)"),
-        (["meta", "created"], "yesterday", r"key meta\.created: value 'yesterday': expected a date-time with a UTC offset"),
+        (
+            ["run", "period"],
+            2,
+            r"key decisions: value an array of 3 item\(s\): expected one table per period simulated \(run\.period = 2\)",
+        ),
+        (
+            ["meta", "created"],
+            "yesterday",
+            r"key meta\.created: value 'yesterday': expected a date-time with a UTC offset",
+        ),
         (["meta", "name"], 3, r"key meta\.name: value 3: expected a string"),
-        (["decisions", 1, "c_split", "ux"], 2.0, r"key decisions\[2\]: decision c_split\.ux: value 2\.0: expected a fraction in 0\.\.1"),
-        (["decisions", 0, "budget"], "lots", r"key decisions\[1\]\.budget: value 'lots': expected a finite number"),
-        (["decisions", 2, "period"], 7, r"key decisions\[3\]\.period: value 7: expected an integer in 3\.\.3"),
-        (["history", 0, "mrr", "p10"], "x", r"key history\[1\]\.mrr\.p10: value 'x': expected a finite number"),
-        (["history", 2, "cash"], 5.0, r"key history\[3\]\.cash: value 5\.0: expected a table of mean, p10, p50, p90"),
-        (["scenario", "to_c", "bass_p"], -1.0, r"key scenario\.to_c\.bass_p: value -1\.0: expected >= 0"),
+        (
+            ["decisions", 1, "c_split", "ux"],
+            2.0,
+            r"key decisions\[2\]: decision c_split\.ux: value 2\.0: expected a fraction in 0\.\.1",
+        ),
+        (
+            ["decisions", 0, "budget"],
+            "lots",
+            r"key decisions\[1\]\.budget: value 'lots': expected a finite number",
+        ),
+        (
+            ["decisions", 2, "period"],
+            7,
+            r"key decisions\[3\]\.period: value 7: expected an integer in 3\.\.3",
+        ),
+        (
+            ["history", 0, "mrr", "p10"],
+            "x",
+            r"key history\[1\]\.mrr\.p10: value 'x': expected a finite number",
+        ),
+        (
+            ["history", 2, "cash"],
+            5.0,
+            r"key history\[3\]\.cash: value 5\.0: expected a table of mean, p10, p50, p90",
+        ),
+        (
+            ["scenario", "to_c", "bass_p"],
+            -1.0,
+            r"key scenario\.to_c\.bass_p: value -1\.0: expected >= 0",
+        ),
         (["scenario", "to_c", "bass_q"], {"dist": "gamma"}, r"key scenario\.to_c\.bass_q"),
-        (["schema_version"], "2", r"key schema_version: value '2': expected an integer in 1\.\." + str(SCHEMA_VERSION)),
-        (["decisions"], {"a": 1}, r"key decisions: value a table: expected an array of \[\[decisions\]\] tables"),
+        (
+            ["schema_version"],
+            "2",
+            r"key schema_version: value '2': expected an integer in 1\.\." + str(SCHEMA_VERSION),
+        ),
+        (
+            ["decisions"],
+            {"a": 1},
+            r"key decisions: value a table: expected an array of \[\[decisions\]\] tables",
+        ),
     ],
 )
 def test_invalid_values_name_file_key_value_and_expectation(tmp_path, keys, value, expected):
@@ -306,7 +379,14 @@ def test_unknown_keys_are_warnings_and_load_anyway(tmp_path):
     doc["scenario"]["extra_section"] = {}
     loaded = load_session(write_doc(tmp_path / "w.toml", doc))
     text = "\n".join(loaded.warnings)
-    for key in ("colour", "run.speed", "decisions[1].note", "history[3].mood", "scenario.to_c.bass_z", "scenario.extra_section"):
+    for key in (
+        "colour",
+        "run.speed",
+        "decisions[1].note",
+        "history[3].mood",
+        "scenario.to_c.bass_z",
+        "scenario.extra_section",
+    ):
         assert f"unknown key {key} ignored" in text
     assert len(loaded.warnings) == 6
     assert loaded.matches
@@ -317,7 +397,7 @@ def test_invalid_toml_and_bad_encoding(tmp_path):
     p.write_text("schema_version = 2\n[meta\n", encoding="utf-8")
     with pytest.raises(SessionError, match="invalid TOML"):
         load_session(p)
-    p.write_bytes(b"schema_version = 2\nname = \"\xff\"\n")
+    p.write_bytes(b'schema_version = 2\nname = "\xff"\n')
     with pytest.raises(SessionError, match="not UTF-8"):
         load_session(p)
     with pytest.raises(SessionError, match="cannot read session file"):
@@ -331,7 +411,10 @@ def test_hand_edited_history_is_detected(tmp_path):
     diff = loaded.first_difference()
     assert not loaded.matches
     assert (diff.period, diff.kpi, diff.stat) == (2, "paid_c", "p50")
-    assert any("replay differs from the stored history at period 2, KPI paid_c (p50)" in w for w in loaded.warnings)
+    assert any(
+        "replay differs from the stored history at period 2, KPI paid_c (p50)" in w
+        for w in loaded.warnings
+    )
     assert "period 2, KPI paid_c (p50)" in str(diff)
     # a tolerance larger than the edit accepts it
     assert loaded.first_difference(rel_tol=0.01) is None
@@ -356,16 +439,40 @@ def model_dir(tmp_path_factory):
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 10, (300, 3))
     y = 0.5 * x[:, 0] + 0.3 * x[:, 1] + 0.1 * x[:, 2] + 1 + rng.normal(0, 0.3, 300)
-    save_model(train_model(from_arrays("satisfaction", x, y), TrainConfig(role="satisfaction", epochs=2, device="cpu")), d)
-    x = np.column_stack([rng.uniform(3, 7, 400), rng.uniform(0, 10, 400), rng.uniform(0, 1, 400), rng.integers(0, 2, 400)])
+    save_model(
+        train_model(
+            from_arrays("satisfaction", x, y),
+            TrainConfig(role="satisfaction", epochs=2, device="cpu"),
+        ),
+        d,
+    )
+    x = np.column_stack(
+        [
+            rng.uniform(3, 7, 400),
+            rng.uniform(0, 10, 400),
+            rng.uniform(0, 1, 400),
+            rng.integers(0, 2, 400),
+        ]
+    )
     y = (rng.uniform(size=400) < 0.2).astype(float)
-    save_model(train_model(from_arrays("privacy", x, y), TrainConfig(role="privacy", epochs=2, device="cpu")), d)
+    save_model(
+        train_model(
+            from_arrays("privacy", x, y), TrainConfig(role="privacy", epochs=2, device="cpu")
+        ),
+        d,
+    )
     return d
 
 
 def sim_with_models(model_dir: Path, steps: int = 3) -> Simulation:
     models = load_models(model_dir)
-    sim = Simulation(n_paths=16, seed=5, device="cpu", satisfaction_model=models["satisfaction"], privacy_model=models["privacy"])
+    sim = Simulation(
+        n_paths=16,
+        seed=5,
+        device="cpu",
+        satisfaction_model=models["satisfaction"],
+        privacy_model=models["privacy"],
+    )
     sim.run(steps)
     return sim
 
@@ -400,10 +507,16 @@ def test_changed_model_file_is_refused(model_dir, tmp_path):
     save_session(sim_with_models(proj / "models"), path)
     weights = proj / "models" / "privacy.pt"
     weights.write_bytes(weights.read_bytes() + b"\0")
-    with pytest.raises(SessionError, match=r"key models\.privacy\.sha256: model file .*privacy\.pt has SHA-256 .* refusing"):
+    with pytest.raises(
+        SessionError,
+        match=r"key models\.privacy\.sha256: model file .*privacy\.pt has SHA-256 .* refusing",
+    ):
         load_session(path)
     weights.unlink()
-    with pytest.raises(SessionError, match=r"key models\.privacy\.path: value 'models/privacy\.pt': cannot read model file"):
+    with pytest.raises(
+        SessionError,
+        match=r"key models\.privacy\.path: value 'models/privacy\.pt': cannot read model file",
+    ):
         load_session(path)
 
 
@@ -422,8 +535,14 @@ def test_external_model_paths_need_explicit_permission(model_dir):
     elsewhere.mkdir(exist_ok=True)
     path = elsewhere / "s.toml"
     save_session(sim_with_models(model_dir), path)
-    assert tomllib.loads(path.read_text(encoding="utf-8"))["models"]["satisfaction"]["path"] == "../models/satisfaction.pt"
-    with pytest.raises(SessionError, match=r"key models\.satisfaction\.path: value '\.\./models/satisfaction\.pt' \(it resolves to .*\): expected a model file inside .*allow external models \(allow_external_models on"):
+    assert (
+        tomllib.loads(path.read_text(encoding="utf-8"))["models"]["satisfaction"]["path"]
+        == "../models/satisfaction.pt"
+    )
+    with pytest.raises(
+        SessionError,
+        match=r"key models\.satisfaction\.path: value '\.\./models/satisfaction\.pt' \(it resolves to .*\): expected a model file inside .*allow external models \(allow_external_models on",
+    ):
         load_session(path)
     assert load_session(path, allow_external_models=True).matches
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -507,7 +626,9 @@ def test_sigterm_autosaves_then_exits_with_143(tmp_path):
 def test_version_1_fixture_is_migrated():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("session_v1_make", FIXTURES / "session_v1_make.py")
+    spec = importlib.util.spec_from_file_location(
+        "session_v1_make", FIXTURES / "session_v1_make.py"
+    )
     make = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make)
     DECISIONS = make.DECISIONS
@@ -520,7 +641,13 @@ def test_version_1_fixture_is_migrated():
     assert loaded.meta.name == "migration fixture"
     assert loaded.meta.created == datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
     assert any(f"schema version 1 migrated to {SCHEMA_VERSION}" in w for w in loaded.warnings)
-    assert (sim.n_paths, sim.seed, sim.dtype_name, sim.policy_name, sim.period) == (16, 7, "float64", "manual", 3)
+    assert (sim.n_paths, sim.seed, sim.dtype_name, sim.policy_name, sim.period) == (
+        16,
+        7,
+        "float64",
+        "manual",
+        3,
+    )
     assert sim.decisions == DECISIONS
     assert sim.decision == DECISIONS[-1]  # v1 had no next_decision: the last one is held
     assert len(loaded.stored_history) == 3 and loaded.stored_history[0]["mrr"]["mean"] > 0
@@ -528,7 +655,9 @@ def test_version_1_fixture_is_migrated():
 
 def test_migrated_session_saves_as_current_version(tmp_path):
     loaded = load_session(FIXTURES / "session_v1.toml")
-    out = save_session(loaded.simulation, tmp_path / "v2.toml", name=loaded.meta.name, created=loaded.meta.created)
+    out = save_session(
+        loaded.simulation, tmp_path / "v2.toml", name=loaded.meta.name, created=loaded.meta.created
+    )
     again = read_session(out)
     assert again.meta.schema_version == SCHEMA_VERSION and again.warnings == []
     assert again.decisions == loaded.simulation.decisions
@@ -541,7 +670,12 @@ def test_version_1_with_a_missing_flattened_split_key(tmp_path):
     assert broken != text
     path = tmp_path / "v1.toml"
     path.write_text(broken, encoding="utf-8")
-    with pytest.raises(SessionError, match=r"\(schema 1, migrated to " + str(SCHEMA_VERSION) + r"\): key decisions\[1\]\.c_split\.ux is missing"):
+    with pytest.raises(
+        SessionError,
+        match=r"\(schema 1, migrated to "
+        + str(SCHEMA_VERSION)
+        + r"\): key decisions\[1\]\.c_split\.ux is missing",
+    ):
         load_session(path)
 
 
@@ -553,7 +687,9 @@ def test_session_of_the_economic_model_v1_loads_with_a_note_that_results_differ(
     assert "cost_per_lead" in path.read_text(encoding="utf-8")
     loaded = load_session(path)
     sim = loaded.simulation
-    assert sim.period == 3 and sim.decisions[1].c_share == 0.7 and sim.decisions[2].budget == 500_000.0
+    assert (
+        sim.period == 3 and sim.decisions[1].c_share == 0.7 and sim.decisions[2].budget == 500_000.0
+    )
     assert any("economic model v1" in w and "results differ" in w for w in loaded.warnings)
     assert not any("unknown key scenario" in w for w in loaded.warnings)
     assert loaded.stored_history[0]["mrr"]["mean"] != sim.history[0]["mrr"]["mean"]

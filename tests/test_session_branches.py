@@ -33,7 +33,13 @@ def model_dir(tmp_path_factory):
     for folder, slope in ((d, 0.6), (d.parent / "models2", 0.1)):
         x = rng.uniform(0, 10, (300, 3))
         y = 0.2 * x[:, 0] + slope * x[:, 1] + 0.1 * x[:, 2] + 2 + rng.normal(0, 0.3, 300)
-        save_model(train_model(from_arrays("satisfaction", x, y), TrainConfig(role="satisfaction", epochs=2, device="cpu")), folder)
+        save_model(
+            train_model(
+                from_arrays("satisfaction", x, y),
+                TrainConfig(role="satisfaction", epochs=2, device="cpu"),
+            ),
+            folder,
+        )
     return d
 
 
@@ -55,7 +61,13 @@ def test_branches_round_trip_exactly(tmp_path):
     assert list(got) == ["early", "late feedback"]
     for name, b in sim.branches.items():
         g = got[name]
-        assert (g.period, g.policy, g.decisions, g.decision, g.draft) == (b.period, b.policy, b.decisions, b.decision, b.draft)
+        assert (g.period, g.policy, g.decisions, g.decision, g.draft) == (
+            b.period,
+            b.policy,
+            b.decisions,
+            b.decision,
+            b.draft,
+        )
     assert got["early"].draft == draft and got["late feedback"].draft is None
     assert got["late feedback"].policy == "feedback" and got["early"].policy == "fixed"
     # saved again, the file is the same
@@ -67,8 +79,14 @@ def test_branches_round_trip_exactly(tmp_path):
     ("edit", "expected"),
     [
         (lambda b: b.update(policy="greedy"), r"key branches\[1\]\.policy: value 'greedy': "),
-        (lambda b: b.update(period=5), r"key branches\[1\]\.decisions: value an array of 2 item\(s\): expected one table per period \(period = 5\)"),
-        (lambda b: b["decisions"][1]["c_split"].update(ux="lots"), r"key branches\[1\]\.decisions\[2\]\.c_split\.ux: value 'lots': expected a finite number"),
+        (
+            lambda b: b.update(period=5),
+            r"key branches\[1\]\.decisions: value an array of 2 item\(s\): expected one table per period \(period = 5\)",
+        ),
+        (
+            lambda b: b["decisions"][1]["c_split"].update(ux="lots"),
+            r"key branches\[1\]\.decisions\[2\]\.c_split\.ux: value 'lots': expected a finite number",
+        ),
         (lambda b: b.update(colour="red"), r"key branches\[1\]\.colour: value 'red': unknown key"),
         (lambda b: b.pop("next_decision"), r"key branches\[1\]\.next_decision: .*Field required"),
     ],
@@ -114,14 +132,22 @@ def test_model_switch_keeps_past_periods_and_replays_exactly(model_dir):
     plain = small_sim()
     plain.run(6)
     assert sim.history[:3] == plain.history[:3]
-    assert sim.history[3]["satisfaction_c"] != plain.history[3]["satisfaction_c"]  # the new model from period 4
+    assert (
+        sim.history[3]["satisfaction_c"] != plain.history[3]["satisfaction_c"]
+    )  # the new model from period 4
     path = save_session(sim, model_dir.parent / "switch.toml")
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
     assert "models" not in doc  # period 1 used the shipped default model
-    assert doc["model_switches"][0]["role"] == "satisfaction" and doc["model_switches"][0]["period"] == 4
+    assert (
+        doc["model_switches"][0]["role"] == "satisfaction"
+        and doc["model_switches"][0]["period"] == 4
+    )
     loaded = load_session(path)
     assert loaded.matches and loaded.simulation.history == sim.history
-    assert loaded.simulation.satisfaction_model.metadata["weights_sha256"] == model.metadata["weights_sha256"]
+    assert (
+        loaded.simulation.satisfaction_model.metadata["weights_sha256"]
+        == model.metadata["weights_sha256"]
+    )
     assert loaded.simulation.step() == sim.step()
     # undo past the switch, then step again: the switch still applies from period 4
     sim.undo(4)
@@ -180,7 +206,10 @@ def test_model_switch_period_out_of_range_is_named(model_dir):
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
     doc["model_switches"][0]["period"] = 9
     path.write_text(tomli_w.dumps(doc), encoding="utf-8")
-    with pytest.raises(SessionError, match=r"range\.toml: key model_switches\[1\]\.period: value 9: expected an integer in 2\.\.3"):
+    with pytest.raises(
+        SessionError,
+        match=r"range\.toml: key model_switches\[1\]\.period: value 9: expected an integer in 2\.\.3",
+    ):
         read_session(path)
 
 

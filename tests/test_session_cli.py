@@ -49,7 +49,22 @@ def test_continue_a_session_equals_one_longer_run(session, tmp_path):
 def test_continue_to_another_file_keeps_the_original(session, tmp_path):
     before = session.read_bytes()
     out = tmp_path / "branch.toml"
-    assert main(["run", "--session", str(session), "--steps", "2", "--policy", "feedback", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--session",
+                str(session),
+                "--steps",
+                "2",
+                "--policy",
+                "feedback",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert session.read_bytes() == before
     doc = tomllib.loads(out.read_text(encoding="utf-8"))
     assert doc["run"]["period"] == 6 and doc["run"]["policy"] == "feedback"

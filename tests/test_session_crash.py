@@ -85,7 +85,9 @@ def test_sigkill_during_saves_leaves_old_or_new_file(tmp_path):
         expected.append(_without_times(tomllib.loads(p.read_text(encoding="utf-8"))))
     save_session(a, target, name="session-0")
 
-    ctx = multiprocessing.get_context("fork")  # the child inherits the imported modules: no start-up cost
+    ctx = multiprocessing.get_context(
+        "fork"
+    )  # the child inherits the imported modules: no start-up cost
     rng = random.Random(1234)
     seen = set()
     for _ in range(KILLS):
@@ -133,7 +135,12 @@ def test_sighup_leaves_a_valid_autosave_and_exits_129(tmp_path):
     same path; tests/test_session.py checks it in-process)."""
     signum = signal.SIGHUP
     target = tmp_path / "remote.toml"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.2)

@@ -24,7 +24,11 @@ from stratsim.engine.errors import SessionError
 from stratsim.engine.session import LoadedSession, load_session, save_session
 from stratsim.engine.simulation import Simulation
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,12 @@ def load_unchanged(path: Path) -> LoadedSession | None:
         # what `stratsim check` and the TUI do next must not raise either
         result.first_difference()
         assert result.simulation.period == len(result.stored_history)
-        assert all(isinstance(x, float) for h in result.stored_history for st_ in h.values() for x in st_.values())
+        assert all(
+            isinstance(x, float)
+            for h in result.stored_history
+            for st_ in h.values()
+            for x in st_.values()
+        )
     assert path.read_bytes() == before
     return result
 
@@ -61,7 +70,11 @@ def load_unchanged(path: Path) -> LoadedSession | None:
 @st.composite
 def byte_corruption(draw, data: bytes) -> bytes:
     n = len(data)
-    op = draw(st.sampled_from(["truncate", "flip", "insert", "delete", "non_utf8", "duplicate_line", "swap_lines"]))
+    op = draw(
+        st.sampled_from(
+            ["truncate", "flip", "insert", "delete", "non_utf8", "duplicate_line", "swap_lines"]
+        )
+    )
     i = draw(st.integers(0, n - 1))
     if op == "truncate":
         return data[:i]
@@ -72,7 +85,11 @@ def byte_corruption(draw, data: bytes) -> bytes:
     if op == "delete":
         return data[:i] + data[i + draw(st.integers(1, 64)) :]
     if op == "non_utf8":
-        return data[:i] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80\x80"])) + data[i:]
+        return (
+            data[:i]
+            + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x80\x80"]))
+            + data[i:]
+        )
     lines = data.split(b"\n")
     j = draw(st.integers(0, len(lines) - 1))
     if op == "duplicate_line":
@@ -169,10 +186,22 @@ def test_structural_corruptions_raise_only_session_errors(tmp_path, valid, data)
     "text, expected",
     [
         ("run.n_paths = nan", r"key run\.n_paths: value nan"),
-        ("run.seed = 99999999999999999999999", r"key run\.seed: value 99999999999999999999999: expected an integer in 0\.\."),
-        ("history[1].mrr.mean = inf", r"key history\[1\]\.mrr\.mean: value inf: expected a finite number"),
-        ("decisions[2].budget = -inf", r"key decisions\[2\]\.budget: value -inf: expected a finite number"),
-        ("scenario.to_b.win_rate = nan", r"key scenario\.to_b\.win_rate: value nan: expected a finite number"),
+        (
+            "run.seed = 99999999999999999999999",
+            r"key run\.seed: value 99999999999999999999999: expected an integer in 0\.\.",
+        ),
+        (
+            "history[1].mrr.mean = inf",
+            r"key history\[1\]\.mrr\.mean: value inf: expected a finite number",
+        ),
+        (
+            "decisions[2].budget = -inf",
+            r"key decisions\[2\]\.budget: value -inf: expected a finite number",
+        ),
+        (
+            "scenario.to_b.win_rate = nan",
+            r"key scenario\.to_b\.win_rate: value nan: expected a finite number",
+        ),
     ],
 )
 def test_non_finite_and_huge_numbers_are_named(tmp_path, valid, text, expected):

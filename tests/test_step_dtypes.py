@@ -26,7 +26,9 @@ def test_float32_step_has_no_float64_operand():
     sim = Simulation(seed=2, n_paths=64, device="cpu")
     dt = sim.decision_tensors(sim.next_decision())
     with _Float64Ops() as mode:
-        state, outputs = market.step(sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model)
+        state, outputs = market.step(
+            sim.params, sim.state, dt, sim._gen, sim.satisfaction_model, sim.privacy_model
+        )
     assert mode.seen == []
     assert {v.dtype for v in outputs.values()} == {torch.float32}
     assert all(v.dtype == torch.float32 for v in state.tensors().values())

@@ -37,7 +37,16 @@ def test_grid_points_equal_single_runs(tmp_path):
     ])  # fmt: skip
     assert rc == 0
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["point", "allocation.c_share", "to_c.churn_paid", "kpi", "mean", "p10", "p50", "p90"]
+    assert list(frame.columns) == [
+        "point",
+        "allocation.c_share",
+        "to_c.churn_paid",
+        "kpi",
+        "mean",
+        "p10",
+        "p50",
+        "p90",
+    ]
     assert frame["point"].nunique() == 4
     for point, rows in frame.groupby("point"):
         share, churn = rows["allocation.c_share"].iloc[0], rows["to_c.churn_paid"].iloc[0]
@@ -54,7 +63,13 @@ def test_grid_points_equal_single_runs(tmp_path):
         got = rows.set_index("kpi")
         assert set(got.index) == set(want.index)
         for stat in ("mean", "p10", "p50", "p90"):
-            np.testing.assert_allclose(got.loc[want.index, stat], want[stat], rtol=1e-6, atol=1e-6, err_msg=f"point {point} {stat}")
+            np.testing.assert_allclose(
+                got.loc[want.index, stat],
+                want[stat],
+                rtol=1e-6,
+                atol=1e-6,
+                err_msg=f"point {point} {stat}",
+            )
     # the points differ (the grid moved something), so equality above is not vacuous
     npv = frame.query("kpi == 'npv'")["mean"]
     assert npv.nunique() == 4
@@ -81,7 +96,10 @@ def test_feedback_policy_point_equals_single_run(tmp_path):
 
 def test_chunking_keeps_common_random_numbers():
     scen = Scenario()
-    prepared = sw.prepare(scen, sw.grid_design([("allocation.c_share", [0.1, 0.5, 0.9]), ("to_b.win_rate", [0.15, 0.3])]))
+    prepared = sw.prepare(
+        scen,
+        sw.grid_design([("allocation.c_share", [0.1, 0.5, 0.9]), ("to_b.win_rate", [0.15, 0.3])]),
+    )
     spec = sw.RunSpec(steps=3, paths=16, seed=2, device="cpu")
     one = sw.evaluate(prepared, spec)
     per_point = sw.evaluate(prepared, spec, max_memory=16 * sw.bytes_per_path("float32"))
@@ -97,19 +115,35 @@ def test_chunk_plan_is_balanced_and_bounded():
     assert sw.plan_chunks(100, 1000) == [(0, 50), (50, 100)]  # 65,536 paths at most
     assert sw.plan_chunks(7, 10, chunk_paths=30) == [(0, 3), (3, 6), (6, 7)]
     assert sw.plan_chunks(3, 100_000) == [(0, 1), (1, 2), (2, 3)]  # at least one point
-    assert sw.plan_chunks(10, 1000, max_memory=3 * 1000 * sw.bytes_per_path("float32")) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert sw.plan_chunks(10, 1000, max_memory=3 * 1000 * sw.bytes_per_path("float32")) == [
+        (0, 3),
+        (3, 6),
+        (6, 9),
+        (9, 10),
+    ]
 
 
 def test_ray_backend_equals_local():
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'stratsim[scale]'); CI installs it")
+    ray = pytest.importorskip(
+        "ray", reason="Ray is not installed (pip install 'stratsim[scale]'); CI installs it"
+    )
     scen = Scenario()
-    prepared = sw.prepare(scen, sw.grid_design([("allocation.c_share", [0.2, 0.5, 0.8]), ("to_b.win_rate", [0.15, 0.3])]))
+    prepared = sw.prepare(
+        scen,
+        sw.grid_design([("allocation.c_share", [0.2, 0.5, 0.8]), ("to_b.win_rate", [0.15, 0.3])]),
+    )
     spec = sw.RunSpec(steps=3, paths=16, seed=5, device="cpu", every_period=True)
     local = sw.evaluate(prepared, spec, chunk_paths=32)  # 3 chunks of 2 points
     events = []
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = sw.evaluate(prepared, spec, backend="ray", chunk_paths=32, on_progress=lambda p: events.append((p.done, p.chunks_done)))
+        remote = sw.evaluate(
+            prepared,
+            spec,
+            backend="ray",
+            chunk_paths=32,
+            on_progress=lambda p: events.append((p.done, p.chunks_done)),
+        )
         import torch
 
         if not torch.cuda.is_available():  # an error inside a task comes back as the one-line error
@@ -129,7 +163,19 @@ def test_ray_missing_says_how_to_install(monkeypatch, capsys):
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
-    rc = main(["sweep", "--grid", "allocation.c_share=0:1:2", "--horizon", "1", "--paths", "4", "--backend", "ray"])
+    rc = main(
+        [
+            "sweep",
+            "--grid",
+            "allocation.c_share=0:1:2",
+            "--horizon",
+            "1",
+            "--paths",
+            "4",
+            "--backend",
+            "ray",
+        ]
+    )
     assert rc == 2
     assert 'pip install "stratsim[scale]"' in capsys.readouterr().err
 
@@ -155,7 +201,19 @@ def test_bad_grids_refused_before_anything_runs(monkeypatch, capsys, grid, named
         raise AssertionError("a simulation started")
 
     monkeypatch.setattr(batch, "make_batch", boom)
-    rc = main(["sweep", "--grid", grid, "--grid", "to_c.bass_p=0.001:0.004:2", "--horizon", "2", "--paths", "4"])
+    rc = main(
+        [
+            "sweep",
+            "--grid",
+            grid,
+            "--grid",
+            "to_c.bass_p=0.001:0.004:2",
+            "--horizon",
+            "2",
+            "--paths",
+            "4",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2, err
     assert named in err and why in err
@@ -163,7 +221,9 @@ def test_bad_grids_refused_before_anything_runs(monkeypatch, capsys, grid, named
 
 
 def test_huge_grid_refused_before_it_is_built():
-    axes = [(k, list(range(101))) for k in ("allocation.c_share", "allocation.budget", "to_b.win_rate")]
+    axes = [
+        (k, list(range(101))) for k in ("allocation.c_share", "allocation.budget", "to_b.win_rate")
+    ]
     with pytest.raises(StratsimError, match=r"1,030,301 points"):
         sw.grid_design(axes)
 
@@ -203,7 +263,9 @@ def test_every_period_parquet_and_best(tmp_path, capsys):
 
 
 def test_unreachable_ray_address_is_one_line(capsys):
-    pytest.importorskip("ray", reason="Ray is not installed (pip install 'stratsim[scale]'); CI installs it")
+    pytest.importorskip(
+        "ray", reason="Ray is not installed (pip install 'stratsim[scale]'); CI installs it"
+    )
     import socket
 
     with socket.socket() as s:  # a port nothing listens on

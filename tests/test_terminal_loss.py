@@ -91,7 +91,9 @@ class Pty:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not seen (exit {self.proc.poll()}); last output:\n{self.text()[-2000:]!r}")
+        raise AssertionError(
+            f"{pattern!r} not seen (exit {self.proc.poll()}); last output:\n{self.text()[-2000:]!r}"
+        )
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -131,7 +133,20 @@ def _trial(tmp_path: Path, what: str, how: str, i: int) -> None:
     env = {**os.environ, "TERM": "xterm-256color", "HOME": str(cwd)}
     for var in ("TMUX", "COLUMNS", "LINES", "STRATSIM_EXIT_ON_READY"):
         env.pop(var, None)
-    cmd = [sys.executable, "-m", "stratsim", "tui", "--paths", "500", "--device", "cpu", "--scenario", "long.toml", "--epochs", "400"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stratsim",
+        "tui",
+        "--paths",
+        "500",
+        "--device",
+        "cpu",
+        "--scenario",
+        "long.toml",
+        "--epochs",
+        "400",
+    ]
     if how == "eof":
         cmd = ["sh", "-c", "trap '' HUP; " + " ".join(cmd) + "; true"]
     term = Pty(cmd, cwd, env)
@@ -151,7 +166,9 @@ def _trial(tmp_path: Path, what: str, how: str, i: int) -> None:
             term.wait_for(r"epoch \d+/400")
         seen = _periods_seen(term.text())
         ended: list[float] = []  # when waitpid returned, taken by a thread blocked in it
-        waiter = threading.Thread(target=lambda: (term.proc.wait(), ended.append(time.monotonic())), daemon=True)
+        waiter = threading.Thread(
+            target=lambda: (term.proc.wait(), ended.append(time.monotonic())), daemon=True
+        )
         waiter.start()
         closed = term.hang_up()
         waiter.join(GONE_WITHIN_S + 5)
@@ -162,10 +179,16 @@ def _trial(tmp_path: Path, what: str, how: str, i: int) -> None:
     finally:
         term.kill()
     autosave = cwd / "untitled.autosave.toml"
-    assert autosave.is_file(), f"{what}/{how} #{i}: no autosave; files: {sorted(p.name for p in cwd.iterdir())}"
+    assert autosave.is_file(), (
+        f"{what}/{how} #{i}: no autosave; files: {sorted(p.name for p in cwd.iterdir())}"
+    )
     loaded = load_session(autosave)
-    assert loaded.matches, f"{what}/{how} #{i}: the autosave does not replay: {loaded.first_difference()}"
-    assert loaded.simulation.period >= max(seen, 1), f"{what}/{how} #{i}: autosave at Period {loaded.simulation.period}, screen showed {seen}"
+    assert loaded.matches, (
+        f"{what}/{how} #{i}: the autosave does not replay: {loaded.first_difference()}"
+    )
+    assert loaded.simulation.period >= max(seen, 1), (
+        f"{what}/{how} #{i}: autosave at Period {loaded.simulation.period}, screen showed {seen}"
+    )
 
 
 def test_terminal_closed_mid_run_or_training_exits_and_autosaves(tmp_path):

@@ -54,7 +54,10 @@ def test_entry_points_apply_the_policy(argv, capsys):
 
 def test_check_and_tui_accept_threads(tmp_path, capsys):
     session = tmp_path / "s.toml"
-    assert main(["run", "--steps", "2", "--paths", "40", "--device", "cpu", "--out", str(session)]) == 0
+    assert (
+        main(["run", "--steps", "2", "--paths", "40", "--device", "cpu", "--out", str(session)])
+        == 0
+    )
     torch.set_num_threads(2)
     assert main(["check", str(session), "--threads", "0"]) == 0
     assert torch.get_num_threads() == 1  # set before the replay
@@ -67,7 +70,19 @@ def test_check_and_tui_accept_threads(tmp_path, capsys):
 
 def test_run_in_chunks_writes_the_merged_summary(tmp_path, capsys):
     out = tmp_path / "chunked.csv"
-    argv = ["run", "--steps", "2", "--paths", "900", "--chunk-paths", "400", "--seed", "3", "--device", "cpu"]
+    argv = [
+        "run",
+        "--steps",
+        "2",
+        "--paths",
+        "900",
+        "--chunk-paths",
+        "400",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+    ]
     assert main([*argv, "--csv", str(out)]) == 0
     captured = capsys.readouterr()
     assert "Period 2 of 36 (900 paths, policy fixed)" in captured.out
@@ -91,7 +106,18 @@ def test_run_in_chunks_writes_the_merged_summary(tmp_path, capsys):
 )
 def test_chunked_refusals_are_one_line(extra, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    argv = ["run", "--steps", "1", "--paths", "100", "--chunk-paths", "50", "--device", "cpu", *extra]
+    argv = [
+        "run",
+        "--steps",
+        "1",
+        "--paths",
+        "100",
+        "--chunk-paths",
+        "50",
+        "--device",
+        "cpu",
+        *extra,
+    ]
     rc = main(argv)
     err = capsys.readouterr().err
     assert rc == 2 and message in err and "Traceback" not in err

@@ -42,4 +42,6 @@ def test_failed_recipe_write_is_returned_after_the_model_is_saved(tmp_path):
     job = train_and_save(DataSource("satisfaction"), _config(), tmp_path / "m", save_recipe=where)
     assert job.saved is not None and isinstance(job.recipe_error, OSError)
     text = recipe_error_text(job.recipe_error, where, " (the model was saved)")
-    assert text.startswith(f"{where}: cannot write the recipe: ") and text.endswith("(the model was saved)")
+    assert text.startswith(f"{where}: cannot write the recipe: ") and text.endswith(
+        "(the model was saved)"
+    )

@@ -44,7 +44,10 @@ def train(*args: str) -> int:
 
 def test_constant_feature_column_refused(tmp_path, capsys):
     rows = [(5, (i * 3) % 10, (i * 7) % 10, (i * 5) % 10) for i in range(40)]
-    assert train("satisfaction", "--data", str(survey(tmp_path, rows)), "--out", str(tmp_path / "m")) == 2
+    assert (
+        train("satisfaction", "--data", str(survey(tmp_path, rows)), "--out", str(tmp_path / "m"))
+        == 2
+    )
     line = one_error(capsys)
     assert "functionality" in line and "every row is 5" in line and "--set functionality=" in line
     assert not (tmp_path / "m").exists()
@@ -52,7 +55,10 @@ def test_constant_feature_column_refused(tmp_path, capsys):
 
 def test_constant_target_refused(tmp_path, capsys):
     rows = [(i % 10, (i * 3) % 10, (i * 7) % 10, 7) for i in range(40)]
-    assert train("satisfaction", "--data", str(survey(tmp_path, rows)), "--out", str(tmp_path / "m")) == 2
+    assert (
+        train("satisfaction", "--data", str(survey(tmp_path, rows)), "--out", str(tmp_path / "m"))
+        == 2
+    )
     assert "target column 'satisfaction': every usable row is 7" in one_error(capsys)
 
 
@@ -67,7 +73,9 @@ def test_one_class_test_split_is_avoided_by_stratification(tmp_path):
     assert d.y[test.numpy()].sum() == 1 and d.y[val.numpy()].sum() == 1
     assert np.isfinite(res.test_metrics["roc_auc"])
     # a label target of the satisfaction role is stratified too
-    rows2 = [(i % 10, (i * 3) % 10, (i * 7) % 10, "yes" if i in (3, 20, 44) else "no") for i in range(60)]
+    rows2 = [
+        (i % 10, (i * 3) % 10, (i * 7) % 10, "yes" if i in (3, 20, 44) else "no") for i in range(60)
+    ]
     p = survey(tmp_path, rows2, name="lab.csv")
     d2 = load_training_data(p, "satisfaction", recipe=Recipe(positive=("yes",)))
     res2 = train_model(d2, TrainConfig(role="satisfaction", epochs=2, device="cpu"))
@@ -77,14 +85,19 @@ def test_one_class_test_split_is_avoided_by_stratification(tmp_path):
 def test_two_positives_refused(tmp_path, capsys):
     head = "records_log10,security_posture,enterprise_share,third_party_access,incident"
     rows = [(3 + i % 5, i % 10, (i % 10) / 10, i % 2, int(i in (7, 30))) for i in range(60)]
-    assert train("privacy", "--data", str(survey(tmp_path, rows, head)), "--out", str(tmp_path)) == 2
+    assert (
+        train("privacy", "--data", str(survey(tmp_path, rows, head)), "--out", str(tmp_path)) == 2
+    )
     assert "only 2 row(s) of one class" in one_error(capsys)
 
 
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--target", "functionality"], "'functionality' is both the target and feature functionality"),
+        (
+            ["--target", "functionality"],
+            "'functionality' is both the target and feature functionality",
+        ),
         (["--map", "ux=satisfaction"], "'satisfaction' is both the target and feature ux"),
         (
             ["--derive", "u2=satisfaction / 2", "--map", "ux=u2"],
@@ -93,7 +106,9 @@ def test_two_positives_refused(tmp_path, capsys):
     ],
 )
 def test_target_used_as_a_feature_refused(tmp_path, capsys, flags, needle):
-    assert train("satisfaction", "--data", str(survey(tmp_path)), *flags, "--out", str(tmp_path)) == 2
+    assert (
+        train("satisfaction", "--data", str(survey(tmp_path)), *flags, "--out", str(tmp_path)) == 2
+    )
     assert needle in one_error(capsys)
 
 
@@ -120,7 +135,10 @@ def test_names_colliding_after_stripping_and_exact_duplicates(tmp_path, capsys):
 )
 def test_flags_checked_before_any_data_is_read(tmp_path, capsys, flags, needle):
     # The data file does not exist: the flag's error must come first.
-    assert train("satisfaction", "--data", str(tmp_path / "nope.csv"), *flags, "--out", str(tmp_path)) == 2
+    assert (
+        train("satisfaction", "--data", str(tmp_path / "nope.csv"), *flags, "--out", str(tmp_path))
+        == 2
+    )
     line = one_error(capsys)
     assert needle in line and "nope.csv" not in line
 

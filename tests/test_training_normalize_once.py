@@ -11,7 +11,9 @@ from stratsim.engine.training import TrainConfig, train_model
 
 
 def test_inputs_normalized_once_per_run_not_per_batch(monkeypatch):
-    data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(slice(0, 400))
+    data = load_training_data(sample_data_path("satisfaction"), "satisfaction").subset(
+        slice(0, 400)
+    )
     calls = []
     original = TabularNet.normalize
 
@@ -20,7 +22,15 @@ def test_inputs_normalized_once_per_run_not_per_batch(monkeypatch):
         return original(self, x)
 
     monkeypatch.setattr(TabularNet, "normalize", counting)
-    cfg = TrainConfig(num_threads=1, role="satisfaction", kind="mlp", hidden=(8,), epochs=3, batch_size=16, device="cpu")
+    cfg = TrainConfig(
+        num_threads=1,
+        role="satisfaction",
+        kind="mlp",
+        hidden=(8,),
+        epochs=3,
+        batch_size=16,
+        device="cpu",
+    )
     result = train_model(data, cfg)
     batches = result.epochs_run * -(-result.n_train // 16)
     # the train split once, plus one per evaluation (val each epoch, test): never per batch

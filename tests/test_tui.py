@@ -20,7 +20,14 @@ def make_app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def make(**kw) -> StratsimApp:
-        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "models", train_epochs=3)
+        opts = dict(
+            paths=200,
+            device="cpu",
+            seed=0,
+            check_recovery=False,
+            models_dir=tmp_path / "models",
+            train_epochs=3,
+        )
         opts.update(kw)
         return StratsimApp(TuiOptions(**opts))
 
@@ -77,15 +84,27 @@ async def test_step_changes_period_and_kpi_table(make_app):
         await ready(app, pilot)
         assert cell(app, "kpis", "mrr", "mean") == "–"
         await pilot.press("n")
-        await until(pilot, lambda: app.sim.period == 1 and "Period 1/36" in screen_text(app), "Period 1")
+        await until(
+            pilot, lambda: app.sim.period == 1 and "Period 1/36" in screen_text(app), "Period 1"
+        )
         first = app.sim.history[-1]["mrr"]["mean"]
-        await until(pilot, lambda: cell(app, "kpis", "mrr", "mean") == fmt(first), "the KPI table of Period 1")
+        await until(
+            pilot,
+            lambda: cell(app, "kpis", "mrr", "mean") == fmt(first),
+            "the KPI table of Period 1",
+        )
         await pilot.press("n")
         await until(pilot, lambda: app.sim.period == 2, "Period 2")
         second = app.sim.history[-1]["mrr"]
-        await until(pilot, lambda: cell(app, "kpis", "mrr", "mean") == fmt(second["mean"]), "the KPI table of Period 2")
+        await until(
+            pilot,
+            lambda: cell(app, "kpis", "mrr", "mean") == fmt(second["mean"]),
+            "the KPI table of Period 2",
+        )
         assert cell(app, "kpis", "mrr", "p90") == fmt(second["p90"])
-        assert cell(app, "kpis", "mrr", "delta") == ("+" if second["mean"] > first else "") + fmt(second["mean"] - first)
+        assert cell(app, "kpis", "mrr", "delta") == ("+" if second["mean"] > first else "") + fmt(
+            second["mean"] - first
+        )
         assert app.dirty
 
 
@@ -258,7 +277,9 @@ async def test_cancelling_training_leaves_ui_usable(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         # effectively endless: no early stopping
-        app.main.jobs.start_training(TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu"))
+        app.main.jobs.start_training(
+            TrainRequest("satisfaction", "mlp", epochs=100_000, patience=100_000, device="cpu")
+        )
         for _ in range(500):
             await pilot.pause(0.02)
             if app.screen.query_one("#training").val_losses:
@@ -503,13 +524,17 @@ def test_rebalance_and_parse():
     from stratsim.engine.errors import DecisionError
     from stratsim.tui import edit
 
-    out = edit.rebalance({"product": 0.25, "ux": 0.25, "service": 0.25, "acquisition": 0.25}, "ux", 1.0)
+    out = edit.rebalance(
+        {"product": 0.25, "ux": 0.25, "service": 0.25, "acquisition": 0.25}, "ux", 1.0
+    )
     assert out == {"product": 0.0, "ux": 1.0, "service": 0.0, "acquisition": 0.0}
     out = edit.rebalance(out, "ux", 0.4)  # others were all 0: shared equally
     assert out["product"] == pytest.approx(0.2) and sum(out.values()) == pytest.approx(1.0)
     assert edit.parse_value("budget", "250_000") == 250_000.0
     for key, text in (("budget", "-1"), ("c_share", "1.01"), ("c_price", "nan"), ("budget", "12k")):
-        with pytest.raises(DecisionError, match=key.split("_")[0].capitalize() if key != "c_share" else "C share"):
+        with pytest.raises(
+            DecisionError, match=key.split("_")[0].capitalize() if key != "c_share" else "C share"
+        ):
             edit.parse_value(key, text)
 
 

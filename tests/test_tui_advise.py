@@ -32,7 +32,10 @@ async def test_advise_runs_shows_progress_and_copy_changes_draft_and_preview(mak
     monkeypatch.setattr(advise, "ADVISE_BUDGET", 12)
     seen = []
     app = make_app()
-    async with app.run_test(size=SIZE, message_hook=lambda m: seen.append(m) if isinstance(m, advise.AdviseProgress) else None) as pilot:
+    async with app.run_test(
+        size=SIZE,
+        message_hook=lambda m: seen.append(m) if isinstance(m, advise.AdviseProgress) else None,
+    ) as pilot:
         await ready(app, pilot)
         before = app.sim.decision
         await pilot.press("v")

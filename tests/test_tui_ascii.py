@@ -27,11 +27,21 @@ def _unicode_after():
     [
         ({"LANG": "C.UTF-8"}, "utf-8", 0, True),
         ({"LANG": "en_US.utf8"}, "utf-8", 0, True),
-        ({"LANG": "C", "LC_CTYPE": "C.UTF-8"}, "utf-8", 1, False),  # Python's own coercion (PEP 538)
+        (
+            {"LANG": "C", "LC_CTYPE": "C.UTF-8"},
+            "utf-8",
+            1,
+            False,
+        ),  # Python's own coercion (PEP 538)
         ({"LANG": "C", "LC_ALL": "C"}, "utf-8", 1, False),
         ({"LC_ALL": "C", "LANG": "en_US.UTF-8"}, "utf-8", 1, False),  # LC_ALL wins, as in tmux
         ({}, "utf-8", 1, False),  # no locale at all: POSIX
-        ({"LANG": "en_US.UTF-8", "LC_CTYPE": "C.UTF-8"}, "utf-8", 1, True),  # locale not installed: coerced
+        (
+            {"LANG": "en_US.UTF-8", "LC_CTYPE": "C.UTF-8"},
+            "utf-8",
+            1,
+            True,
+        ),  # locale not installed: coerced
         ({"LANG": "en_US.UTF-8"}, "ascii", 0, False),  # PYTHONIOENCODING=ascii
         ({"LANG": "de_DE.ISO-8859-1"}, "utf-8", 0, False),
     ],
@@ -48,7 +58,11 @@ def test_windows_counts_only_the_encoding(monkeypatch):
 
 def test_glyphs_follow_the_mode():
     glyphs.set_ascii(False)
-    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("Δ", "braille", "█")
+    assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == (
+        "Δ",
+        "braille",
+        "█",
+    )
     glyphs.set_ascii(True)
     assert (glyphs.glyph("delta"), glyphs.marker("mean"), glyphs.shades()[-1]) == ("chg", "*", "#")
     assert all(glyphs.glyph(name).isascii() for name in glyphs.GLYPHS)
@@ -88,11 +102,28 @@ def test_tmux_lang_c_draws_ascii(tmp_path):
 
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "HOME": str(home), "TMUX_TMPDIR": str(tmp_path), "TERM": "xterm-256color", "LANG": "C", "LC_ALL": "C"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "TMUX_TMPDIR": str(tmp_path),
+        "TERM": "xterm-256color",
+        "LANG": "C",
+        "LC_ALL": "C",
+    }
     env.pop("TMUX", None)
     env.pop("LC_CTYPE", None)
     env.pop("PYTHONUTF8", None)
-    cmd = [sys.executable, "-m", "stratsim", "tui", "--paths", "200", "--device", "cpu", "--no-autosave"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stratsim",
+        "tui",
+        "--paths",
+        "200",
+        "--device",
+        "cpu",
+        "--no-autosave",
+    ]
     pane = Pane(tmp_path, env, cmd)
     try:
         pane.wait_for("Period 0/36", timeout=60)
@@ -140,7 +171,9 @@ async def test_charts_draw_ascii_markers_in_ascii_mode(tmp_path, monkeypatch):
     from stratsim.tui.widgets.charts import HistoryCharts
 
     monkeypatch.chdir(tmp_path)
-    app = StratsimApp(TuiOptions(paths=50, device="cpu", seed=0, check_recovery=False, autosave=False, ascii=True))
+    app = StratsimApp(
+        TuiOptions(paths=50, device="cpu", seed=0, check_recovery=False, autosave=False, ascii=True)
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(1500):
             await app.workers.wait_for_complete()
@@ -154,9 +187,16 @@ async def test_charts_draw_ascii_markers_in_ascii_mode(tmp_path, monkeypatch):
         await pilot.pause(0.3)
         region = app.screen.query_one("#chart-plot").region
         assert region.height > 5 and app.screen.query_one(HistoryCharts).page == 0
-        lines = [s.text[region.x : region.right] for s in app.screen._compositor.render_strips()[region.y : region.bottom]]
+        lines = [
+            s.text[region.x : region.right]
+            for s in app.screen._compositor.render_strips()[region.y : region.bottom]
+        ]
         text = "\n".join(lines)
-        odd = {c for c in text if not c.isascii() and not 0x2500 <= ord(c) <= 0x257F and c not in glyphs.ASCII}
+        odd = {
+            c
+            for c in text
+            if not c.isascii() and not 0x2500 <= ord(c) <= 0x257F and c not in glyphs.ASCII
+        }
         assert not odd, (odd, text)
         assert glyphs.to_ascii(text).isascii() and "?" not in glyphs.to_ascii(text)
         assert "*" in text and "." in text

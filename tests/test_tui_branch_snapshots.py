@@ -17,7 +17,9 @@ from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return StratsimApp(TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False))
+    return StratsimApp(
+        TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False)
+    )
 
 
 async def _idle(pilot, cond=lambda: True) -> None:
@@ -57,8 +59,20 @@ async def _adopt_offer(pilot) -> None:
 
     await _idle(pilot)
     rows = [("R²", "0.87", "0.19"), ("RMSE", "0.623", "1.41")]
-    warnings = ["weaker than the current model: test R² 0.19 vs 0.87", "weaker than the current model: test RMSE 1.41 vs 0.623"]
-    pilot.app.push_screen(AdoptDialog("satisfaction", "linear (trained, R² 0.870)", "mlp 64x64 (trained, R² 0.190)", 3, rows, warnings))
+    warnings = [
+        "weaker than the current model: test R² 0.19 vs 0.87",
+        "weaker than the current model: test RMSE 1.41 vs 0.623",
+    ]
+    pilot.app.push_screen(
+        AdoptDialog(
+            "satisfaction",
+            "linear (trained, R² 0.870)",
+            "mlp 64x64 (trained, R² 0.190)",
+            3,
+            rows,
+            warnings,
+        )
+    )
     await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
 

@@ -54,7 +54,11 @@ async def test_compare_steps_a_branch_kept_earlier_to_the_current_period(app_fac
         await ready(app, pilot)
         assert app.sim.period == 5
         app.screen.query_one("#tabs").active = "tab-compare"
-        await until(pilot, lambda: compare_cell(app, "mrr", "branch") not in ("–", "0"), "the branch stepped to 5")
+        await until(
+            pilot,
+            lambda: compare_cell(app, "mrr", "branch") not in ("–", "0"),
+            "the branch stepped to 5",
+        )
         text = " ".join(screen_text(app).split())  # the title wraps at 80 columns
         assert "Period 5: current run vs branch p2-fixed" in text
         assert "kept at 2, stepped on with its policy fixed" in text
@@ -80,12 +84,21 @@ async def test_branches_survive_save_and_open(app_factory, tmp_path):
         await ready(reopened, pilot)
         assert list(reopened.branches) == ["plan A"]
         b = reopened.branches["plan A"]
-        assert (b.period, b.policy, b.decisions, b.decision) == (kept.period, kept.policy, kept.decisions, kept.decision)
+        assert (b.period, b.policy, b.decisions, b.decision) == (
+            kept.period,
+            kept.policy,
+            kept.decisions,
+            kept.decision,
+        )
         await pilot.press("b")
         await pilot.pause()
         reopened.screen.query_one("#branch-compare").press()
         await pilot.pause()
-        await until(pilot, lambda: compare_cell(reopened, "mrr", "branch") not in ("–", "0"), "the reopened branch compared")
+        await until(
+            pilot,
+            lambda: compare_cell(reopened, "mrr", "branch") not in ("–", "0"),
+            "the reopened branch compared",
+        )
         assert "Period 3: current run vs branch plan A" in " ".join(screen_text(reopened).split())
 
 
@@ -148,7 +161,9 @@ async def test_use_from_the_next_period_keeps_the_past_bit_identical(app_factory
         await ready(app, pilot)
         assert type(app.sim.satisfaction_model).__name__ == "TrainedModel"
         assert app.sim.history == past  # bit for bit
-        assert "used from the next period (Period 4); Periods 1..3 keep their numbers" in "\n".join(log)
+        assert "used from the next period (Period 4); Periods 1..3 keep their numbers" in "\n".join(
+            log
+        )
         await pilot.press("n")
         await ready(app, pilot)
         assert app.sim.history[:3] == past and app.sim.period == 4
@@ -164,7 +179,10 @@ async def test_use_from_the_next_period_keeps_the_past_bit_identical(app_factory
         await until(pilot, lambda: type(app.screen).__name__ == "AdoptDialog", "the offer")
         await until(pilot, lambda: "weaker" in screen_text(app), "the dialog drawn")
         text = " ".join(screen_text(app).split())
-        assert "weaker than the current model: test R²" in text and "weaker than the current model: test RMSE" in text
+        assert (
+            "weaker than the current model: test R²" in text
+            and "weaker than the current model: test RMSE" in text
+        )
         await pilot.press("escape")
         await ready(app, pilot)
         assert app.sim.satisfaction_model is good and app.sim.history == stepped
@@ -185,10 +203,15 @@ async def test_resimulate_changes_the_past_and_keep_changes_nothing(app_factory)
         await train_sample(app, pilot)
         await pilot.press("3")
         await ready(app, pilot)
-        assert type(app.sim.satisfaction_model).__name__ != "TrainedModel" and app.sim.history == past
+        assert (
+            type(app.sim.satisfaction_model).__name__ != "TrainedModel" and app.sim.history == past
+        )
         assert "kept the current satisfaction model" in "\n".join(log)
         await train_sample(app, pilot)
         await pilot.press("2")
         await ready(app, pilot)
-        assert app.sim.period == 2 and app.sim.history[0]["satisfaction_c"] != past[0]["satisfaction_c"]
+        assert (
+            app.sim.period == 2
+            and app.sim.history[0]["satisfaction_c"] != past[0]["satisfaction_c"]
+        )
         assert "re-simulating the whole history" in "\n".join(log)

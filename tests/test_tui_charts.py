@@ -17,7 +17,15 @@ from stratsim.tui.widgets.kpis import signed, value
 
 @pytest.mark.parametrize(
     ("n", "expected"),
-    [(0, []), (1, [1]), (2, [1, 2]), (7, [1, 2, 3, 4, 5, 6, 7]), (12, [2, 4, 6, 8, 10, 12]), (36, [6, 12, 18, 24, 30, 36]), (100, [24, 48, 72, 100])],
+    [
+        (0, []),
+        (1, [1]),
+        (2, [1, 2]),
+        (7, [1, 2, 3, 4, 5, 6, 7]),
+        (12, [2, 4, 6, 8, 10, 12]),
+        (36, [6, 12, 18, 24, 30, 36]),
+        (100, [24, 48, 72, 100]),
+    ],
 )
 def test_period_ticks_are_whole_periods(n, expected):
     ticks = charts.period_ticks(n)
@@ -46,7 +54,13 @@ def test_value_ticks_use_the_table_suffixes():
 def test_value_ticks_as_percent():
     assert charts.value_ticks(0, 0.0172, "%")[1] == ["0.0%", "0.5%", "1.0%", "1.5%"]
     assert charts.value_ticks(0, 0.01, "%")[1] == ["0.0%", "0.2%", "0.4%", "0.6%", "0.8%", "1.0%"]
-    assert charts.value_ticks(0, 0.01, "%", most=5)[1] == ["0.00%", "0.25%", "0.50%", "0.75%", "1.00%"]
+    assert charts.value_ticks(0, 0.01, "%", most=5)[1] == [
+        "0.00%",
+        "0.25%",
+        "0.50%",
+        "0.75%",
+        "1.00%",
+    ]
     assert charts.value_ticks(0, 1, "%")[1] == ["0%", "20%", "40%", "60%", "80%", "100%"]
     assert charts.value_ticks(0, 0, "%") == ([0], ["0%"])
     assert charts.value_ticks(math.nan, 1, "%") == ([], [])
@@ -60,7 +74,9 @@ def test_finite_points_skip_what_cannot_be_drawn():
 
 
 def test_band_points_fill_between_p10_and_p90():
-    bx, by = charts.band_points([1, 2, 3], [0.0, 1.0, 2.0], [10.0, 11.0, 12.0], columns=20, rows=10, y_span=12.0)
+    bx, by = charts.band_points(
+        [1, 2, 3], [0.0, 1.0, 2.0], [10.0, 11.0, 12.0], columns=20, rows=10, y_span=12.0
+    )
     assert bx and len(bx) == len(by)
     for x, y in zip(bx, by, strict=True):
         lo = (x - 1) * 1.0
@@ -90,8 +106,19 @@ def test_lever_spend_is_the_decision_history():
 
 
 def test_fmt_digits_shorten_digits_never_the_suffix():
-    assert [fmt(v) for v in (78_700.0, 8025.0, 99.94, 999_999.0)] == ["78.7k", "8025", "99.9", "1000k"]
-    assert [fmt(v, 2) for v in (78_700.0, 8025.0, 99.94, 0.0943, -9999.0)] == ["79k", "8k", "100", "0.094", "-10k"]
+    assert [fmt(v) for v in (78_700.0, 8025.0, 99.94, 999_999.0)] == [
+        "78.7k",
+        "8025",
+        "99.9",
+        "1000k",
+    ]
+    assert [fmt(v, 2) for v in (78_700.0, 8025.0, 99.94, 0.0943, -9999.0)] == [
+        "79k",
+        "8k",
+        "100",
+        "0.094",
+        "-10k",
+    ]
     assert [pct(v) for v in (0.013, 0.00015, 0.0, math.nan)] == ["1.3%", "0.015%", "0%", "n/a"]
     assert value("incident_prob", 0.0164) == "1.64%" and value("mrr_c", 78_700.0, 2) == "79k"
     assert signed(-0.00015, 2, "incident_prob") == "-0.015pp" and signed(1234.0) == "+1234"
@@ -104,7 +131,9 @@ async def test_tables_keep_their_units_at_60_columns(tmp_path, monkeypatch):
     from stratsim.tui.widgets.kpis import KpiTable, PreviewTable
 
     monkeypatch.chdir(tmp_path)
-    app = StratsimApp(TuiOptions(paths=100, device="cpu", seed=0, check_recovery=False, autosave=False))
+    app = StratsimApp(
+        TuiOptions(paths=100, device="cpu", seed=0, check_recovery=False, autosave=False)
+    )
     async with app.run_test(size=(60, 20)) as pilot:
         for _ in range(1500):
             await app.workers.wait_for_complete()
@@ -129,7 +158,10 @@ async def test_tables_keep_their_units_at_60_columns(tmp_path, monkeypatch):
             shown = [line[region.x : region.right] for line in lines[region.y : region.bottom]]
             row = next(line for line in shown if "MRR /mo" in line)
             numbers = row.split("MRR /mo", 1)[1].split()
-            assert numbers and all(re.fullmatch(r"\d+(\.\d+)?k", n) for n in numbers[:1]), (tab, shown)
+            assert numbers and all(re.fullmatch(r"\d+(\.\d+)?k", n) for n in numbers[:1]), (
+                tab,
+                shown,
+            )
             prob = next(line for line in shown if "Incident p./mo" in line)
             assert re.search(r"\d%", prob), (tab, shown)
             total = sum(c.get_render_width(table) for c in table.columns.values())
@@ -143,7 +175,9 @@ async def test_chart_pages_before_two_periods_say_so_and_page_with_keys():
 
     def summary(scale: float) -> dict:
         keys = {s.kpi for c in charts.CHARTS.values() for s in c.series}
-        return {k: {"mean": scale, "p10": scale * 0.9, "p50": scale, "p90": scale * 1.1} for k in keys}
+        return {
+            k: {"mean": scale, "p10": scale * 0.9, "p50": scale, "p90": scale * 1.1} for k in keys
+        }
 
     class Host(App):
         def compose(self):
@@ -166,6 +200,8 @@ async def test_chart_pages_before_two_periods_say_so_and_page_with_keys():
             await pilot.press("right_square_bracket")
             await pilot.pause()
             assert charts.PAGES[widget.page] == page
-            assert f"Chart {widget.page + 1}/{len(charts.PAGES)}" in str(pilot.app.query_one("#chart-hint").render())
+            assert f"Chart {widget.page + 1}/{len(charts.PAGES)}" in str(
+                pilot.app.query_one("#chart-hint").render()
+            )
         await pilot.press("left_square_bracket")
         assert charts.PAGES[widget.page] == charts.PAGES[-1]

@@ -27,7 +27,14 @@ def make_app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def make(**kw) -> StratsimApp:
-        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False, models_dir=tmp_path / "m")
+        opts = dict(
+            paths=200,
+            device="cpu",
+            seed=0,
+            check_recovery=False,
+            autosave=False,
+            models_dir=tmp_path / "m",
+        )
         opts.update(kw)
         return StratsimApp(TuiOptions(**opts))
 
@@ -38,7 +45,12 @@ async def ready(app, pilot) -> None:
     for _ in range(500):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and app.main is not None and not app.main.panes.pending:
+        if (
+            app.engine_ready
+            and not app.busy
+            and app.main is not None
+            and not app.main.panes.pending
+        ):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r}")
@@ -163,8 +175,13 @@ async def test_header_shows_the_saved_file_next_to_the_name(make_app, tmp_path):
         await pilot.pause()
         app.screen.query_one("#file-path").value = str(tmp_path / "board-review.toml")
         await pilot.press("enter")
-        await until(pilot, lambda: "board-review.toml" in header_lines(app)[0], "the file on line 1")
-        assert "stratsim untitled" in header_lines(app)[0] or "stratsim board-review" in header_lines(app)[0]
+        await until(
+            pilot, lambda: "board-review.toml" in header_lines(app)[0], "the file on line 1"
+        )
+        assert (
+            "stratsim untitled" in header_lines(app)[0]
+            or "stratsim board-review" in header_lines(app)[0]
+        )
 
 
 async def test_beyond_the_horizon_is_one_header_mark_not_a_toast_per_step(make_app):
@@ -200,7 +217,10 @@ async def test_train_dialog_marks_the_choice_and_d_jumps_to_the_data_file(make_a
         assert buttons[2].value and not buttons[0].value
         on, off = buttons[2], buttons[0]
         # the chosen option looks different (not only a dot of another colour)
-        assert (on.styles.background, on.styles.text_style) != (off.styles.background, off.styles.text_style)
+        assert (on.styles.background, on.styles.text_style) != (
+            off.styles.background,
+            off.styles.text_style,
+        )
         await pilot.press("d")
         await pilot.pause()
         assert app.focused is not None and app.focused.id == "train-data"
@@ -228,13 +248,19 @@ async def test_run_tab_and_kpi_heading_while_a_run_is_under_way(make_app):
         app.sim.run = gated_run
         try:
             await pilot.press("r")
-            await until(pilot, lambda: app.sim.period == 3 and app.busy == "running", "3 periods run")
+            await until(
+                pilot, lambda: app.sim.period == 3 and app.busy == "running", "3 periods run"
+            )
             kpi_title = app.screen.query_one("#kpi-title")
-            await until(pilot, lambda: "Period 3 of" in str(kpi_title.content), "the heading at Period 3")
+            await until(
+                pilot, lambda: "Period 3 of" in str(kpi_title.content), "the heading at Period 3"
+            )
             assert "Period 0 of" not in screen_text(app)
             # the Run tab says why there is no preview and keeps the latest KPIs
             title = app.screen.query_one("#preview-title")
-            await until(pilot, lambda: "paused while running (Period 3)" in str(title.content), "why")
+            await until(
+                pilot, lambda: "paused while running (Period 3)" in str(title.content), "why"
+            )
             preview = app.screen.query_one("#preview")
             assert str(preview.get_cell("mrr", "now")) == fmt(app.sim.history[-1]["mrr"]["mean"])
         finally:

@@ -18,7 +18,12 @@ import test_tui_safety as _safety  # noqa: E402
 from stratsim.tui import advise  # noqa: E402
 
 SIZE, Gate, dialog, ready, shows, until = (
-    _safety.SIZE, _safety.Gate, _safety.dialog, _safety.ready, _safety.shows, _safety.until
+    _safety.SIZE,
+    _safety.Gate,
+    _safety.dialog,
+    _safety.ready,
+    _safety.shows,
+    _safety.until,
 )
 make_app = _safety.make_app  # the same app fixture (200 paths, cpu, seed 0)
 
@@ -52,7 +57,9 @@ async def test_quitting_during_an_optimization_stops_it(make_app, monkeypatch):
 # ======================================= 2: quitting while a recovery replays is prompt
 
 
-async def test_quit_and_discard_while_a_recovery_loads_does_not_wait_for_it(make_app, tmp_path, monkeypatch):
+async def test_quit_and_discard_while_a_recovery_loads_does_not_wait_for_it(
+    make_app, tmp_path, monkeypatch
+):
     import threading
 
     from stratsim.engine import session as store
@@ -144,13 +151,22 @@ async def test_an_invalid_value_clears_the_preview(make_app):
         await ready(app, pilot)
         app.screen.query_one("#value-c_price").focus()
         await pilot.press("3", "5")
-        await until(pilot, lambda: app.main.panes.draft_preview is not None and app.screen.query_one("#allocation").draft.c_price == 35, "a valid draft previewed")
+        await until(
+            pilot,
+            lambda: (
+                app.main.panes.draft_preview is not None
+                and app.screen.query_one("#allocation").draft.c_price == 35
+            ),
+            "a valid draft previewed",
+        )
         await pilot.press("x")
         await pilot.pause()
         assert app.main.panes.draft_preview is None
         await shows(pilot, app, "invalid draft")
         await pilot.press("backspace")
-        await until(pilot, lambda: app.main.panes.draft_preview is not None, "the draft previewed again")
+        await until(
+            pilot, lambda: app.main.panes.draft_preview is not None, "the draft previewed again"
+        )
 
 
 # ======================================== 6: discard removes this instance's autosave
@@ -188,7 +204,9 @@ async def test_an_optimization_marks_the_header_modified(make_app, monkeypatch):
         await pilot.pause()
         pane = app.screen.query_one(advise.AdvisePane)
         await pilot.press("g")
-        await until(pilot, lambda: pane.recommendation is not None, "the recommendation", tries=1500)
+        await until(
+            pilot, lambda: pane.recommendation is not None, "the recommendation", tries=1500
+        )
         assert app.dirty
         await shows(pilot, app, "modified", line=1)
 
@@ -242,8 +260,12 @@ async def test_the_quit_dialog_follows_the_run(make_app):
         await until(pilot, lambda: dialog(app) == "ChoiceDialog", "the quit dialog")
         await shows(pilot, app, "running (Period 2)")
         gate.open()
-        await until(pilot, lambda: not app.busy and app.sim.period == 36, "the run to end", tries=3000)
-        await until(pilot, lambda: "unsaved changes (Period 36)" in app.screen.question, "the text updated")
+        await until(
+            pilot, lambda: not app.busy and app.sim.period == 36, "the run to end", tries=3000
+        )
+        await until(
+            pilot, lambda: "unsaved changes (Period 36)" in app.screen.question, "the text updated"
+        )
         await shows(pilot, app, "unsaved changes (Period")  # (wrapped: "36)." below)
         await shows(pilot, app, "36).")
         await pilot.press("escape")

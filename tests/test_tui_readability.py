@@ -50,11 +50,16 @@ def _region_text(app, widget) -> list[str]:
 
 def test_tiny_changes_are_zero_never_an_exponent():
     assert [signed(x) for x in (7.1e-05, 2.3e-07, -4e-08)] == ["0", "0", "0"]
-    assert signed(-4e-10, 3, "incident_prob") == "0" and signed(-0.00015, 2, "incident_prob") == "-0.015pp"
+    assert (
+        signed(-4e-10, 3, "incident_prob") == "0"
+        and signed(-0.00015, 2, "incident_prob") == "-0.015pp"
+    )
     assert fmt(7.1e-05) == "0" and pct(1e-9) == "0%" and signed(1234.0) == "+1234"
     assert signed(float("nan"), 3, "incident_prob") == "n/a"
     for x in (1e-5, -3e-7, 5e-12):
-        assert "e" not in fmt(x) and "e" not in pct(x) and "e" not in signed(x, 3, "p_cash_negative")
+        assert (
+            "e" not in fmt(x) and "e" not in pct(x) and "e" not in signed(x, 3, "p_cash_negative")
+        )
 
 
 def test_axis_thousands_like_the_tables():
@@ -97,7 +102,12 @@ async def test_chart_legend_is_above_the_plot_and_first_draw_has_the_band():
 
 
 def test_tornado_text_draws_every_assumption_with_a_label():
-    rows = [SimpleNamespace(key=f"sec.param_{i}_with_a_long_name", kpi_low=-3e6 - i * 1e5, kpi_high=-3e6 + i * 2e5) for i in range(8, 0, -1)]
+    rows = [
+        SimpleNamespace(
+            key=f"sec.param_{i}_with_a_long_name", kpi_low=-3e6 - i * 1e5, kpi_high=-3e6 + i * 2e5
+        )
+        for i in range(8, 0, -1)
+    ]
     rows.append(SimpleNamespace(key="sec.flat", kpi_low=-3e6, kpi_high=-3e6))
     text = sens.tornado_text(rows, -3e6, 60).plain.splitlines()
     assert len(text) == 1 + len(rows)  # a legend line, then one line per assumption
@@ -108,7 +118,9 @@ def test_tornado_text_draws_every_assumption_with_a_label():
     assert "base -3M" in text[0] and "+1.6M" in text[1] and "-800k" in text[1]
 
 
-async def test_sensitivity_tornado_at_60x20_labels_every_assumption_and_names_npv_tv(make_app, monkeypatch):
+async def test_sensitivity_tornado_at_60x20_labels_every_assumption_and_names_npv_tv(
+    make_app, monkeypatch
+):
     monkeypatch.setattr(sens, "TUI_PATHS", 8)
     app = make_app(paths=50)
     async with app.run_test(size=(60, 20)) as pilot:
@@ -144,7 +156,9 @@ async def test_allocation_money_is_shortened_and_invalid_shares_do_not_pretend(m
         product.focus()
         await pilot.pause()
         assert budget.value == "300k"
-        before = {k: panel.input_for(f"c_split.{k}").value for k in ("ux", "service", "acquisition")}
+        before = {
+            k: panel.input_for(f"c_split.{k}").value for k in ("ux", "service", "acquisition")
+        }
         for ch in "1e39":
             await pilot.press(ch)
         await pilot.pause()
@@ -196,7 +210,11 @@ async def test_ascii_mode_tab_marker_heat_shades_and_file_icons(make_app, tmp_pa
         assert glyphs.glyph("delta") == "chg"
         # heat map: the cells carry the legend's glyphs
         res = SimpleNamespace(
-            prepared=SimpleNamespace(design=SimpleNamespace(values=np.array([[s, p] for p in (0.0, 0.1) for s in (0.0, 1.0)]))),
+            prepared=SimpleNamespace(
+                design=SimpleNamespace(
+                    values=np.array([[s, p] for p in (0.0, 0.1) for s in (0.0, 1.0)])
+                )
+            ),
             horizon_values=lambda kpi: np.array([1.0, 2.0, 3.0, 4.0]),
             best=lambda kpi: 3,
             spec=SimpleNamespace(steps=36),
@@ -218,4 +236,3 @@ def test_units_name_no_placeholder():
     assert "currency" not in edit.FIELD_BY_KEY["budget"].describe()
     titles = " ".join(charts.PAGE_TITLES.values())
     assert "currency" not in titles and "per month" in titles
-

@@ -24,7 +24,14 @@ def make_app(tmp_path, monkeypatch):
     apps: list[StratsimApp] = []
 
     def make(**kw) -> StratsimApp:
-        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "models", train_epochs=3)
+        opts = dict(
+            paths=200,
+            device="cpu",
+            seed=0,
+            check_recovery=False,
+            models_dir=tmp_path / "models",
+            train_epochs=3,
+        )
         opts.update(kw)
         app = StratsimApp(TuiOptions(**opts))
         apps.append(app)
@@ -41,7 +48,13 @@ async def ready(app, pilot) -> None:
     for _ in range(600):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and not app.training and not app.main.queued and not app.main.panes.pending:
+        if (
+            app.engine_ready
+            and not app.busy
+            and not app.training
+            and not app.main.queued
+            and not app.main.panes.pending
+        ):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r} training={app.training}")
@@ -162,7 +175,11 @@ async def test_keys_pressed_while_busy_are_queued_in_order(make_app):
         # 6 - 1 (the running undo) - 3 (queued undos) + 1 (queued step) = 3
         assert app.sim.period == 3
         assert app.sim.policy_name == "feedback"
-        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[1], "the queue to empty")
+        await until(
+            pilot,
+            lambda: "Period 3/36" in (t := screen_text(app)) and "queued" not in t.splitlines()[1],
+            "the queue to empty",
+        )
 
 
 async def test_keys_pressed_while_the_engine_loads_are_queued(make_app, monkeypatch):
@@ -281,13 +298,19 @@ async def test_a_failed_autosave_stays_on_screen_until_one_succeeds(make_app, tm
         assert blocker == tmp_path / "untitled.autosave.toml"
         blocker.mkdir()  # the autosave cannot replace a folder (root ignores permissions)
         await pilot.press("n")
-        await until(pilot, lambda: "AUTOSAVE FAILED" in screen_text(app), "the failure in the header")
+        await until(
+            pilot, lambda: "AUTOSAVE FAILED" in screen_text(app), "the failure in the header"
+        )
         await pilot.press("n", "p")
         await pilot.pause(0.3)
         assert "AUTOSAVE FAILED" in screen_text(app)  # still there, not a passing toast
         blocker.rmdir()
         await pilot.press("n")
-        await until(pilot, lambda: "Period 3/36" in (t := screen_text(app)) and "AUTOSAVE FAILED" not in t, "the failure to go")
+        await until(
+            pilot,
+            lambda: "Period 3/36" in (t := screen_text(app)) and "AUTOSAVE FAILED" not in t,
+            "the failure to go",
+        )
         assert blocker.is_file() and app.sim.period == 3
 
 
@@ -511,7 +534,10 @@ async def test_charts_skip_non_finite_points(make_app):
         await shows(pilot, app, "not drawable")
     from stratsim.tui.widgets.charts import finite_points
 
-    assert finite_points([1, 2, 3, 4, 5], [1.0, float("inf"), float("nan"), 2.0, -1e308]) == ([1, 4], [1.0, 2.0])
+    assert finite_points([1, 2, 3, 4, 5], [1.0, float("inf"), float("nan"), 2.0, -1e308]) == (
+        [1, 4],
+        [1.0, 2.0],
+    )
 
 
 def test_autosave_slots_and_their_locks(tmp_path):
@@ -526,7 +552,10 @@ def test_autosave_slots_and_their_locks(tmp_path):
     assert recovery_candidates(tmp_path / "plan.toml") == []  # both live
     assert [c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)] == [7]
     a.release()
-    assert sorted(c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)) == [4, 7]
+    assert sorted(c.period for c in recovery_candidates(tmp_path / "plan.toml", own=b.path)) == [
+        4,
+        7,
+    ]
     b.release()
     # a new instance never takes a slot that holds an autosave left behind
     c = claim_autosave(tmp_path / "plan.toml")

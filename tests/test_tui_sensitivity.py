@@ -26,7 +26,9 @@ async def _wait_done(app, pilot, pane) -> None:
 async def test_sensitivity_tab_tornado_line_and_heat_map(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sens, "TUI_PATHS", 8)
-    opts = TuiOptions(paths=50, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "m")
+    opts = TuiOptions(
+        paths=50, device="cpu", seed=0, check_recovery=False, models_dir=tmp_path / "m"
+    )
     app = StratsimApp(opts)
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(400):

@@ -23,7 +23,14 @@ def make_app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     def make(**kw) -> StratsimApp:
-        opts = dict(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False, models_dir=tmp_path / "m")
+        opts = dict(
+            paths=200,
+            device="cpu",
+            seed=0,
+            check_recovery=False,
+            autosave=False,
+            models_dir=tmp_path / "m",
+        )
         opts.update(kw)
         return StratsimApp(TuiOptions(**opts))
 
@@ -34,7 +41,12 @@ async def ready(app, pilot) -> None:
     for _ in range(500):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and app.main is not None and not app.main.panes.pending:
+        if (
+            app.engine_ready
+            and not app.busy
+            and app.main is not None
+            and not app.main.panes.pending
+        ):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"app not idle: busy={app.busy!r}")
@@ -142,7 +154,12 @@ async def test_every_dialog_fits_60x20(make_app, tmp_path):
         dialogs = [
             ChoiceDialog(
                 question,
-                [("1", "1 Recover"), ("2", "2 Recover"), ("n", "n New session"), ("c", "esc Cancel")],
+                [
+                    ("1", "1 Recover"),
+                    ("2", "2 Recover"),
+                    ("n", "n New session"),
+                    ("c", "esc Cancel"),
+                ],
             ),
             FileDialog("Save session as", str(tmp_path / "s.toml")),
             MessageDialog("Not saved", "why " * 60),
@@ -165,7 +182,9 @@ async def test_every_dialog_fits_60x20(make_app, tmp_path):
 ODD_NAME = "my plan; $(touch x) é"
 
 
-async def test_save_as_keeps_every_typed_character_of_an_odd_name_even_after_tab(make_app, tmp_path):
+async def test_save_as_keeps_every_typed_character_of_an_odd_name_even_after_tab(
+    make_app, tmp_path
+):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(app, pilot)
@@ -199,7 +218,12 @@ def test_quit_after_a_resize_storm_during_a_run_leaves_the_shell_clean(tmp_path)
     tmux = shutil.which("tmux")
     if tmux is None:
         pytest.skip("tmux is not installed")
-    env = {**os.environ, "HOME": str(tmp_path), "TMUX_TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "TMUX_TMPDIR": str(tmp_path),
+        "TERM": "xterm-256color",
+    }
     env.pop("TMUX", None)
     name = f"stratsim-storm-{uuid.uuid4().hex[:8]}"
 
@@ -216,7 +240,21 @@ def test_quit_after_a_resize_storm_during_a_run_leaves_the_shell_clean(tmp_path)
         raise AssertionError(f"{what} not on screen:\n{tm('capture-pane', '-p', '-t', name)}")
 
     shell = "sh -c 'PS1=\"READY> \" exec sh'"
-    tm("-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "60", "-y", "20", "-c", str(tmp_path), shell)
+    tm(
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        "60",
+        "-y",
+        "20",
+        "-c",
+        str(tmp_path),
+        shell,
+    )
     try:
         wait(lambda t: "READY>" in t, "the prompt")
         cmd = f"{sys.executable} -m stratsim tui --paths 200000 --device cpu --no-autosave"
@@ -224,7 +262,15 @@ def test_quit_after_a_resize_storm_during_a_run_leaves_the_shell_clean(tmp_path)
         wait(lambda t: "Period 0/36" in t, "the main screen")
         tm("send-keys", "-t", name, "r")
         for i in range(12):
-            tm("resize-window", "-t", name, "-x", str(60 + (i % 3) * 10), "-y", str(20 + (i % 2) * 4))
+            tm(
+                "resize-window",
+                "-t",
+                name,
+                "-x",
+                str(60 + (i % 3) * 10),
+                "-y",
+                str(20 + (i % 2) * 4),
+            )
             tm("send-keys", "-t", name, "n")
         tm("resize-window", "-t", name, "-x", "60", "-y", "20")
         tm("send-keys", "-t", name, "q")
@@ -232,7 +278,13 @@ def test_quit_after_a_resize_storm_during_a_run_leaves_the_shell_clean(tmp_path)
         tm("send-keys", "-t", name, "d")
         text = wait(lambda t: t.rstrip().endswith("READY>"), "the prompt after quitting")
         assert not any(w in text for w in ("Period", "policy", "Help", "━", "█")), text
-        tm("send-keys", "-t", name, "clear; stty -a | tr ' ' '\\n' | grep -x -e -echo -e -icanon", "Enter")
+        tm(
+            "send-keys",
+            "-t",
+            name,
+            "clear; stty -a | tr ' ' '\\n' | grep -x -e -echo -e -icanon",
+            "Enter",
+        )
         text = wait(lambda t: t.count("READY>") >= 1 and "stty" not in t, "stty's answer", 10)
         assert "-echo" not in text and "-icanon" not in text, text
     finally:
@@ -254,7 +306,9 @@ def test_a_quits_bounded_exit_waits_until_the_terminal_is_given_back():
         "terminal.terminal_restored()\n"
         "time.sleep(30)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=25
+    )
     assert done.stdout.strip() == "restoring" and done.returncode == 3, (done.stdout, done.stderr)
 
 

@@ -17,7 +17,9 @@ from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return StratsimApp(TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False))
+    return StratsimApp(
+        TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False)
+    )
 
 
 async def _ready(pilot) -> None:
@@ -44,10 +46,42 @@ def recorded_training_events():
     """A fixed mid-run state: start, 4 epochs, a batch of epoch 5 (no live training)."""
     from stratsim.engine.training import BatchProgress, EpochEnd, TrainStart
 
-    events = [TrainStart("satisfaction", "mlp", "cpu", ("functionality", "ux", "service_response"), 7000, 1500, 1500, 10, 256, 28, 0.003, None)]
+    events = [
+        TrainStart(
+            "satisfaction",
+            "mlp",
+            "cpu",
+            ("functionality", "ux", "service_response"),
+            7000,
+            1500,
+            1500,
+            10,
+            256,
+            28,
+            0.003,
+            None,
+        )
+    ]
     losses = [(2.10, 1.90), (0.95, 0.90), (0.52, 0.50), (0.31, 0.33)]
     for e, (tr, va) in enumerate(losses, start=1):
-        events.append(EpochEnd(e, 10, tr, va, {"r2": 0.5 + 0.1 * e, "mae": 1.0 / e, "rmse": 1.2 / e}, 0.003, 250_000.0, 0.2 * e, 0.2 * (10 - e), e, va, 0, 10, True))
+        events.append(
+            EpochEnd(
+                e,
+                10,
+                tr,
+                va,
+                {"r2": 0.5 + 0.1 * e, "mae": 1.0 / e, "rmse": 1.2 / e},
+                0.003,
+                250_000.0,
+                0.2 * e,
+                0.2 * (10 - e),
+                e,
+                va,
+                0,
+                10,
+                True,
+            )
+        )
     events.append(BatchProgress(5, 10, 14, 28, 126, 280, 0.29, 250_000.0, 0.9, 1.1))
     return events
 

@@ -20,7 +20,9 @@ from stratsim.tui.widgets import sensitivity as sens  # noqa: E402
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    return StratsimApp(TuiOptions(paths=100, device="cpu", seed=0, check_recovery=False, autosave=False))
+    return StratsimApp(
+        TuiOptions(paths=100, device="cpu", seed=0, check_recovery=False, autosave=False)
+    )
 
 
 async def _idle(pilot) -> None:

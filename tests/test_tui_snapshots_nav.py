@@ -23,7 +23,9 @@ SIZE = (80, 24)
 def app(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(time, "strftime", lambda fmt, *a: "12:00:00")  # the Log's stamps
-    return StratsimApp(TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False))
+    return StratsimApp(
+        TuiOptions(paths=200, device="cpu", seed=0, check_recovery=False, autosave=False)
+    )
 
 
 async def _settle(pilot) -> None:
@@ -31,7 +33,12 @@ async def _settle(pilot) -> None:
     for _ in range(1000):
         await app.workers.wait_for_complete()
         await pilot.pause()
-        if app.engine_ready and not app.busy and app.main is not None and not app.main.panes.pending:
+        if (
+            app.engine_ready
+            and not app.busy
+            and app.main is not None
+            and not app.main.panes.pending
+        ):
             await pilot.pause(0.2)  # the deferred refresh of lazily mounted panes
             await pilot.wait_for_scheduled_animations()
             return
@@ -50,7 +57,6 @@ def _after_steps(*keys: str):
         await _settle(pilot)
         for bar in pilot.app.screen.query("#sens-progress"):
             bar.update(total=100, progress=0)  # an idle, indeterminate bar moves with the clock
-
 
     return run
 

@@ -23,7 +23,10 @@ def breach_file(tmp_path):
     rows = [head]
     kinds = ["Hacking", "Verlust", "Hacking", "Diebstahl"]
     for i in range(48):
-        rows.append(f"{(i + 1) * 1234:,}".replace(",", ".") + f";{i % 10},5;0,{i % 10};{('ja', 'nein')[i % 2]};{kinds[i % 4]}")
+        rows.append(
+            f"{(i + 1) * 1234:,}".replace(",", ".")
+            + f";{i % 10},5;0,{i % 10};{('ja', 'nein')[i % 2]};{kinds[i % 4]}"
+        )
         if i == 20:
             rows.append(head)
     rows.append("Summe;;;;")
@@ -56,7 +59,11 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         await pilot.press("ctrl+r")
         await pilot.pause()
         detected = str(dialog.query_one("#train-detected").render())
-        assert "separator ';'" in detected and "decimal ','" in detected and "thousands '.'" in detected
+        assert (
+            "separator ';'" in detected
+            and "decimal ','" in detected
+            and "thousands '.'" in detected
+        )
         assert "Hacking (24)" in detected and "Art (1)" not in detected
         assert "Sicherheit 0.5..9.5" in detected  # the values found, to choose a scale
         # third_party_access is missing: shown with every way to supply it, nothing starts
@@ -78,7 +85,9 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         assert any("Dienstleister" in p for p in dialog.problems)
         dialog.query_one("#train-missing", Input).value = ""
         dialog.query_one("#train-set", Input).value = "third_party_access=1"
-        dialog.query_one("#train-map", Input).value = "security_posture=Sicherheit enterprise_share=Anteil"
+        dialog.query_one(
+            "#train-map", Input
+        ).value = "security_posture=Sicherheit enterprise_share=Anteil"
         select.value = "Hacking"
         await pilot.press("ctrl+r")
         await pilot.pause()
@@ -86,7 +95,9 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         preview = dialog.query_one("#train-preview", DataTable)
         assert preview.display and preview.row_count == 5
         first = [str(c) for c in preview.get_row_at(0)]
-        assert first[0] == "2" and first[1] == "3.09" and first[-1] == "1"  # log10(1234.0) ; Hacking
+        assert (
+            first[0] == "2" and first[1] == "3.09" and first[-1] == "1"
+        )  # log10(1234.0) ; Hacking
         errors = str(dialog.query_one("#train-error").render())
         assert "repeated header" in errors and "total row" in errors
 
@@ -98,10 +109,15 @@ async def test_dialog_detects_previews_reports_problems_then_trains(app_factory,
         assert type(app.sim.privacy_model).__name__ == "TrainedModel"
         meta = app.sim.privacy_model.metadata
         assert meta["data"]["recipe"]["positive"] == ["Hacking"]
-        assert meta["data"]["recipe"]["sep"] == ";" and meta["data"]["constant_features"] == ["third_party_access"]
+        assert meta["data"]["recipe"]["sep"] == ";" and meta["data"]["constant_features"] == [
+            "third_party_access"
+        ]
         # 48 rows: a 7-row test split, its metrics shown with their bootstrap intervals
         metrics_text = str(app.screen.query_one("#train-metrics").render())
-        assert "roc_auc" in metrics_text and "[" in metrics_text.split("roc_auc", 1)[1].split("brier")[0]
+        assert (
+            "roc_auc" in metrics_text
+            and "[" in metrics_text.split("roc_auc", 1)[1].split("brier")[0]
+        )
         saved = tomllib.loads((tmp_path / "prep.toml").read_text())
         assert saved["derive"] == {"records_log10": "log10(Betroffene)"}
 

@@ -18,7 +18,10 @@ from stratsim.engine.simulation import Simulation
 
 PACKAGE = Path(__file__).resolve().parents[1] / "stratsim"
 #: The vectorized step's sub-steps may be longer where splitting would obscure the equations.
-LONG_ALLOWED = {("engine/market/month.py", "_advance_tensors"), ("engine/market/cashflow.py", "finance")}
+LONG_ALLOWED = {
+    ("engine/market/month.py", "_advance_tensors"),
+    ("engine/market/cashflow.py", "finance"),
+}
 MAX_FUNCTION_LINES = 60
 
 
@@ -39,7 +42,9 @@ def test_the_former_incident_keywords_still_work_with_a_deprecation_warning():
     from stratsim.engine.scenario import Scenario
 
     model = LogisticPrivacy(intercept=-2.0)
-    with pytest.warns(DeprecationWarning, match=r"incident_model= is deprecated: write privacy_model="):
+    with pytest.warns(
+        DeprecationWarning, match=r"incident_model= is deprecated: write privacy_model="
+    ):
         sim = Simulation(n_paths=4, device="cpu", incident_model=model)
     assert sim.privacy_model is model
     with pytest.warns(DeprecationWarning):
@@ -59,7 +64,9 @@ def test_set_models_and_switch_model_take_the_role_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sim.set_models(privacy=model)
-        assert sim.switch_model("privacy", LogisticPrivacy(intercept=-1.5)) is None  # period 0: the base
+        assert (
+            sim.switch_model("privacy", LogisticPrivacy(intercept=-1.5)) is None
+        )  # period 0: the base
     assert sim.base_models["privacy"].intercept == -1.5
 
 
@@ -75,7 +82,11 @@ def test_policies_are_defined_once_in_the_engine():
     from stratsim.engine.policies import BATCH_POLICIES, POLICIES, UNATTENDED_POLICIES
 
     parser = build_parser()
-    assert _policy_choices(parser, "run") == UNATTENDED_POLICIES == tuple(p for p in POLICIES if p != "manual")
+    assert (
+        _policy_choices(parser, "run")
+        == UNATTENDED_POLICIES
+        == tuple(p for p in POLICIES if p != "manual")
+    )
     assert _policy_choices(parser, "sweep") == BATCH_POLICIES == sweep_design.POLICIES
     assert set(BATCH_POLICIES) <= set(UNATTENDED_POLICIES)
     source = (PACKAGE / "tui" / "screens" / "main.py").read_text(encoding="utf-8")
@@ -89,10 +100,21 @@ def test_worker_messages_are_dataclasses():
     for cls in (AdviseProgress, AnalysisDone, AnalysisProgress):
         assert dataclasses.is_dataclass(cls), cls.__name__
     done = AnalysisDone("line", extra={"draft_share": 0.5})
-    assert (done.kind, done.result, done.error, done.extra) == ("line", None, None, {"draft_share": 0.5})
+    assert (done.kind, done.result, done.error, done.extra) == (
+        "line",
+        None,
+        None,
+        {"draft_share": 0.5},
+    )
     assert AnalysisDone("heat").extra == {}  # a fresh dict per message
     progress = AdviseProgress(done=True, error="boom", kind="frontier")
-    assert (progress.kind, progress.done, progress.error, progress.result, progress.progress) == ("frontier", True, "boom", None, None)
+    assert (progress.kind, progress.done, progress.error, progress.result, progress.progress) == (
+        "frontier",
+        True,
+        "boom",
+        None,
+        None,
+    )
 
 
 def _functions(tree: ast.AST):
@@ -108,8 +130,11 @@ def test_no_module_serves_names_lazily_and_no_function_is_long():
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body) or any(
-            isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "__getattr__" for t in n.targets)
+        if any(
+            isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body
+        ) or any(
+            isinstance(n, ast.Assign)
+            and any(getattr(t, "id", None) == "__getattr__" for t in n.targets)
             for n in tree.body
         ):
             lazy.append(rel)

@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `stratsim`, `stratsim SESSION.toml` and `stratsim --paths 200` mean `stratsim tui ...`.
     first = argv[0] if argv else ""
-    if not argv or (first not in ("-h", "--help", "--version") and (first.startswith("-") or first.endswith(".toml"))):
+    if not argv or (
+        first not in ("-h", "--help", "--version")
+        and (first.startswith("-") or first.endswith(".toml"))
+    ):
         argv = ["tui", *argv]
     try:
         args = parser.parse_args(argv)

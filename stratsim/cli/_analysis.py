@@ -27,26 +27,89 @@ def memory_size(text: str) -> int:
 
 def add_run_flags(p: argparse.ArgumentParser, paths: int) -> None:
     """Scenario, horizon, paths, seed, policy, device, dtype, models and threads."""
-    p.add_argument("--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)")
-    p.add_argument("--horizon", type=positive_int, help="months to simulate each point (default: the scenario's horizon_months)")
-    p.add_argument("--paths", type=positive_int, default=paths, help=f"Monte-Carlo paths per point (default {paths}); every point uses the same random numbers")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0); a point equals `stratsim run` with the same seed and paths")
-    p.add_argument("--policy", choices=BATCH_POLICIES, default="fixed", help="allocation policy of every point (default fixed: the point's allocation every month)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device (default auto)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="tensor dtype (default float32)")
-    p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
-    p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads for the local backend (default 0: one below 100,000 paths per chunk)")
+    p.add_argument(
+        "--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)"
+    )
+    p.add_argument(
+        "--horizon",
+        type=positive_int,
+        help="months to simulate each point (default: the scenario's horizon_months)",
+    )
+    p.add_argument(
+        "--paths",
+        type=positive_int,
+        default=paths,
+        help=f"Monte-Carlo paths per point (default {paths}); every point uses the same random numbers",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonneg_int,
+        default=0,
+        help="random seed (default 0); a point equals `stratsim run` with the same seed and paths",
+    )
+    p.add_argument(
+        "--policy",
+        choices=BATCH_POLICIES,
+        default="fixed",
+        help="allocation policy of every point (default fixed: the point's allocation every month)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="torch device (default auto)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="tensor dtype (default float32)",
+    )
+    p.add_argument(
+        "--models", type=Path, help="folder of trained models (from `stratsim train --out`)"
+    )
+    p.add_argument(
+        "--threads",
+        type=nonneg_int,
+        default=0,
+        help="torch CPU threads for the local backend (default 0: one below 100,000 paths per chunk)",
+    )
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP + " (local backend)")
 
 
 def add_backend_flags(p: argparse.ArgumentParser) -> None:
     from ..engine.analysis.sweep import DEFAULT_CHUNK_PATHS, DEFAULT_MAX_MEMORY
 
-    p.add_argument("--backend", choices=("local", "ray"), default="local", help="local: chunks of points batched as paths in this process; ray: the same chunks as Ray tasks (pip install \"stratsim[scale]\")")
-    p.add_argument("--ray-address", metavar="ADDR", help="join a running Ray cluster (e.g. 10.0.0.5:6379, or auto) instead of starting a local Ray for the command")
-    p.add_argument("--ray-cpus", type=positive_int, help="CPUs of the local Ray started for the command (default: all)")
-    p.add_argument("--max-memory", type=memory_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE", help="memory budget of one chunk of points, e.g. 512M, 4G (default 1G)")
-    p.add_argument("--chunk-paths", type=positive_int, default=DEFAULT_CHUNK_PATHS, metavar="N", help=f"paths (points x paths per point) per chunk, one Ray task each (default {DEFAULT_CHUNK_PATHS}); smaller: more tasks")
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help='local: chunks of points batched as paths in this process; ray: the same chunks as Ray tasks (pip install "stratsim[scale]")',
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="join a running Ray cluster (e.g. 10.0.0.5:6379, or auto) instead of starting a local Ray for the command",
+    )
+    p.add_argument(
+        "--ray-cpus",
+        type=positive_int,
+        help="CPUs of the local Ray started for the command (default: all)",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=memory_size,
+        default=DEFAULT_MAX_MEMORY,
+        metavar="SIZE",
+        help="memory budget of one chunk of points, e.g. 512M, 4G (default 1G)",
+    )
+    p.add_argument(
+        "--chunk-paths",
+        type=positive_int,
+        default=DEFAULT_CHUNK_PATHS,
+        metavar="N",
+        help=f"paths (points x paths per point) per chunk, one Ray task each (default {DEFAULT_CHUNK_PATHS}); smaller: more tasks",
+    )
 
 
 def run_spec(args: argparse.Namespace):
@@ -85,7 +148,10 @@ def chunk_paths_of(args: argparse.Namespace, n_points: int, paths: int, dtype: s
     """Paths of the largest chunk (what sets the torch thread count)."""
     from ..engine.analysis.sweep import plan_chunks
 
-    return paths * max(stop - start for start, stop in plan_chunks(n_points, paths, dtype, args.max_memory, args.chunk_paths))
+    return paths * max(
+        stop - start
+        for start, stop in plan_chunks(n_points, paths, dtype, args.max_memory, args.chunk_paths)
+    )
 
 
 class ProgressBar:
@@ -120,7 +186,12 @@ class ProgressBar:
     def __call__(self, p) -> None:
         if self.task is None:
             self.task = self.progress.add_task("sweep", total=p.total, chunks="")
-        self.progress.update(self.task, completed=p.done, total=p.total, chunks=f"chunk {p.chunks_done}/{p.chunks_total}")
+        self.progress.update(
+            self.task,
+            completed=p.done,
+            total=p.total,
+            chunks=f"chunk {p.chunks_done}/{p.chunks_total}",
+        )
 
 
 def bar(value: float, scale: float, width: int) -> str:

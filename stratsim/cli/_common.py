@@ -97,7 +97,9 @@ def refuse_clobber(outputs: dict[str, Path | None], inputs: dict[str, Path | Non
             continue
         other = seen.get(path.resolve())
         if other is not None:
-            raise StratsimError(f"{path}: {flag} would overwrite the file given to {other}; choose another path")
+            raise StratsimError(
+                f"{path}: {flag} would overwrite the file given to {other}; choose another path"
+            )
         seen[path.resolve()] = flag
 
 
@@ -149,7 +151,9 @@ def kpi_table(sim, kpis) -> object:
     for k in kpis:
         if k in summary:
             s = summary[k]
-            table.add_row(KPIS[k][0], KPIS[k][1], *(fmt(s[x]) for x in ("mean", "p10", "p50", "p90")))
+            table.add_row(
+                KPIS[k][0], KPIS[k][1], *(fmt(s[x]) for x in ("mean", "p10", "p50", "p90"))
+            )
     return table
 
 
@@ -170,7 +174,9 @@ def set_compile(args) -> bool:
     def warn(why: str) -> None:
         print(f"stratsim: warning: --compile: {why}", file=sys.stderr)
 
-    why = use_compile(True, resolve_device(getattr(args, "device", None) or "auto"), on_fallback=warn)
+    why = use_compile(
+        True, resolve_device(getattr(args, "device", None) or "auto"), on_fallback=warn
+    )
     if why is not None:
         warn(f"{why}; the step runs uncompiled")
     return why is None

@@ -39,7 +39,11 @@ def register(sub) -> None:
         "--tolerance", type=_tolerance, default=1e-9,
         help="relative tolerance of the comparison (default 1e-9; 0 for exact equality)",
     )  # fmt: skip
-    p.add_argument("--allow-external-models", action="store_true", help="accept model files outside the session's folder")
+    p.add_argument(
+        "--allow-external-models",
+        action="store_true",
+        help="accept model files outside the session's folder",
+    )
     p.add_argument(
         "--device", choices=("auto", "cpu", "cuda", "mps"),
         help="replay on this device (default: the session's; results are bit-identical only on the same device and dtype)",
@@ -56,7 +60,10 @@ def check(args: argparse.Namespace) -> int:
     from ..engine.session import load_session
 
     loaded = load_session(
-        args.session, allow_external_models=args.allow_external_models, device=args.device, threads=args.threads
+        args.session,
+        allow_external_models=args.allow_external_models,
+        device=args.device,
+        threads=args.threads,
     )
     for line in loaded.simulation.model_warnings():
         print(f"stratsim: warning: {line}", file=sys.stderr)
@@ -65,7 +72,9 @@ def check(args: argparse.Namespace) -> int:
     sim = loaded.simulation
     what = f"{printable(args.session)}: schema {loaded.meta.schema_version}, {sim.period} period(s), {sim.n_paths} paths, seed {sim.seed}, {sim.dtype_name} on {sim.device.type}"
     for switch in sim.model_switches:  # models adopted "from the next period" in the TUI
-        print(f"{printable(args.session)}: {switch.role} model from Period {switch.period}: {printable(switch.model.description)}")
+        print(
+            f"{printable(args.session)}: {switch.role} model from Period {switch.period}: {printable(switch.model.description)}"
+        )
     if sim.branches:
         print(f"{printable(args.session)}: branches: {printable(', '.join(sim.branches))}")
     diff = loaded.first_difference(args.tolerance)

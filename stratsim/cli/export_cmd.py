@@ -29,8 +29,15 @@ def register(sub) -> None:
     p.add_argument("session", type=Path, metavar="SESSION.toml", help="the session file")
     fmt = p.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", type=output_file, metavar="PATH", help="write CSV files")
-    fmt.add_argument("--parquet", type=output_file, metavar="PATH", help="write Parquet files (pyarrow)")
-    p.add_argument("--decisions", type=output_file, metavar="PATH", help="where to write the decisions (default: PATH with .decisions before the suffix)")
+    fmt.add_argument(
+        "--parquet", type=output_file, metavar="PATH", help="write Parquet files (pyarrow)"
+    )
+    p.add_argument(
+        "--decisions",
+        type=output_file,
+        metavar="PATH",
+        help="where to write the decisions (default: PATH with .decisions before the suffix)",
+    )
     p.add_argument(
         "--force", action="store_true",
         help="replace existing output files that are not stratsim tables with the same columns "
@@ -59,10 +66,20 @@ def export(args: argparse.Namespace) -> int:
         if path.resolve() == args.session.resolve():
             raise StratsimError(f"{path}: is the session file; choose another output path")
     if out.resolve() == dec.resolve():
-        raise StratsimError(f"{dec}: the decisions would overwrite the KPI table {out}; choose another --decisions path")
+        raise StratsimError(
+            f"{dec}: the decisions would overwrite the KPI table {out}; choose another --decisions path"
+        )
     decision_columns = list(decisions_frame([]).columns)
-    check_outputs([(f"--{fmt}", out, table_kind(TIDY_COLUMNS, fmt)), ("--decisions", dec, table_kind(decision_columns, fmt))], args.force)
-    data = read_session(args.session, check_models=False, allow_external_models=True)  # reads no model file
+    check_outputs(
+        [
+            (f"--{fmt}", out, table_kind(TIDY_COLUMNS, fmt)),
+            ("--decisions", dec, table_kind(decision_columns, fmt)),
+        ],
+        args.force,
+    )
+    data = read_session(
+        args.session, check_models=False, allow_external_models=True
+    )  # reads no model file
     for line in data.warnings:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
     kpis, decisions = tidy_frame(data.history), decisions_frame(data.decisions)
@@ -71,5 +88,8 @@ def export(args: argparse.Namespace) -> int:
             write_table(frame, path, fmt, force=args.force)
         except OSError as exc:
             raise StratsimError(f"{printable(path)}: cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {printable(out)} ({len(kpis)} rows) and {printable(dec)} ({len(decisions)} rows)", file=sys.stderr)
+    print(
+        f"wrote {printable(out)} ({len(kpis)} rows) and {printable(dec)} ({len(decisions)} rows)",
+        file=sys.stderr,
+    )
     return 0

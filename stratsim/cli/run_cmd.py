@@ -34,19 +34,42 @@ def register(sub) -> None:
         description="Run the Monte-Carlo simulation without the TUI. Prints a table of the final "
         "period's KPIs (mean, P10, P50, P90 over paths); --csv writes every period.",
     )
-    p.add_argument("--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)")
-    p.add_argument("--steps", type=nonneg_int, help="months to simulate (default: the scenario's horizon; 0 with --session: just re-save it)")
-    p.add_argument("--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})")
+    p.add_argument(
+        "--scenario", type=Path, help="scenario TOML (default: the shipped default scenario)"
+    )
+    p.add_argument(
+        "--steps",
+        type=nonneg_int,
+        help="months to simulate (default: the scenario's horizon; 0 with --session: just re-save it)",
+    )
+    p.add_argument(
+        "--paths", type=positive_int, help=f"Monte-Carlo sample paths (default {DEFAULTS['paths']})"
+    )
     p.add_argument("--seed", type=nonneg_int, help=f"random seed (default {DEFAULTS['seed']})")
     p.add_argument(
         "--policy", choices=UNATTENDED_POLICIES,
         help="allocation policy (default fixed; with --session: the session's); optimize re-optimizes every 3 months over the next 12 (256 paths, 12 gradient steps)",
     )  # fmt: skip
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="torch device (default auto: cuda, mps, cpu; with --session: the session's)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="torch device (default auto: cuda, mps, cpu; with --session: the session's)",
+    )
     p.add_argument("--dtype", choices=("float32", "float64"), help="tensor dtype (default float32)")
-    p.add_argument("--models", type=Path, help="folder of trained models (from `stratsim train --out`)")
-    p.add_argument("--csv", type=output_file, help="write the tidy KPI table (period,kpi,mean,p10,p50,p90) here")
-    p.add_argument("--out", type=output_file, metavar="SESSION.toml", help="save the run as a session file (autosaves to NAME.autosave.toml beside it while running)")
+    p.add_argument(
+        "--models", type=Path, help="folder of trained models (from `stratsim train --out`)"
+    )
+    p.add_argument(
+        "--csv",
+        type=output_file,
+        help="write the tidy KPI table (period,kpi,mean,p10,p50,p90) here",
+    )
+    p.add_argument(
+        "--out",
+        type=output_file,
+        metavar="SESSION.toml",
+        help="save the run as a session file (autosaves to NAME.autosave.toml beside it while running)",
+    )
     p.add_argument(
         "--session", type=Path, metavar="SESSION.toml",
         help="continue a saved session (replayed from its seed); --steps more months (default: up to the "
@@ -63,7 +86,11 @@ def register(sub) -> None:
         "Default: chunks of 1,000,000 above 5,000,000 paths (up to 100,000,000). Fixed policy, no sessions",
     )  # fmt: skip
     p.add_argument("--compile", action="store_true", help=COMPILE_HELP)
-    p.add_argument("--allow-external-models", action="store_true", help="with --session: accept model files outside the session's folder")
+    p.add_argument(
+        "--allow-external-models",
+        action="store_true",
+        help="with --session: accept model files outside the session's folder",
+    )
     p.add_argument(
         "--force", action="store_true",
         help="replace an existing --out/--csv file that stratsim did not write as that kind of file "
@@ -141,7 +168,9 @@ def _write_csv(sim, args: argparse.Namespace, saved: str = "") -> None:
     try:
         write_table(sim.kpi_frame(), args.csv, "csv", force=args.force)
     except OSError as exc:
-        raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}{saved}") from None
+        raise StratsimError(
+            f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}{saved}"
+        ) from None
     n_kpis = len(sim.history[-1]) if sim.history else 0
     print(f"wrote {printable(args.csv)} ({sim.period} periods x {n_kpis} KPIs)", file=sys.stderr)
 
@@ -157,12 +186,20 @@ def _run_chunked(args: argparse.Namespace) -> int:
     from ..engine.simulation import MAX_PATHS
     from ._common import kpi_table, set_compile, set_threads
 
-    why = "--chunk-paths" if args.chunk_paths is not None else f"--paths above {MAX_PATHS:,} (a chunked run)"
+    why = (
+        "--chunk-paths"
+        if args.chunk_paths is not None
+        else f"--paths above {MAX_PATHS:,} (a chunked run)"
+    )
     for flag, value in (("--out", args.out), ("--session", args.session)):
         if value is not None:
-            raise StratsimError(f"{flag} {printable(value)}: {why} cannot be saved as a session (a session is replayed in memory); use --csv")
+            raise StratsimError(
+                f"{flag} {printable(value)}: {why} cannot be saved as a session (a session is replayed in memory); use --csv"
+            )
     if _opt(args, "policy") != "fixed":
-        raise StratsimError(f"--policy {args.policy}: {why} needs --policy fixed (a feedback policy decides from all paths each month)")
+        raise StratsimError(
+            f"--policy {args.policy}: {why} needs --policy fixed (a feedback policy decides from all paths each month)"
+        )
     scenario = load_scenario(args.scenario)
     models = {}
     if args.models is not None:
@@ -194,9 +231,14 @@ def _continue_session(args: argparse.Namespace):
 
     given = [f"--{n}" for n in _NEW_RUN_ONLY if getattr(args, n, None) is not None]
     if given:
-        raise StratsimError(f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models")
+        raise StratsimError(
+            f"{', '.join(given)} cannot be combined with --session: a session keeps its own scenario, seed, paths, dtype and models"
+        )
     loaded = load_session(
-        args.session, allow_external_models=args.allow_external_models, device=args.device, threads=args.threads
+        args.session,
+        allow_external_models=args.allow_external_models,
+        device=args.device,
+        threads=args.threads,
     )
     for line in loaded.warnings:
         print(f"stratsim: warning: {printable(line)}", file=sys.stderr)
@@ -213,11 +255,20 @@ def _check_targets(args: argparse.Namespace):
     from ..engine.session import SESSION_FILE
     from ._common import check_outputs, refuse_clobber
 
-    refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario, "--session": args.session, "--out": args.out})
+    refuse_clobber(
+        {"--csv": args.csv},
+        {"--scenario": args.scenario, "--session": args.session, "--out": args.out},
+    )
     refuse_clobber({"--out": args.out}, {"--scenario": args.scenario})
     target = args.out if args.out is not None else args.session
     csv_kind = table_kind(TIDY_COLUMNS, "csv")
-    check_outputs([("--out" if args.out is not None else "--session", target, SESSION_FILE), ("--csv", args.csv, csv_kind)], args.force)
+    check_outputs(
+        [
+            ("--out" if args.out is not None else "--session", target, SESSION_FILE),
+            ("--csv", args.csv, csv_kind),
+        ],
+        args.force,
+    )
     return target
 
 
@@ -264,7 +315,10 @@ def _steps_to_run(args: argparse.Namespace, sim, default_steps: int) -> int:
             file=sys.stderr,
         )
     elif steps == 0 and args.steps is None:
-        print(f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on", file=sys.stderr)
+        print(
+            f"stratsim: warning: the session is at its horizon (period {sim.period}); give --steps N to go on",
+            file=sys.stderr,
+        )
     return steps
 
 
@@ -280,11 +334,17 @@ def _simulate(sim, steps: int, autosave_to, no_autosave, name, created) -> None:
 
     def after_step(period: int, progress, task) -> None:
         progress.advance(task)
-        if autosave_to is not None and (time.monotonic() - last_autosave[0] >= 1.0 or period == start + steps):
+        if autosave_to is not None and (
+            time.monotonic() - last_autosave[0] >= 1.0 or period == start + steps
+        ):
             autosave(sim, autosave_to, name=name, created=created)
             last_autosave[0] = time.monotonic()
 
-    guard = install_signal_autosave(lambda: sim, autosave_to, name=name, created=created) if autosave_to is not None else None
+    guard = (
+        install_signal_autosave(lambda: sim, autosave_to, name=name, created=created)
+        if autosave_to is not None
+        else None
+    )
     try:
         with _progress("simulating") as progress:
             task = progress.add_task("run", total=steps)
@@ -294,14 +354,19 @@ def _simulate(sim, steps: int, autosave_to, no_autosave, name, created) -> None:
             path = autosave(sim, autosave_to, name=name, created=created)
             print(f"stratsim: autosaved period {sim.period} to {printable(path)}", file=sys.stderr)
         elif no_autosave is not None:
-            print(f"stratsim: interrupted at period {sim.period}; nothing autosaved ({no_autosave})", file=sys.stderr)
+            print(
+                f"stratsim: interrupted at period {sim.period}; nothing autosaved ({no_autosave})",
+                file=sys.stderr,
+            )
         raise
     finally:
         if guard is not None:
             guard.uninstall()
 
 
-def _save(sim, args: argparse.Namespace, target, autosave_to, no_autosave, steps: int, name, created) -> None:
+def _save(
+    sim, args: argparse.Namespace, target, autosave_to, no_autosave, steps: int, name, created
+) -> None:
     """Save the session to ``target`` and drop its autosave; a failure says where the run
     is still kept (the autosave, when one was written)."""
     from ..engine.errors import StratsimError
@@ -315,11 +380,18 @@ def _save(sim, args: argparse.Namespace, target, autosave_to, no_autosave, steps
             kept = f" (no autosave is kept: {no_autosave})"
         else:
             auto = autosave_path(autosave_to)
-            kept = f" (the run is autosaved in {printable(auto)})" if os.path.isfile(auto) and steps > 0 else ""
+            kept = (
+                f" (the run is autosaved in {printable(auto)})"
+                if os.path.isfile(auto) and steps > 0
+                else ""
+            )
         raise StratsimError(f"{exc}{kept}") from None
     if autosave_to is not None:
         discard_autosave(autosave_to)
-    print(f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})", file=sys.stderr)
+    print(
+        f"saved session {printable(target)} (period {sim.period}, {sim.n_paths} paths, seed {sim.seed})",
+        file=sys.stderr,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -343,5 +415,7 @@ def run(args: argparse.Namespace) -> int:
     # The session (primary output) first: a failing --csv must not lose the run.
     if target is not None:
         _save(sim, args, target, autosave_to, no_autosave, steps, name, created)
-    _write_csv(sim, args, f" (the session {printable(target)} is saved)" if target is not None else "")
+    _write_csv(
+        sim, args, f" (the session {printable(target)} is saved)" if target is not None else ""
+    )
     return 0

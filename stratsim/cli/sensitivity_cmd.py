@@ -38,17 +38,59 @@ def register(sub) -> None:
         "and whether the best To C share (c_share) changes; sobol: first-order and total Sobol' indices; "
         "morris: elementary effects (SALib). Every point runs on the same random numbers.",
     )
-    p.add_argument("--method", choices=("tornado", "sobol", "morris"), default="tornado", help="default tornado")
-    p.add_argument("--params", metavar="LIST", help="comma-separated scenario keys (default: the scenario's uncertain parameters, else the main market assumptions)")
-    p.add_argument("--range", type=_fraction, default=0.2, dest="rel_range", help="relative range of a certain parameter: value*(1-R)..value*(1+R) (default 0.2)")
-    p.add_argument("--samples", type=positive_int, help="sobol: N, a power of 2 (N*(D+2) points, default 32); morris: trajectories (N*(D+1) points, default 10)")
-    p.add_argument("--kpi", default="npv_total", help="KPI at the horizon (default npv_total: NPV with terminal value, as optimize)")
-    p.add_argument("--stat", choices=("mean", "p10", "p50", "p90"), default="mean", help="statistic of the KPI over paths (default mean; a probability KPI such as p_cash_negative has only a mean)")
-    p.add_argument("--minimize", action="store_true", help="tornado: the best c_share has the lowest KPI (e.g. --kpi p_cash_negative)")
-    p.add_argument("--shares", type=nonneg_int, default=5, metavar="N", help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)")
+    p.add_argument(
+        "--method",
+        choices=("tornado", "sobol", "morris"),
+        default="tornado",
+        help="default tornado",
+    )
+    p.add_argument(
+        "--params",
+        metavar="LIST",
+        help="comma-separated scenario keys (default: the scenario's uncertain parameters, else the main market assumptions)",
+    )
+    p.add_argument(
+        "--range",
+        type=_fraction,
+        default=0.2,
+        dest="rel_range",
+        help="relative range of a certain parameter: value*(1-R)..value*(1+R) (default 0.2)",
+    )
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        help="sobol: N, a power of 2 (N*(D+2) points, default 32); morris: trajectories (N*(D+1) points, default 10)",
+    )
+    p.add_argument(
+        "--kpi",
+        default="npv_total",
+        help="KPI at the horizon (default npv_total: NPV with terminal value, as optimize)",
+    )
+    p.add_argument(
+        "--stat",
+        choices=("mean", "p10", "p50", "p90"),
+        default="mean",
+        help="statistic of the KPI over paths (default mean; a probability KPI such as p_cash_negative has only a mean)",
+    )
+    p.add_argument(
+        "--minimize",
+        action="store_true",
+        help="tornado: the best c_share has the lowest KPI (e.g. --kpi p_cash_negative)",
+    )
+    p.add_argument(
+        "--shares",
+        type=nonneg_int,
+        default=5,
+        metavar="N",
+        help="tornado: c_share levels 0..1 searched for the best share at each end (default 5: 0, 0.25, .., 1; 0: skip)",
+    )
     add_run_flags(p, paths=200)
     p.add_argument("--csv", type=output_file, help="write the ranked table here (CSV)")
-    p.add_argument("--force", action="store_true", help="replace an existing --csv file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --csv file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)",
+    )
     add_backend_flags(p)
     p.set_defaults(func=run)
 
@@ -66,14 +108,18 @@ def run(args: argparse.Namespace) -> int:
     from ._common import check_outputs, refuse_clobber, set_compile, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario})
-    check_outputs([("--csv", args.csv, table_kind(CSV_COLUMNS[args.method], "csv"))], args.force)  # before any simulation
+    check_outputs(
+        [("--csv", args.csv, table_kind(CSV_COLUMNS[args.method], "csv"))], args.force
+    )  # before any simulation
     check_objective(args.kpi, args.stat)
     scenario, spec = run_spec(args)
     keys = None
     if args.params is not None:
         keys = [k.strip() for k in args.params.split(",") if k.strip()]
         if not keys:
-            raise StratsimError(f"--params {args.params!r}: no parameter; expected comma-separated scenario keys (e.g. to_b.win_rate) or no --params")
+            raise StratsimError(
+                f"--params {args.params!r}: no parameter; expected comma-separated scenario keys (e.g. to_b.win_rate) or no --params"
+            )
     ranges = sa.parameter_ranges(scenario, keys, args.rel_range)  # checked before anything runs
     samples = args.samples or (32 if args.method == "sobol" else 10)
     kw = backend_kwargs(args)
@@ -81,14 +127,27 @@ def run(args: argparse.Namespace) -> int:
     set_compile(args)
     out = Console()
     with ProgressBar(f"{args.method} over {len(ranges)} parameters") as bar:
-        ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, args.kpi, args.stat, not args.minimize, on_progress=bar, **kw)
+        ev = sa.Evaluator(
+            scenario,
+            [r.key for r in ranges],
+            spec,
+            args.kpi,
+            args.stat,
+            not args.minimize,
+            on_progress=bar,
+            **kw,
+        )
         if args.method == "tornado":
             shares = list(np.linspace(0.0, 1.0, args.shares)) if args.shares > 1 else None
             result = sa.tornado(ev, ranges, shares)
         elif args.method == "sobol":
-            result = sa.sobol(sa.salib_problem(ranges), ev, samples, seed=args.seed, kpi=args.kpi, stat=args.stat)
+            result = sa.sobol(
+                sa.salib_problem(ranges), ev, samples, seed=args.seed, kpi=args.kpi, stat=args.stat
+            )
         else:
-            result = sa.morris(sa.salib_problem(ranges), ev, samples, seed=args.seed, kpi=args.kpi, stat=args.stat)
+            result = sa.morris(
+                sa.salib_problem(ranges), ev, samples, seed=args.seed, kpi=args.kpi, stat=args.stat
+            )
     header = (f"{args.kpi} {args.stat} at month {spec.steps}; {ev.points_run} points x {spec.paths} paths, seed {spec.seed} "
               f"(common random numbers), backend {args.backend}")  # fmt: skip
     if args.method == "tornado":
@@ -99,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_table(frame[CSV_COLUMNS[args.method]], args.csv, "csv", force=args.force)
         except OSError as exc:
-            raise StratsimError(f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}") from None
+            raise StratsimError(
+                f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}"
+            ) from None
         print(f"wrote {printable(args.csv)} ({len(frame)} rows)", file=sys.stderr)
     return 0
 
@@ -128,25 +189,45 @@ def _print_tornado(out, t, ranges, header: str):
         if show_share:
             mark = " [bold]changes[/]" if t.share_changes(r) else ""
             extra = [f"{r.best_share_low:g}/{r.best_share_high:g}{mark}"]
-        table.add_row(str(i), r.key, f"{fmt(r.low)}..{fmt(r.high)}", fmt(r.kpi_low), fmt(r.kpi_high), fmt(r.swing), *extra)
+        table.add_row(
+            str(i),
+            r.key,
+            f"{fmt(r.low)}..{fmt(r.high)}",
+            fmt(r.kpi_low),
+            fmt(r.kpi_high),
+            fmt(r.swing),
+            *extra,
+        )
         rows.append({"rank": i, "parameter": r.key, "uncertain": base[r.key].uncertain, "low": r.low, "base": base[r.key].base,
                      "high": r.high, "kpi_low": r.kpi_low, "kpi_high": r.kpi_high, "swing": r.swing,
                      "best_c_share_low": r.best_share_low, "best_c_share_high": r.best_share_high,
                      "best_c_share_base": t.best_share_base})  # fmt: skip
     out.print(table)
-    scale = max((max(abs(r.kpi_low - t.base_kpi), abs(r.kpi_high - t.base_kpi)) for r in t.rows), default=0.0)
+    scale = max(
+        (max(abs(r.kpi_low - t.base_kpi), abs(r.kpi_high - t.base_kpi)) for r in t.rows),
+        default=0.0,
+    )
     width = max(8, min(30, (out.width - 44) // 2))
     name_w = max(len(r.key) for r in t.rows)
-    out.print(f"{t.kpi} {t.stat} change from the base case ({fmt(t.base_kpi)}); left: lower, right: higher")
+    out.print(
+        f"{t.kpi} {t.stat} change from the base case ({fmt(t.base_kpi)}); left: lower, right: higher"
+    )
     for r in t.rows:
         lo, hi = r.kpi_low - t.base_kpi, r.kpi_high - t.base_kpi
-        out.print(f"{r.key:<{name_w}} {fmt(min(lo, hi)):>7} {diverging(lo, hi, scale, width)} {fmt(max(lo, hi)):<7}", markup=False)
+        out.print(
+            f"{r.key:<{name_w}} {fmt(min(lo, hi)):>7} {diverging(lo, hi, scale, width)} {fmt(max(lo, hi)):<7}",
+            markup=False,
+        )
     if show_share:
         moved = [r.key for r in t.rows if t.share_changes(r)]
         if moved:
-            out.print(f"The best To C share ({t.best_share_base:.2f} at base) changes within the range of: {', '.join(moved)}")
+            out.print(
+                f"The best To C share ({t.best_share_base:.2f} at base) changes within the range of: {', '.join(moved)}"
+            )
         else:
-            out.print(f"The best To C share ({t.best_share_base:.2f}) holds across every parameter's range")
+            out.print(
+                f"The best To C share ({t.best_share_base:.2f}) holds across every parameter's range"
+            )
     return pd.DataFrame(rows)
 
 
@@ -164,20 +245,35 @@ def _print_indices(out, ind, header: str):
     from ._common import fmt
 
     if ind.method == "sobol":
-        cols, lead, title = ("S1", "S1_conf", "ST", "ST_conf"), "ST", "Sobol' indices (S1 first-order, ST total; +-95% CI)"
+        cols, lead, title = (
+            ("S1", "S1_conf", "ST", "ST_conf"),
+            "ST",
+            "Sobol' indices (S1 first-order, ST total; +-95% CI)",
+        )
     else:
-        cols, lead, title = ("mu_star", "mu_star_conf", "sigma", "mu"), "mu_star", "Morris elementary effects (mu* mean |effect|)"
+        cols, lead, title = (
+            ("mu_star", "mu_star_conf", "sigma", "mu"),
+            "mu_star",
+            "Morris elementary effects (mu* mean |effect|)",
+        )
     table = Table(title=f"{title}: {header}")
     table.add_column("#", justify="right")
     table.add_column("parameter", no_wrap=True)
     for c in cols:
         table.add_column(c, justify="right")
     table.add_column(lead, justify="left", no_wrap=True, min_width=12, overflow="crop")
-    scale = max((abs(r.values[lead]) for r in ind.rows if r.values[lead] == r.values[lead]), default=0.0)
+    scale = max(
+        (abs(r.values[lead]) for r in ind.rows if r.values[lead] == r.values[lead]), default=0.0
+    )
     if ind.method == "sobol":
         scale = max(scale, 1e-12) if scale > 1 else 1.0
     for i, r in enumerate(ind.rows, 1):
-        table.add_row(str(i), r.key, *(f"{r.values[c]:.3f}" if ind.method == "sobol" else fmt(r.values[c]) for c in cols), bar(r.values[lead], scale, 12))
+        table.add_row(
+            str(i),
+            r.key,
+            *(f"{r.values[c]:.3f}" if ind.method == "sobol" else fmt(r.values[c]) for c in cols),
+            bar(r.values[lead], scale, 12),
+        )
     out.print(table)
     if ind.method == "sobol":
         s1 = sum(r.values["S1"] for r in ind.rows)
@@ -187,4 +283,6 @@ def _print_indices(out, ind, header: str):
             print(f"stratsim: warning: Sobol' confidence intervals exceed the indices of {len(wide)} of {len(ind.rows)} "
                   f"parameters ({', '.join(wide[:3])}{', ...' if len(wide) > 3 else ''}): too few samples to rank them; "
                   "raise --samples (e.g. 256)", file=sys.stderr)  # fmt: skip
-    return pd.DataFrame([{"rank": i, "parameter": r.key, **r.values} for i, r in enumerate(ind.rows, 1)])
+    return pd.DataFrame(
+        [{"rank": i, "parameter": r.key, **r.values} for i, r in enumerate(ind.rows, 1)]
+    )

@@ -21,18 +21,54 @@ def register(sub) -> None:
         "batched as paths of one vectorized simulation (or as Ray tasks). Example: stratsim sweep "
         "--grid allocation.c_share=0:1:11 --grid allocation.privacy_share=0:0.3:7",
     )
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=START:STOP:N", help="a grid axis: N evenly spaced values from START to STOP (or KEY=V1,V2,...); with --lhs: KEY=START:STOP, the range to sample. Repeat for more keys (full grid)")
-    p.add_argument("--lhs", type=positive_int, metavar="N", help="N points of a Latin hypercube over the --grid ranges instead of the full grid")
-    p.add_argument("--sample", action="append", default=[], metavar="KEY=DIST", help="make a scenario parameter uncertain, drawn per path from DIST (uniform:LOW:HIGH, normal:MEAN:SD, lognormal:MEDIAN:SIGMA, triangular:LOW:MODE:HIGH), the same draws at every point")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=START:STOP:N",
+        help="a grid axis: N evenly spaced values from START to STOP (or KEY=V1,V2,...); with --lhs: KEY=START:STOP, the range to sample. Repeat for more keys (full grid)",
+    )
+    p.add_argument(
+        "--lhs",
+        type=positive_int,
+        metavar="N",
+        help="N points of a Latin hypercube over the --grid ranges instead of the full grid",
+    )
+    p.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="KEY=DIST",
+        help="make a scenario parameter uncertain, drawn per path from DIST (uniform:LOW:HIGH, normal:MEAN:SD, lognormal:MEDIAN:SIGMA, triangular:LOW:MODE:HIGH), the same draws at every point",
+    )
     add_run_flags(p, paths=1000)
-    p.add_argument("--every-period", action="store_true", help="table rows for every month, not only the horizon")
-    p.add_argument("--objective", default="npv_total.mean", metavar="KPI[.STAT]", help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv_total.mean: NPV with terminal value, as optimize; a probability KPI such as p_cash_negative has only a mean)")
-    p.add_argument("--minimize", action="store_true", help="the best point has the lowest objective (e.g. p_cash_negative.mean)")
-    p.add_argument("--top", type=positive_int, default=10, help="points shown in the ranked table (default 10)")
+    p.add_argument(
+        "--every-period",
+        action="store_true",
+        help="table rows for every month, not only the horizon",
+    )
+    p.add_argument(
+        "--objective",
+        default="npv_total.mean",
+        metavar="KPI[.STAT]",
+        help="what picks the best point: a KPI and mean|p10|p50|p90 at the horizon (default npv_total.mean: NPV with terminal value, as optimize; a probability KPI such as p_cash_negative has only a mean)",
+    )
+    p.add_argument(
+        "--minimize",
+        action="store_true",
+        help="the best point has the lowest objective (e.g. p_cash_negative.mean)",
+    )
+    p.add_argument(
+        "--top", type=positive_int, default=10, help="points shown in the ranked table (default 10)"
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", type=output_file, help="write the tidy table here (CSV)")
     out.add_argument("--parquet", type=output_file, help="write the tidy table here (Parquet)")
-    p.add_argument("--force", action="store_true", help="replace an existing --csv/--parquet file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --csv/--parquet file that is not a stratsim table with the same columns (or a symbolic link: the link is replaced, never the file it points to)",
+    )
     add_backend_flags(p)
     p.set_defaults(func=run)
 
@@ -50,7 +86,9 @@ def build_design(args: argparse.Namespace, scenario):
     from ..engine.errors import StratsimError
 
     if not args.grid:
-        raise StratsimError("sweep: no --grid; expected at least one --grid KEY=START:STOP:N (e.g. --grid allocation.c_share=0:1:11)")
+        raise StratsimError(
+            "sweep: no --grid; expected at least one --grid KEY=START:STOP:N (e.g. --grid allocation.c_share=0:1:11)"
+        )
     scenario = with_samples(scenario, [parse_sample(s) for s in args.sample])
     axes = [parse_grid(g, lhs=args.lhs is not None) for g in args.grid]
     sampled = {k for k, _ in (parse_sample(s) for s in args.sample)}
@@ -83,8 +121,16 @@ def run(args: argparse.Namespace) -> int:
     check_objective(kpi, stat)
     scenario, spec = run_spec(args)
     prepared = build_design(args, scenario)  # every point checked before anything runs
-    columns = ["point", *prepared.design.keys, *(["period"] if spec.every_period else []), "kpi", *STATS]
-    check_outputs([(flag, target, table_kind(columns, fmt_out))], args.force)  # before any simulation
+    columns = [
+        "point",
+        *prepared.design.keys,
+        *(["period"] if spec.every_period else []),
+        "kpi",
+        *STATS,
+    ]
+    check_outputs(
+        [(flag, target, table_kind(columns, fmt_out))], args.force
+    )  # before any simulation
     kw = backend_kwargs(args)
     k = prepared.design.n_points
     set_threads(args.threads, chunk_paths_of(args, k, spec.paths, spec.dtype))
@@ -97,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             write_table(frame, target, fmt_out, force=args.force)
         except OSError as exc:
-            raise StratsimError(f"{flag} {printable(target)}: cannot write: {exc.strerror or exc}") from None
+            raise StratsimError(
+                f"{flag} {printable(target)}: cannot write: {exc.strerror or exc}"
+            ) from None
         print(f"wrote {target} ({len(frame)} rows: {k} points x {frame['kpi'].nunique()} KPIs"
               f"{' x ' + str(spec.steps) + ' months' if spec.every_period else ''})", file=sys.stderr)  # fmt: skip
     return 0
@@ -128,9 +176,15 @@ def _print_ranking(args: argparse.Namespace, prepared, spec, result, kpi: str, s
     values = prepared.design.values
     for i in order[: args.top]:
         s = result.results[i][-1][kpi]
-        table.add_row(str(i), *(f"{v:.4g}" for v in values[i]), *(fmt(s[x]) for x in ("mean", "p10", "p50", "p90")))
+        table.add_row(
+            str(i),
+            *(f"{v:.4g}" for v in values[i]),
+            *(fmt(s[x]) for x in ("mean", "p10", "p50", "p90")),
+        )
     out = Console()
     out.print(table)
     s = result.results[best][-1][kpi]
     where = ", ".join(f"{key}={v:.4g}" for key, v in zip(keys, values[best], strict=True))
-    out.print(f"best point {best}: {where}: {kpi} {stat} {fmt(s[stat])} (P10 {fmt(s['p10'])}, P90 {fmt(s['p90'])})")
+    out.print(
+        f"best point {best}: {where}: {kpi} {stat} {fmt(s[stat])} (P10 {fmt(s['p10'])}, P90 {fmt(s['p90'])})"
+    )

@@ -82,15 +82,22 @@ def register(sub) -> None:
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     """Where the data come from and how they are prepared (a recipe's settings)."""
-    p.add_argument("--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)")
+    p.add_argument(
+        "--data", metavar="PATH", help="CSV, XLSX or Parquet file (default: sample data)"
+    )
     p.add_argument("--recipe", metavar="TOML", help="read the data preparation from a recipe")
     p.add_argument("--save-recipe", metavar="TOML", help="write the data preparation used")
     p.add_argument("--sep", help="cell separator (default: detected)")
-    p.add_argument("--decimal", choices=(".", ","), metavar=".|,", help="decimal mark (default: detected)")
+    p.add_argument(
+        "--decimal", choices=(".", ","), metavar=".|,", help="decimal mark (default: detected)"
+    )
     p.add_argument("--thousands", help="thousands separator, '' for none (default: detected)")
     p.add_argument("--encoding", help="text encoding (default: detected)")
     p.add_argument(
-        "--skip-rows-matching", action="append", default=[], metavar="REGEX",
+        "--skip-rows-matching",
+        action="append",
+        default=[],
+        metavar="REGEX",
         help="skip rows with a cell matching REGEX (repeatable)",
     )
     p.add_argument(
@@ -106,7 +113,11 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         "--derive", action="append", default=[], metavar="NAME=EXPR", help="a derived column"
     )
     p.add_argument(
-        "--set", dest="constants", action="append", default=[], metavar="FEATURE=VALUE",
+        "--set",
+        dest="constants",
+        action="append",
+        default=[],
+        metavar="FEATURE=VALUE",
         help="a constant feature",
     )
     p.add_argument(
@@ -114,11 +125,15 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--positive", metavar="LABEL[,LABEL]", help="positive label(s) of the target")
     p.add_argument(
-        "--label-period", choices=("month", "year"),
+        "--label-period",
+        choices=("month", "year"),
         help="privacy: the period one incident label covers (default month)",
     )
     p.add_argument(
-        "--scale", action="append", default=[], metavar="[COL=]MIN:MAX",
+        "--scale",
+        action="append",
+        default=[],
+        metavar="[COL=]MIN:MAX",
         help="input rating scale, rescaled to 0..10 (repeatable per column)",
     )
     p.add_argument(
@@ -143,12 +158,21 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         help="model kind (default: linear for satisfaction, logistic for privacy)",
     )
     p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default 100)")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="mini-batch size (default 256)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=256, help="mini-batch size (default 256)"
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.02 linear, 0.003 mlp)")
     p.add_argument("--hidden", default="64,64", help="MLP hidden sizes (default 64,64)")
-    p.add_argument("--patience", type=positive_int, default=10, help="early-stopping patience (epochs)")
+    p.add_argument(
+        "--patience", type=positive_int, default=10, help="early-stopping patience (epochs)"
+    )
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of split, init and shuffling")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="training device (default auto: cuda, mps, cpu)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="training device (default auto: cuda, mps, cpu)",
+    )
     p.add_argument(
         "--threads",
         type=nonneg_int,
@@ -255,7 +279,9 @@ def run(args: argparse.Namespace) -> int:
         report_early_stop(job.result, err)
     for w in job.result.warnings:
         say(f"stratsim: warning: {w}")
-    _raise_recipe_error(job.recipe_error, save_recipe, f" (the model was saved in {display_path(args.out)})")
+    _raise_recipe_error(
+        job.recipe_error, save_recipe, f" (the model was saved in {display_path(args.out)})"
+    )
     if args.json:
         print(json.dumps(summary(job.result, job.saved, job.data), allow_nan=False))
     else:

@@ -11,7 +11,9 @@ def print_preview(data, rows: int = 10) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{data.n} usable rows of {data.rows_read}; first {min(rows, data.n)} as the model sees them")
+    t = Table(
+        title=f"{data.n} usable rows of {data.rows_read}; first {min(rows, data.n)} as the model sees them"
+    )
     t.add_column("row", justify="right")
     for f in data.features:
         t.add_column(f, justify="right")

@@ -25,14 +25,43 @@ def register(sub) -> None:
         "(or --scenario) scenario. Keys: n step, r run, u undo, p policy, t train, s save, "
         "a save as, o open, b branch, ? help, q quit.",
     )
-    p.add_argument("session", nargs="?", type=Path, help="session TOML to open (default: a new session)")
-    p.add_argument("--scenario", type=Path, help="scenario TOML for a new session (default: the shipped default)")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="random seed of a new session (default 0)")
-    p.add_argument("--paths", type=positive_int, default=2000, help="Monte-Carlo paths of a new session (default 2000)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="torch device (default auto)")
-    p.add_argument("--theme", help="Textual theme, e.g. ansi-dark (terminal colours), textual-dark, nord")
-    p.add_argument("--models", type=Path, help="folder for trained models (default: models/ beside the session, or ./models)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="max epochs proposed in the training dialog (default 30)")
+    p.add_argument(
+        "session", nargs="?", type=Path, help="session TOML to open (default: a new session)"
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        help="scenario TOML for a new session (default: the shipped default)",
+    )
+    p.add_argument(
+        "--seed", type=nonneg_int, default=0, help="random seed of a new session (default 0)"
+    )
+    p.add_argument(
+        "--paths",
+        type=positive_int,
+        default=2000,
+        help="Monte-Carlo paths of a new session (default 2000)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="torch device (default auto)",
+    )
+    p.add_argument(
+        "--theme", help="Textual theme, e.g. ansi-dark (terminal colours), textual-dark, nord"
+    )
+    p.add_argument(
+        "--models",
+        type=Path,
+        help="folder for trained models (default: models/ beside the session, or ./models)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=30,
+        help="max epochs proposed in the training dialog (default 30)",
+    )
     p.add_argument(
         "--threads", type=nonneg_int, default=0,
         help="torch CPU threads (default 0: the engine's policy, one thread: a second one measured slower at every size on a shared machine)",
@@ -50,14 +79,18 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
 
     if args.session is not None and not os.path.isfile(args.session):  # never raises (long names)
-        raise StratsimError(f"{args.session}: session file not found (start without it for a new session)")
+        raise StratsimError(
+            f"{args.session}: session file not found (start without it for a new session)"
+        )
     if args.scenario is not None and not os.path.isfile(args.scenario):
         raise StratsimError(f"{args.scenario}: scenario file not found")
     if args.theme is not None:
         from textual.theme import BUILTIN_THEMES
 
         if args.theme not in BUILTIN_THEMES:
-            raise StratsimError(f"--theme {args.theme!r}: expected one of {', '.join(BUILTIN_THEMES)}")
+            raise StratsimError(
+                f"--theme {args.theme!r}: expected one of {', '.join(BUILTIN_THEMES)}"
+            )
     import sys
 
     from ..tui.app import StratsimApp, TuiOptions

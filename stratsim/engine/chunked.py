@@ -67,10 +67,20 @@ class ChunkedRun:
         privacy_model: ResponseModel | None = None,
         overrides: Mapping[str, float] | None = None,
     ) -> None:
-        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= MAX_CHUNKED_PATHS:
+        if (
+            isinstance(n_paths, bool)
+            or not isinstance(n_paths, int)
+            or not 1 <= n_paths <= MAX_CHUNKED_PATHS
+        ):
             raise StratsimError(f"paths {n_paths!r}: expected an integer in 1..{MAX_CHUNKED_PATHS}")
-        if isinstance(chunk_paths, bool) or not isinstance(chunk_paths, int) or not 1 <= chunk_paths <= MAX_PATHS:
-            raise StratsimError(f"chunk paths {chunk_paths!r}: expected an integer in 1..{MAX_PATHS}")
+        if (
+            isinstance(chunk_paths, bool)
+            or not isinstance(chunk_paths, int)
+            or not 1 <= chunk_paths <= MAX_PATHS
+        ):
+            raise StratsimError(
+                f"chunk paths {chunk_paths!r}: expected an integer in 1..{MAX_PATHS}"
+            )
         self.n_paths = n_paths
         self.chunk_paths = min(chunk_paths, n_paths)
         self._kw: dict[str, Any] = dict(
@@ -78,7 +88,9 @@ class ChunkedRun:
             privacy_model=privacy_model, overrides=overrides,
         )  # fmt: skip
         # Chunk 0 now: every argument is validated before anything runs.
-        self._first: Simulation | None = Simulation(scenario, seed=seed, n_paths=self.chunk_paths, **self._kw)
+        self._first: Simulation | None = Simulation(
+            scenario, seed=seed, n_paths=self.chunk_paths, **self._kw
+        )
         self.scenario = self._first.scenario
         self.satisfaction_model = self._first.satisfaction_model
         self.privacy_model = self._first.privacy_model

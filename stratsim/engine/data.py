@@ -287,7 +287,9 @@ def load_training_data(
     )
     if r.max_missing is not None and not 0.0 <= r.max_missing <= 1.0:
         raise DataError(f"max missing fraction {r.max_missing} is not within 0..1")
-    table = read_cells(path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands)
+    table = read_cells(
+        path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands
+    )
     try:
         sha = file_sha256(path)
     except OSError as exc:
@@ -300,7 +302,9 @@ def load_training_data(
 def inspect_table(path: str | Path, recipe: Recipe | None = None) -> RawTable:
     """Read ``path`` as text cells with the recipe's reading options (for previews)."""
     r = recipe or Recipe()
-    return read_cells(path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands)
+    return read_cells(
+        path, sep=r.sep, encoding=r.encoding, decimal=r.decimal, thousands=r.thousands
+    )
 
 
 def column_labels(table: RawTable, column: str, limit: int = 20) -> list[tuple[str, int]]:

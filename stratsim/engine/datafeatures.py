@@ -67,7 +67,9 @@ class _Features:
                 )
         both = set(recipe.mapping) & set(recipe.constants)
         if both:
-            raise DataError(f"{src}: feature {sorted(both)[0]!r} is both mapped ({term('map')}) and set ({term('set')})")
+            raise DataError(
+                f"{src}: feature {sorted(both)[0]!r} is both mapped ({term('map')}) and set ({term('set')})"
+            )
         optional = [
             f for f in OPTIONAL_FEATURES[role] if f in recipe.mapping or f in recipe.constants
         ]
@@ -76,10 +78,14 @@ class _Features:
         self.sources: dict[str, tuple[str, ...]] = {}
         no_column = self._find_sources()
         if not self.exists(self.target):
-            self.rep.structural.append(f"no target column {self.target!r} (choose one with {term('target')} COLUMN)")
+            self.rep.structural.append(
+                f"no target column {self.target!r} (choose one with {term('target')} COLUMN)"
+            )
             no_column = True
         if no_column:
-            self.rep.structural.append(f"columns in the file: {_short_list(self.names)}{self._separator_hint()}")
+            self.rep.structural.append(
+                f"columns in the file: {_short_list(self.names)}{self._separator_hint()}"
+            )
         used = {c for cols in self.sources.values() for c in cols} | {self.target}
         for col in sorted(used):
             if col in self.ambiguous:
@@ -144,7 +150,9 @@ class _Features:
                     "a model would only learn to copy it: map the feature to another column"
                 )
                 continue
-            shared = sorted(target_base & set().union(*(self.base_columns(c) for c in cols if self.exists(c))))
+            shared = sorted(
+                target_base & set().union(*(self.base_columns(c) for c in cols if self.exists(c)))
+            )
             if shared:
                 self.rep.structural.append(
                     f"feature {feat} ({', '.join(cols)}) and the target {target!r} are both made "
@@ -173,12 +181,16 @@ class _Features:
         vals[miss | bad] = np.nan
         return vals, miss
 
-    def labels(self, col: str, positive: tuple[str, ...], what: str) -> tuple[np.ndarray, np.ndarray]:
+    def labels(
+        self, col: str, positive: tuple[str, ...], what: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """0/1 values ``[n]`` (NaN where missing/invalid) and the missing mask ``[n]``."""
         if col in self.derived:
             vals = self.derived[col].copy()
             miss = self.derived_miss[col].copy()
-            cells = np.array(["" if m else f"{v:g}" for v, m in zip(vals, miss, strict=True)], dtype=object)
+            cells = np.array(
+                ["" if m else f"{v:g}" for v, m in zip(vals, miss, strict=True)], dtype=object
+            )
         else:
             cells = self.text(col)
             miss = self.missing_mask(col, cells)
@@ -286,14 +298,18 @@ class _Features:
             if recipe.positive:
                 label_set = "{" + ", ".join(repr(p) for p in recipe.positive) + "}"
                 self.target_note = (
-                    f"10 x P({target} in {label_set})" if role == "satisfaction"
+                    f"10 x P({target} in {label_set})"
+                    if role == "satisfaction"
                     else f"{target} in {label_set}"
                 )
                 if role == "satisfaction":
                     y = y * 10.0
             return y, y_miss
         cells = self.text(target) if target not in self.derived else None
-        if cells is not None and not np.isfinite(_to_numbers(cells, fmt.decimal, fmt.thousands)).any():
+        if (
+            cells is not None
+            and not np.isfinite(_to_numbers(cells, fmt.decimal, fmt.thousands)).any()
+        ):
             found = _label_counts(cells[~self.missing_mask(target, cells)])[:6]
             self.rep.add(
                 target,
@@ -315,7 +331,9 @@ class _Features:
             if feat in recipe.constants:
                 v = recipe.constants[feat]
                 if not lo <= v <= hi:
-                    raise DataError(f"{src}: {term('set')} {feat}={v:g}: outside {lo:g}..{hi:g} (range of the feature)")
+                    raise DataError(
+                        f"{src}: {term('set')} {feat}={v:g}: outside {lo:g}..{hi:g} (range of the feature)"
+                    )
                 continue
             v = x_cols[j]
             tol = 1e-9 * max(1.0, hi - lo)
@@ -325,9 +343,13 @@ class _Features:
         if role == "satisfaction" and not self.binary:
             bad = np.isfinite(y) & ((y < -1e-9) | (y > 10 + 1e-9))
             hint = "satisfaction range" + (
-                f"; declare {term('scale')} MIN:MAX" if self.declared_scale(self.target, None) is None else ""
+                f"; declare {term('scale')} MIN:MAX"
+                if self.declared_scale(self.target, None) is None
+                else ""
             )
-            self.rep.invalid_cells(self.target, bad, f"value(s) outside 0..10 ({hint})", _fmt_vals(y))
+            self.rep.invalid_cells(
+                self.target, bad, f"value(s) outside 0..10 ({hint})", _fmt_vals(y)
+            )
             y = np.where(bad, np.nan, y)
         return y
 
@@ -339,7 +361,9 @@ class _Features:
         if feat in SCALED_FEATURES[self.role] and self.declared_scale(sources[0], feat) is None:
             hint += f"; declare the file's scale with {term('scale')} MIN:MAX"
         if feat == "records_log10" and np.nanmax(v) > hi:
-            hint += f"; raw counts? derive the log: {term('derive')} records_log10=log10({sources[0]})"
+            hint += (
+                f"; raw counts? derive the log: {term('derive')} records_log10=log10({sources[0]})"
+            )
         column = ", ".join(sources) + (" (mean)" if len(sources) > 1 else "")
         self.rep.invalid_cells(
             column, bad, f"value(s) outside {lo:g}..{hi:g} (feature {feat}; {hint})", _fmt_vals(v)

@@ -38,6 +38,7 @@ from .terms import term
 
 __all__ = ["prepare"]
 
+
 def prepare(table: RawTable, role: str, recipe: Recipe, sha256: str = "") -> TrainingData:
     """Turn text cells into :class:`TrainingData` by ``recipe`` (module docstring).
 
@@ -89,7 +90,9 @@ class _Preparer(_Features):
         try:
             self.patterns = [re.compile(p) for p in self.recipe.skip_rows_matching]
         except re.error as exc:
-            raise DataError(f"{term('skip_rows_matching')}: not a regular expression: {exc}") from None
+            raise DataError(
+                f"{term('skip_rows_matching')}: not a regular expression: {exc}"
+            ) from None
         self.header_cells = [n.lower() for n in self.names]
         self.skipped: list[tuple[int, str]] = []
         self.keep_rows: list[list[str]] = []
@@ -118,14 +121,18 @@ class _Preparer(_Features):
             )
         self.n_rows = len(self.keep_rows)
         if self.n_rows == 0 and not self.rep.structural:
-            raise DataError(f"{self.src}: no data rows left after skipping {len(self.skipped)} row(s)")
+            raise DataError(
+                f"{self.src}: no data rows left after skipping {len(self.skipped)} row(s)"
+            )
 
     def _skip_reason(self, cells: list[str]) -> str:
         h0 = self.header_cells[0] if self.header_cells else ""
         c0 = cells[0].lower() if cells else ""
         if c0 == h0 or not c0:  # cheap test first: a repeated header starts like the header
             non_empty = [(c, h) for c, h in zip(cells, self.header_cells, strict=False) if c]
-            if len(non_empty) >= min(2, len(self.names)) and all(c.lower() == h for c, h in non_empty):
+            if len(non_empty) >= min(2, len(self.names)) and all(
+                c.lower() == h for c, h in non_empty
+            ):
                 return "repeated header"
         if any(c[:1] in "TtSsGgAaMm" and TOTAL_ROW.fullmatch(c) for c in cells[:2]):
             return "total row"
@@ -138,7 +145,11 @@ class _Preparer(_Features):
         return "; ".join(
             f"row {num} has {count} cells, the header has {len(self.names)}"
             for num, count in ragged[:MAX_ROWS_SHOWN]
-        ) + (f" (+{len(ragged) - MAX_ROWS_SHOWN} more such rows)" if len(ragged) > MAX_ROWS_SHOWN else "")
+        ) + (
+            f" (+{len(ragged) - MAX_ROWS_SHOWN} more such rows)"
+            if len(ragged) > MAX_ROWS_SHOWN
+            else ""
+        )
 
     # --------------------------------------------------------------------------- cells
 
@@ -195,7 +206,11 @@ class _Preparer(_Features):
         from .expr import evaluate, parse_expression, subject
 
         src, rep = self.src, self.rep
-        where = f"{term('derive')} {dname}" if dname in self.recipe.flag_derives else f"recipe derive {dname}"
+        where = (
+            f"{term('derive')} {dname}"
+            if dname in self.recipe.flag_derives
+            else f"recipe derive {dname}"
+        )
         if dname in self.positions:
             raise DataError(
                 f"{src}: {subject(where, dexpr)}: the file already has a column {dname!r}; "
@@ -211,7 +226,9 @@ class _Preparer(_Features):
             )
         for n in refs:
             if n in self.ambiguous:
-                raise DataError(f"{src}: {subject(where, dexpr)}: {_ambiguous_text(n, self.ambiguous, self.table)}")
+                raise DataError(
+                    f"{src}: {subject(where, dexpr)}: {_ambiguous_text(n, self.ambiguous, self.table)}"
+                )
         try:
             col = evaluate(expr, {n: self.as_column(n) for n in refs}, where=where, n=self.n_rows)
         except DataError as exc:
@@ -223,7 +240,12 @@ class _Preparer(_Features):
             invalid |= ref_bad
             if ref not in self.reported_invalid:
                 self.reported_invalid.add(ref)
-                rep.invalid_cells(ref, ref_bad, f"non-numeric value(s) (used as numbers by {where})", ref_col.values)
+                rep.invalid_cells(
+                    ref,
+                    ref_bad,
+                    f"non-numeric value(s) (used as numbers by {where})",
+                    ref_col.values,
+                )
         bad = ~col.missing & ~np.isfinite(col.values)
         if bad.any():
             rep.invalid_cells(dname, bad, "derived value is not finite (log of 0? division by 0?)")
@@ -240,7 +262,9 @@ class _Preparer(_Features):
             return
         left = mask & ~self.derived_invalid[col]  # reported as invalid cells of the source column
         for ref in self.derived_refs[col]:
-            m = mask & (self.derived_miss[ref] if ref in self.derived else self.as_column(ref).missing)
+            m = mask & (
+                self.derived_miss[ref] if ref in self.derived else self.as_column(ref).missing
+            )
             if m.any():
                 self.note_missing(ref, m)
                 left &= ~m
@@ -298,7 +322,9 @@ class _Preparer(_Features):
             )
         warnings += [f"{src}: {note}" for note in self.table.notes]
         if self.ragged:
-            warnings.append(f"{src}: dropped {len(self.ragged)} row(s) of the wrong width: {self.ragged_text}")
+            warnings.append(
+                f"{src}: dropped {len(self.ragged)} row(s) of the wrong width: {self.ragged_text}"
+            )
         if n_unusable:
             warnings.append(
                 f"{src}: dropped {n_unusable} of {self.n_rows} rows with missing or invalid values; "
@@ -326,7 +352,11 @@ class _Preparer(_Features):
             n_pos = int(y.sum() / (10.0 if role == "satisfaction" and recipe.positive else 1.0))
             if n_pos == 0 or n_pos == y.shape[0]:
                 label = "positive" if n_pos == 0 else "negative"
-                hint = " (yes/true/1)" if not recipe.positive else f" (labels {', '.join(recipe.positive)})"
+                hint = (
+                    " (yes/true/1)"
+                    if not recipe.positive
+                    else f" (labels {', '.join(recipe.positive)})"
+                )
                 raise DataError(
                     f"{src}: column {self.target!r} has no {label} labels{hint if label == 'positive' else ''}; "
                     "need both classes"

@@ -41,7 +41,11 @@ class _Report:
         ex = ""
         if examples is not None:
             vals = list(dict.fromkeys(str(v) for v in np.asarray(examples, dtype=object)[mask]))
-            ex = ": " + ", ".join(repr(_cap(v)) for v in vals[:3]) + (" ..." if len(vals) > 3 else "")
+            ex = (
+                ": "
+                + ", ".join(repr(_cap(v)) for v in vals[:3])
+                + (" ..." if len(vals) > 3 else "")
+            )
         self.add(column, f"{what} at row(s) {self.rows_text(mask)}{ex}")
 
     def missing_cells(self, column: str, mask: np.ndarray) -> None:
@@ -78,7 +82,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def _short_list(items: Sequence[str], limit: int = 40) -> str:
     """``a, b, ... (N more)``; control characters in names shown escaped (one line)."""
-    shown = ", ".join(_CONTROL.sub(lambda m: repr(m.group())[1:-1], _cap(str(i))) for i in items[:limit])
+    shown = ", ".join(
+        _CONTROL.sub(lambda m: repr(m.group())[1:-1], _cap(str(i))) for i in items[:limit]
+    )
     return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
 
 

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 
 SPLIT_KEYS = ("product", "ux", "service", "acquisition")
 SPLIT_TOLERANCE = 1e-6
-DECISION_KEYS = ("budget", "privacy_share", "c_share", "c_split", "b_split", "c_price", "b_seat_price")
+DECISION_KEYS = (
+    "budget",
+    "privacy_share",
+    "c_share",
+    "c_split",
+    "b_split",
+    "c_price",
+    "b_seat_price",
+)
 
 
 def _split(product: float, ux: float, service: float, acquisition: float) -> dict[str, float]:
@@ -55,7 +63,9 @@ class Decision:
             if not math.isfinite(v) or v < 0:
                 raise DecisionError(f"decision {name}: value {v!r}: expected a finite number >= 0")
             if v > MAX_MAGNITUDE:
-                raise DecisionError(f"decision {name}: value {v!r}: expected at most {MAX_MAGNITUDE:g} (larger values overflow the simulation)")
+                raise DecisionError(
+                    f"decision {name}: value {v!r}: expected at most {MAX_MAGNITUDE:g} (larger values overflow the simulation)"
+                )
         for name in ("privacy_share", "c_share"):
             v = getattr(self, name)
             if v > 1:
@@ -64,14 +74,25 @@ class Decision:
             sp = getattr(self, name)
             if not isinstance(sp, dict) or set(sp) != set(SPLIT_KEYS):
                 got = sorted(sp) if isinstance(sp, dict) else sp
-                raise DecisionError(f"decision {name}: keys {got!r}: expected exactly {', '.join(SPLIT_KEYS)}")
+                raise DecisionError(
+                    f"decision {name}: keys {got!r}: expected exactly {', '.join(SPLIT_KEYS)}"
+                )
             for k in SPLIT_KEYS:
                 v = sp[k]
-                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0 <= v <= 1:
-                    raise DecisionError(f"decision {name}.{k}: value {v!r}: expected a fraction in 0..1")
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not math.isfinite(v)
+                    or not 0 <= v <= 1
+                ):
+                    raise DecisionError(
+                        f"decision {name}.{k}: value {v!r}: expected a fraction in 0..1"
+                    )
             total = math.fsum(sp[k] for k in SPLIT_KEYS)
             if abs(total - 1.0) > SPLIT_TOLERANCE:
-                raise DecisionError(f"decision {name}: shares sum to {total:.6g}: expected 1 (within {SPLIT_TOLERANCE:g})")
+                raise DecisionError(
+                    f"decision {name}: shares sum to {total:.6g}: expected 1 (within {SPLIT_TOLERANCE:g})"
+                )
         return self
 
     def spend(self) -> dict[str, float]:
@@ -101,9 +122,20 @@ class Decision:
         unknown = sorted(set(data) - set(DECISION_KEYS))
         missing = [k for k in DECISION_KEYS if k not in data]
         if unknown or missing:
-            raise DecisionError(f"{where}: unknown keys {unknown} / missing keys {missing}: expected {', '.join(DECISION_KEYS)}")
+            raise DecisionError(
+                f"{where}: unknown keys {unknown} / missing keys {missing}: expected {', '.join(DECISION_KEYS)}"
+            )
         try:
-            return cls(**{k: (dict(data[k]) if k.endswith("split") and isinstance(data[k], dict) else data[k]) for k in DECISION_KEYS}).validate()
+            return cls(
+                **{
+                    k: (
+                        dict(data[k])
+                        if k.endswith("split") and isinstance(data[k], dict)
+                        else data[k]
+                    )
+                    for k in DECISION_KEYS
+                }
+            ).validate()
         except DecisionError as exc:
             raise DecisionError(f"{where}: {exc}") from None
 
@@ -145,7 +177,9 @@ class DecisionTensors:
     b_seat_price: torch.Tensor
 
     @classmethod
-    def from_decision(cls, decision: Decision, dtype: torch.dtype, device: torch.device | str = "cpu") -> DecisionTensors:
+    def from_decision(
+        cls, decision: Decision, dtype: torch.dtype, device: torch.device | str = "cpu"
+    ) -> DecisionTensors:
         """The operator's decision as 0-d tensors (the same allocation on every path)."""
         import torch
 
@@ -178,12 +212,19 @@ class DecisionTensors:
 
         def t(v: Any) -> torch.Tensor:
             if isinstance(v, torch.Tensor):
-                return v if (dtype is None or v.dtype == dtype) and (device is None or v.device == torch.device(device)) else v.to(dtype=dtype, device=device)
+                return (
+                    v
+                    if (dtype is None or v.dtype == dtype)
+                    and (device is None or v.device == torch.device(device))
+                    else v.to(dtype=dtype, device=device)
+                )
             return torch.as_tensor(v, dtype=dtype or torch.float64, device=device)
 
         for name, sp in (("c_split", c_split), ("b_split", b_split)):
             if not isinstance(sp, dict) or set(sp) != set(SPLIT_KEYS):
-                raise DecisionError(f"decision {name}: keys {sorted(sp) if isinstance(sp, dict) else sp!r}: expected exactly {', '.join(SPLIT_KEYS)}")
+                raise DecisionError(
+                    f"decision {name}: keys {sorted(sp) if isinstance(sp, dict) else sp!r}: expected exactly {', '.join(SPLIT_KEYS)}"
+                )
         return cls(
             budget=t(budget),
             privacy_share=t(privacy_share),
@@ -218,16 +259,32 @@ class DecisionTensors:
                 raise DecisionError(f"decision {name}:{where} value {v!r}: {expect}")
 
         for name, v in self.items():
-            if v.dim() > 1 or (n_paths is not None and v.dim() == 1 and v.shape[0] not in (1, n_paths)):
-                raise DecisionError(f"decision {name}: shape {tuple(v.shape)}: expected a number or [{n_paths}] values")
+            if v.dim() > 1 or (
+                n_paths is not None and v.dim() == 1 and v.shape[0] not in (1, n_paths)
+            ):
+                raise DecisionError(
+                    f"decision {name}: shape {tuple(v.shape)}: expected a number or [{n_paths}] values"
+                )
             x = v.detach()
             bad(name, ~torch.isfinite(x) | (x < 0), x, "expected a finite number >= 0")
             limit = 1.0 if name not in ("budget", "c_price", "b_seat_price") else MAX_MAGNITUDE
-            bad(name, x > limit, x, "expected a fraction in 0..1" if limit == 1.0 else f"expected at most {MAX_MAGNITUDE:g}")
+            bad(
+                name,
+                x > limit,
+                x,
+                "expected a fraction in 0..1"
+                if limit == 1.0
+                else f"expected at most {MAX_MAGNITUDE:g}",
+            )
         for name in ("c_split", "b_split"):
             sp = getattr(self, name)
             total = sum(sp[k].detach().to(torch.float64) for k in SPLIT_KEYS)
-            bad(name, (total - 1.0).abs() > SPLIT_TOLERANCE, total, f"shares sum to this: expected 1 (within {SPLIT_TOLERANCE:g})")
+            bad(
+                name,
+                (total - 1.0).abs() > SPLIT_TOLERANCE,
+                total,
+                f"shares sum to this: expected 1 (within {SPLIT_TOLERANCE:g})",
+            )
         return self
 
     def spend(self) -> dict[str, torch.Tensor]:

@@ -81,7 +81,9 @@ def configure_threads(threads: int | None = None, n_paths: int | None = None) ->
     import torch
 
     if threads is not None and threads < 0:
-        raise StratsimError(f"threads {threads!r}: expected an integer >= 0 (0: the default policy)")
+        raise StratsimError(
+            f"threads {threads!r}: expected an integer >= 0 (0: the default policy)"
+        )
     if not _TORCH_DEFAULT:
         _TORCH_DEFAULT.append(torch.get_num_threads())
     if threads:

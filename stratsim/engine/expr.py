@@ -166,7 +166,9 @@ def parse_expression(text: str, where: str | None = None) -> Expression:
     except SyntaxError as exc:
         raise DataError(f"{subject(where, text)}: not a valid expression ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):  # pathological nesting, NUL bytes
-        raise DataError(f"{subject(where, text)}: not a valid expression (nested too deeply)") from None
+        raise DataError(
+            f"{subject(where, text)}: not a valid expression (nested too deeply)"
+        ) from None
     depth = _depth(tree)
     if depth > 100:
         raise DataError(f"{subject(where, text)}: nested {depth} levels deep, more than 100")
@@ -209,7 +211,9 @@ def _check_node(node: ast.AST, text: str, where: str) -> None:
         if isinstance(node.func, ast.Lambda):
             raise refuse("calling a lambda")
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            called = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:40]
+            called = (
+                node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)[:40]
+            )
             raise refuse(f"calling {called!r}")
         if node.keywords:
             raise refuse("a keyword argument")
@@ -260,7 +264,7 @@ def evaluate(
     if isinstance(value, _Text):
         raise DataError(
             f"{subject(where, expr.text)}: the result is a label (text); compare it, e.g. "
-            f"{expr.text} == \"LABEL\""
+            f'{expr.text} == "LABEL"'
         )
     for name in ev.coerced:
         col = columns[name]
@@ -353,7 +357,7 @@ class _Evaluator:
                 if not isinstance(right_node, (ast.List, ast.Tuple)) or not all(
                     isinstance(e, ast.Constant) for e in right_node.elts
                 ):
-                    raise self.error("'in' needs a list of constants, e.g. x in [\"a\", \"b\"]")
+                    raise self.error('\'in\' needs a list of constants, e.g. x in ["a", "b"]')
                 consts = [e.value for e in right_node.elts]  # type: ignore[attr-defined]
                 if isinstance(left, _Text):
                     pool = np.array([str(c).strip() for c in consts], dtype=object)
@@ -373,7 +377,7 @@ class _Evaluator:
                 if isinstance(left, _Text) != isinstance(right, _Text):
                     raise self.error(
                         "a comparison of labels (text) with numbers; quote the label, "
-                        "e.g. col == \"Yes\", or compare numbers with numbers"
+                        'e.g. col == "Yes", or compare numbers with numbers'
                     )
                 if isinstance(left, _Text):
                     if not isinstance(op, (ast.Eq, ast.NotEq)):

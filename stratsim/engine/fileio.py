@@ -36,7 +36,9 @@ MAX_TOML_DEPTH = 32
 #: (sessions of 1,000 periods are a few MB).
 MAX_RECOGNIZE_BYTES = 256 << 20
 _FLOAT_MAX = sys.float_info.max
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0/C1 controls, DEL, line/paragraph separators
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+)  # C0/C1 controls, DEL, line/paragraph separators
 
 
 class OutputError(StratsimError):
@@ -76,7 +78,7 @@ def printable(text: object, limit: int | None = None) -> str:
     out = _CONTROL.sub(lambda m: repr(m.group())[1:-1], raw.decode("utf-8", "backslashreplace"))
     if limit is not None and len(out) > limit:
         head, tail = limit * 3 // 4, limit // 4
-        out = f"{out[:head]} ... [{len(out) - head - tail} characters left out] ... {out[len(out) - tail:]}"
+        out = f"{out[:head]} ... [{len(out) - head - tail} characters left out] ... {out[len(out) - tail :]}"
     return out
 
 
@@ -148,18 +150,31 @@ def _walk_toml(data: dict[str, Any], fail: Callable[[str, str], Exception]) -> N
         key, value, depth = stack.pop()
         if isinstance(value, dict | list):
             if depth > MAX_TOML_DEPTH:
-                raise fail(_short_key(key), f"nested more than {MAX_TOML_DEPTH} levels deep: expected at most {MAX_TOML_DEPTH}")
+                raise fail(
+                    _short_key(key),
+                    f"nested more than {MAX_TOML_DEPTH} levels deep: expected at most {MAX_TOML_DEPTH}",
+                )
             items = value.items() if isinstance(value, dict) else enumerate(value, start=1)
             for k, v in items:
-                sub = (f"{key}.{k}" if key else str(k)) if isinstance(value, dict) else f"{key}[{k}]"
+                sub = (
+                    (f"{key}.{k}" if key else str(k)) if isinstance(value, dict) else f"{key}[{k}]"
+                )
                 stack.append((sub, v, depth + 1))
         elif isinstance(value, _FloatOverflow):
-            raise fail(key, f"value {str(value)[:40]}: expected a number a float64 can hold (magnitude at most {_FLOAT_MAX:.4g})")
+            raise fail(
+                key,
+                f"value {str(value)[:40]}: expected a number a float64 can hold (magnitude at most {_FLOAT_MAX:.4g})",
+            )
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
-            raise fail(key, f"value of {len(str(abs(value)))} digits: expected a number a float64 can hold (magnitude at most {_FLOAT_MAX:.4g})")
+            raise fail(
+                key,
+                f"value of {len(str(abs(value)))} digits: expected a number a float64 can hold (magnitude at most {_FLOAT_MAX:.4g})",
+            )
 
 
-def parse_toml(raw: bytes | str, source: str | Path, error: type[StratsimError], what: str = "TOML file") -> dict[str, Any]:
+def parse_toml(
+    raw: bytes | str, source: str | Path, error: type[StratsimError], what: str = "TOML file"
+) -> dict[str, Any]:
     """Parse TOML text (bytes: UTF-8, a BOM allowed) read from ``source``.
 
     Every failure is ``error`` with one line ``SOURCE: ...`` naming the line and key path:
@@ -196,9 +211,13 @@ def parse_toml(raw: bytes | str, source: str | Path, error: type[StratsimError],
     except RecursionError:
         pos = _deep_position(text)
         at = f" at {_where(text, pos)}" if pos is not None else ""
-        raise error(f"{src}: invalid TOML{at}: arrays or inline tables nested too deeply (at most {MAX_TOML_DEPTH} levels)") from None
+        raise error(
+            f"{src}: invalid TOML{at}: arrays or inline tables nested too deeply (at most {MAX_TOML_DEPTH} levels)"
+        ) from None
     except ValueError as exc:  # int() beyond sys.get_int_max_str_digits()
-        m = re.search(rf"(?<![\w.])[+-]?\d[\d_]{{{max(sys.get_int_max_str_digits(), 640) - 1},}}", text)
+        m = re.search(
+            rf"(?<![\w.])[+-]?\d[\d_]{{{max(sys.get_int_max_str_digits(), 640) - 1},}}", text
+        )
         if m is None:
             raise error(f"{src}: invalid TOML: {exc}") from None
         digits = sum(c.isdigit() for c in m.group())
@@ -214,7 +233,9 @@ def parse_toml(raw: bytes | str, source: str | Path, error: type[StratsimError],
     return data
 
 
-def read_toml(path: str | Path, error: type[StratsimError], what: str = "TOML file") -> dict[str, Any]:
+def read_toml(
+    path: str | Path, error: type[StratsimError], what: str = "TOML file"
+) -> dict[str, Any]:
     """Read and parse a TOML file: the one TOML reading path of stratsim.
 
     Raises:

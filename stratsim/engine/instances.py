@@ -134,7 +134,9 @@ def claim_autosave(session: str | Path) -> AutosaveClaim:
             os.close(fd)  # free, but it holds an autosave to recover: keep it as it is
         elif fd is not None:
             return AutosaveClaim(p, auto, k, fd)
-    raise SessionError(f"{p}: {MAX_SLOTS} stratsim instances already autosave this session; close one")
+    raise SessionError(
+        f"{p}: {MAX_SLOTS} stratsim instances already autosave this session; close one"
+    )
 
 
 def held_elsewhere(autosave: Path) -> bool:
@@ -205,7 +207,12 @@ def recovery_candidates(session: str | Path, own: Path | None = None) -> list[Re
         session_mtime = p.stat().st_mtime_ns
     except OSError:
         session_mtime = None
-    pattern = re.compile(re.escape(p.stem) + r"(\.(\d+))?" + re.escape(AUTOSAVE_SUFFIX + (p.suffix or ".toml")) + r"$")
+    pattern = re.compile(
+        re.escape(p.stem)
+        + r"(\.(\d+))?"
+        + re.escape(AUTOSAVE_SUFFIX + (p.suffix or ".toml"))
+        + r"$"
+    )
     found: list[tuple[int, RecoveryCandidate]] = []
     try:
         names = os.listdir(p.parent if str(p.parent) else ".")
@@ -227,6 +234,7 @@ def recovery_candidates(session: str | Path, own: Path | None = None) -> list[Re
         if (own is None or auto != own) and held_elsewhere(auto):
             continue
         found.append((st.st_mtime_ns, _read_candidate(auto, st.st_mtime)))
+
     def most_work(t: tuple[int, RecoveryCandidate]) -> tuple[int, int]:
         return (-(t[1].period if t[1].period is not None else -1), -t[0])
 

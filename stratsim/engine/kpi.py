@@ -154,7 +154,9 @@ def summarize(outputs: dict[str, torch.Tensor], quantile_sample: int | None = No
     import numpy as np
 
     present = [k for k in KPIS if k in outputs]
-    names = [k for k in present if k not in PROBABILITY_KPIS] + [k for k in present if k in PROBABILITY_KPIS]
+    names = [k for k in present if k not in PROBABILITY_KPIS] + [
+        k for k in present if k in PROBABILITY_KPIS
+    ]
     n_sorted = sum(k not in PROBABILITY_KPIS for k in names)
     n = outputs[names[0]].shape[0]
     if quantile_sample is not None and quantile_sample < n:
@@ -172,7 +174,13 @@ def summarize(outputs: dict[str, torch.Tensor], quantile_sample: int | None = No
     return _finish(names, present, mean, x[:n_sorted], nan_rows)
 
 
-def _summarize_subsampled(outputs: dict[str, torch.Tensor], names: list[str], present: list[str], n_sorted: int, stride: int) -> Summary:
+def _summarize_subsampled(
+    outputs: dict[str, torch.Tensor],
+    names: list[str],
+    present: list[str],
+    n_sorted: int,
+    stride: int,
+) -> Summary:
     """:func:`summarize` with percentiles from every ``stride``-th path: the float64 means
     over all paths are taken from each output where it lies (one reduction on its device,
     one transfer), and only the subsample ``[n_sorted, n/stride]`` is stacked and sorted."""
@@ -215,13 +223,20 @@ def _finish(names: list[str], present: list[str], mean, block, nan_rows: list[in
     # NumPy's _lerp: exact at the ends and monotone in frac.
     q[: block.shape[0]] = np.where(frac >= 0.5, b - (b - a) * (1.0 - frac), a + (b - a) * frac)
     for i in nan_rows:
-        ok = block[i][~np.isnan(block[i])].astype(np.float64) if names[i] in OPTIONAL_KPIS else block[i][:0]
+        ok = (
+            block[i][~np.isnan(block[i])].astype(np.float64)
+            if names[i] in OPTIONAL_KPIS
+            else block[i][:0]
+        )
         q[i] = np.quantile(ok, _Q) if ok.size else np.nan
     # Every NaN (n/a) is the one object math.nan, so summaries compare equal with ==
     # (containers compare by identity first).
     mean_l = [math.nan if v != v else v for v in mean.tolist()]
     q_l = [[math.nan if v != v else v for v in row] for row in q.tolist()]
-    stats = {k: {"mean": mean_l[i], "p10": q_l[i][0], "p50": q_l[i][1], "p90": q_l[i][2]} for i, k in enumerate(names)}
+    stats = {
+        k: {"mean": mean_l[i], "p10": q_l[i][0], "p50": q_l[i][1], "p90": q_l[i][2]}
+        for i, k in enumerate(names)
+    }
     return {k: stats[k] for k in present}
 
 
@@ -282,7 +297,9 @@ class SummaryAccumulator:
         start = (-self.seen) % self.stride
         cols = x[: self._n_sorted, start :: self.stride]
         if self._sample is None:
-            self._sample = np.empty((self._n_sorted, -(-self.n_paths // self.stride)), dtype=x.dtype)
+            self._sample = np.empty(
+                (self._n_sorted, -(-self.n_paths // self.stride)), dtype=x.dtype
+            )
         self._sample[:, self._filled : self._filled + cols.shape[1]] = cols
         self._filled += cols.shape[1]
         self.seen += n

@@ -173,7 +173,9 @@ def label_period_months(model: ResponseModel) -> int:
         meta = getattr(model, "metadata", None)
         lp = meta.get("label_period", "month") if isinstance(meta, dict) else "month"
     if lp not in LABEL_PERIODS:
-        raise ModelError(f"privacy model {model.description!r}: label_period {lp!r}: expected one of {', '.join(LABEL_PERIODS)}")
+        raise ModelError(
+            f"privacy model {model.description!r}: label_period {lp!r}: expected one of {', '.join(LABEL_PERIODS)}"
+        )
     return LABEL_PERIODS[lp]
 
 
@@ -206,7 +208,9 @@ def model_warnings(satisfaction_model: ResponseModel, privacy_model: ResponseMod
     metrics = getattr(satisfaction_model, "metrics", None)
     r2 = metrics.get("r2") if isinstance(metrics, dict) else None
     if isinstance(r2, int | float) and r2 < WEAK_R2:
-        out.append(f"satisfaction model {satisfaction_model.description!r}: test R² {r2:.2f} is low (< {WEAK_R2}): its predictions barely follow the data")
+        out.append(
+            f"satisfaction model {satisfaction_model.description!r}: test R² {r2:.2f} is low (< {WEAK_R2}): its predictions barely follow the data"
+        )
     grid = torch.linspace(0.0, 10.0, 21, dtype=torch.float64)
     mid = torch.full_like(grid, 5.0)
     with torch.no_grad():
@@ -225,8 +229,15 @@ def model_warnings(satisfaction_model: ResponseModel, privacy_model: ResponseMod
                     )
                     break
         if "security_posture" in privacy_model.features:
-            x = {"records_log10": torch.full_like(grid, 5.0), "security_posture": grid, "enterprise_share": torch.full_like(grid, 0.1), "third_party_access": torch.ones_like(grid)}
+            x = {
+                "records_log10": torch.full_like(grid, 5.0),
+                "security_posture": grid,
+                "enterprise_share": torch.full_like(grid, 0.1),
+                "third_party_access": torch.ones_like(grid),
+            }
             diffs = torch.diff(privacy_model.predict(x).to(torch.float64))
             if bool((diffs > 1e-9).any()):
-                out.append(f"privacy model {privacy_model.description!r}: a better security posture raises the incident probability: privacy spending hurts in the simulation")
+                out.append(
+                    f"privacy model {privacy_model.description!r}: a better security posture raises the incident probability: privacy spending hurts in the simulation"
+                )
     return out

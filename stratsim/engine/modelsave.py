@@ -207,14 +207,18 @@ def check_model_folder(directory: str | Path, role: str, *, force: bool = False)
         st = None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputError(f"{shown}: cannot use this path: {reason}: expected a model folder", d, False) from None
+        raise OutputError(
+            f"{shown}: cannot use this path: {reason}: expected a model folder", d, False
+        ) from None
     if st is None:
         _check_new_folder(d)
         return d
     if stat.S_ISLNK(st.st_mode):
         raise OutputError(
             f"{shown}: is a symbolic link to {printable(os.path.realpath(d))}; stratsim does not "
-            "write a model through links: expected a folder", d, False,
+            "write a model through links: expected a folder",
+            d,
+            False,
         )
     if not stat.S_ISDIR(st.st_mode):
         raise OutputError(f"{shown}: exists and is not a folder: expected a model folder", d, False)
@@ -248,10 +252,14 @@ def _check_new_folder(d: Path) -> None:
             if size > 255:
                 raise OutputError(
                     f"{shown}: the folder name {printable(level.name[:40])}... is {size} bytes "
-                    "long: expected at most 255 (the file system's limit)", d, False,
+                    "long: expected at most 255 (the file system's limit)",
+                    d,
+                    False,
                 )
         if not anc.is_dir():
-            raise OutputError(f"{shown}: {printable(anc)} is not a folder: expected a model folder path", d, False)
+            raise OutputError(
+                f"{shown}: {printable(anc)} is not a folder: expected a model folder path", d, False
+            )
         os.rmdir(tempfile.mkdtemp(dir=anc, prefix=temp_prefix(d.name), suffix=".probe"))
     except OutputError:
         raise
@@ -259,7 +267,9 @@ def _check_new_folder(d: Path) -> None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, FileNotFoundError):  # an existing folder that takes no entries: /proc
             reason = "the folder does not take new files (a system or virtual folder)"
-        raise OutputError(f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False) from None
+        raise OutputError(
+            f"{shown}: cannot create the folder in {printable(anc)}: {reason}", d, False
+        ) from None
 
 
 def save_model(result: TrainResult, directory: str | Path, *, force: bool = False) -> SavedModel:

@@ -52,7 +52,9 @@ def _small_enough(path: Path) -> bool:
         return False
 
 
-def toml_kind(name: str, has: Callable[[dict[str, Any]], bool], head: re.Pattern[str] | None = None) -> OutputKind:
+def toml_kind(
+    name: str, has: Callable[[dict[str, Any]], bool], head: re.Pattern[str] | None = None
+) -> OutputKind:
     """A TOML kind: an existing file is recognized when its first 4 KiB match ``head``
     (a fast path for the layout stratsim writes, so an autosave after every step does not
     re-parse a large file), or else when it parses (:func:`read_toml`) and
@@ -123,7 +125,9 @@ def temp_prefix(name: str) -> str:
     return f".{name[:40]}."
 
 
-def stat_path(path: str | Path, error: type[StratsimError], what: str = "path") -> os.stat_result | None:
+def stat_path(
+    path: str | Path, error: type[StratsimError], what: str = "path"
+) -> os.stat_result | None:
     """``os.stat(path)`` (links followed), or None when nothing is there.
 
     :meth:`pathlib.Path.exists` and ``is_dir`` raise for a name longer than the file
@@ -226,7 +230,9 @@ def output_problem(path: str | Path, kind: OutputKind) -> str | None:
     return f"exists and is not a stratsim {kind.name}"
 
 
-def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = False, probe: bool = True) -> Path:
+def check_output(
+    path: str | Path, kind: OutputKind | None, *, force: bool = False, probe: bool = True
+) -> Path:
     """Refuse an output path before any long work; returns it.
 
     Checks, in order: the path can be probed at all (a name longer than the file system
@@ -255,7 +261,9 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
             raise OutputError(f"{shown}: folder {printable(folder)} does not exist", p, False)
     except (OSError, ValueError) as exc:  # ENAMETOOLONG, EACCES on a parent, ELOOP, NUL byte
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise OutputError(f"{shown}: cannot use this path: {reason}: expected a writable file path", p, False) from None
+        raise OutputError(
+            f"{shown}: cannot use this path: {reason}: expected a writable file path", p, False
+        ) from None
     name_problem = _name_problem(p)
     if name_problem is not None:
         raise OutputError(f"{shown}: {name_problem}", p, False)
@@ -274,9 +282,13 @@ def check_output(path: str | Path, kind: OutputKind | None, *, force: bool = Fal
             os.unlink(tmp)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        if exc.errno == errno.ENOENT:  # the folder exists (checked above) but takes no files: /proc, /sys
+        if (
+            exc.errno == errno.ENOENT
+        ):  # the folder exists (checked above) but takes no files: /proc, /sys
             reason = "the folder does not take new files (a system or virtual folder)"
-        raise OutputError(f"{shown}: cannot write in folder {printable(folder)}: {reason}", p, False) from None
+        raise OutputError(
+            f"{shown}: cannot write in folder {printable(folder)}: {reason}", p, False
+        ) from None
     return p
 
 
@@ -402,5 +414,7 @@ def document_sha256(document: dict[str, Any], exclude: Sequence[str] = ()) -> st
     them exactly), leaving out the top-level keys in ``exclude`` (the checksum itself).
     Any edit of any other value, or of the order of a list, changes it."""
     doc = {k: v for k, v in document.items() if k not in exclude}
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str)
+    text = json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False, default=str
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()

@@ -100,7 +100,13 @@ class Params:
         return out
 
     @classmethod
-    def from_flat(cls, flat: Mapping[str, Value], n_paths: int | None = None, dtype: Any = None, device: Any = None) -> Params:
+    def from_flat(
+        cls,
+        flat: Mapping[str, Value],
+        n_paths: int | None = None,
+        dtype: Any = None,
+        device: Any = None,
+    ) -> Params:
         """Build from ``{"section.name": float | Tensor[n_paths]}`` (every key present)."""
         import torch
 
@@ -111,7 +117,9 @@ class Params:
         sections = {}
         for s, typ in _SECTION_TYPES.items():
             sections[s] = typ(**{f.name: flat[f"{s}.{f.name}"] for f in fields(typ)})
-        return cls(**sections, n_paths=n_paths, dtype=dtype or ref.dtype, device=device or ref.device)
+        return cls(
+            **sections, n_paths=n_paths, dtype=dtype or ref.dtype, device=device or ref.device
+        )
 
 
 def as_params(params: Params | Mapping[str, Value]) -> Params:
@@ -143,5 +151,7 @@ def draw_params(
     """
     from .scenario_draw import draw_flat
 
-    flat = draw_flat(scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=True)
+    flat = draw_flat(
+        scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=True
+    )
     return Params.from_flat(flat, n_paths, dtype, device)

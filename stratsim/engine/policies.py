@@ -132,7 +132,15 @@ class OptimizePolicy:
         return self._cache[period][1]
 
 
-LEVER_NAMES = ("budget", "privacy_share", "c_share", "c_split", "b_split", "c_price", "b_seat_price")
+LEVER_NAMES = (
+    "budget",
+    "privacy_share",
+    "c_share",
+    "c_split",
+    "b_split",
+    "c_price",
+    "b_seat_price",
+)
 
 
 def make_policy(name: str, allocation: Decision, sim: Any = None) -> Policy:

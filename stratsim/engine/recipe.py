@@ -271,7 +271,9 @@ def _check_options(
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise DataError(f"{term('skip_rows_matching')}: not a regular expression: {exc}") from None
+            raise DataError(
+                f"{term('skip_rows_matching')}: not a regular expression: {exc}"
+            ) from None
     if encoding:
         import codecs
 

@@ -85,7 +85,9 @@ def recipe_from_dict(doc: Mapping[str, Any], src: str = "recipe") -> Recipe:
         mapping={k: r.texts(v, f"map.{k}") for k, v in r.table("map").items()},
         min_items=min_items,
         scale=r.scale(doc["scale"], "scale") if "scale" in doc else None,
-        column_scale={k: r.scale(v, f"column_scale.{k}") for k, v in r.table("column_scale").items()},
+        column_scale={
+            k: r.scale(v, f"column_scale.{k}") for k, v in r.table("column_scale").items()
+        },
         missing=r.texts(doc.get("missing", []), "missing"),
         column_missing={
             k: r.texts(v, f"column_missing.{k}") for k, v in r.table("column_missing").items()

@@ -41,7 +41,9 @@ def _session_models(sim: Any) -> list[tuple[str, Any]]:
     models in use, those used from period 1 and those adopted later (model switches)."""
     base = getattr(sim, "base_models", None) or {}
     pairs = [(role, getattr(sim, attr)) for role, attr in MODEL_ROLES.items()]
-    pairs += list(base.items()) + [(s.role, s.model) for s in getattr(sim, "model_switches", ()) or ()]
+    pairs += list(base.items()) + [
+        (s.role, s.model) for s in getattr(sim, "model_switches", ()) or ()
+    ]
     seen: set[int] = set()
     return [(r, m) for r, m in pairs if not (id(m) in seen or seen.add(id(m)))]
 
@@ -79,11 +81,14 @@ def bring_models(sim: Any, target: str | Path) -> list[tuple[Path, Path]]:
             if not dest.exists():
                 outputs.atomic_write_bytes(dest, src.read_bytes())
             if src_meta.exists():
-                outputs.atomic_write_bytes(trained.metadata_path(dest_dir, role), src_meta.read_bytes())
+                outputs.atomic_write_bytes(
+                    trained.metadata_path(dest_dir, role), src_meta.read_bytes()
+                )
         except OSError as exc:
-            raise SessionError(f"{dest}: cannot copy the {role} model beside the session: {exc.strerror or exc}") from None
+            raise SessionError(
+                f"{dest}: cannot copy the {role} model beside the session: {exc.strerror or exc}"
+            ) from None
         planned.append((model, src, dest))
     for model, _src, dest in planned:
         model.path = dest.resolve()
     return [(src, dest) for _m, src, dest in planned]
-

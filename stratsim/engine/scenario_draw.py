@@ -41,7 +41,9 @@ def draw_parameters(
         a run replays identically on any device. The engine's typed form of the same
         draw is :func:`~.params.draw_params` (certain values kept as Python floats).
     """
-    return draw_flat(scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=False)
+    return draw_flat(
+        scenario, n_paths, generator, dtype, device, overrides=overrides, keep_scalars=False
+    )
 
 
 def draw_flat(
@@ -74,7 +76,9 @@ def draw_flat(
     known = {f"{s}.{n}" for s in PARAM_SECTIONS for n in type(getattr(scenario, s)).model_fields}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ScenarioError(f"override key {unknown[0]}: unknown parameter; expected a key such as to_b.win_rate")
+        raise ScenarioError(
+            f"override key {unknown[0]}: unknown parameter; expected a key such as to_b.win_rate"
+        )
     from .seeds import derive_seed
 
     # One stream per uncertain key, derived from one draw of ``generator``: fixing,
@@ -93,9 +97,13 @@ def draw_flat(
             elif isinstance(value, int | float):
                 t = float(value)
             else:
-                t = _sample(value, n_paths, torch.Generator().manual_seed(derive_seed(root, key)), extra)
+                t = _sample(
+                    value, n_paths, torch.Generator().manual_seed(derive_seed(root, key)), extra
+                )
             if isinstance(t, float):
-                out[key] = t if keep_scalars else torch.full((n_paths,), t, dtype=dtype, device=device)
+                out[key] = (
+                    t if keep_scalars else torch.full((n_paths,), t, dtype=dtype, device=device)
+                )
             else:
                 out[key] = t.to(dtype=dtype, device=device)
     return out
@@ -111,7 +119,9 @@ def _override(key: str, value: Any, n_paths: int, extra: dict) -> Any:
         return float(value)
     t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
     if t.dim() != 1 or t.shape[0] != n_paths:
-        raise ScenarioError(f"override {key}: shape {tuple(t.shape)}: expected a number or [{n_paths}] values (one per path)")
+        raise ScenarioError(
+            f"override {key}: shape {tuple(t.shape)}: expected a number or [{n_paths}] values (one per path)"
+        )
     for i, v in enumerate(t.tolist()):
         problem = _bound_problem(v, extra)
         if problem:
@@ -142,7 +152,9 @@ def mass_inside(d: Any, extra: dict) -> float:
         if d.sigma == 0:
             return 1.0 if lo <= d.median <= hi else 0.0
         z = lambda x: (math.log(x) - math.log(d.median)) / d.sigma  # noqa: E731
-        return (_normal_cdf(z(hi)) if hi < math.inf else 1.0) - (_normal_cdf(z(lo)) if lo > 0 else 0.0)
+        return (_normal_cdf(z(hi)) if hi < math.inf else 1.0) - (
+            _normal_cdf(z(lo)) if lo > 0 else 0.0
+        )
     return 1.0
 
 
@@ -155,7 +167,10 @@ def _sample(d: Any, n: int, g: torch.Generator, extra: dict) -> torch.Tensor:
     if isinstance(d, Normal | LogNormal):
         mu, sd = (d.mean, d.sd) if isinstance(d, Normal) else (math.log(d.median), d.sigma)
         if isinstance(d, LogNormal):
-            lo_x, hi_x = (math.log(lo) if lo > 0 else -math.inf), (math.log(hi) if hi < math.inf else math.inf)
+            lo_x, hi_x = (
+                (math.log(lo) if lo > 0 else -math.inf),
+                (math.log(hi) if hi < math.inf else math.inf),
+            )
         else:
             lo_x, hi_x = lo, hi
         if sd == 0:

@@ -75,7 +75,11 @@ def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
                 for k in keys:
                     sec.pop(k, None)
         to_b = scenario.get("to_b")
-        if isinstance(to_b, dict) and isinstance(to_b.get("sales_cycle_months"), int | float) and to_b["sales_cycle_months"] < 3:
+        if (
+            isinstance(to_b, dict)
+            and isinstance(to_b.get("sales_cycle_months"), int | float)
+            and to_b["sales_cycle_months"] < 3
+        ):
             to_b["sales_cycle_months"] = 3.0
     out["schema_version"] = 3
     return out
@@ -102,7 +106,9 @@ def migrate(doc: dict[str, Any], version: int, source: str) -> dict[str, Any]:
     while version < SCHEMA_VERSION:
         step = _STEPS.get(version)
         if step is None:
-            raise SessionError(f"{source}: key schema_version: value {version}: no migration from this version (expected 1..{SCHEMA_VERSION})")
+            raise SessionError(
+                f"{source}: key schema_version: value {version}: no migration from this version (expected 1..{SCHEMA_VERSION})"
+            )
         doc = step(doc)
         version += 1
     return doc

@@ -89,10 +89,16 @@ class Simulation:
         overrides: Mapping[str, Any] | None = None,
         incident_model: ResponseModel | None = None,
     ) -> None:
-        privacy_model = renamed_keyword(privacy_model, incident_model, "incident_model", "privacy_model")
+        privacy_model = renamed_keyword(
+            privacy_model, incident_model, "incident_model", "privacy_model"
+        )
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise StratsimError(f"seed {seed!r}: expected an integer in 0..2^63-1")
-        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or not 1 <= n_paths <= MAX_PATHS:
+        if (
+            isinstance(n_paths, bool)
+            or not isinstance(n_paths, int)
+            or not 1 <= n_paths <= MAX_PATHS
+        ):
             raise StratsimError(f"paths {n_paths!r}: expected an integer in 1..{MAX_PATHS}")
         self.scenario = scenario if scenario is not None else Scenario()
         self.seed = seed
@@ -122,9 +128,15 @@ class Simulation:
         pgen = torch.Generator().manual_seed(derive_seed(self.seed, "params"))
         overrides = dict(self.overrides)
         rmse = model_noise_sd(self.satisfaction_model)
-        if self.scenario.simulation.satisfaction_noise == "model" and rmse is not None and "satisfaction.noise_sd" not in overrides:
+        if (
+            self.scenario.simulation.satisfaction_noise == "model"
+            and rmse is not None
+            and "satisfaction.noise_sd" not in overrides
+        ):
             overrides["satisfaction.noise_sd"] = rmse
-        self.params: Params = draw_params(self.scenario, self.n_paths, pgen, self.dtype, self.device, overrides=overrides)
+        self.params: Params = draw_params(
+            self.scenario, self.n_paths, pgen, self.dtype, self.device, overrides=overrides
+        )
         self._gen = torch.Generator().manual_seed(derive_seed(self.seed, "shocks"))
         self.state = market.initial_state(self.params, self.satisfaction_model)
         self.decisions: list[Decision] = []
@@ -148,9 +160,13 @@ class Simulation:
         :func:`~.models.model_warnings`; the CLI prints them, the TUI notifies them."""
         return model_warnings(self.satisfaction_model, self.privacy_model)
 
-    def model_warnings_with(self, satisfaction: ResponseModel | None = None, privacy: ResponseModel | None = None) -> list[str]:
+    def model_warnings_with(
+        self, satisfaction: ResponseModel | None = None, privacy: ResponseModel | None = None
+    ) -> list[str]:
         """:meth:`model_warnings` as they would be with ``satisfaction``/``privacy`` in use."""
-        return model_warnings(satisfaction or self.satisfaction_model, privacy or self.privacy_model)
+        return model_warnings(
+            satisfaction or self.satisfaction_model, privacy or self.privacy_model
+        )
 
     @property
     def satisfaction_noise_sd(self) -> float | None:
@@ -189,7 +205,9 @@ class Simulation:
     @property
     def incident_model(self) -> ResponseModel:
         """Deprecated former name of :attr:`privacy_model` (read-only)."""
-        warnings.warn("incident_model is deprecated: read privacy_model", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "incident_model is deprecated: read privacy_model", DeprecationWarning, stacklevel=2
+        )
         return self.privacy_model
 
     def set_models(
@@ -233,14 +251,18 @@ class Simulation:
         """
         if role not in MODEL_ATTRS:
             raise StratsimError(f"model role {role!r}: expected one of {', '.join(MODEL_ATTRS)}")
-        check_features(model, SATISFACTION_FEATURES if role == "satisfaction" else PRIVACY_FEATURES, role)
+        check_features(
+            model, SATISFACTION_FEATURES if role == "satisfaction" else PRIVACY_FEATURES, role
+        )
         if role == "privacy":
             label_period_months(model)
         if self.period == 0:
             self.set_models(**{role: model})
             return None
         switch = ModelSwitch(role, self.period + 1, model)
-        self.model_switches = [s for s in self.model_switches if s.role != role or s.period < switch.period]
+        self.model_switches = [
+            s for s in self.model_switches if s.role != role or s.period < switch.period
+        ]
         self.model_switches.append(switch)
         setattr(self, MODEL_ATTRS[role], model)
         return switch
@@ -265,7 +287,9 @@ class Simulation:
 
     def _advance(self, decision: Decision) -> tuple[market.State, Summary]:
         dt = self.decision_tensors(decision)
-        state, outputs = market.step(self.params, self.state, dt, self._gen, self.satisfaction_model, self.privacy_model)
+        state, outputs = market.step(
+            self.params, self.state, dt, self._gen, self.satisfaction_model, self.privacy_model
+        )
         return state, summarize(outputs, self.quantile_sample)
 
     def step(self, decision: Decision | None = None) -> Summary:

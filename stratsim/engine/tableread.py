@@ -71,7 +71,9 @@ class TableFormat:
         if self.kind == "csv":
             parts.append(f"separator {_SEP_NAMES.get(self.sep, repr(self.sep))}")
         parts.append(f"decimal {self.decimal!r}")
-        parts.append(f"thousands {self.thousands!r}" if self.thousands else "no thousands separator")
+        parts.append(
+            f"thousands {self.thousands!r}" if self.thousands else "no thousands separator"
+        )
         if self.encoding:
             bom = " (BOM)" if self.encoding in ("utf-8-sig", "utf-16") else ""
             parts.append(f"encoding {self.encoding}{bom}")
@@ -147,7 +149,9 @@ def decode_bytes(data: bytes, source: str, encoding: str | None) -> tuple[str, s
                 f"is 0x{bad}; if the file is Windows-1252/Latin-1 pass {term('encoding')} cp1252 "
                 "(or save it as UTF-8 CSV)"
             ) from None
-        raise DataError(f"{source}: not valid {enc} text (byte {exc.start}: {exc.reason})") from None
+        raise DataError(
+            f"{source}: not valid {enc} text (byte {exc.start}: {exc.reason})"
+        ) from None
 
 
 def _utf16_without_bom(data: bytes, sample: int = 4096) -> str | None:
@@ -218,7 +222,9 @@ def read_cells(
     if decimal is not None and decimal not in (".", ","):
         raise DataError(f"{src}: {term('decimal')} {decimal!r}: expected '.' or ','")
     if thousands is not None and thousands not in ("", ",", ".", " ", "'"):
-        raise DataError(f"{src}: {term('thousands')} {thousands!r}: expected ',', '.', ' ', \"'\" or ''")
+        raise DataError(
+            f"{src}: {term('thousands')} {thousands!r}: expected ',', '.', ' ', \"'\" or ''"
+        )
     if decimal is not None and thousands and decimal == thousands:
         raise DataError(f"{src}: {term('decimal')} and {term('thousands')} are both {decimal!r}")
     suffix = p.suffix.lower()
@@ -256,7 +262,9 @@ def _read_text_grid(
             raise DataError(f"{src}: {term('sep')} {sep!r}: expected one character (or 'tab')")
     use_sep = sep if sep is not None else sniff_separator(text)
     try:
-        grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True))
+        grid = list(
+            csv.reader(io.StringIO(text, newline=""), delimiter=use_sep, skipinitialspace=True)
+        )
     except csv.Error as exc:
         raise DataError(f"{src}: malformed CSV: {exc}") from None
     return grid, TableFormat(kind="csv", encoding=enc, sep=use_sep)

@@ -55,7 +55,8 @@ SCHEMA_VERSION = 1
 CHECKSUM_KEY = "metadata_sha256"
 #: Output kind of ``ROLE.toml``: replaced without ``force`` only when it is model metadata.
 MODEL_METADATA = toml_kind(
-    "model metadata file", lambda d: all(k in d for k in ("schema_version", "role", "weights_sha256"))
+    "model metadata file",
+    lambda d: all(k in d for k in ("schema_version", "role", "weights_sha256")),
 )
 
 
@@ -346,12 +347,16 @@ def load_models(directory: str | Path) -> dict[str, TrainedModel]:
     if st is None:
         raise ModelError(f"{printable(d)}: model directory not found")
     if not stat.S_ISDIR(st.st_mode):
-        raise ModelError(f"{printable(d)}: is a file, not a folder: expected the model folder a training wrote")
+        raise ModelError(
+            f"{printable(d)}: is a file, not a folder: expected the model folder a training wrote"
+        )
     out: dict[str, TrainedModel] = {}
     for role in ROLES:
         if os.path.lexists(weights_path(d, role)) or os.path.lexists(metadata_path(d, role)):
             out[role] = load_model(d, role)
     if not out:
         names = ", ".join(f"{r}.pt" for r in ROLES)
-        raise ModelError(f"{d}: no trained model in this folder (expected {names}, the files a training writes)")
+        raise ModelError(
+            f"{d}: no trained model in this folder (expected {names}, the files a training writes)"
+        )
     return out

@@ -30,7 +30,9 @@ def render(scenario: Scenario) -> str:
             if info.description:
                 lines.append(f"# {info.description}")
             if isinstance(value, dict):
-                lines.append(f"{name} = {{ " + ", ".join(f"{k} = {v!r}" for k, v in value.items()) + " }")
+                lines.append(
+                    f"{name} = {{ " + ", ".join(f"{k} = {v!r}" for k, v in value.items()) + " }"
+                )
             else:
                 lines.append(tomli_w.dumps({name: value}).strip())
     return "\n".join(lines) + "\n"

@@ -104,7 +104,10 @@ class AdvisePane(Vertical, can_focus=True):
         self.base: Any = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Advise: [b]g[/b] optimize  [b]f[/b] frontier  [b]x[/b] stop  [b]c[/b] copy to draft", id="advise-title")
+        yield Static(
+            "Advise: [b]g[/b] optimize  [b]f[/b] frontier  [b]x[/b] stop  [b]c[/b] copy to draft",
+            id="advise-title",
+        )
         yield ProgressBar(total=100, show_eta=False, id="advise-progress")
         yield Static("", id="advise-stats")
         yield DataTable(id="advise-table", zebra_stripes=True, cursor_type="row")
@@ -112,7 +115,16 @@ class AdvisePane(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label in ("KPI", "draft", "recommended", glyph("delta"), "sig", f"95% CI of {glyph('delta')}", "draft P10..P90", "rec. P10..P90"):
+        for label in (
+            "KPI",
+            "draft",
+            "recommended",
+            glyph("delta"),
+            "sig",
+            f"95% CI of {glyph('delta')}",
+            "draft P10..P90",
+            "rec. P10..P90",
+        ):
             t.add_column(label, key=label)
 
     # ----------------------------------------------------------------- actions
@@ -123,7 +135,10 @@ class AdvisePane(Vertical, can_focus=True):
             app.notify(f"Cannot {what} yet: the engine is still loading", severity="warning")
             return None
         if self.running or getattr(app, "busy", ""):
-            app.notify(f"Cannot {what} now: {'optimizing (x stops)' if self.running else app.busy}", severity="warning")
+            app.notify(
+                f"Cannot {what} now: {'optimizing (x stops)' if self.running else app.busy}",
+                severity="warning",
+            )
             return None
         return sim
 
@@ -135,7 +150,11 @@ class AdvisePane(Vertical, can_focus=True):
         except Exception:
             panel = None
         draft = getattr(panel, "draft", None) if panel is not None else None
-        return draft if draft is not None and not getattr(panel, "invalid", None) else sim.next_decision()
+        return (
+            draft
+            if draft is not None and not getattr(panel, "invalid", None)
+            else sim.next_decision()
+        )
 
     def action_optimize(self) -> None:
         self._start("optimize")
@@ -159,10 +178,17 @@ class AdvisePane(Vertical, can_focus=True):
         base = self._base(sim)
         steps = sim.horizon - sim.period
         paths = min(ADVISE_PATHS, sim.n_paths)
-        settings = R.OptimizeSettings(paths=paths, seed=sim.seed, budget_evals=ADVISE_BUDGET if kind == "optimize" else ADVISE_BUDGET // 2, eval_seed=sim.seed + 1)
+        settings = R.OptimizeSettings(
+            paths=paths,
+            seed=sim.seed,
+            budget_evals=ADVISE_BUDGET if kind == "optimize" else ADVISE_BUDGET // 2,
+            eval_seed=sim.seed + 1,
+        )
         # Copy the start state here, on the UI thread: the worker never touches the simulation.
         start = O.start_from_simulation(sim, paths=paths, steps=steps, tag=f"optimize:{sim.seed}")
-        eval_start = O.start_from_simulation(sim, paths=min(2 * paths, sim.n_paths), steps=steps, tag=f"optimize:{sim.seed + 1}")
+        eval_start = O.start_from_simulation(
+            sim, paths=min(2 * paths, sim.n_paths), steps=steps, tag=f"optimize:{sim.seed + 1}"
+        )
         self.base, self.running, self.trace = base, True, []
         self.stop_event.clear()
         self.recommendation = None if kind == "optimize" else self.recommendation
@@ -188,17 +214,25 @@ class AdvisePane(Vertical, can_focus=True):
                 if kind == "optimize":
                     result = R.optimize(base, start, eval_start, settings, on_progress, stop.is_set)
                 else:
-                    result = R.frontier(base, start, eval_start, settings, FRONTIER_POINTS, on_progress, stop.is_set)
+                    result = R.frontier(
+                        base, start, eval_start, settings, FRONTIER_POINTS, on_progress, stop.is_set
+                    )
                 app.post_message(AdviseProgress(done=True, result=(result, period), kind=kind))
             except Exception as exc:  # shown to the operator; the simulation is untouched
-                app.post_message(AdviseProgress(done=True, error=f"{type(exc).__name__}: {exc}", kind=kind))
+                app.post_message(
+                    AdviseProgress(done=True, error=f"{type(exc).__name__}: {exc}", kind=kind)
+                )
 
-        app.run_worker(work, thread=True, group="advise", exclusive=True, exit_on_error=False, name="advise")
+        app.run_worker(
+            work, thread=True, group="advise", exclusive=True, exit_on_error=False, name="advise"
+        )
 
     def action_stop(self) -> None:
         if self.running:
             self.stop_event.set()
-            self.query_one("#advise-stats", Static).update("stopping: evaluating the best allocation so far…")
+            self.query_one("#advise-stats", Static).update(
+                "stopping: evaluating the best allocation so far…"
+            )
 
     def action_copy(self) -> None:
         from .widgets.allocation import AllocationPanel
@@ -210,7 +244,9 @@ class AdvisePane(Vertical, can_focus=True):
         panel = self.screen.query_one(AllocationPanel)
         panel.propose(rec.recommended[0])
         self.screen.query_one("TabbedContent").active = "tab-run"
-        self.app.notify("Recommendation copied into the draft: enter in a value applies it, esc discards")
+        self.app.notify(
+            "Recommendation copied into the draft: enter in a value applies it, esc discards"
+        )
 
     # ----------------------------------------------------------------- updates
     def apply(self, message: AdviseProgress) -> None:
@@ -233,14 +269,19 @@ class AdvisePane(Vertical, can_focus=True):
         if message.kind == "frontier":
             self.frontier = result
             self._plot_frontier(*result)
-            self.query_one("#advise-stats", Static).update(f"frontier of {len(result[0])} points (mean NPV vs CVaR10); 1 = risk-neutral")
+            self.query_one("#advise-stats", Static).update(
+                f"frontier of {len(result[0])} points (mean NPV vs CVaR10); 1 = risk-neutral"
+            )
             return
         self.recommendation = result
         self._show(result)
         app = self.app
         sim = getattr(app, "sim", None)
         if sim is not None:
-            sim.optimizations = [*getattr(sim, "optimizations", []), {"period": period, **result.record()}]
+            sim.optimizations = [
+                *getattr(sim, "optimizations", []),
+                {"period": period, **result.record()},
+            ]
             app.dirty = True  # the run's record changed: the header (a watcher) says modified
 
     def _show(self, rec: Any) -> None:
@@ -256,8 +297,18 @@ class AdvisePane(Vertical, can_focus=True):
         t.clear()
         d0, d1 = rec.current[0], rec.recommended[0]
         for name in ("budget", "privacy_share", "c_share", "c_price", "b_seat_price"):
-            t.add_row(name[:16], _fmt(getattr(d0, name)), _fmt(getattr(d1, name)), _fmt(getattr(d1, name) - getattr(d0, name)), "", "", "", "")
+            t.add_row(
+                name[:16],
+                _fmt(getattr(d0, name)),
+                _fmt(getattr(d1, name)),
+                _fmt(getattr(d1, name) - getattr(d0, name)),
+                "",
+                "",
+                "",
+                "",
+            )
         for st in rec.stats:
+
             def band(b: Any) -> str:
                 return f"{_fmt(b[0])}..{_fmt(b[1])}" if b else ""
 
@@ -296,13 +347,21 @@ class AdvisePane(Vertical, can_focus=True):
         plt.clear_data()
         plt.clear_figure()
         plt.title(f"frontier (cyan): mean NPV vs CVaR10 ({MONEY}); C: the draft")
-        plt.plot([p.cvar for p in points], [p.mean for p in points], color="cyan", marker=glyphs.marker("mean"))
+        plt.plot(
+            [p.cvar for p in points],
+            [p.mean for p in points],
+            color="cyan",
+            marker=glyphs.marker("mean"),
+        )
         for i, p in enumerate(points):
             plt.text(str(i + 1), p.cvar, p.mean, color="cyan")
         plt.scatter([current.cvar], [current.mean], color="orange", marker="C")
         from .widgets.charts import value_ticks
 
-        for axis, values in (("y", [p.mean for p in points] + [current.mean]), ("x", [p.cvar for p in points] + [current.cvar])):
+        for axis, values in (
+            ("y", [p.mean for p in points] + [current.mean]),
+            ("x", [p.cvar for p in points] + [current.cvar]),
+        ):
             values = [v for v in values if v == v and abs(v) != float("inf")]
             if values:
                 ticks, labels = value_ticks(min(values), max(values), MONEY, most=4)

@@ -378,4 +378,3 @@ class StratsimApp(App):
             for i, (tab, title) in enumerate(TABS, start=1):
                 show = partial(self.main.action_show_tab, tab)
                 yield SystemCommand(f"Show the {title} tab ({i})", f"Show the {title} tab", show)
-

@@ -80,7 +80,9 @@ class Autosaver:
         from ..engine.instances import claim_autosave, recovery_candidates
 
         if self.enabled:
-            with contextlib.suppress(SessionError):  # every slot taken: reported on the first autosave
+            with contextlib.suppress(
+                SessionError
+            ):  # every slot taken: reported on the first autosave
                 self.startup_claim = claim_autosave(target)
         own = self.startup_claim.path if self.startup_claim is not None else None
         return recovery_candidates(target, own=own) or None

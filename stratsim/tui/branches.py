@@ -42,10 +42,16 @@ class BranchCompare:
 
     @staticmethod
     def key(sim: Any, branch: Branch, period: int) -> tuple:
-        models = (id(sim.base_models["satisfaction"]), id(sim.base_models["privacy"]), tuple(id(s.model) for s in sim.model_switches))
+        models = (
+            id(sim.base_models["satisfaction"]),
+            id(sim.base_models["privacy"]),
+            tuple(id(s.model) for s in sim.model_switches),
+        )
         return (id(sim), id(branch), max(period, branch.period), models)
 
-    def history(self, app: StratsimApp, branch: Branch, period: int, start: bool = True) -> list | None:
+    def history(
+        self, app: StratsimApp, branch: Branch, period: int, start: bool = True
+    ) -> list | None:
         """The branch's history up to ``max(period, branch.period)`` when known; else
         None, and (when ``start``) a worker computing it is started (the pane refreshes
         when it is done)."""
@@ -146,10 +152,14 @@ def branch_action(app: StratsimApp) -> None:
             return
         what, name = answer
         if what == "keep":
-            app.branches[name] = Branch.of(name, app.sim, draft=app.main.draft.pending() if app.main else None)
+            app.branches[name] = Branch.of(
+                name, app.sim, draft=app.main.draft.pending() if app.main else None
+            )
             app.compare_with = name
             app.dirty = True
-            app.note(f"kept branch {printable(name)} at Period {app.sim.period} (policy {app.sim.policy_name})")
+            app.note(
+                f"kept branch {printable(name)} at Period {app.sim.period} (policy {app.sim.policy_name})"
+            )
             app.screen.query_one(TabbedContent).active = "tab-compare"
         elif what == "compare":
             app.compare_with = name
@@ -184,4 +194,3 @@ def _propose(app: Any, draft: Any) -> None:
     screen = app.main
     if screen is not None:
         screen.query_one(AllocationPanel).propose(draft)
-

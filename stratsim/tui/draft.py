@@ -33,7 +33,9 @@ class DraftActions:
         try:
             app.sim.set_decision(decision)
         except DecisionError as exc:
-            app.error_dialog("Allocation not applied", f"{exc}\n\nFix the value and press enter again.")
+            app.error_dialog(
+                "Allocation not applied", f"{exc}\n\nFix the value and press enter again."
+            )
             return
         app.dirty = True
         self.screen.set_focus(None)  # leave the value: letter keys act again (n steps)

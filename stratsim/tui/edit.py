@@ -59,11 +59,25 @@ FIELDS: tuple[Field, ...] = (
     Field("privacy_share", "Privacy share", 0.01, 0.0, 1.0, "fraction of budget"),
     Field("c_share", "C share", 0.01, 0.0, 1.0, "fraction of the rest to To C"),
     *(
-        Field(f"c_split.{k}", f"C {_SEG_LABEL.get(k, 'marketing')}", 0.01, 0.0, 1.0, "fraction of To C spend")
+        Field(
+            f"c_split.{k}",
+            f"C {_SEG_LABEL.get(k, 'marketing')}",
+            0.01,
+            0.0,
+            1.0,
+            "fraction of To C spend",
+        )
         for k in SPLIT_KEYS
     ),
     *(
-        Field(f"b_split.{k}", f"B {_SEG_LABEL.get(k, 'sales')}", 0.01, 0.0, 1.0, "fraction of To B spend")
+        Field(
+            f"b_split.{k}",
+            f"B {_SEG_LABEL.get(k, 'sales')}",
+            0.01,
+            0.0,
+            1.0,
+            "fraction of To B spend",
+        )
         for k in SPLIT_KEYS
     ),
     Field("c_price", "C price", 1.0, 0.0, MAX_PRICE, "money per paid user per month"),
@@ -114,7 +128,11 @@ def parse_value(key: str, text: str) -> float:
         value = float(cleaned)
     except ValueError:
         raise DecisionError(f"{f.label} {text!r}: expected a number ({f.describe()})") from None
-    if not math.isfinite(value) or value < f.minimum or (f.maximum is not None and value > f.maximum):
+    if (
+        not math.isfinite(value)
+        or value < f.minimum
+        or (f.maximum is not None and value > f.maximum)
+    ):
         raise DecisionError(f"{f.label} {text!r}: out of range ({f.describe()})")
     return value
 

@@ -133,7 +133,9 @@ def shades() -> str:
     return SHADES[1] if _ascii else SHADES[0]
 
 
-def terminal_is_utf8(environ: Mapping[str, str], stdout_encoding: str | None, utf8_mode: int | None = None) -> bool:
+def terminal_is_utf8(
+    environ: Mapping[str, str], stdout_encoding: str | None, utf8_mode: int | None = None
+) -> bool:
     """Whether the terminal takes UTF-8: the locale it announces (the first set of
     ``LC_ALL``, ``LC_CTYPE``, ``LANG``, as tmux decides for its clients) names a UTF-8
     charset and ``stdout_encoding`` is UTF-8 (or unknown).
@@ -184,7 +186,16 @@ def _replacement(ch: str) -> str:
             return "-"
         return "|"
     if 0x2580 <= cp <= 0x259F:  # block elements: solid from a half up, else blank
-        return "#" if ("FULL" in name or "HALF" in name or "SEVEN EIGHTHS" in name or "THREE QUARTERS" in name) else " "
+        return (
+            "#"
+            if (
+                "FULL" in name
+                or "HALF" in name
+                or "SEVEN EIGHTHS" in name
+                or "THREE QUARTERS" in name
+            )
+            else " "
+        )
     if 0x2800 <= cp <= 0x28FF:  # braille: one dot is a point of a line
         return " " if cp == 0x2800 else "."
     if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):

@@ -199,7 +199,9 @@ class EngineLoader:
             from ..engine import session as store
 
             loaded = store.load_session(autosave)
-            recovered = f"recovered from {printable(autosave)}: save (s) to keep it in the session file"
+            recovered = (
+                f"recovered from {printable(autosave)}: save (s) to keep it in the session file"
+            )
             app.post_message(
                 EngineReady(
                     loaded.simulation, app.session_path, [*loaded.warnings, recovered],
@@ -208,4 +210,3 @@ class EngineLoader:
             )  # fmt: skip
 
         app.run_worker(load, thread=True, exclusive=True, exit_on_error=False, group="engine")
-

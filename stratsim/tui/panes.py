@@ -117,7 +117,9 @@ class Panes:
         if sim is None or app.busy:
             return
         invalid = bool(screen.query_one(AllocationPanel).invalid)
-        screen.query_one("#preview-title").update(PREVIEW_INVALID if invalid else PREVIEW_TITLE.replace("Δ", glyph("delta")))
+        screen.query_one("#preview-title").update(
+            PREVIEW_INVALID if invalid else PREVIEW_TITLE.replace("Δ", glyph("delta"))
+        )
         current = sim.history[-1] if sim.history else None
         if invalid:
             self.draft_preview = None

@@ -141,9 +141,7 @@ class SessionFile:
                     app.push_screen(FileDialog("Save session as", str(path)), chosen)
 
             choices = [("r", "r Replace"), ("o", "o Other name"), ("c", "esc Cancel")]
-            app.push_screen(
-                ChoiceDialog(f"{why}\nReplace it with this session?", choices), confirm
-            )
+            app.push_screen(ChoiceDialog(f"{why}\nReplace it with this session?", choices), confirm)
 
         app.push_screen(FileDialog("Save session as", initial), chosen)
 

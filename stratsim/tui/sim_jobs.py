@@ -82,7 +82,9 @@ class SimJobs:
         app.autosaver.stable = None  # the live run stays consistent between periods
         app.run_stop.clear()
         app.busy = "running"
-        app.note(f"running {steps} periods to the horizon with policy {sim.policy_name} (x cancels)")
+        app.note(
+            f"running {steps} periods to the horizon with policy {sim.policy_name} (x cancels)"
+        )
         self.screen.panes.refresh()
         app.run_worker(
             lambda: self._run(steps), thread=True, exit_on_error=False, group="sim", name=RUN
@@ -101,7 +103,9 @@ class SimJobs:
                 screen.post_message(RunProgress(period))
 
         stop = app.run_stop
-        app.sim.run(steps, on_step=on_step, should_stop=lambda: worker.is_cancelled or stop.is_set())
+        app.sim.run(
+            steps, on_step=on_step, should_stop=lambda: worker.is_cancelled or stop.is_set()
+        )
         screen.post_message(RunProgress(app.sim.period, done=True))
 
     def run_progress(self, message: RunProgress) -> None:
@@ -120,9 +124,13 @@ class SimJobs:
         app.busy = ""
         app.dirty = True
         if error:
-            app.error_dialog("The run stopped", f"{error}\n\nThe periods simulated so far are kept.")
+            app.error_dialog(
+                "The run stopped", f"{error}\n\nThe periods simulated so far are kept."
+            )
         else:
-            app.note(f"run {'cancelled' if app.run_stop.is_set() else 'finished'} at Period {app.sim.period}")
+            app.note(
+                f"run {'cancelled' if app.run_stop.is_set() else 'finished'} at Period {app.sim.period}"
+            )
             if app.sim.history:
                 app.note(self.step_line(app.sim.history[-1]))
         app.autosaver.save()
@@ -154,7 +162,9 @@ class SimJobs:
         self.screen.panes.forget_preview()
         app.busy = ""
         if error:
-            app.error_dialog(f"Could not {label}", f"{error}\n\nThe simulation is as it was before.")
+            app.error_dialog(
+                f"Could not {label}", f"{error}\n\nThe simulation is as it was before."
+            )
             if self.screen.queued:
                 self.screen.ignore_queue(f"could not {label}")
         else:
@@ -255,7 +265,9 @@ class SimJobs:
         metrics = outcome.metrics_text()
         coef = ""
         if outcome.coefficients:
-            coef = "\ncoefficients: " + "  ".join(f"{k} {v:.3g}" for k, v in outcome.coefficients.items())
+            coef = "\ncoefficients: " + "  ".join(
+                f"{k} {v:.3g}" for k, v in outcome.coefficients.items()
+            )
         ended = "early-stopped" if outcome.stopped_early else "done"
         text = f"{ended} after {outcome.epochs_run} epochs in {outcome.seconds:.1f}s; test {metrics}{coef}"
         if outcome.saved is not None:

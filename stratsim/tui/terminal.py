@@ -133,7 +133,9 @@ def exit_within(code: int, grace: float = 1.5) -> threading.Thread:
     return t
 
 
-def exit_after_restore(code: int, grace: float, backstop: float = RESTORE_BACKSTOP_S) -> threading.Thread:
+def exit_after_restore(
+    code: int, grace: float, backstop: float = RESTORE_BACKSTOP_S
+) -> threading.Thread:
     """The bounded exit of a quit: like :func:`exit_within`, but the ``grace`` seconds
     count from when the driver gave the terminal back (:func:`terminal_restored`), so a
     slow shutdown (a busy machine after a resize storm) is never cut before Textual has
@@ -215,7 +217,8 @@ def _make_driver() -> type:
                 self.run_input_thread()
             except BaseException as exc:
                 if isinstance(exc, OSError) and (
-                    exc.errno in (errno.EIO, errno.ENXIO, errno.EBADF) or not terminal_alive(self.fileno)
+                    exc.errno in (errno.EIO, errno.ENXIO, errno.EBADF)
+                    or not terminal_alive(self.fileno)
                 ):
                     terminal_lost()
                     return

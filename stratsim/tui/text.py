@@ -20,6 +20,7 @@ from ..engine.fileio import printable  # the one escaping rule of CLI, engine an
 
 __all__ = ["printable", "safe", "shorten_path"]
 
+
 def shorten_path(path: str | os.PathLike[str], width: int = 40) -> str:
     """``path`` in at most ``width`` characters: ``~/`` for the home folder, then leading
     folders replaced by ``…/`` until it fits (the file name itself is cut from the left

@@ -109,7 +109,11 @@ class Coalescer:
 
     def __call__(self, event: Any) -> None:
         name = type(event).__name__
-        if name == "BatchProgress" and self._pending and type(self._pending[-1]).__name__ == "BatchProgress":
+        if (
+            name == "BatchProgress"
+            and self._pending
+            and type(self._pending[-1]).__name__ == "BatchProgress"
+        ):
             self._pending[-1] = event
         else:
             self._pending.append(event)

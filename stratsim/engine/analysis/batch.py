@@ -73,7 +73,9 @@ def expand_decisions(d: DecisionTensors, paths_per_point: int) -> DecisionTensor
     )
 
 
-def decisions_with(base: Decision, levers: Mapping[str, Any], dtype: Any, device: Any = "cpu") -> DecisionTensors:
+def decisions_with(
+    base: Decision, levers: Mapping[str, Any], dtype: Any, device: Any = "cpu"
+) -> DecisionTensors:
     """``base`` as tensors with some levers replaced by per-point values.
 
     Args:
@@ -92,8 +94,14 @@ def decisions_with(base: Decision, levers: Mapping[str, Any], dtype: Any, device
     c_split, b_split = dict(d.c_split), dict(d.b_split)
     for name, value in levers.items():
         if name not in DECISION_LEVERS:
-            raise StratsimError(f"lever {name!r}: unknown; expected one of {', '.join(DECISION_LEVERS)}")
-        v = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=dtype, device=device)
+            raise StratsimError(
+                f"lever {name!r}: unknown; expected one of {', '.join(DECISION_LEVERS)}"
+            )
+        v = (
+            value
+            if isinstance(value, torch.Tensor)
+            else torch.as_tensor(value, dtype=dtype, device=device)
+        )
         group, _, key = name.partition(".")
         if group == "c_split":
             c_split[key] = v
@@ -129,7 +137,9 @@ class Batch:
         tiled over the points."""
         from .. import market
 
-        s = market.draw_shocks(self.generator, self.paths_per_point, self.params.dtype, self.params.device)
+        s = market.draw_shocks(
+            self.generator, self.paths_per_point, self.params.dtype, self.params.device
+        )
         return type(s)(**{f.name: tile_paths(getattr(s, f.name), self.n_points) for f in fields(s)})
 
     def step(self, decision: DecisionTensors, relaxed: bool = False) -> dict[str, torch.Tensor]:
@@ -142,9 +152,18 @@ class Batch:
 
         d = expand_decisions(decision, self.paths_per_point)
         self.state, out = market.advance(
-            self.params, self.state, d, self.draw_shocks(), self.satisfaction_model, self.privacy_model, relaxed
+            self.params,
+            self.state,
+            d,
+            self.draw_shocks(),
+            self.satisfaction_model,
+            self.privacy_model,
+            relaxed,
         )
-        return {k: v.reshape(self.n_points, self.paths_per_point) if v.dim() == 1 else v for k, v in out.items()}
+        return {
+            k: v.reshape(self.n_points, self.paths_per_point) if v.dim() == 1 else v
+            for k, v in out.items()
+        }
 
     def rollout(
         self,
@@ -172,10 +191,15 @@ def _point_overrides(overrides: Mapping[str, Any] | None, n_points: int) -> dict
     """``overrides`` as float64 tensors: scalars or ``[n_points]`` (else StratsimError)."""
     import torch
 
-    out = {k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64)) for k, v in (overrides or {}).items()}
+    out = {
+        k: (v if isinstance(v, torch.Tensor) else torch.as_tensor(v, dtype=torch.float64))
+        for k, v in (overrides or {}).items()
+    }
     for k, v in out.items():
         if v.dim() > 1 or (v.dim() == 1 and v.shape[0] != n_points):
-            raise StratsimError(f"override {k}: shape {tuple(v.shape)}: expected one value or {n_points} (one per point)")
+            raise StratsimError(
+                f"override {k}: shape {tuple(v.shape)}: expected one value or {n_points} (one per point)"
+            )
     return out
 
 
@@ -199,7 +223,15 @@ def _point_params(
 
     overrides = _point_overrides(overrides, n_points)
     # Validate the per-point values against the keys' bounds (K paths, one per point).
-    draw_flat(scenario, n_points, torch.Generator().manual_seed(0), dt, device, overrides=overrides, keep_scalars=True)
+    draw_flat(
+        scenario,
+        n_points,
+        torch.Generator().manual_seed(0),
+        dt,
+        device,
+        overrides=overrides,
+        keep_scalars=True,
+    )
     pgen = torch.Generator().manual_seed(derive_seed(seed, "params"))
     flat = draw_flat(scenario, paths_per_point, pgen, dt, device, keep_scalars=True)
     flat = {k: tile_paths(v, n_points) for k, v in flat.items()}
@@ -245,7 +277,9 @@ def make_batch(
     from ..models import LinearSatisfaction, LogisticPrivacy, renamed_keyword
     from ..simulation import MAX_PATHS, derive_seed
 
-    privacy_model = renamed_keyword(privacy_model, incident_model, "incident_model", "privacy_model")
+    privacy_model = renamed_keyword(
+        privacy_model, incident_model, "incident_model", "privacy_model"
+    )
     if n_points < 1 or paths_per_point < 1 or n_points * paths_per_point > MAX_PATHS:
         raise StratsimError(
             f"points {n_points} x paths {paths_per_point}: expected both >= 1 and at most {MAX_PATHS} paths in all"

@@ -44,7 +44,14 @@ class LeverSpace:
     block_months: int = 0
 
     @classmethod
-    def build(cls, base: Decision, levers: Sequence[str], steps: int, schedule: str = "stationary", bounds: dict[str, tuple[float, float]] | None = None) -> LeverSpace:
+    def build(
+        cls,
+        base: Decision,
+        levers: Sequence[str],
+        steps: int,
+        schedule: str = "stationary",
+        bounds: dict[str, tuple[float, float]] | None = None,
+    ) -> LeverSpace:
         """The space around ``base`` (the current allocation).
 
         Raises:
@@ -86,7 +93,10 @@ class LeverSpace:
             if n in SPLIT_LEVERS:
                 sp = getattr(decision, n)
                 last = max(sp[SPLIT_KEYS[-1]], 1e-4)
-                out += [max(min(math.log(max(sp[k], 1e-4) / last), _THETA_CLAMP), -_THETA_CLAMP) for k in SPLIT_KEYS[:3]]
+                out += [
+                    max(min(math.log(max(sp[k], 1e-4) / last), _THETA_CLAMP), -_THETA_CLAMP)
+                    for k in SPLIT_KEYS[:3]
+                ]
             else:
                 lo, hi = self.bounds[n]
                 out.append(_logit((float(getattr(decision, n)) - lo) / (hi - lo)))
@@ -132,6 +142,7 @@ class LeverSpace:
         blocks = self.decode(torch.as_tensor([list(theta_row)], dtype=torch.float64))
         out = []
         for d in blocks:
+
             def f(x: Any) -> float:
                 return float(x.reshape(-1)[0])
 
@@ -169,17 +180,45 @@ class Start:
         return self.params.n_paths
 
 
-def start_from_scenario(scenario: Any, *, paths: int, seed: int, steps: int | None = None, satisfaction_model: Any = None, privacy_model: Any = None, dtype: str = "float32", device: str = "cpu") -> Start:
+def start_from_scenario(
+    scenario: Any,
+    *,
+    paths: int,
+    seed: int,
+    steps: int | None = None,
+    satisfaction_model: Any = None,
+    privacy_model: Any = None,
+    dtype: str = "float32",
+    device: str = "cpu",
+) -> Start:
     """Period 0 of ``scenario`` with the random numbers of a run with ``seed`` and ``paths``
     paths (the paths of ``stratsim run --seed SEED --paths PATHS``)."""
     from ..simulation import derive_seed
     from .batch import make_batch
 
-    b = make_batch(scenario, n_points=1, paths_per_point=paths, seed=seed, satisfaction_model=satisfaction_model, privacy_model=privacy_model, dtype=dtype, device=device)
-    return Start(b.params, b.state, derive_seed(seed, "shocks"), steps or scenario.simulation.horizon_months, b.satisfaction_model, b.privacy_model)
+    b = make_batch(
+        scenario,
+        n_points=1,
+        paths_per_point=paths,
+        seed=seed,
+        satisfaction_model=satisfaction_model,
+        privacy_model=privacy_model,
+        dtype=dtype,
+        device=device,
+    )
+    return Start(
+        b.params,
+        b.state,
+        derive_seed(seed, "shocks"),
+        steps or scenario.simulation.horizon_months,
+        b.satisfaction_model,
+        b.privacy_model,
+    )
 
 
-def start_from_simulation(sim: Any, *, paths: int | None = None, steps: int | None = None, tag: str = "optimize") -> Start:
+def start_from_simulation(
+    sim: Any, *, paths: int | None = None, steps: int | None = None, tag: str = "optimize"
+) -> Start:
     """The simulation's current state (its first ``paths`` paths), with shocks from a stream
     derived from its seed, ``tag`` and period (deterministic given the history)."""
     import torch
@@ -188,11 +227,22 @@ def start_from_simulation(sim: Any, *, paths: int | None = None, steps: int | No
     from ..simulation import derive_seed
 
     m = min(paths or sim.n_paths, sim.n_paths)
-    flat = {k: (v[:m] if isinstance(v, torch.Tensor) and v.dim() else v) for k in sim.params.keys() for v in [sim.params[k]]}  # noqa: SIM118 (Params is not a dict)
+    flat = {
+        k: (v[:m] if isinstance(v, torch.Tensor) and v.dim() else v)
+        for k in sim.params.keys()  # noqa: SIM118 (Params is not a dict)
+        for v in [sim.params[k]]
+    }
     params = Params.from_flat(flat, m, sim.dtype, sim.device)
     state = sim.state.map_paths(lambda t: t[..., :m])
     remaining = sim.horizon - sim.period
-    return Start(params, state, derive_seed(sim.seed, f"{tag}:{sim.period}"), steps or max(remaining, 1), sim.satisfaction_model, sim.privacy_model)
+    return Start(
+        params,
+        state,
+        derive_seed(sim.seed, f"{tag}:{sim.period}"),
+        steps or max(remaining, 1),
+        sim.satisfaction_model,
+        sim.privacy_model,
+    )
 
 
 # ------------------------------------------------------------- simulate

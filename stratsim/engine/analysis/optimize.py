@@ -52,7 +52,6 @@ exactly as two points of one simulation on fresh paths (``eval_seed``, default
 bootstrap interval (Efron & Tibshirani 1993); "significant" means the interval excludes 0.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -139,9 +138,10 @@ def simulate(start: Start, space: LeverSpace, theta: torch.Tensor, relaxed: bool
         min_cash.append(out["cash"] if not min_cash else torch.minimum(min_cash[0], out["cash"]))
         del min_cash[:-1]
 
-    last = batch.rollout(lambda t: blocks[space.block_of(t)], start.steps, relaxed=relaxed, on_period=track)
+    last = batch.rollout(
+        lambda t: blocks[space.block_of(t)], start.steps, relaxed=relaxed, on_period=track
+    )
     return Outcome(last[objective_key(last)], min_cash[0], last)
-
 
 
 def risk_objective(value: torch.Tensor, risk: Risk) -> torch.Tensor:
@@ -150,7 +150,9 @@ def risk_objective(value: torch.Tensor, risk: Risk) -> torch.Tensor:
     return m if risk.lam == 0 else (1 - risk.lam) * m + risk.lam * cvar(value, risk.alpha)
 
 
-def metric_values(out: Outcome, c: Constraint, relaxed: bool = False, tau: Any = None) -> torch.Tensor:
+def metric_values(
+    out: Outcome, c: Constraint, relaxed: bool = False, tau: Any = None
+) -> torch.Tensor:
     """Constraint metric per candidate ``[K]``; relaxed ``p_cash_negative_ever`` is the smooth
     ``mean(sigmoid(-min_cash/tau))``."""
     import torch
@@ -213,12 +215,20 @@ class _Tracker:
     best_viol: float = math.inf
 
     def offer(self, theta: Sequence[float], obj: float, metrics: Sequence[float]) -> None:
-        viol = sum(c.violation(m + (mg if c.op == "<=" else -mg)) for c, m, mg in zip(self.constraints, metrics, self.margins, strict=True))
+        viol = sum(
+            c.violation(m + (mg if c.op == "<=" else -mg))
+            for c, m, mg in zip(self.constraints, metrics, self.margins, strict=True)
+        )
         key = (0.0, obj) if viol == 0 else (-viol, obj)
         if not math.isfinite(obj):
             return
         if key > self.best_key:
-            self.best_key, self.best_theta, self.best_obj, self.best_viol = key, list(theta), obj, viol
+            self.best_key, self.best_theta, self.best_obj, self.best_viol = (
+                key,
+                list(theta),
+                obj,
+                viol,
+            )
 
     @property
     def feasible(self) -> bool:
@@ -252,7 +262,12 @@ class Optimizer:
         # KPI limits by 1% of the limit (iterates of an augmented Lagrangian approach the
         # boundary from both sides: the inner target keeps them on the feasible side). A
         # candidate counts as feasible with half the margin.
-        self.margins = [2.0 * math.sqrt(max(c.limit * (1 - c.limit), 1.0 / P) / P) if c.is_probability else 0.2 * c.scale for c in self.constraints]
+        self.margins = [
+            2.0 * math.sqrt(max(c.limit * (1 - c.limit), 1.0 / P) / P)
+            if c.is_probability
+            else 0.2 * c.scale
+            for c in self.constraints
+        ]
         self._scale: float | None = None
 
     # -- exact evaluation of many candidates (batched as points)
@@ -282,15 +297,36 @@ class Optimizer:
             self._scale = max(float(v.std()), 1e-3 * float(v.abs().mean()), 1.0)
         return self._scale
 
-    def _report(self, method: str, it: int, total: int, obj: float, best: float, evals: int, t0: float) -> None:
+    def _report(
+        self, method: str, it: int, total: int, obj: float, best: float, evals: int, t0: float
+    ) -> None:
         if self.on_progress is not None:
             el = time.perf_counter() - t0
-            self.on_progress(Progress(method, it, total, obj, best, evals, evals / el if el > 0 else 0.0, el, self.label))
+            self.on_progress(
+                Progress(
+                    method,
+                    it,
+                    total,
+                    obj,
+                    best,
+                    evals,
+                    evals / el if el > 0 else 0.0,
+                    el,
+                    self.label,
+                )
+            )
 
     def _stop(self) -> bool:
         return self.should_stop is not None and bool(self.should_stop())
 
-    def run(self, method: str = "gradient", budget_evals: int | None = None, init: Sequence[float] | None = None, seed: int = 0, lr: float = DEFAULT_LR) -> Search:
+    def run(
+        self,
+        method: str = "gradient",
+        budget_evals: int | None = None,
+        init: Sequence[float] | None = None,
+        seed: int = 0,
+        lr: float = DEFAULT_LR,
+    ) -> Search:
         """Search with ``method`` (:data:`METHODS`) for ``budget_evals`` evaluations
         (default :data:`DEFAULT_BUDGET`), starting from ``init`` (default: the current
         allocation). The current allocation is always a candidate."""
@@ -324,7 +360,16 @@ class Optimizer:
             wall_s=time.perf_counter() - t0, trace=trace, cancelled=cancelled,
         )  # fmt: skip
 
-    def _gradient(self, theta0: list[float], budget: int, tracker: _Tracker, trace: list, evals: list[int], t0: float, lr: float) -> None:
+    def _gradient(
+        self,
+        theta0: list[float],
+        budget: int,
+        tracker: _Tracker,
+        trace: list,
+        evals: list[int],
+        t0: float,
+        lr: float,
+    ) -> None:
         import torch
 
         dtype = self.start.params.dtype
@@ -346,7 +391,11 @@ class Optimizer:
             tau = 0.1 * o.min_cash.detach().std().clamp(min=1.0)
             for i, c in enumerate(self.constraints):
                 m = metric_values(o, c, relaxed=True, tau=tau)[0] + bias[i]
-                g = (m - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - m)
+                g = (
+                    (m - (c.limit - self.margins[i]))
+                    if c.op == "<="
+                    else ((c.limit + self.margins[i]) - m)
+                )
                 g = g / c.scale
                 loss = loss + (torch.clamp(mult[i] + mu * g, min=0) ** 2 - mult[i] ** 2) / (2 * mu)
                 last_relaxed[i] = float(m.detach()) - bias[i]
@@ -363,17 +412,41 @@ class Optimizer:
                 tracker.offer(row, obj, mets)
                 for i, c in enumerate(self.constraints):
                     bias[i] = mets[i] - last_relaxed[i]
-                    g = (mets[i] - (c.limit - self.margins[i])) if c.op == "<=" else ((c.limit + self.margins[i]) - mets[i])
+                    g = (
+                        (mets[i] - (c.limit - self.margins[i]))
+                        if c.op == "<="
+                        else ((c.limit + self.margins[i]) - mets[i])
+                    )
                     g = g / c.scale
                     mult[i] = max(0.0, mult[i] + mu * g)
-            trace.append({"iteration": it, "objective": float(J.detach()), "best": tracker.best_obj, "evals": evals[0]})
+            trace.append(
+                {
+                    "iteration": it,
+                    "objective": float(J.detach()),
+                    "best": tracker.best_obj,
+                    "evals": evals[0],
+                }
+            )
             self._report("gradient", it, iters, float(J.detach()), tracker.best_obj, evals[0], t0)
 
     def _penalized(self, obj: float, mets: Sequence[float]) -> float:
-        viol = sum(c.violation(m + (mg if c.op == "<=" else -mg)) / c.scale for c, m, mg in zip(self.constraints, mets, self.margins, strict=True))
+        viol = sum(
+            c.violation(m + (mg if c.op == "<=" else -mg)) / c.scale
+            for c, m, mg in zip(self.constraints, mets, self.margins, strict=True)
+        )
         return obj / self.scale() - 100.0 * viol
 
-    def _population(self, method: str, theta0: list[float], budget: int, tracker: _Tracker, trace: list, evals: list[int], t0: float, seed: int) -> None:
+    def _population(
+        self,
+        method: str,
+        theta0: list[float],
+        budget: int,
+        tracker: _Tracker,
+        trace: list,
+        evals: list[int],
+        t0: float,
+        seed: int,
+    ) -> None:
         import numpy as np
 
         d = self.space.size
@@ -382,7 +455,13 @@ class Optimizer:
         if method == "cmaes":
             from cmaes import CMA
 
-            es = CMA(mean=np.array(theta0, dtype=float), sigma=1.0, bounds=np.array([[-_THETA_CLAMP, _THETA_CLAMP]] * d), population_size=pop, seed=seed)
+            es = CMA(
+                mean=np.array(theta0, dtype=float),
+                sigma=1.0,
+                bounds=np.array([[-_THETA_CLAMP, _THETA_CLAMP]] * d),
+                population_size=pop,
+                seed=seed,
+            )
         total = max(1, math.ceil((budget - evals[0]) / pop))
         for it in range(1, total + 1):
             if self._stop():
@@ -399,9 +478,21 @@ class Optimizer:
             for c, (obj, mets) in zip(cands, res, strict=True):
                 tracker.offer(c.tolist(), obj, mets)
             if method == "cmaes":
-                es.tell([(c, -self._penalized(obj, mets)) for c, (obj, mets) in zip(cands, res, strict=True)])
+                es.tell(
+                    [
+                        (c, -self._penalized(obj, mets))
+                        for c, (obj, mets) in zip(cands, res, strict=True)
+                    ]
+                )
             gen_best = max(obj for obj, _ in res)
-            trace.append({"iteration": it, "objective": gen_best, "best": tracker.best_obj, "evals": evals[0]})
+            trace.append(
+                {
+                    "iteration": it,
+                    "objective": gen_best,
+                    "best": tracker.best_obj,
+                    "evals": evals[0],
+                }
+            )
             self._report(method, it, total, gen_best, tracker.best_obj, evals[0], t0)
 
     def _random_theta(self, rng: Any) -> Any:

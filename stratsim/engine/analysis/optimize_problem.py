@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     import torch
 
 
-LEVERS: tuple[str, ...] = ("budget", "privacy_share", "c_share", "c_split", "b_split", "c_price", "b_seat_price")
+LEVERS: tuple[str, ...] = (
+    "budget",
+    "privacy_share",
+    "c_share",
+    "c_split",
+    "b_split",
+    "c_price",
+    "b_seat_price",
+)
 SPLIT_LEVERS = ("c_split", "b_split")
 SHARE_LEVERS = ("privacy_share", "c_share")
 MONEY_LEVERS = ("budget", "c_price", "b_seat_price")
@@ -31,7 +39,18 @@ EXACT_EVERY = 5
 DEFAULT_LR = 0.3
 DEFAULT_ALPHA = 0.10
 #: The horizon KPIs compared in the final evaluation.
-REPORT_KPIS = ("mrr", "arr", "users_c", "paid_c", "accounts_b", "seats_b", "cash", "satisfaction_c", "satisfaction_b", "incident_prob")
+REPORT_KPIS = (
+    "mrr",
+    "arr",
+    "users_c",
+    "paid_c",
+    "accounts_b",
+    "seats_b",
+    "cash",
+    "satisfaction_c",
+    "satisfaction_b",
+    "incident_prob",
+)
 MAX_BATCH_PATHS = 120_000
 _THETA_CLAMP = 8.0
 _BOOT_ELEMENTS = 4_000_000
@@ -65,9 +84,13 @@ def parse_risk(text: str) -> Risk:
             raise ValueError
         alpha, lam = float(parts[1]), float(parts[2])
     except ValueError:
-        raise StratsimError(f"risk {text!r}: expected cvar:ALPHA:LAMBDA, e.g. cvar:0.1:0.5") from None
+        raise StratsimError(
+            f"risk {text!r}: expected cvar:ALPHA:LAMBDA, e.g. cvar:0.1:0.5"
+        ) from None
     if not 0 < alpha < 1 or not 0 <= lam <= 1:
-        raise StratsimError(f"risk {text!r}: expected cvar:ALPHA:LAMBDA with ALPHA in (0, 1) and LAMBDA in [0, 1]")
+        raise StratsimError(
+            f"risk {text!r}: expected cvar:ALPHA:LAMBDA with ALPHA in (0, 1) and LAMBDA in [0, 1]"
+        )
     return Risk(alpha, lam)
 
 
@@ -115,14 +138,18 @@ def parse_constraint(text: str) -> Constraint:
             metric, _, limit = (s.strip() for s in text.partition(op))
             break
     else:
-        raise StratsimError(f"constraint {text!r}: expected METRIC<=LIMIT or METRIC>=LIMIT, e.g. {CASH_NEGATIVE_EVER}<=0.05")
+        raise StratsimError(
+            f"constraint {text!r}: expected METRIC<=LIMIT or METRIC>=LIMIT, e.g. {CASH_NEGATIVE_EVER}<=0.05"
+        )
     if metric == "p_cash_negative":
         raise StratsimError(
             f"constraint {text!r}: metric 'p_cash_negative' is cash below 0 at the horizon only; "
             f"expected {CASH_NEGATIVE_EVER} (cash below 0 in any month of the horizon)"
         )
     if metric not in KPIS and metric != CASH_NEGATIVE_EVER:
-        raise StratsimError(f"constraint {text!r}: metric {metric!r}: expected {CASH_NEGATIVE_EVER} or a KPI name ({', '.join(KPIS)})")
+        raise StratsimError(
+            f"constraint {text!r}: metric {metric!r}: expected {CASH_NEGATIVE_EVER} or a KPI name ({', '.join(KPIS)})"
+        )
     value = parse_finite(limit, f"constraint {text!r}: limit")
     if metric == CASH_NEGATIVE_EVER and not 0 <= value <= 1:
         raise StratsimError(f"constraint {text!r}: limit {value:g}: expected a probability in 0..1")
@@ -140,7 +167,9 @@ def parse_levers(text: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [s.strip() for s in (text.split(",") if isinstance(text, str) else text) if s.strip()]
     bad = [n for n in names if n not in LEVERS]
     if bad or not names:
-        raise StratsimError(f"levers {text!r}: unknown {bad}: expected a comma-separated list of {', '.join(LEVERS)}")
+        raise StratsimError(
+            f"levers {text!r}: unknown {bad}: expected a comma-separated list of {', '.join(LEVERS)}"
+        )
     if len(set(names)) != len(names):
         raise StratsimError(f"levers {text!r}: a lever is named twice")
     return tuple(n for n in LEVERS if n in names)
@@ -159,7 +188,9 @@ def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
     name = name.strip()
     lo_s, _, hi_s = rng.partition(":")
     if name not in SHARE_LEVERS + MONEY_LEVERS:
-        raise StratsimError(f"bound {text!r}: lever {name!r}: expected one of {', '.join(SHARE_LEVERS + MONEY_LEVERS)} (splits are on the simplex)")
+        raise StratsimError(
+            f"bound {text!r}: lever {name!r}: expected one of {', '.join(SHARE_LEVERS + MONEY_LEVERS)} (splits are on the simplex)"
+        )
     try:
         lo, hi = float(lo_s), float(hi_s)
     except ValueError:
@@ -171,7 +202,6 @@ def parse_bound(text: str) -> tuple[str, tuple[float, float]]:
 
 
 # ------------------------------------------------------------- the space
-
 
 
 def cvar(v: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -61,7 +61,19 @@ class Stat:
         return self.ci_low > 0 or self.ci_high < 0
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("name", "label", "unit", "current", "recommended", "diff", "ci_low", "ci_high")}
+        d = {
+            k: getattr(self, k)
+            for k in (
+                "name",
+                "label",
+                "unit",
+                "current",
+                "recommended",
+                "diff",
+                "ci_low",
+                "ci_high",
+            )
+        }
         d["significant"] = self.significant
         if self.band_current is not None:
             d["p10_p90_current"] = list(self.band_current)
@@ -69,7 +81,15 @@ class Stat:
         return d
 
 
-def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], risk: Risk, constraints: Sequence[Constraint], n_boot: int = 300, seed: int = 0) -> tuple[list[list[Stat]], list[dict[str, float]]]:
+def compare(
+    start: Start,
+    space: LeverSpace,
+    thetas: Sequence[Sequence[float]],
+    risk: Risk,
+    constraints: Sequence[Constraint],
+    n_boot: int = 300,
+    seed: int = 0,
+) -> tuple[list[list[Stat]], list[dict[str, float]]]:
     """Exact simulation of ``thetas`` (``thetas[0]`` the reference, the current allocation)
     as points of one simulation on ``start``'s paths; each further point's statistics
     against the reference with paired bootstrap intervals.
@@ -99,12 +119,20 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
     stat_fns: list[tuple[str, str, str, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]] = [
         ("npv_mean", f"{npv} mean", "currency", o.value, lambda x: x.double().mean(-1)),
         ("npv_p10", f"{npv} P10", "currency", o.value, q10),
-        ("npv_cvar", f"{npv} CVaR{round(alpha * 100)}", "currency", o.value, lambda x: cvar(x.double(), alpha)),
+        (
+            "npv_cvar",
+            f"{npv} CVaR{round(alpha * 100)}",
+            "currency",
+            o.value,
+            lambda x: cvar(x.double(), alpha),
+        ),
         ("objective", "objective", "currency", o.value, lambda x: risk_objective(x.double(), risk)),
         (CASH_NEGATIVE_EVER, "P(cash<0 ever)", "probability", neg, lambda x: x.double().mean(-1)),
     ]
     extra = [k for k in REPORT_KPIS if k in o.last]
-    extra += [c.metric for c in constraints if c.metric not in extra and c.metric != CASH_NEGATIVE_EVER]
+    extra += [
+        c.metric for c in constraints if c.metric not in extra and c.metric != CASH_NEGATIVE_EVER
+    ]
     for k in extra:
         stat_fns.append((k, KPIS[k][0], KPIS[k][1], o.last[k], lambda x: x.double().mean(-1)))
     banded = {"npv_mean", *(n for n, *_ in stat_fns[5:])}
@@ -119,13 +147,33 @@ def compare(start: Start, space: LeverSpace, thetas: Sequence[Sequence[float]], 
         for name, label, unit, x, fn in stat_fns:
             a, b = x[0], x[k]
             rows = max(1, _BOOT_ELEMENTS // P)  # torch.quantile takes at most 16M elements
-            boot = torch.cat([fn(b[idx[r : r + rows]]) - fn(a[idx[r : r + rows]]) for r in range(0, n_boot, rows)])
-            lo, hi = torch.quantile(boot.double(), torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+            boot = torch.cat(
+                [
+                    fn(b[idx[r : r + rows]]) - fn(a[idx[r : r + rows]])
+                    for r in range(0, n_boot, rows)
+                ]
+            )
+            lo, hi = torch.quantile(
+                boot.double(), torch.tensor([0.025, 0.975], dtype=torch.float64)
+            ).tolist()
             band = band_r = None
             if name in banded:
                 band = (q10(a).item(), torch.quantile(a.double(), 0.9).item())
                 band_r = (q10(b).item(), torch.quantile(b.double(), 0.9).item())
-            stats.append(Stat(name, label, unit, summaries[0][name], summaries[k][name], summaries[k][name] - summaries[0][name], lo, hi, band, band_r))
+            stats.append(
+                Stat(
+                    name,
+                    label,
+                    unit,
+                    summaries[0][name],
+                    summaries[k][name],
+                    summaries[k][name] - summaries[0][name],
+                    lo,
+                    hi,
+                    band,
+                    band_r,
+                )
+            )
         all_stats.append(stats)
     return all_stats, summaries
 
@@ -141,7 +189,12 @@ class ConstraintStatus:
         return self.constraint.violation(self.recommended) == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"constraint": str(self.constraint), "current": self.current, "recommended": self.recommended, "met": self.met}
+        return {
+            "constraint": str(self.constraint),
+            "current": self.current,
+            "recommended": self.recommended,
+            "met": self.met,
+        }
 
 
 @dataclass
@@ -187,7 +240,11 @@ class Recommendation:
             "settings": {k: v for k, v in self.settings.items() if v is not None},
             "recommended": self.recommended[0].to_dict(),
             # The whole plan of a quarterly schedule (one allocation per quarter).
-            **({"plan": [d.to_dict() for d in self.recommended]} if len(self.recommended) > 1 else {}),
+            **(
+                {"plan": [d.to_dict() for d in self.recommended]}
+                if len(self.recommended) > 1
+                else {}
+            ),
             "feasible": self.feasible,
             "objective_current": self.summary_current["objective"],
             "objective_recommended": self.summary_recommended["objective"],
@@ -197,13 +254,32 @@ class Recommendation:
         }
 
 
-def finish(opt: Optimizer, search: Search, eval_start: Start, settings: dict[str, Any]) -> Recommendation:
+def finish(
+    opt: Optimizer, search: Search, eval_start: Start, settings: dict[str, Any]
+) -> Recommendation:
     """Re-evaluate the search's candidate against the current allocation on fresh paths."""
     space = opt.space
     cur = space.encode(space.base)
-    stats, summ = compare(eval_start, space, [cur, search.theta], opt.risk, opt.constraints, seed=settings.get("eval_seed", 0))
+    stats, summ = compare(
+        eval_start,
+        space,
+        [cur, search.theta],
+        opt.risk,
+        opt.constraints,
+        seed=settings.get("eval_seed", 0),
+    )
     cons = [ConstraintStatus(c, _metric(summ[0], c), _metric(summ[1], c)) for c in opt.constraints]
-    return Recommendation(settings.get("method", "gradient"), settings, space.decisions(cur), space.decisions(search.theta), search, stats[0], cons, summ[0], summ[1])
+    return Recommendation(
+        settings.get("method", "gradient"),
+        settings,
+        space.decisions(cur),
+        space.decisions(search.theta),
+        search,
+        stats[0],
+        cons,
+        summ[0],
+        summ[1],
+    )
 
 
 def _metric(summary: dict[str, float], c: Constraint) -> float:
@@ -259,14 +335,18 @@ def optimize(
         StratsimError: a bad setting (method, schedule, budget).
     """
     if settings.objective != "npv_total":
-        raise StratsimError(f"objective {settings.objective!r}: expected npv_total (NPV with terminal value)")
+        raise StratsimError(
+            f"objective {settings.objective!r}: expected npv_total (NPV with terminal value)"
+        )
     space = LeverSpace.build(base, settings.levers, start.steps, settings.schedule, settings.bounds)
     opt = Optimizer(start, space, settings.risk, settings.constraints, on_progress, should_stop)
     search = opt.run(settings.method, settings.budget_evals, seed=settings.seed, lr=settings.lr)
     return finish(opt, search, eval_start, settings.as_dict(start.steps))
 
 
-def _best_per_weight(opt: Optimizer, thetas: list[list[float]], k: int) -> tuple[list[list[float]], list[bool]]:
+def _best_per_weight(
+    opt: Optimizer, thetas: list[list[float]], k: int
+) -> tuple[list[list[float]], list[bool]]:
     """For each risk weight, the best of every candidate the frontier search found (exact,
     training paths; feasible first): a short search for one weight can then not leave its
     point below another weight's candidate."""
@@ -298,7 +378,15 @@ class FrontierPoint:
     feasible_train: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lambda": self.lam, "mean": self.mean, "p10": self.p10, "cvar": self.cvar, CASH_NEGATIVE_EVER: self.p_cash_negative_ever, "feasible_train": self.feasible_train, "allocation": [d.to_dict() for d in self.decisions]}
+        return {
+            "lambda": self.lam,
+            "mean": self.mean,
+            "p10": self.p10,
+            "cvar": self.cvar,
+            CASH_NEGATIVE_EVER: self.p_cash_negative_ever,
+            "feasible_train": self.feasible_train,
+            "allocation": [d.to_dict() for d in self.decisions],
+        }
 
 
 def frontier(
@@ -322,19 +410,51 @@ def frontier(
     init = None
     for i in range(k):
         lam = i / (k - 1)
-        opt = Optimizer(start, space, Risk(settings.risk.alpha, lam), settings.constraints, on_progress, should_stop, label=f"lambda {lam:.2f} ({i + 1}/{k})")
-        s = opt.run(settings.method, settings.budget_evals, init=init, seed=settings.seed + i, lr=settings.lr)
+        opt = Optimizer(
+            start,
+            space,
+            Risk(settings.risk.alpha, lam),
+            settings.constraints,
+            on_progress,
+            should_stop,
+            label=f"lambda {lam:.2f} ({i + 1}/{k})",
+        )
+        s = opt.run(
+            settings.method,
+            settings.budget_evals,
+            init=init,
+            seed=settings.seed + i,
+            lr=settings.lr,
+        )
         thetas.append(s.theta)
         feas.append(s.feasible)
         init = s.theta
         if s.cancelled:
             break
-    thetas, feas = _best_per_weight(Optimizer(start, space, settings.risk, settings.constraints), thetas, k)
+    thetas, feas = _best_per_weight(
+        Optimizer(start, space, settings.risk, settings.constraints), thetas, k
+    )
     cur = space.encode(base)
     _, summ = compare(eval_start, space, [cur, *thetas], settings.risk, settings.constraints)
     points = [
-        FrontierPoint(i / (k - 1), space.decisions(th), s["mean"], s["p10"], s["cvar"], s[CASH_NEGATIVE_EVER], f)
+        FrontierPoint(
+            i / (k - 1),
+            space.decisions(th),
+            s["mean"],
+            s["p10"],
+            s["cvar"],
+            s[CASH_NEGATIVE_EVER],
+            f,
+        )
         for i, (th, s, f) in enumerate(zip(thetas, summ[1:], feas, strict=True))
     ]
     s0 = summ[0]
-    return points, FrontierPoint(float("nan"), space.decisions(cur), s0["mean"], s0["p10"], s0["cvar"], s0[CASH_NEGATIVE_EVER], True)
+    return points, FrontierPoint(
+        float("nan"),
+        space.decisions(cur),
+        s0["mean"],
+        s0["p10"],
+        s0["cvar"],
+        s0[CASH_NEGATIVE_EVER],
+        True,
+    )

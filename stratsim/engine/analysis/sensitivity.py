@@ -99,7 +99,9 @@ def _raw(scenario: Scenario, key: str) -> Any:
     return getattr(getattr(scenario, section), name)
 
 
-def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_range: float = 0.2) -> list[ParamRange]:
+def parameter_ranges(
+    scenario: Scenario, keys: Sequence[str] | None = None, rel_range: float = 0.2
+) -> list[ParamRange]:
     """The low/base/high of each analysed parameter (see the module doc).
 
     Raises:
@@ -119,12 +121,16 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
     for key in keys:
         k = resolve_key(scenario, key)
         if is_lever(k):
-            raise StratsimError(f"{term('params')} {key}: a decision lever; expected a scenario parameter such as to_b.win_rate")
+            raise StratsimError(
+                f"{term('params')} {key}: a decision lever; expected a scenario parameter such as to_b.win_rate"
+            )
         value = _raw(scenario, k)
         if isinstance(value, int | float):
             v = float(value)
             if v == 0:
-                raise StratsimError(f"{term('params')} {k}: value 0: a relative range is empty; expected a non-zero value (or make it uncertain in the scenario)")
+                raise StratsimError(
+                    f"{term('params')} {k}: value 0: a relative range is empty; expected a non-zero value (or make it uncertain in the scenario)"
+                )
             lo, hi = sorted((v * (1 - rel_range), v * (1 + rel_range)))
             blo, bhi, strict = param_bounds(scenario, k)
             lo = max(lo, math.nextafter(blo, math.inf) if strict else blo)
@@ -133,10 +139,15 @@ def parameter_ranges(scenario: Scenario, keys: Sequence[str] | None = None, rel_
         else:
             g = torch.Generator().manual_seed(0)
             draws = draw_flat(scenario, RANGE_DRAWS, g, torch.float64, torch.device("cpu"))[k]
-            lo, base, hi = (float(x) for x in torch.quantile(draws, torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)))
+            lo, base, hi = (
+                float(x)
+                for x in torch.quantile(draws, torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64))
+            )
             uncertain = True
         if not hi > lo:
-            raise StratsimError(f"{term('params')} {k}: range {lo:g}..{hi:g}: empty; expected low < high")
+            raise StratsimError(
+                f"{term('params')} {k}: range {lo:g}..{hi:g}: empty; expected low < high"
+            )
         out.append(ParamRange(k, lo, base, hi, uncertain))
     return out
 
@@ -204,11 +215,14 @@ class Tornado:
     def share_changes(self, row: TornadoRow) -> bool:
         """Whether the best ``c_share`` at the row's low or high differs from the base's."""
         return self.best_share_base is not None and (
-            row.best_share_low != self.best_share_base or row.best_share_high != self.best_share_base
+            row.best_share_low != self.best_share_base
+            or row.best_share_high != self.best_share_base
         )
 
 
-def tornado(evaluator: Evaluator, ranges: Sequence[ParamRange], shares: Sequence[float] | None = None) -> Tornado:
+def tornado(
+    evaluator: Evaluator, ranges: Sequence[ParamRange], shares: Sequence[float] | None = None
+) -> Tornado:
     """One-at-a-time swings (see the module doc), in one batch of ``(2D + 1)`` points, or
     ``(2D + 1) * len(shares)`` when ``shares`` (``c_share`` levels) is given.
 
@@ -255,13 +269,19 @@ def tornado(evaluator: Evaluator, ranges: Sequence[ParamRange], shares: Sequence
 
 def salib_problem(ranges: Sequence[ParamRange]) -> dict[str, Any]:
     """SALib problem: uniform over each parameter's low..high."""
-    return {"num_vars": len(ranges), "names": [r.key for r in ranges], "bounds": [[r.low, r.high] for r in ranges]}
+    return {
+        "num_vars": len(ranges),
+        "names": [r.key for r in ranges],
+        "bounds": [[r.low, r.high] for r in ranges],
+    }
 
 
 @dataclass
 class IndexRow:
     key: str
-    values: dict[str, float]  # S1, S1_conf, ST, ST_conf (Sobol) or mu_star, mu_star_conf, sigma, mu (Morris)
+    values: dict[
+        str, float
+    ]  # S1, S1_conf, ST, ST_conf (Sobol) or mu_star, mu_star_conf, sigma, mu (Morris)
 
 
 @dataclass
@@ -273,19 +293,26 @@ class Indices:
     rows: list[IndexRow]  # ranked by ST (Sobol) or mu_star (Morris), largest first
 
 
-def _outputs(evaluate_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, kpi: str) -> np.ndarray:
+def _outputs(
+    evaluate_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, method: str, kpi: str
+) -> np.ndarray:
     """``Y[K]`` of the sample ``X[K, D]``, refused when not finite."""
     import numpy as np
 
     y = np.asarray(evaluate_fn(x), dtype=np.float64)
     if not np.isfinite(y).all():
-        raise StratsimError(f"{method}: the {kpi or 'output'} is not finite at {int((~np.isfinite(y)).sum())} points; narrow the ranges")
+        raise StratsimError(
+            f"{method}: the {kpi or 'output'} is not finite at {int((~np.isfinite(y)).sum())} points; narrow the ranges"
+        )
     return y
 
 
 def _ranked(problem: dict[str, Any], si: Any, metrics: Sequence[str], lead: str) -> list[IndexRow]:
     """SALib's result as rows, largest ``lead`` first (NaN last)."""
-    rows = [IndexRow(name, {m: float(si[m][i]) for m in metrics}) for i, name in enumerate(problem["names"])]
+    rows = [
+        IndexRow(name, {m: float(si[m][i]) for m in metrics})
+        for i, name in enumerate(problem["names"])
+    ]
     rows.sort(key=lambda r: -r.values[lead] if math.isfinite(r.values[lead]) else math.inf)
     return rows
 
@@ -313,7 +340,9 @@ def sobol(
     from SALib.sample import sobol as sobol_sample
 
     if samples < 2 or samples & (samples - 1):
-        raise StratsimError(f"{term('samples')} {samples}: expected a power of 2 (Sobol' sequence), e.g. 64, 128, 256")
+        raise StratsimError(
+            f"{term('samples')} {samples}: expected a power of 2 (Sobol' sequence), e.g. 64, 128, 256"
+        )
     x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
     y = _outputs(evaluate_fn, x, "sobol", kpi)
     si = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
@@ -336,7 +365,9 @@ def morris(
     from SALib.sample import morris as morris_sample
 
     if trajectories < 2:
-        raise StratsimError(f"{term('samples')} {trajectories}: expected at least 2 Morris trajectories")
+        raise StratsimError(
+            f"{term('samples')} {trajectories}: expected at least 2 Morris trajectories"
+        )
     x = morris_sample.sample(problem, trajectories, num_levels=levels, seed=seed)
     y = _outputs(evaluate_fn, x, "morris", kpi)
     si = morris_analyze.analyze(problem, x, y, num_levels=levels, seed=seed)

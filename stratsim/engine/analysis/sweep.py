@@ -22,7 +22,6 @@ split that the point does not set, in proportion, so the split still sums to 1 (
 others keep their ratios); shares that the point sets are never changed.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,7 +32,6 @@ from ..errors import DecisionError, ScenarioError, StratsimError
 from ..terms import term
 
 if TYPE_CHECKING:
-
     from ..scenario import Scenario
 
 #: Prefix of decision levers in dotted keys (the scenario file's ``[allocation]`` table).
@@ -135,9 +133,6 @@ def prepare(scenario: Scenario, design: Design, base: Decision | None = None) ->
     return Prepared(scenario, design, decisions, overrides)
 
 
-
-
-
 def evaluate(
     prepared: Prepared,
     spec: RunSpec,
@@ -179,6 +174,7 @@ def evaluate(
     results: list[PointResult] = []
     prog = Progress(0, total, 0, len(parts))
     for start, stop in parts:
+
         def tick(month: int, n: int = stop - start) -> None:
             prog.done += n
             if on_progress is not None:

@@ -47,7 +47,9 @@ MAX_POINTS = 1_000_000
 #: Policies a sweep's points can follow (:data:`~stratsim.engine.policies.BATCH_POLICIES`).
 POLICIES = BATCH_POLICIES
 BACKENDS = ("local", "ray")
-RAY_INSTALL_HINT = 'Ray is not installed; install it with: pip install "stratsim[scale]" (or: pip install ray)'
+RAY_INSTALL_HINT = (
+    'Ray is not installed; install it with: pip install "stratsim[scale]" (or: pip install ray)'
+)
 
 
 class Cancelled(StratsimError):
@@ -144,7 +146,9 @@ def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
     if lhs:
         parts = rhs.split(":")
         if len(parts) != 2:
-            raise StratsimError(f"key {key}: range {rhs!r}: with {term('lhs')} expected START:STOP (the hypercube sets the points)")
+            raise StratsimError(
+                f"key {key}: range {rhs!r}: with {term('lhs')} expected START:STOP (the hypercube sets the points)"
+            )
         lo, hi = (_number(p, key, "bound") for p in parts)
         if not hi > lo:
             raise StratsimError(f"key {key}: range {rhs!r}: empty range; expected STOP > START")
@@ -157,15 +161,21 @@ def parse_grid(spec: str, lhs: bool = False) -> tuple[str, list[float]]:
         try:
             n = int(parts[2])
         except ValueError:
-            raise StratsimError(f"key {key}: N {parts[2]!r}: expected a whole number of points >= 1") from None
+            raise StratsimError(
+                f"key {key}: N {parts[2]!r}: expected a whole number of points >= 1"
+            ) from None
         if n < 1:
             raise StratsimError(f"key {key}: N {n}: empty range; expected at least 1 point")
         if hi < lo:
             raise StratsimError(f"key {key}: range {rhs!r}: empty range; expected STOP >= START")
         if n > 1 and hi == lo:
-            raise StratsimError(f"key {key}: range {rhs!r}: empty range; {n} points on one value, expected STOP > START")
+            raise StratsimError(
+                f"key {key}: range {rhs!r}: empty range; {n} points on one value, expected STOP > START"
+            )
         if n < 2 and hi != lo:
-            raise StratsimError(f"key {key}: range {rhs!r}: {n} point on a range; expected N >= 2 (or KEY=V for one value)")
+            raise StratsimError(
+                f"key {key}: range {rhs!r}: {n} point on a range; expected N >= 2 (or KEY=V for one value)"
+            )
         return key, [float(x) for x in np.linspace(lo, hi, n)]
     values = [_number(p, key, "value") for p in rhs.split(",") if p.strip()]
     if not values:
@@ -185,7 +195,9 @@ def grid_design(axes: Sequence[tuple[str, Sequence[float]]]) -> Design:
     _check_unique(keys)
     n = math.prod(len(v) for _, v in axes)
     if n > MAX_POINTS:
-        raise StratsimError(f"grid {' x '.join(f'{k} ({len(v)})' for k, v in axes)}: {n:,} points; expected at most {MAX_POINTS:,} (fewer values per key, or {term('lhs')} N)")
+        raise StratsimError(
+            f"grid {' x '.join(f'{k} ({len(v)})' for k, v in axes)}: {n:,} points; expected at most {MAX_POINTS:,} (fewer values per key, or {term('lhs')} N)"
+        )
     rows = list(itertools.product(*(list(v) for _, v in axes)))
     return Design(keys, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(keys)), "grid")
 
@@ -201,7 +213,9 @@ def lhs_design(ranges: Sequence[tuple[str, float, float]], n: int, seed: int = 0
     keys = [k for k, _, _ in ranges]
     _check_unique(keys)
     if not keys:
-        raise StratsimError(f"{term('lhs')}: no ranges; give {term('grid')} KEY=START:STOP for each key to sample")
+        raise StratsimError(
+            f"{term('lhs')}: no ranges; give {term('grid')} KEY=START:STOP for each key to sample"
+        )
     problem = {"num_vars": len(keys), "names": keys, "bounds": [[lo, hi] for _, lo, hi in ranges]}
     return Design(keys, np.asarray(latin.sample(problem, n, seed=seed), dtype=np.float64), "lhs")
 
@@ -234,14 +248,23 @@ def parse_sample(spec: str) -> tuple[str, dict[str, Any]]:
     key = key.strip()
     parts = rhs.split(":")
     if not eq or not key or parts[0] not in _DIST_FIELDS:
-        raise StratsimError(f"sample {spec!r}: expected KEY=DIST:ARGS with DIST one of {', '.join(f'{d}:' + ':'.join(a).upper() for d, a in _DIST_FIELDS.items())}")
+        raise StratsimError(
+            f"sample {spec!r}: expected KEY=DIST:ARGS with DIST one of {', '.join(f'{d}:' + ':'.join(a).upper() for d, a in _DIST_FIELDS.items())}"
+        )
     names = _DIST_FIELDS[parts[0]]
     if len(parts) - 1 != len(names):
-        raise StratsimError(f"key {key}: distribution {rhs!r}: expected {parts[0]}:{':'.join(n.upper() for n in names)}")
-    return key, {"dist": parts[0], **{n: _number(p, key, n) for n, p in zip(names, parts[1:], strict=True)}}
+        raise StratsimError(
+            f"key {key}: distribution {rhs!r}: expected {parts[0]}:{':'.join(n.upper() for n in names)}"
+        )
+    return key, {
+        "dist": parts[0],
+        **{n: _number(p, key, n) for n, p in zip(names, parts[1:], strict=True)},
+    }
 
 
-def with_samples(scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]]], source: str | None = None) -> Scenario:
+def with_samples(
+    scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]]], source: str | None = None
+) -> Scenario:
     """``scenario`` with the parameters of ``samples`` made uncertain (drawn once per path
     from the given distribution, the same draws at every point), validated like a file.
 
@@ -257,7 +280,9 @@ def with_samples(scenario: Scenario, samples: Sequence[tuple[str, dict[str, Any]
     for key, dist in samples:
         k = resolve_key(scenario, key)
         if is_lever(k):
-            raise StratsimError(f"key {key}: a decision lever cannot be sampled per path; expected a scenario parameter such as to_b.win_rate (sweep levers with {term('grid')})")
+            raise StratsimError(
+                f"key {key}: a decision lever cannot be sampled per path; expected a scenario parameter such as to_b.win_rate (sweep levers with {term('grid')})"
+            )
         section, _, name = k.partition(".")
         data[section][name] = dist
     return scenario_from_dict(data, source or term("sample"))

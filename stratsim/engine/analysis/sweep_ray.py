@@ -10,7 +10,6 @@ from ..errors import StratsimError
 from ..terms import term
 
 if TYPE_CHECKING:
-
     pass
 
 #: Prefix of decision levers in dotted keys (the scenario file's ``[allocation]`` table).
@@ -60,11 +59,15 @@ def check_ray_address(address: str, timeout: float = 5.0) -> None:
         return
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise StratsimError(f"{term('ray_address')} {address!r}: expected HOST:PORT of the Ray head (e.g. 10.0.0.5:6379), auto, or ray://HOST:10001")
+        raise StratsimError(
+            f"{term('ray_address')} {address!r}: expected HOST:PORT of the Ray head (e.g. 10.0.0.5:6379), auto, or ray://HOST:10001"
+        )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise StratsimError(f"{term('ray_address')} {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`") from None
+        raise StratsimError(
+            f"{term('ray_address')} {address}: no Ray head answers there ({exc.strerror or exc}); start one with `ray start --head --port={port}`"
+        ) from None
 
 
 def _join_ray(ray: Any, ray_address: str | None, ray_cpus: int | None) -> bool:
@@ -124,7 +127,9 @@ def _evaluate_ray(
                         cause = exc.cause
                         if isinstance(cause, StratsimError):
                             raise type(cause)(str(cause)) from None
-                        raise StratsimError(f"sweep chunk {start}..{stop - 1} failed on Ray: {type(cause).__name__}: {cause}") from None
+                        raise StratsimError(
+                            f"sweep chunk {start}..{stop - 1} failed on Ray: {type(cause).__name__}: {cause}"
+                        ) from None
                     if isinstance(value, int):
                         prog.done += stop - start
                         pending.append(gen)
@@ -139,7 +144,10 @@ def _evaluate_ray(
                     ray.cancel(gen)
             raise
         results = [r for idx in range(len(parts)) for r in done[idx]]
-        info = {"ray_cpus": cpus, "ray_address": ray_address or ("local" if started else "existing")}
+        info = {
+            "ray_cpus": cpus,
+            "ray_address": ray_address or ("local" if started else "existing"),
+        }
         return SweepResult(prepared, spec, results, "ray", len(parts), info)
     finally:
         if started:

@@ -160,8 +160,13 @@ def points_per_chunk(paths: int, dtype: str, max_memory: int) -> int:
     return max(1, int(max_memory // (paths * bytes_per_path(dtype))))
 
 
-def plan_chunks(n_points: int, paths: int, dtype: str = "float32", max_memory: int = DEFAULT_MAX_MEMORY,
-                chunk_paths: int = DEFAULT_CHUNK_PATHS) -> list[tuple[int, int]]:
+def plan_chunks(
+    n_points: int,
+    paths: int,
+    dtype: str = "float32",
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    chunk_paths: int = DEFAULT_CHUNK_PATHS,
+) -> list[tuple[int, int]]:
     """The chunks ``[(start, stop), ...]`` of a sweep: as few as keep each within
     ``chunk_paths`` paths (at least one point) and ``max_memory`` bytes, of balanced sizes.
     The same for every backend."""
@@ -248,4 +253,6 @@ def check_objective(kpi: str, stat: str) -> None:
     if stat not in STATS:
         raise StratsimError(f"statistic {stat!r}: expected one of {', '.join(STATS)}")
     if kpi in PROBABILITY_KPIS and stat != "mean":
-        raise StratsimError(f"kpi {kpi} statistic {stat!r}: a probability (a 0/1 per path) has no quantiles (n/a); expected mean")
+        raise StratsimError(
+            f"kpi {kpi} statistic {stat!r}: a probability (a 0/1 per path) has no quantiles (n/a); expected mean"
+        )

@@ -66,8 +66,15 @@ class Finance(NamedTuple):
 
 
 def finance(
-    p: Params, state: State, d: DecisionTensors, con: Consumer, inc: Incidents, ent: Enterprise, spend: dict[str, Tensor],
-    clock: Clock, relaxed: bool = False,
+    p: Params,
+    state: State,
+    d: DecisionTensors,
+    con: Consumer,
+    inc: Incidents,
+    ent: Enterprise,
+    spend: dict[str, Tensor],
+    clock: Clock,
+    relaxed: bool = False,
 ) -> Finance:
     """MRR, costs (spend, fixed, compute, seats, incidents), cash, discounted NPV and the
     discounted terminal values at this month: Gordon growth on the trailing-12-month
@@ -89,7 +96,14 @@ def finance(
     # Financing cost: interest on the month's opening cash below zero (a shortfall is
     # financed, not free).
     financing = (-state.cash).clamp(min=0.0) * (f.overdraft_rate_annual / 12.0)
-    costs = d.budget + f.fixed_costs + p.to_c.compute_cost_per_user * users_c + p.to_b.cost_per_seat * inc.seats_b + inc.cost + financing
+    costs = (
+        d.budget
+        + f.fixed_costs
+        + p.to_c.compute_cost_per_user * users_c
+        + p.to_b.cost_per_seat * inc.seats_b
+        + inc.cost
+        + financing
+    )
     net = mrr - costs
     cash = state.cash + net
     r = f.discount_rate_annual
@@ -104,8 +118,19 @@ def finance(
     # Steady state: no acquisition spend, incidents at their expected cost (a realized
     # incident is a one-off, not a perpetuity), and every capability stock maintained: the
     # spend below what holds a stock at its opening level is charged (a harvest is not).
-    shortfall = (maintenance_spend(_stocks(state), p.capability) - _stock_spend(p, spend)).clamp(min=0.0).sum(0)
-    steady = net + spend["c_acquisition"] + spend["b_acquisition"] + inc.cost - inc.expected_cost - shortfall
+    shortfall = (
+        (maintenance_spend(_stocks(state), p.capability) - _stock_spend(p, spend))
+        .clamp(min=0.0)
+        .sum(0)
+    )
+    steady = (
+        net
+        + spend["c_acquisition"]
+        + spend["b_acquisition"]
+        + inc.cost
+        - inc.expected_cost
+        - shortfall
+    )
     # Volume of business (MRR at the reference prices, so a price rise is not growth) per
     # segment, and next month's at this month's rates with no acquisition (no new adopters
     # or accounts; free users still convert; incidents at their probability): the installed
@@ -116,8 +141,15 @@ def finance(
     vol_b = inc.seats_b * ref_b
     volume = vol_c + vol_b
     pr = p.privacy
-    paid_next = (inc.paid_c * (1.0 - con.churn_paid_base) + con.conversion * inc.free_c) * (1.0 - pr.churn_shock_c * inc.prob)
-    seats_next = inc.seats_b * (1.0 - ent.logo_churn) * (1.0 + ent.seat_growth) * (1.0 - pr.churn_shock_b * inc.prob)
+    paid_next = (inc.paid_c * (1.0 - con.churn_paid_base) + con.conversion * inc.free_c) * (
+        1.0 - pr.churn_shock_c * inc.prob
+    )
+    seats_next = (
+        inc.seats_b
+        * (1.0 - ent.logo_churn)
+        * (1.0 + ent.seat_growth)
+        * (1.0 - pr.churn_shock_b * inc.prob)
+    )
     org_c, org_b = paid_next * ref_c, seats_next * ref_b
     # Contribution margin per segment: revenue, at most the volume (a premium over the
     # market's reference price is not capitalized: it fades under competition), less the
@@ -136,18 +168,41 @@ def finance(
     # Growth of To C, To B and the whole business ([3, n_paths]); a segment with no volume
     # takes the whole business's.
     g3 = terminal_growth(
-        f.terminal_growth, torch.stack([vol_c, vol_b, volume]), clock.volume_old, months, torch.stack([org_c, org_b, org_c + org_b])
+        f.terminal_growth,
+        torch.stack([vol_c, vol_b, volume]),
+        clock.volume_old,
+        months,
+        torch.stack([org_c, org_b, org_c + org_b]),
     )
     g_seg = torch.where(new[7:9] > 0, g3[:2], g3[2])
     # Each segment's trailing-12-month margin grows at the segment's rate; the costs at the
     # scenario's rate (holding the stocks costs the same whether or not the customers stay).
     g0 = f.terminal_growth
-    tv_gordon = ((trail_sum[5:7] * scale * (1.0 + g_seg) / (r - g_seg)).sum(0) + trail_sum[3] * scale * (1.0 + g0) / (r - g0)) / disc
+    tv_gordon = (
+        (trail_sum[5:7] * scale * (1.0 + g_seg) / (r - g_seg)).sum(0)
+        + trail_sum[3] * scale * (1.0 + g0) / (r - g0)
+    ) / disc
     tv_arr = f.arr_multiple * arr / disc
-    return Finance(mrr_c, mrr_b, mrr, arr, costs, financing, net, cash, npv, tv_gordon, tv_arr, trail, trail_sum)
+    return Finance(
+        mrr_c,
+        mrr_b,
+        mrr,
+        arr,
+        costs,
+        financing,
+        net,
+        cash,
+        npv,
+        tv_gordon,
+        tv_arr,
+        trail,
+        trail_sum,
+    )
 
 
-def terminal_growth(g: Any, volume: Tensor, volume_old: Tensor, months: int | Tensor, organic: Tensor | None = None) -> Any:
+def terminal_growth(
+    g: Any, volume: Tensor, volume_old: Tensor, months: int | Tensor, organic: Tensor | None = None
+) -> Any:
     """Long-run growth of the Gordon terminal value: the scenario's ``terminal_growth``,
     capped by the trend of the business volume over the trailing window (``volume`` now
     against ``volume_old`` ``months - 1`` months earlier, annualized) and, when ``organic``

@@ -48,7 +48,10 @@ def compile_unavailable(device: Any = "cpu") -> str | None:
 
 
 def use_compile(
-    enabled: bool = True, device: Any = "cpu", on_fallback: Callable[[str], Any] | None = None, backend: str = "inductor"
+    enabled: bool = True,
+    device: Any = "cpu",
+    on_fallback: Callable[[str], Any] | None = None,
+    backend: str = "inductor",
 ) -> str | None:
     """Opt in (or out) to ``torch.compile`` of the step for this process: every later
     :func:`advance` (``Simulation``, chunked runs, sweeps and optimization batches) runs

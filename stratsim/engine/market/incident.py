@@ -31,7 +31,16 @@ class Incidents(NamedTuple):
     expected_cost: Tensor
 
 
-def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise, shocks: Shocks, model: ResponseModel, relaxed: bool) -> Incidents:
+def incidents(
+    p: Params,
+    state: State,
+    P: Tensor,
+    con: Consumer,
+    ent: Enterprise,
+    shocks: Shocks,
+    model: ResponseModel,
+    relaxed: bool,
+) -> Incidents:
     """Bernoulli incident with the model's monthly probability (its expectation when
     ``relaxed``); a model whose labels cover a year is converted, p_m = 1 - (1 - p)^(1/12).
     Cost: response + per-record remediation + fine_fraction*max(fixed cap, share*trailing
@@ -57,7 +66,23 @@ def incidents(p: Params, state: State, P: Tensor, con: Consumer, ent: Enterprise
     brand = state.brand * pr.brand_decay + pr.brand_hit * hit
     revenue_12 = state.trail_sum[2]
     cap = _max(pr.fine_cap_share * revenue_12, pr.fine_cap_fixed)
-    cost_if_hit = pr.response_cost + pr.cost_per_record * pr.exposed_fraction * records + pr.fine_fraction_of_cap * cap
+    cost_if_hit = (
+        pr.response_cost
+        + pr.cost_per_record * pr.exposed_fraction * records
+        + pr.fine_fraction_of_cap * cap
+    )
     cost = cost_if_hit * hit
     lapsed = con.lapsed_c + lost_c * (con.free_c + con.paid_c)
-    return Incidents(prob, hit, con.free_c * keep_c, con.paid_c * keep_c, lapsed, ent.accounts_b * keep_b, ent.seats_b * keep_b, brand, cost, keep_b, cost_if_hit * prob)
+    return Incidents(
+        prob,
+        hit,
+        con.free_c * keep_c,
+        con.paid_c * keep_c,
+        lapsed,
+        ent.accounts_b * keep_b,
+        ent.seats_b * keep_b,
+        brand,
+        cost,
+        keep_b,
+        cost_if_hit * prob,
+    )

@@ -67,7 +67,9 @@ def _advance_tensors(
         "churn_free_c": con.churn_free,
         "churn_paid_c": con.churn_paid,
         "value_c": con.value,
-        "cac_c_blended": torch.where(cum_c_adopters > 1e-9, cum_c_spend / cum_c_adopters.clamp(min=1e-9), nan),
+        "cac_c_blended": torch.where(
+            cum_c_adopters > 1e-9, cum_c_spend / cum_c_adopters.clamp(min=1e-9), nan
+        ),
         "cac_c_paid": torch.where(cum_c_paid > 1e-9, cum_c_spend / cum_c_paid.clamp(min=1e-9), nan),
         "accounts_b": inc.accounts_b,
         "seats_b": inc.seats_b,

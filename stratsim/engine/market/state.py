@@ -24,7 +24,17 @@ Tensor = torch.Tensor
 #: the prices charged) whose trend caps the terminal growth, the contribution margins of To C
 #: and To B without a premium over the reference prices (each valued at its own segment's
 #: growth) and the volume of each segment.
-TRAIL_ROWS = ("log_nrr", "log_grr", "mrr", "steady_costs", "volume", "margin_c", "margin_b", "volume_c", "volume_b")
+TRAIL_ROWS = (
+    "log_nrr",
+    "log_grr",
+    "mrr",
+    "steady_costs",
+    "volume",
+    "margin_c",
+    "margin_b",
+    "volume_c",
+    "volume_b",
+)
 #: The rows of :data:`TRAIL_ROWS` holding the business volume of To C, To B and the whole
 #: business (currency/month at reference prices), in the order the terminal growth takes them.
 VOLUME_ROWS = (7, 8, 4)
@@ -88,12 +98,18 @@ class State:
         """A state with ``fn`` applied to every tensor; ``fn`` acts on the last (path)
         dimension of a ``[n_paths]`` or ``[9, n_paths]`` tensor (slice paths: ``t[..., :m]``;
         tile them: :func:`~.analysis.batch.tile_paths`)."""
-        changes = {f.name: fn(getattr(self, f.name)) for f in fields(self) if f.name not in ("period", "trail")}
+        changes = {
+            f.name: fn(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("period", "trail")
+        }
         return replace(self, trail=tuple(fn(t) for t in self.trail), **changes)
 
     def tensors(self) -> dict[str, Tensor]:
         """Every state tensor by name (``trail`` stacked to ``[12, 9, n_paths]``)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")}
+        out = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("period", "trail")
+        }
         out["trail"] = torch.stack(self.trail)
         return out
 
@@ -129,12 +145,16 @@ def reference_satisfaction(p: Params, model: ResponseModel, n: int) -> tuple[Ten
     f = (1.0 - c.core_weight) * x + c.core_weight * x
 
     def at(seg: float) -> Tensor:
-        return model.predict({"functionality": f, "ux": x, "service_response": x, "segment": torch.full_like(x, seg)})
+        return model.predict(
+            {"functionality": f, "ux": x, "service_response": x, "segment": torch.full_like(x, seg)}
+        )
 
     return at(0.0), at(1.0)
 
 
-def initial_state(params: Params | Mapping[str, Any], satisfaction_model: ResponseModel | None = None) -> State:
+def initial_state(
+    params: Params | Mapping[str, Any], satisfaction_model: ResponseModel | None = None
+) -> State:
     """Period-0 state from the per-path parameters (:func:`~.params.draw_params`);
     ``satisfaction_model`` (default: the shipped linear model) sets the reference level."""
     from ..models import LinearSatisfaction
@@ -167,7 +187,9 @@ def initial_state(params: Params | Mapping[str, Any], satisfaction_model: Respon
         opp3=opp.clone(),
         reps_hired=reps.clone(),
         reps_ramped=reps.clone(),
-        accounts_b=torch.minimum(_full(tb.initial_accounts, n, dt, dev), _full(tb.market_potential, n, dt, dev)),
+        accounts_b=torch.minimum(
+            _full(tb.initial_accounts, n, dt, dev), _full(tb.market_potential, n, dt, dev)
+        ),
         seats_b=_full(tb.initial_seats, n, dt, dev),
         cash=_full(p.finance.initial_cash, n, dt, dev),
         npv=zero.clone(),
@@ -182,12 +204,16 @@ def initial_state(params: Params | Mapping[str, Any], satisfaction_model: Respon
         any_incident=zero.clone(),
         # Twelve distinct tensors, not one shared twelve times: a compiled step guards on
         # which inputs alias each other, and that pattern would change every month.
-        trail=tuple(torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev) for _ in range(TRAIL_MONTHS)),
+        trail=tuple(
+            torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev) for _ in range(TRAIL_MONTHS)
+        ),
         trail_sum=torch.zeros(len(TRAIL_ROWS), n, dtype=dt, device=dev),
     )
 
 
-def draw_shocks(generator: torch.Generator, n_paths: int, dtype: torch.dtype, device: torch.device) -> Shocks:
+def draw_shocks(
+    generator: torch.Generator, n_paths: int, dtype: torch.dtype, device: torch.device
+) -> Shocks:
     """Draw one period's shocks on the CPU ``generator`` (fixed order), then move them."""
     z = torch.randn(4, n_paths, generator=generator, dtype=dtype)
     u = torch.rand(n_paths, generator=generator, dtype=dtype)

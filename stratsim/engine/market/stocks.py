@@ -73,7 +73,9 @@ MAINTENANCE_EXP_MAX = 20.0
 def _stocks(state: State) -> Tensor:
     """The eight capability stocks of ``state`` as one ``[8, n_paths]`` tensor, in the
     order of :class:`Capabilities`."""
-    return torch.stack([state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K])
+    return torch.stack(
+        [state.F_c, state.U_c, state.R_c, state.F_b, state.U_b, state.R_b, state.P, state.K]
+    )
 
 
 def _stock_spend(p: Params, spend: dict[str, Tensor]) -> Tensor:
@@ -96,16 +98,26 @@ def capabilities(p: Params, state: State, spend: dict[str, Tensor]) -> Capabilit
     return Capabilities(*_grow(_stocks(state), _stock_spend(p, spend), p.capability).unbind(0))
 
 
-def satisfaction(p: Params, caps: Capabilities, shocks: Shocks, model: ResponseModel) -> tuple[Tensor, Tensor]:
+def satisfaction(
+    p: Params, caps: Capabilities, shocks: Shocks, model: ResponseModel
+) -> tuple[Tensor, Tensor]:
     """``S = clamp(model(F_eff, U, R, segment) + noise_sd*z, 0, 10)`` for To C and To B,
     ``[n_paths]``, with ``F_eff = (1 - core_weight)*F + core_weight*K``."""
     w = p.capability.core_weight
     zeros = torch.zeros_like(caps.F_c)
     f_c = torch.lerp(caps.F_c, caps.K, w)  # (1 - w)*F + w*K in one pass
     f_b = torch.lerp(caps.F_b, caps.K, w)
-    S_c = model.predict({"functionality": f_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros})
-    S_b = model.predict({"functionality": f_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0})
+    S_c = model.predict(
+        {"functionality": f_c, "ux": caps.U_c, "service_response": caps.R_c, "segment": zeros}
+    )
+    S_b = model.predict(
+        {"functionality": f_b, "ux": caps.U_b, "service_response": caps.R_b, "segment": zeros + 1.0}
+    )
     sd = p.satisfaction.noise_sd
     if isinstance(sd, Tensor):
-        return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(0.0, 10.0)
-    return _clamp_fresh(torch.add(S_c, shocks.z_sat_c, alpha=sd), 0.0, 10.0), _clamp_fresh(torch.add(S_b, shocks.z_sat_b, alpha=sd), 0.0, 10.0)
+        return (S_c + sd * shocks.z_sat_c).clamp(0.0, 10.0), (S_b + sd * shocks.z_sat_b).clamp(
+            0.0, 10.0
+        )
+    return _clamp_fresh(torch.add(S_c, shocks.z_sat_c, alpha=sd), 0.0, 10.0), _clamp_fresh(
+        torch.add(S_b, shocks.z_sat_b, alpha=sd), 0.0, 10.0
+    )

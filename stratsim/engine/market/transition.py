@@ -17,9 +17,15 @@ from .month import _advance_tensors
 from .state import Shocks, State, Tensor, draw_shocks
 
 
-def as_decision_tensors(decision: Decision | DecisionTensors, dtype: torch.dtype, device: Any) -> DecisionTensors:
+def as_decision_tensors(
+    decision: Decision | DecisionTensors, dtype: torch.dtype, device: Any
+) -> DecisionTensors:
     """``decision`` as :class:`~.decisions.DecisionTensors` (a :class:`Decision` is converted)."""
-    return decision if isinstance(decision, DecisionTensors) else DecisionTensors.from_decision(decision, dtype, device)
+    return (
+        decision
+        if isinstance(decision, DecisionTensors)
+        else DecisionTensors.from_decision(decision, dtype, device)
+    )
 
 
 def advance(
@@ -57,7 +63,17 @@ def advance(
     d = as_decision_tensors(decision, state.F_c.dtype, state.F_c.device)
     # The spend is cached on the decision (held for many months): taken here, outside
     # what is compiled, so the cache's state is not a guard of the compiled step.
-    args = (p, state, d, d.spend(), shocks, satisfaction_model, privacy_model, relaxed, clock(state))
+    args = (
+        p,
+        state,
+        d,
+        d.spend(),
+        shocks,
+        satisfaction_model,
+        privacy_model,
+        relaxed,
+        clock(state),
+    )
     fn = _COMPILED.fn
     if fn is None:
         tensors, outputs = _advance_tensors(*args)
@@ -70,6 +86,7 @@ def advance(
             _compile_failed(exc)
             tensors, outputs = _advance_tensors(*args)
     return State(state.period + 1, *tensors), outputs
+
 
 def step(
     params: Params | Mapping[str, Any],

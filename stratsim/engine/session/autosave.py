@@ -79,7 +79,14 @@ def autosave_path(path: str | Path) -> Path:
     return p.with_name(f"{p.stem}{AUTOSAVE_SUFFIX}{p.suffix or '.toml'}")
 
 
-def autosave(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None, force: bool = False) -> Path:
+def autosave(
+    sim: Simulation,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    created: datetime | None = None,
+    force: bool = False,
+) -> Path:
     """Save ``sim`` to :func:`autosave_path` of the session ``path`` (atomically).
 
     Call after every period stepped. Returns the autosave path.
@@ -88,7 +95,13 @@ def autosave(sim: Simulation, path: str | Path, *, name: str | None = None, crea
         OutputError, SessionError: as :func:`save_session` (``force`` likewise).
     """
     p = Path(path)
-    return save_session(sim, autosave_path(p), name=name if name is not None else _base_name(p), created=created, force=force)
+    return save_session(
+        sim,
+        autosave_path(p),
+        name=name if name is not None else _base_name(p),
+        created=created,
+        force=force,
+    )
 
 
 def find_recovery(path: str | Path) -> Path | None:

@@ -62,7 +62,15 @@ class BranchRecord:
     @classmethod
     def of(cls, name: str, sim: Simulation, draft: Decision | None = None) -> BranchRecord:
         """Keep ``sim`` (its decisions, policy, held allocation, history) as ``name``."""
-        return cls(name, sim.period, sim.policy_name, tuple(sim.decisions), sim.decision, draft, tuple(sim.history))
+        return cls(
+            name,
+            sim.period,
+            sim.policy_name,
+            tuple(sim.decisions),
+            sim.decision,
+            draft,
+            tuple(sim.history),
+        )
 
     def summary_at(self, period: int) -> Summary | None:
         """The kept KPI summary at ``period`` (1-based), or None when not kept."""
@@ -78,7 +86,9 @@ class BranchRecord:
         }
         if self.draft is not None:
             out["draft"] = self.draft.to_dict()
-        out["decisions"] = [{"period": i, **d.to_dict()} for i, d in enumerate(self.decisions, start=1)]
+        out["decisions"] = [
+            {"period": i, **d.to_dict()} for i, d in enumerate(self.decisions, start=1)
+        ]
         return out
 
 
@@ -114,11 +124,19 @@ def parse_branches(data: dict[str, Any], v: _Validator) -> list[BranchRecord]:
         try:
             entry = _BranchEntry.model_validate(table)
         except ValidationError as exc:
-            raise SessionError(_format_errors(exc, v.source).replace(f"{v.source}: key ", f"{v.source}: key {key}.")) from None
+            raise SessionError(
+                _format_errors(exc, v.source).replace(
+                    f"{v.source}: key ", f"{v.source}: key {key}."
+                )
+            ) from None
         if any(b.name == entry.name for b in out):
             raise v.error(f"{key}.name", entry.name, "a name no other branch has")
         if len(entry.decisions) != entry.period:
-            raise v.error(f"{key}.decisions", entry.decisions, f"one table per period (period = {entry.period})")
+            raise v.error(
+                f"{key}.decisions",
+                entry.decisions,
+                f"one table per period (period = {entry.period})",
+            )
         decisions = []
         for j, d in enumerate(entry.decisions, start=1):
             dkey = f"{key}.decisions[{j}]"
@@ -126,11 +144,15 @@ def parse_branches(data: dict[str, Any], v: _Validator) -> list[BranchRecord]:
             decisions.append(_decision(d, dkey, v, extra_keys=("period",)))
         decision = _decision(entry.next_decision, f"{key}.next_decision", v)
         draft = _decision(entry.draft, f"{key}.draft", v) if entry.draft is not None else None
-        out.append(BranchRecord(entry.name, entry.period, entry.policy, tuple(decisions), decision, draft))
+        out.append(
+            BranchRecord(entry.name, entry.period, entry.policy, tuple(decisions), decision, draft)
+        )
     return out
 
 
-def branch_history(sim: Simulation, branch: BranchRecord, period: int, should_stop: Any = None) -> list[Summary]:
+def branch_history(
+    sim: Simulation, branch: BranchRecord, period: int, should_stop: Any = None
+) -> list[Summary]:
     """The KPI history of ``branch`` up to ``max(period, branch.period)``: its decisions
     re-simulated, then stepped on with its own policy from its held allocation.
 

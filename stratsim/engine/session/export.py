@@ -16,7 +16,11 @@ def decisions_frame(decisions: list[Decision], first_period: int = 1) -> pd.Data
     import pandas as pd
 
     scalars = [k for k in DECISION_KEYS if not k.endswith("split")]
-    columns = ["period", *scalars, *(f"{s}_{k}" for s in ("c_split", "b_split") for k in SPLIT_KEYS)]
+    columns = [
+        "period",
+        *scalars,
+        *(f"{s}_{k}" for s in ("c_split", "b_split") for k in SPLIT_KEYS),
+    ]
     rows = []
     for i, d in enumerate(decisions):
         row: dict[str, Any] = {"period": first_period + i}

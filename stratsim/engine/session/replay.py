@@ -72,7 +72,9 @@ class LoadedSession:
         return self.first_difference() is None
 
 
-def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: float = DEFAULT_REL_TOL) -> Difference | None:
+def compare_histories(
+    stored: list[Summary], replayed: list[Summary], rel_tol: float = DEFAULT_REL_TOL
+) -> Difference | None:
     """First difference between two histories (periods 1-based), or None.
 
     A KPI present on one side only, or a different number of periods, is a difference.
@@ -82,11 +84,23 @@ def compare_histories(stored: list[Summary], replayed: list[Summary], rel_tol: f
         if i >= len(stored) or i >= len(replayed):
             which = stored if i < len(stored) else replayed
             kpi = next(iter(which[i]), "(all)")
-            return Difference(i + 1, kpi, "mean", None if i >= len(stored) else which[i][kpi]["mean"], None if i >= len(replayed) else which[i][kpi]["mean"])
+            return Difference(
+                i + 1,
+                kpi,
+                "mean",
+                None if i >= len(stored) else which[i][kpi]["mean"],
+                None if i >= len(replayed) else which[i][kpi]["mean"],
+            )
         s, r = stored[i], replayed[i]
         for kpi in [*r, *(k for k in s if k not in r)]:
             if kpi not in s or kpi not in r:
-                return Difference(i + 1, kpi, "mean", s[kpi]["mean"] if kpi in s else None, r[kpi]["mean"] if kpi in r else None)
+                return Difference(
+                    i + 1,
+                    kpi,
+                    "mean",
+                    s[kpi]["mean"] if kpi in s else None,
+                    r[kpi]["mean"] if kpi in r else None,
+                )
             for stat in STATS:
                 a, b = s[kpi][stat], r[kpi][stat]
                 if math.isnan(a) and math.isnan(b):
@@ -103,19 +117,27 @@ def _load_model(ref: ModelRef, source: str) -> Any:
 
     key = f"{source}: key {ref.table_key}.path: value {ref.path!r}"
     if ref.file.name != f"{ref.role}.pt":
-        raise SessionError(f"{key}: expected a file named {ref.role}.pt (the layout of a model folder: ROLE.pt beside ROLE.toml, as training writes it)")
+        raise SessionError(
+            f"{key}: expected a file named {ref.role}.pt (the layout of a model folder: ROLE.pt beside ROLE.toml, as training writes it)"
+        )
     try:
         model = trained.load_model(ref.file.parent, ref.role)
     except StratsimError as exc:
         raise SessionError(f"{key}: {exc}") from None
     loaded_sha = (getattr(model, "metadata", None) or {}).get("weights_sha256")
     if loaded_sha != ref.sha256:
-        raise SessionError(f"{key}: the model's metadata records SHA-256 {loaded_sha}, the session expects {ref.sha256}: refusing it")
+        raise SessionError(
+            f"{key}: the model's metadata records SHA-256 {loaded_sha}, the session expects {ref.sha256}: refusing it"
+        )
     return model
 
 
 def load_session(
-    path: str | Path, *, allow_external_models: bool = False, device: str | None = None, threads: int | None = None
+    path: str | Path,
+    *,
+    allow_external_models: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
 ) -> LoadedSession:
     """Load a session: validate, migrate, check and load models, rebuild, replay.
 
@@ -148,7 +170,9 @@ def load_session(
         try:
             resolve_device(run_device)
         except StratsimError:
-            warnings.append(f"{p}: the session ran on {data.device}, which is not available here: replaying on cpu (results may differ slightly)")
+            warnings.append(
+                f"{p}: the session ran on {data.device}, which is not available here: replaying on cpu (results may differ slightly)"
+            )
             run_device = "cpu"
     models = {role: _load_model(ref, str(p)) for role, ref in data.models.items()}
     switches = [(ref, _load_model(ref, str(p))) for ref in data.switches]
@@ -160,14 +184,22 @@ def load_session(
     sim.branches = {b.name: b for b in data.branches}
     diff = compare_histories(data.history, sim.history)
     if diff is not None:
-        warnings.append(f"{p}: the replay differs from the stored history at {diff}; the simulation continues from the replay")
+        warnings.append(
+            f"{p}: the replay differs from the stored history at {diff}; the simulation continues from the replay"
+        )
     return LoadedSession(
         path=p, simulation=sim, meta=data.meta, stored_history=data.history,
         replayed_history=list(sim.history), warnings=warnings, data=data,
     )  # fmt: skip
 
 
-def _rebuild(data: SessionData, device: str, models: dict[str, Any], switches: list[tuple[ModelRef, Any]], p: Path) -> Simulation:
+def _rebuild(
+    data: SessionData,
+    device: str,
+    models: dict[str, Any],
+    switches: list[tuple[ModelRef, Any]],
+    p: Path,
+) -> Simulation:
     """The simulation of ``data`` with its models and model switches, replayed."""
     from ..simulation import ModelSwitch, Simulation
 
@@ -180,6 +212,11 @@ def _rebuild(data: SessionData, device: str, models: dict[str, Any], switches: l
         sim.replay(data.decisions)
     except SessionError:
         raise
-    except (StratsimError, RuntimeError, ValueError, OverflowError) as exc:  # torch errors are RuntimeErrors
+    except (
+        StratsimError,
+        RuntimeError,
+        ValueError,
+        OverflowError,
+    ) as exc:  # torch errors are RuntimeErrors
         raise SessionError(f"{p}: cannot rebuild the session: {exc}") from None
     return sim

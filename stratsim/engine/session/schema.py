@@ -35,7 +35,11 @@ _INT64 = (-(2**63), 2**63 - 1)
 #: ``[run]`` tables; fast path: the layout :func:`save_session` writes).
 SESSION_FILE = outputs.toml_kind(
     "session file",
-    lambda d: isinstance(d.get("schema_version"), int) and isinstance(d.get("meta"), dict) and isinstance(d.get("run"), dict),
+    lambda d: (
+        isinstance(d.get("schema_version"), int)
+        and isinstance(d.get("meta"), dict)
+        and isinstance(d.get("run"), dict)
+    ),
     re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\n)*schema_version = \d+\n\n\[meta\]\n"),
 )
 _SAVED_DEVICES = tuple(d for d in DEVICES if d != "auto")
@@ -113,7 +117,18 @@ def _base_name(path: Path) -> str:
     return fileio.printable(stem.removesuffix(AUTOSAVE_SUFFIX) or stem)
 
 
-_TOP_KEYS = ("schema_version", "meta", "run", "models", "scenario", "decisions", "history", "optimizations", "model_switches", "branches")
+_TOP_KEYS = (
+    "schema_version",
+    "meta",
+    "run",
+    "models",
+    "scenario",
+    "decisions",
+    "history",
+    "optimizations",
+    "model_switches",
+    "branches",
+)
 _META_KEYS = ("name", "created", "saved", "app_version")
 _RUN_KEYS = ("seed", "n_paths", "dtype", "device", "policy", "period", "next_decision")
 _MODEL_KEYS = ("path", "sha256", "kind", "metrics", "undefined_metrics", "recipe")

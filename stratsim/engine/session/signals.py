@@ -74,7 +74,10 @@ class SignalAutosave:
                 self.last_saved = autosave(sim, self.path, name=self.name, created=self.created)
         except Exception as exc:  # a failed autosave must not hide the signal
             with contextlib.suppress(Exception):
-                print(f"stratsim: autosave on {signal.Signals(signum).name} failed: {exc}", file=sys.stderr)
+                print(
+                    f"stratsim: autosave on {signal.Signals(signum).name} failed: {exc}",
+                    file=sys.stderr,
+                )
         finally:
             self._busy = False
         if self.on_saved is not None:
@@ -107,4 +110,6 @@ def install_signal_autosave(
     Raises:
         ValueError: not called from the main thread (a limit of :func:`signal.signal`).
     """
-    return SignalAutosave(get_simulation, path, name=name, created=created, signals=signals, on_saved=on_saved).install()
+    return SignalAutosave(
+        get_simulation, path, name=name, created=created, signals=signals, on_saved=on_saved
+    ).install()

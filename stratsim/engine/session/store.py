@@ -69,12 +69,18 @@ def _check_toml_values(value: Any, key: str, target: Path) -> None:
         return
     elif isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
-            raise SessionError(f"{target}: cannot save: key {key}: value {value!r}: TOML integers hold 64 bits")
+            raise SessionError(
+                f"{target}: cannot save: key {key}: value {value!r}: TOML integers hold 64 bits"
+            )
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise SessionError(f"{target}: cannot save: key {key}: value {value!r}: TOML files hold only finite numbers here")
+            raise SessionError(
+                f"{target}: cannot save: key {key}: value {value!r}: TOML files hold only finite numbers here"
+            )
     else:
-        raise SessionError(f"{target}: cannot save: key {key}: value {value!r} of type {type(value).__name__}: not a TOML value")
+        raise SessionError(
+            f"{target}: cannot save: key {key}: value {value!r} of type {type(value).__name__}: not a TOML value"
+        )
 
 
 def _is_default_model(model: Any, role: str) -> bool:
@@ -137,7 +143,12 @@ def _model_table(model: Any, role: str, target: Path) -> dict[str, Any]:
             good[str(k)] = float(v) if isinstance(v, float) else v
         else:
             undefined.append(str(k))
-    table: dict[str, Any] = {"path": Path(rel).as_posix(), "sha256": sha, "kind": kind, "metrics": good}
+    table: dict[str, Any] = {
+        "path": Path(rel).as_posix(),
+        "sha256": sha,
+        "kind": kind,
+        "metrics": good,
+    }
     if undefined:
         table["undefined_metrics"] = undefined
     recipe = ((getattr(model, "metadata", None) or {}).get("data") or {}).get("recipe")
@@ -155,7 +166,14 @@ def _switches_table(sim: Simulation, target: Path, n: int) -> list[dict[str, Any
     ]
 
 
-def session_document(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None, saved: datetime | None = None) -> dict[str, Any]:
+def session_document(
+    sim: Simulation,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    created: datetime | None = None,
+    saved: datetime | None = None,
+) -> dict[str, Any]:
     """The TOML document (a plain dict) of ``sim`` saved at ``path``.
 
     ``name`` defaults to the file's stem, ``created`` and ``saved`` to now (UTC).
@@ -169,7 +187,9 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
     """
     target = Path(path)
     if getattr(sim, "overrides", None):
-        raise SessionError(f"{target}: cannot save: the simulation has per-path overrides of {', '.join(sorted(sim.overrides))}; a session replays the scenario alone")
+        raise SessionError(
+            f"{target}: cannot save: the simulation has per-path overrides of {', '.join(sorted(sim.overrides))}; a session replays the scenario alone"
+        )
     n = min(len(sim.decisions), len(sim.history))
     saved = saved or _now()
     doc: dict[str, Any] = {
@@ -197,7 +217,13 @@ def session_document(sim: Simulation, path: str | Path, *, name: str | None = No
     doc["decisions"] = [{"period": i + 1, **d.to_dict()} for i, d in enumerate(sim.decisions[:n])]
     # n/a statistics (NaN: quantiles of a probability, a CAC without acquisitions) are omitted.
     doc["history"] = [
-        {"period": i + 1, **{k: {s: x for s, x in v.items() if not (math.isnan(x) and k in _NA_KPIS)} for k, v in h.items()}}
+        {
+            "period": i + 1,
+            **{
+                k: {s: x for s, x in v.items() if not (math.isnan(x) and k in _NA_KPIS)}
+                for k, v in h.items()
+            },
+        }
         for i, h in enumerate(sim.history[:n])
     ]
     if getattr(sim, "optimizations", None):
@@ -225,10 +251,19 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, force: bool = False) ->
     try:
         outputs.write_bytes(path, data, SESSION_FILE, force=force)
     except OSError as exc:
-        raise SessionError(f"{fileio.printable(path)}: cannot save: {exc.strerror or exc}") from None
+        raise SessionError(
+            f"{fileio.printable(path)}: cannot save: {exc.strerror or exc}"
+        ) from None
 
 
-def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, created: datetime | None = None, force: bool = False) -> Path:
+def save_session(
+    sim: Simulation,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    created: datetime | None = None,
+    force: bool = False,
+) -> Path:
     """Save ``sim`` to ``path`` atomically (see :func:`atomic_write_bytes`).
 
     Args:
@@ -257,7 +292,11 @@ def save_session(sim: Simulation, path: str | Path, *, name: str | None = None, 
 
 
 def parse_session(
-    data: dict[str, Any], source: str | Path, *, base_dir: str | Path | None = None, allow_external_models: bool = False
+    data: dict[str, Any],
+    source: str | Path,
+    *,
+    base_dir: str | Path | None = None,
+    allow_external_models: bool = False,
 ) -> SessionData:
     """Validate (and migrate) a parsed session document; reads no file.
 
@@ -289,7 +328,11 @@ def parse_session(
     if "next_decision" in run:
         next_decision = _decision(run.pop("next_decision"), "run.next_decision", v)
     else:
-        next_decision = decisions[-1] if decisions else _decision(scenario.allocation.model_dump(), "scenario.allocation", v)
+        next_decision = (
+            decisions[-1]
+            if decisions
+            else _decision(scenario.allocation.model_dump(), "scenario.allocation", v)
+        )
     optimizations = data.get("optimizations", [])
     if not isinstance(optimizations, list) or not all(isinstance(o, dict) for o in optimizations):
         raise v.error("optimizations", optimizations, "an array of [[optimizations]] tables")
@@ -300,7 +343,9 @@ def parse_session(
     )  # fmt: skip
 
 
-def _migrated(data: dict[str, Any], v: _Validator, source: str | Path) -> tuple[dict[str, Any], int]:
+def _migrated(
+    data: dict[str, Any], v: _Validator, source: str | Path
+) -> tuple[dict[str, Any], int]:
     """Check ``schema_version`` and migrate an older document (with its warnings)."""
     from ..session_migrate import migrate
 
@@ -317,7 +362,9 @@ def _migrated(data: dict[str, Any], v: _Validator, source: str | Path) -> tuple[
     if version < SCHEMA_VERSION:
         data = migrate(data, version, str(source))
         v.source = f"{source} (schema {version}, migrated to {SCHEMA_VERSION})"
-        v.warnings.append(f"{source}: schema version {version} migrated to {SCHEMA_VERSION}; saving writes version {SCHEMA_VERSION}")
+        v.warnings.append(
+            f"{source}: schema version {version} migrated to {SCHEMA_VERSION}; saving writes version {SCHEMA_VERSION}"
+        )
         if version < 3:
             v.warnings.append(
                 f"{source}: saved with the economic model v1 (stratsim 0.1): replayed with model v2 (price response, "
@@ -362,7 +409,9 @@ def _run(data: dict[str, Any], v: _Validator) -> dict[str, Any]:
     return out
 
 
-def _decisions_and_history(data: dict[str, Any], v: _Validator, period: int) -> tuple[list[Decision], list[Summary]]:
+def _decisions_and_history(
+    data: dict[str, Any], v: _Validator, period: int
+) -> tuple[list[Decision], list[Summary]]:
     decisions_raw = v.get(data, "decisions", "", "an array of [[decisions]] tables")
     if not isinstance(decisions_raw, list):
         raise v.error("decisions", decisions_raw, "an array of [[decisions]] tables")
@@ -370,9 +419,13 @@ def _decisions_and_history(data: dict[str, Any], v: _Validator, period: int) -> 
     if not isinstance(history_raw, list):
         raise v.error("history", history_raw, "an array of [[history]] tables")
     if len(decisions_raw) != period:
-        raise v.error("decisions", decisions_raw, f"one table per period simulated (run.period = {period})")
+        raise v.error(
+            "decisions", decisions_raw, f"one table per period simulated (run.period = {period})"
+        )
     if len(history_raw) != period:
-        raise v.error("history", history_raw, f"one table per period simulated (run.period = {period})")
+        raise v.error(
+            "history", history_raw, f"one table per period simulated (run.period = {period})"
+        )
     decisions = []
     for i, d in enumerate(decisions_raw, start=1):
         key = f"decisions[{i}]"
@@ -383,7 +436,9 @@ def _decisions_and_history(data: dict[str, Any], v: _Validator, period: int) -> 
     return decisions, history
 
 
-def read_session(path: str | Path, *, allow_external_models: bool = False, check_models: bool = True) -> SessionData:
+def read_session(
+    path: str | Path, *, allow_external_models: bool = False, check_models: bool = True
+) -> SessionData:
     """Read and validate a session file without building the simulation.
 
     Args:

@@ -40,13 +40,17 @@ class _Validator:
     def missing(self, key: str, expected: str) -> SessionError:
         return SessionError(f"{self.source}: key {key} is missing: expected {expected}")
 
-    def unknown(self, table: dict[str, Any], known: tuple[str, ...] | set[str], prefix: str) -> None:
+    def unknown(
+        self, table: dict[str, Any], known: tuple[str, ...] | set[str], prefix: str
+    ) -> None:
         for k in table:
             if k not in known:
                 where = f"{prefix}.{k}" if prefix else k
                 self.warnings.append(f"{self.source}: unknown key {where} ignored")
 
-    def get(self, table: dict[str, Any], key: str, prefix: str, expected: str, required: bool = True) -> Any:
+    def get(
+        self, table: dict[str, Any], key: str, prefix: str, expected: str, required: bool = True
+    ) -> Any:
         full = f"{prefix}.{key}" if prefix else key
         if key not in table:
             if required:
@@ -54,7 +58,9 @@ class _Validator:
             return None
         return table[key]
 
-    def table(self, table: dict[str, Any], key: str, prefix: str, required: bool = True) -> dict[str, Any] | None:
+    def table(
+        self, table: dict[str, Any], key: str, prefix: str, required: bool = True
+    ) -> dict[str, Any] | None:
         value = self.get(table, key, prefix, "a table", required)
         if value is None and not required:
             return None
@@ -70,7 +76,9 @@ class _Validator:
             raise self.error(full, value, expected)
         return value
 
-    def str_(self, table: dict[str, Any], key: str, prefix: str, choices: tuple[str, ...] | None = None) -> str:
+    def str_(
+        self, table: dict[str, Any], key: str, prefix: str, choices: tuple[str, ...] | None = None
+    ) -> str:
         full = f"{prefix}.{key}" if prefix else key
         expected = f"one of {', '.join(repr(c) for c in choices)}" if choices else "a string"
         value = self.get(table, key, prefix, expected)
@@ -79,7 +87,11 @@ class _Validator:
         return value
 
     def number(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise self.error(key, value, "a finite number")
         return float(value)
 
@@ -95,8 +107,6 @@ class _Validator:
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise self.error(full, value, expected)
         return value
-
-
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:
@@ -133,7 +143,9 @@ def _scenario(data: dict[str, Any], v: _Validator) -> Scenario:
     try:
         return scenario_from_dict(cleaned, v.source)
     except ScenarioError as exc:
-        raise SessionError(str(exc).replace(f"{v.source}: key ", f"{v.source}: key scenario.")) from None
+        raise SessionError(
+            str(exc).replace(f"{v.source}: key ", f"{v.source}: key scenario.")
+        ) from None
 
 
 def _decision(table: Any, key: str, v: _Validator, extra_keys: tuple[str, ...] = ()) -> Decision:
@@ -144,7 +156,10 @@ def _decision(table: Any, key: str, v: _Validator, extra_keys: tuple[str, ...] =
     values = {}
     for k in DECISION_KEYS:
         if k not in table:
-            raise v.missing(f"{key}.{k}", "a number" if not k.endswith("split") else f"a table of {', '.join(SPLIT_KEYS)}")
+            raise v.missing(
+                f"{key}.{k}",
+                "a number" if not k.endswith("split") else f"a table of {', '.join(SPLIT_KEYS)}",
+            )
         x = table[k]
         if k.endswith("split"):
             if not isinstance(x, dict):
@@ -173,7 +188,9 @@ def _history_entry(entry: Any, key: str, period: int, v: _Validator) -> Summary:
         if kpi == "period":
             continue
         if kpi not in KPIS:
-            v.warnings.append(f"{v.source}: unknown key {key}.{kpi} ignored (not a KPI of this version)")
+            v.warnings.append(
+                f"{v.source}: unknown key {key}.{kpi} ignored (not a KPI of this version)"
+            )
             continue
         if not isinstance(stats, dict):
             raise v.error(f"{key}.{kpi}", stats, f"a table of {', '.join(STATS)}")
@@ -190,7 +207,9 @@ def _history_entry(entry: Any, key: str, period: int, v: _Validator) -> Summary:
     return summary
 
 
-def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external: bool) -> dict[str, ModelRef]:
+def _model_refs(
+    data: dict[str, Any], v: _Validator, base: Path, allow_external: bool
+) -> dict[str, ModelRef]:
     table = v.table(data, "models", "", required=False)
     if table is None:
         return {}
@@ -203,7 +222,15 @@ def _model_refs(data: dict[str, Any], v: _Validator, base: Path, allow_external:
     return refs
 
 
-def _model_ref(t: dict[str, Any], role: str, prefix: str, v: _Validator, base: Path, allow_external: bool, extra_keys: tuple[str, ...] = ()) -> ModelRef:
+def _model_ref(
+    t: dict[str, Any],
+    role: str,
+    prefix: str,
+    v: _Validator,
+    base: Path,
+    allow_external: bool,
+    extra_keys: tuple[str, ...] = (),
+) -> ModelRef:
     """One model reference table (``[models.ROLE]`` or a ``[[model_switches]]`` entry)."""
     v.unknown(t, (*_MODEL_KEYS, *extra_keys), prefix)
     rel = v.str_(t, "path", prefix)
@@ -241,7 +268,9 @@ def _model_ref(t: dict[str, Any], role: str, prefix: str, v: _Validator, base: P
     return ModelRef(role, rel, file, sha.lower(), kind, metrics, tuple(undefined))
 
 
-def _model_switches(data: dict[str, Any], v: _Validator, base: Path, allow_external: bool, period: int) -> list[ModelRef]:
+def _model_switches(
+    data: dict[str, Any], v: _Validator, base: Path, allow_external: bool, period: int
+) -> list[ModelRef]:
     """``[[model_switches]]``: each a model reference plus ``role`` and ``period`` (the
     first period simulated with it, 2..run.period + 1), in order of period."""
     raw = data.get("model_switches", [])
@@ -265,7 +294,9 @@ def _check_model_file(ref: ModelRef, source: str) -> None:
     try:
         digest = outputs.file_sha256(ref.file)
     except OSError as exc:
-        raise SessionError(f"{source}: key {ref.table_key}.path: value {ref.path!r}: cannot read model file {ref.file}: {exc.strerror or exc}") from None
+        raise SessionError(
+            f"{source}: key {ref.table_key}.path: value {ref.path!r}: cannot read model file {ref.file}: {exc.strerror or exc}"
+        ) from None
     if digest != ref.sha256:
         raise SessionError(
             f"{source}: key {ref.table_key}.sha256: model file {ref.file} has SHA-256 {digest}, "

@@ -121,4 +121,3 @@ def mlp_parameters(n_features: int, hidden: tuple[int, ...]) -> int:
         total += width * h + h
         width = h
     return total
-

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .result import TrainResult
 
+
 @dataclass(frozen=True, slots=True)
 class TrainStart:
     """Training is about to run its first batch."""

@@ -16,6 +16,7 @@ from .events import EpochEnd
 if TYPE_CHECKING:
     from ..data import TrainingData
 
+
 @dataclass
 class TrainResult:
     """Outcome of :func:`train_model`.
@@ -61,7 +62,6 @@ class TrainResult:
     warnings: tuple[str, ...] = ()
 
 
-
 def bootstrap_intervals(
     y: torch.Tensor, pred: torch.Tensor, classification: bool, seed: int, level: float = 0.95
 ) -> dict[str, tuple[float, float]]:
@@ -98,7 +98,6 @@ def bootstrap_intervals(
         if arr.size:
             out[k] = (float(np.quantile(arr, alpha)), float(np.quantile(arr, 1.0 - alpha)))
     return out
-
 
 
 def outputs_to_predictions(model: TabularNet, out: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,6 @@ class Prepared:
         return int(self.x_tr.shape[0])
 
 
-
 def prepare(data: TrainingData, cfg: TrainConfig) -> Prepared:
     """Split the rows, build and standardize the model, pick the loss; move to the device."""
     kind = cfg.resolved_kind()

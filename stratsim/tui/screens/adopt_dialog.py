@@ -44,7 +44,9 @@ def _metric(model: Any, key: str) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def compare_models(role: str, current: Any, new: Any) -> tuple[list[tuple[str, str, str]], list[str]]:
+def compare_models(
+    role: str, current: Any, new: Any
+) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Rows ``(metric, current, new)`` of the headline test metrics, and one line per
     metric on which ``new`` is worse than ``current`` (both measured; the shipped default
     models have no test metrics: "–")."""
@@ -72,7 +74,15 @@ class AdoptDialog(ModalScreen[str | None]):
     AdoptDialog #adopt-warnings { color: $warning; height: auto; }
     """
 
-    def __init__(self, role: str, current: str, new: str, period: int, rows: list[tuple[str, str, str]], warnings: list[str]) -> None:
+    def __init__(
+        self,
+        role: str,
+        current: str,
+        new: str,
+        period: int,
+        rows: list[tuple[str, str, str]],
+        warnings: list[str],
+    ) -> None:
         super().__init__()
         self.role, self.current, self.new, self.period = role, current, new, period
         self.rows, self.warnings = rows, warnings
@@ -81,10 +91,16 @@ class AdoptDialog(ModalScreen[str | None]):
         table = "\n".join(f"  {m:<8} {c:>10} {n:>10}" for m, c, n in self.rows)
         with Vertical():
             yield Label(f"[b]Use the new {self.role} model?[/b] (test metrics)")
-            yield Static(f"  {'':<8} {'current':>10} {'new':>10}\n{table}", id="adopt-metrics", markup=False)
-            yield Static(f"current: {printable(self.current)}\nnew:     {printable(self.new)}", markup=False)
+            yield Static(
+                f"  {'':<8} {'current':>10} {'new':>10}\n{table}", id="adopt-metrics", markup=False
+            )
+            yield Static(
+                f"current: {printable(self.current)}\nnew:     {printable(self.new)}", markup=False
+            )
             yield Static("\n".join(safe(f"! {w}") for w in self.warnings), id="adopt-warnings")
-            past = f"Periods 1..{self.period} unchanged" if self.period else "no period simulated yet"
+            past = (
+                f"Periods 1..{self.period} unchanged" if self.period else "no period simulated yet"
+            )
             yield Label(
                 f"1 use it from the next period (Period {self.period + 1}; {past})\n"
                 "2 re-simulate the whole history with it\n"
@@ -109,25 +125,42 @@ def offer_model(app: StratsimApp, role: str, model: Any, where: str = "") -> Non
             return
         adopt(app, role, model, choice or "keep", where)
 
-    app.push_screen(AdoptDialog(role, app.model_label(current), app.model_label(model), sim.period, rows, warnings), answer)
+    app.push_screen(
+        AdoptDialog(
+            role, app.model_label(current), app.model_label(model), sim.period, rows, warnings
+        ),
+        answer,
+    )
 
 
 def adopt(app: StratsimApp, role: str, model: Any, choice: str, where: str = "") -> None:
     """Carry out the choice of :class:`AdoptDialog` on ``app.sim``; the Log records it."""
     label = app.model_label(model)
     if choice == "keep":
-        app.note(f"kept the current {role} model; the trained one ({label}) was not used" + (f" (saved in {printable(where)})" if where else ""))
+        app.note(
+            f"kept the current {role} model; the trained one ({label}) was not used"
+            + (f" (saved in {printable(where)})" if where else "")
+        )
         app.main.refresh_all(keep_draft=True)
         return
     if choice == "resimulate":
-        app.note(f"{role} model {label}: re-simulating the whole history with it (the numbers of past periods change)")
-        app.main.jobs.sim_job(lambda sim: sim.set_models(**{role: model}), f"use the {role} model {label}", "re-simulating with the new model")
+        app.note(
+            f"{role} model {label}: re-simulating the whole history with it (the numbers of past periods change)"
+        )
+        app.main.jobs.sim_job(
+            lambda sim: sim.set_models(**{role: model}),
+            f"use the {role} model {label}",
+            "re-simulating with the new model",
+        )
         return
     period = app.sim.period
     try:
         app.sim.switch_model(role, model)
     except Exception as exc:
-        app.error_dialog("Model not used", f"{describe_error(exc, None)}\n\nThe simulation keeps its current model.")
+        app.error_dialog(
+            "Model not used",
+            f"{describe_error(exc, None)}\n\nThe simulation keeps its current model.",
+        )
         return
     app.dirty = True
     app.main.panes.forget_preview()

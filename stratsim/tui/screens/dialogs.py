@@ -36,7 +36,11 @@ class PathSuggester(Suggester):
         path = Path(value).expanduser()
         folder, stem = (path, "") if value.endswith("/") else (path.parent, path.name)
         try:
-            names = sorted(p for p in folder.iterdir() if p.name.startswith(stem) and not p.name.startswith("."))
+            names = sorted(
+                p
+                for p in folder.iterdir()
+                if p.name.startswith(stem) and not p.name.startswith(".")
+            )
         except OSError:
             return None
         for p in names:
@@ -52,10 +56,16 @@ class TomlTree(DirectoryTree):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.ICON_NODE, self.ICON_NODE_EXPANDED, self.ICON_FILE = (glyph("folder"), glyph("folder_open"), glyph("file"))
+        self.ICON_NODE, self.ICON_NODE_EXPANDED, self.ICON_FILE = (
+            glyph("folder"),
+            glyph("folder_open"),
+            glyph("file"),
+        )
 
     def filter_paths(self, paths):
-        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".toml")]
+        return [
+            p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".toml")
+        ]
 
 
 class FileDialog(ModalScreen[Path | None]):
@@ -72,7 +82,9 @@ class FileDialog(ModalScreen[Path | None]):
     FileDialog #file-error { color: $error; height: auto; }
     """
 
-    def __init__(self, title: str, initial: str = "", root: Path | None = None, error: str = "") -> None:
+    def __init__(
+        self, title: str, initial: str = "", root: Path | None = None, error: str = ""
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.initial = initial
@@ -81,8 +93,15 @@ class FileDialog(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"[b]{self.title_text}[/b]  (enter: ok, esc: cancel, →: complete, tab: browse)")
-            yield Input(self.initial, placeholder="path/to/session.toml", suggester=PathSuggester(), id="file-path")
+            yield Label(
+                f"[b]{self.title_text}[/b]  (enter: ok, esc: cancel, →: complete, tab: browse)"
+            )
+            yield Input(
+                self.initial,
+                placeholder="path/to/session.toml",
+                suggester=PathSuggester(),
+                id="file-path",
+            )
             yield Static(printable(self.error), id="file-error", markup=False)
             yield TomlTree(self.root, id="file-tree")
 
@@ -135,7 +154,9 @@ class ChoiceDialog(ModalScreen[str]):
     ChoiceDialog Button { margin-right: 1; min-width: 0; }
     """
 
-    def __init__(self, question: str, choices: list[tuple[str, str]], live: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, question: str, choices: list[tuple[str, str]], live: Callable[[], str] | None = None
+    ) -> None:
         """``live``: when given, called every 0.25 s while shown to recompute the question
         (markup, escaped like ``question``): the state it describes can change behind
         the dialog (a run to the horizon goes on)."""
@@ -232,7 +253,9 @@ class BranchDialog(ModalScreen[tuple[str, str] | None]):
                 yield OptionList(*(Text(printable(b)) for b in self.branches), id="branch-list")
                 with Horizontal():
                     yield Button("Compare", id="branch-compare", compact=True)
-                    yield Button("Restore (replay its decisions)", id="branch-restore", compact=True)
+                    yield Button(
+                        "Restore (replay its decisions)", id="branch-restore", compact=True
+                    )
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -68,7 +68,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("stratsim keys (esc closes; ↑/↓ scroll; ctrl+p lists every action)", id="help-title", markup=False)
+            yield Static(
+                "stratsim keys (esc closes; ↑/↓ scroll; ctrl+p lists every action)",
+                id="help-title",
+                markup=False,
+            )
             table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
             table.add_column("where", no_wrap=True, style="dim")
             table.add_column("key", no_wrap=True, style="bold")

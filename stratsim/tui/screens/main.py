@@ -156,7 +156,9 @@ class MainScreen(Screen):
             if width(bindings) <= self.size.width:
                 break
             bindings = {
-                k: ab for k, ab in bindings.items() if not (ab.node is self and ab.binding.action == action)
+                k: ab
+                for k, ab in bindings.items()
+                if not (ab.node is self and ab.binding.action == action)
             }
         # still too wide (a pane's own keys at 60 columns): its last keys go; Help stays
         for key in reversed([k for k, ab in bindings.items() if ab.node is not self]):
@@ -263,7 +265,9 @@ class MainScreen(Screen):
         if app.sim is None:
             app.notify(f"Cannot {what} yet: the engine is still loading", severity="warning")
             return False
-        app.notify(f"Cannot {what} while {app.busy}: wait, or press x to cancel", severity="warning")
+        app.notify(
+            f"Cannot {what} while {app.busy}: wait, or press x to cancel", severity="warning"
+        )
         return False
 
     def drain_queue(self) -> None:
@@ -306,7 +310,11 @@ class MainScreen(Screen):
         reached its horizon: the rest of a flood of ``n`` stops there; a later ``n``
         steps beyond it (the header then marks "beyond the horizon")."""
         sim = self.app.sim
-        if sim is None or sim.period < sim.horizon or self.app.last_input_at > self.horizon_reached_at:
+        if (
+            sim is None
+            or sim.period < sim.horizon
+            or self.app.last_input_at > self.horizon_reached_at
+        ):
             return False
         self.drop_step()
         return True

@@ -20,8 +20,12 @@ class SplashScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
-        yield Static("\n  starting stratsim: building the screen, then loading the engine (torch)...")
+        yield Static(
+            "\n  starting stratsim: building the screen, then loading the engine (torch)..."
+        )
 
     def on_mount(self) -> None:
-        self.query_one(StatusHeader).show(StatusInfo(session=self.app.session_label(), loading=True))
+        self.query_one(StatusHeader).show(
+            StatusInfo(session=self.app.session_label(), loading=True)
+        )
         self.call_after_refresh(self.app.show_main_screen)

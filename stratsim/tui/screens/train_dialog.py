@@ -96,7 +96,14 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     TrainDialog #train-dialog-buttons { height: auto; }
     """
 
-    def __init__(self, role: str = "satisfaction", kind: str = "linear", epochs: int = 30, seed: int = 0, device: str = "auto") -> None:
+    def __init__(
+        self,
+        role: str = "satisfaction",
+        kind: str = "linear",
+        epochs: int = 30,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
         super().__init__()
         self.choice = next((i for i, c in enumerate(MODEL_CHOICES) if c[:2] == (role, kind)), 0)
         self.epochs = epochs
@@ -117,7 +124,10 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
                     yield RadioButton(f"{i + 1} {label}", value=i == self.choice)
             for key, label, hint in FIELDS:
                 value = str(self.epochs) if key == "epochs" else ""
-                suffixes = {"data": (".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq"), "recipe": (".toml",)}
+                suffixes = {
+                    "data": (".csv", ".tsv", ".txt", ".xlsx", ".parquet", ".pq"),
+                    "recipe": (".toml",),
+                }
                 with Horizontal(classes="field"):
                     yield Label(label)
                     yield Input(
@@ -130,7 +140,10 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
                     with Horizontal(id="train-positive-row"):
                         yield Label("Positive")
                         yield Select[str](
-                            [], prompt="positive label (a label target; check to list)", id="train-positive", allow_blank=True
+                            [],
+                            prompt="positive label (a label target; check to list)",
+                            id="train-positive",
+                            allow_blank=True,
                         )
             yield Static("", id="train-detected", markup=False)
             yield DataTable(id="train-preview", show_cursor=False, zebra_stripes=True)
@@ -148,7 +161,11 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def on_key(self, event) -> None:
         if isinstance(self.focused, (Input, Select)):
             return
-        if event.character and event.character in "1234" and int(event.character) <= len(MODEL_CHOICES):
+        if (
+            event.character
+            and event.character in "1234"
+            and int(event.character) <= len(MODEL_CHOICES)
+        ):
             event.stop()
             buttons = list(self.query(RadioButton))
             buttons[int(event.character) - 1].value = True
@@ -178,7 +195,9 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             try:
                 v = kind(text)
             except ValueError:
-                raise StratsimError(f"{what} {text!r}: expected {'an integer' if kind is int else 'a number'}") from None
+                raise StratsimError(
+                    f"{what} {text!r}: expected {'an integer' if kind is int else 'a number'}"
+                ) from None
             return v
 
         min_items = number("min_items", int, "min items")
@@ -255,7 +274,12 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
     def _show_detected_format(self, fmt: Any) -> None:
         """The detected separator, decimal mark, thousands mark and encoding as the
         placeholders of their (empty) fields."""
-        for key, val in (("sep", fmt.sep), ("decimal", fmt.decimal), ("thousands", fmt.thousands), ("encoding", fmt.encoding)):
+        for key, val in (
+            ("sep", fmt.sep),
+            ("decimal", fmt.decimal),
+            ("thousands", fmt.thousands),
+            ("encoding", fmt.encoding),
+        ):
             if fmt.kind == "csv" or key in ("decimal", "thousands"):
                 shown = {"\t": "tab", "": "none"}.get(val or "", val or "")
                 self.query_one(f"#train-{key}", Input).placeholder = f"detected: {shown}"
@@ -271,7 +295,9 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             select.value = current
 
     @staticmethod
-    def _detected_lines(table: Any, recipe: Any, target: str, labels: list[tuple[str, int]]) -> list[str]:
+    def _detected_lines(
+        table: Any, recipe: Any, target: str, labels: list[tuple[str, int]]
+    ) -> list[str]:
         """What was read: the format, the columns, the target's values, the declared
         scales and the value ranges of (up to 10) mapped columns and the target."""
         from ...engine.data import column_ranges
@@ -285,7 +311,8 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         range_text = ", ".join(f"{c} {lo:g}..{hi:g}" for c, (lo, hi) in ranges.items())
         return [
             f"read as: {table.format.describe()}",
-            f"columns ({len(table.names)}): {', '.join(table.names[:12])}" + (" ..." if len(table.names) > 12 else ""),
+            f"columns ({len(table.names)}): {', '.join(table.names[:12])}"
+            + (" ..." if len(table.names) > 12 else ""),
             f"target {target!r} values: {label_text or '-'}",
             f"scales: {scales.lstrip(', ') or 'none declared (0..10 as is)'}",
             f"values found: {range_text or '-'}",
@@ -299,11 +326,19 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
         preview.add_columns("row", *data.features, f"target {data.target}")
         for i in range(min(PREVIEW_ROWS, data.n)):
             row = [f"{v:.3g}" for v in data.x[i]]
-            preview.add_row(str(int(data.row_numbers[i])) if data.row_numbers is not None else str(i + 1), *row, f"{data.y[i]:.3g}")
+            preview.add_row(
+                str(int(data.row_numbers[i])) if data.row_numbers is not None else str(i + 1),
+                *row,
+                f"{data.y[i]:.3g}",
+            )
         preview.display = True
         notes = [w for w in data.warnings]
-        summary = f"ready: {data.n} rows" + (f"; target {data.target_note}" if data.target_note else "")
-        self.query_one("#train-error", Static).update(Text("\n".join([summary, *notes]), style="bold" if not notes else ""))
+        summary = f"ready: {data.n} rows" + (
+            f"; target {data.target_note}" if data.target_note else ""
+        )
+        self.query_one("#train-error", Static).update(
+            Text("\n".join([summary, *notes]), style="bold" if not notes else "")
+        )
 
     def _show_problems(self, problems: list[str]) -> None:
         self.problems = problems
@@ -324,11 +359,22 @@ class TrainDialog(ModalScreen[TrainRequest | None]):
             if epochs < 1:
                 raise ValueError
         except ValueError:
-            raise StratsimError(f"max epochs {self.value('epochs')!r}: expected an integer >= 1") from None
+            raise StratsimError(
+                f"max epochs {self.value('epochs')!r}: expected an integer >= 1"
+            ) from None
         recipe = self._recipe(role)
         path = Path(self.value("data")).expanduser() if self.value("data") else None
         save = Path(self.value("save_recipe")).expanduser() if self.value("save_recipe") else None
-        return TrainRequest(role, kind, path, epochs=epochs, seed=self.seed, device=self.device, recipe=recipe, save_recipe=save)
+        return TrainRequest(
+            role,
+            kind,
+            path,
+            epochs=epochs,
+            seed=self.seed,
+            device=self.device,
+            recipe=recipe,
+            save_recipe=save,
+        )
 
     def _go(self) -> None:
         try:

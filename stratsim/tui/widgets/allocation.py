@@ -30,7 +30,13 @@ from ..text import safe
 #: The unit beside each value (fits 9 columns; the help line of a field has the long
 #: form, :attr:`stratsim.tui.edit.Field.unit`): budget per month (a scenario names no
 #: currency: :data:`stratsim.format.PER_MONTH`), shares of what they split, prices per month.
-UNITS = {"budget": PER_MONTH, "privacy_share": "of budget", "c_share": "of rest", "c_price": "/user/mo", "b_seat_price": "/seat/mo"}
+UNITS = {
+    "budget": PER_MONTH,
+    "privacy_share": "of budget",
+    "c_share": "of rest",
+    "c_price": "/user/mo",
+    "b_seat_price": "/seat/mo",
+}
 
 
 def unit_label(key: str) -> str:
@@ -208,7 +214,9 @@ class AllocationPanel(VerticalScroll):
                 continue
             inp = self.input_for(f.key)
             with inp.prevent(Input.Changed):
-                inp.value = self.shown_value(f.key, edit.get_value(self.draft, f.key), editing=inp.has_focus)
+                inp.value = self.shown_value(
+                    f.key, edit.get_value(self.draft, f.key), editing=inp.has_focus
+                )
             inp.cursor_position = len(inp.value)
             if f.key not in self.invalid:
                 inp.remove_class("-bad")
@@ -272,7 +280,9 @@ class AllocationPanel(VerticalScroll):
             return
         self.invalid.pop(inp.field_key, None)
         inp.remove_class("-bad")
-        self._new_draft(edit.with_value(self._typing_base, inp.field_key, value), skip=inp.field_key)
+        self._new_draft(
+            edit.with_value(self._typing_base, inp.field_key, value), skip=inp.field_key
+        )
 
     @on(Input.Submitted)
     def _on_submit(self, event: Input.Submitted) -> None:
@@ -300,14 +310,26 @@ class AllocationPanel(VerticalScroll):
 
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
-        if isinstance(widget, ValueInput) and self.draft is not None and widget.field_key not in self.invalid:
+        if (
+            isinstance(widget, ValueInput)
+            and self.draft is not None
+            and widget.field_key not in self.invalid
+        ):
             with widget.prevent(Input.Changed):  # the raw value while editing
-                widget.value = edit.format_value(widget.field_key, edit.get_value(self.draft, widget.field_key))
+                widget.value = edit.format_value(
+                    widget.field_key, edit.get_value(self.draft, widget.field_key)
+                )
             widget.select_all()
 
     def on_descendant_blur(self, event) -> None:
         self._typing_base = None
         widget = event.widget
-        if isinstance(widget, ValueInput) and self.draft is not None and widget.field_key not in self.invalid:
+        if (
+            isinstance(widget, ValueInput)
+            and self.draft is not None
+            and widget.field_key not in self.invalid
+        ):
             with widget.prevent(Input.Changed):
-                widget.value = self.shown_value(widget.field_key, edit.get_value(self.draft, widget.field_key))
+                widget.value = self.shown_value(
+                    widget.field_key, edit.get_value(self.draft, widget.field_key)
+                )

@@ -112,7 +112,10 @@ LEVERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 DECISIONS_PAGE = "decisions"
 PAGES: tuple[str, ...] = (*CHARTS, DECISIONS_PAGE)
-PAGE_TITLES = {**{k: c.title for k, c in CHARTS.items()}, DECISIONS_PAGE: f"Decisions: spend per lever by period ({PER_MONTH}, stacked)"}
+PAGE_TITLES = {
+    **{k: c.title for k, c in CHARTS.items()},
+    DECISIONS_PAGE: f"Decisions: spend per lever by period ({PER_MONTH}, stacked)",
+}
 
 
 def finite_points(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
@@ -123,7 +126,12 @@ def finite_points(xs: list[int], ys: list[float]) -> tuple[list[int], list[float
 
 
 def _drawable(y: object) -> bool:
-    return isinstance(y, int | float) and not isinstance(y, bool) and math.isfinite(y) and abs(y) <= MAX_DRAWN
+    return (
+        isinstance(y, int | float)
+        and not isinstance(y, bool)
+        and math.isfinite(y)
+        and abs(y) <= MAX_DRAWN
+    )
 
 
 def period_ticks(n: int, most: int = 8) -> list[int]:
@@ -132,7 +140,9 @@ def period_ticks(n: int, most: int = 8) -> list[int]:
     always one (it replaces a multiple closer than half a step)."""
     if n < 1:
         return []
-    step = next(s for s in (1, 2, 3, 6, 12, 24, 60, 120, 10**9) if math.ceil(n / s) < most or s == 10**9)
+    step = next(
+        s for s in (1, 2, 3, 6, 12, 24, 60, 120, 10**9) if math.ceil(n / s) < most or s == 10**9
+    )
     ticks = list(range(step, n + 1, step)) if step > 1 else list(range(1, n + 1))
     if step > 1:
         ticks = ticks or [n]
@@ -191,7 +201,9 @@ def lever_spend(decisions: Sequence) -> dict[str, list[float]]:
     return out
 
 
-def band_points(xs: list[int], p10: list[float], p90: list[float], columns: int, rows: int, y_span: float) -> tuple[list[float], list[float]]:
+def band_points(
+    xs: list[int], p10: list[float], p90: list[float], columns: int, rows: int, y_span: float
+) -> tuple[list[float], list[float]]:
     """Points that fill the P10..P90 band between consecutive periods: one column of
     points every ``1/columns`` of the x range, one row every ``y_span/rows`` (about one
     per terminal cell), linearly interpolated between periods."""
@@ -229,7 +241,9 @@ def _rich_colour(colour: str, bright: bool = False) -> str:
     return f"bright_{colour}" if bright else colour
 
 
-def _segments(xs: list[int], lo: list[float], hi: list[float]) -> list[tuple[list[int], list[float], list[float]]]:
+def _segments(
+    xs: list[int], lo: list[float], hi: list[float]
+) -> list[tuple[list[int], list[float], list[float]]]:
     """Runs of consecutive periods where both quantiles are drawable (a gap breaks the band)."""
     runs: list[tuple[list[int], list[float], list[float]]] = []
     cur: tuple[list[int], list[float], list[float]] = ([], [], [])
@@ -315,11 +329,19 @@ class HistoryCharts(Vertical):
                     stats = h.get(s.kpi)
                     if stats is None:
                         continue
-                    n += sum(1 for k in ("mean", "p10", "p90") if stats.get(k) is not None and not _drawable(stats[k]) and not (k != "mean" and stats[k] != stats[k]))
+                    n += sum(
+                        1
+                        for k in ("mean", "p10", "p90")
+                        if stats.get(k) is not None
+                        and not _drawable(stats[k])
+                        and not (k != "mean" and stats[k] != stats[k])
+                    )
         return n
 
     def _draw_hint(self) -> None:
-        keys = "] or PgDn next, [ or PgUp previous" if self.has_focus else "tab here, then ] / [ pages"
+        keys = (
+            "] or PgDn next, [ or PgUp previous" if self.has_focus else "tab here, then ] / [ pages"
+        )
         hint = f"Chart {self.page + 1}/{len(PAGES)}: {keys}"
         skipped = self._skipped()
         if skipped:
@@ -406,7 +428,9 @@ class HistoryCharts(Vertical):
                 p10 = [h[s.kpi]["p10"] for h in self._history]
                 p90 = [h[s.kpi]["p90"] for h in self._history]
                 for xs, a, b in _segments(x, p10, p90):
-                    bx, by = band_points(xs, a, b, max(1, width - 10), max(1, height - 4), span or 1.0)
+                    bx, by = band_points(
+                        xs, a, b, max(1, width - 10), max(1, height - 4), span or 1.0
+                    )
                     if bx:
                         plt.plot(bx, by, marker=band_marker, color=s.color, yside=side)
             for s in series:
@@ -414,7 +438,9 @@ class HistoryCharts(Vertical):
                     continue
                 xs, ys = finite_points(x, [h[s.kpi]["mean"] for h in self._history])
                 if xs:
-                    plt.plot(xs, ys, marker=mean_marker, color=f"{s.color}+", style="bold", yside=side)
+                    plt.plot(
+                        xs, ys, marker=mean_marker, color=f"{s.color}+", style="bold", yside=side
+                    )
             pad = span * 0.05 if span else (abs(hi) * 0.05 or 1.0)
             plt.ylim(lo - pad if lo != 0 else lo, hi + pad, yside=side)
             ticks, labels = value_ticks(lo, hi, unit)

@@ -20,13 +20,20 @@ class ComparePane(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("No branch yet: press [b]b[/b] to keep the current run as a branch.", id="compare-title")
+        yield Static(
+            "No branch yet: press [b]b[/b] to keep the current run as a branch.", id="compare-title"
+        )
         table = DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
         yield table
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("kpi", "KPI"), ("current", "current"), ("branch", "branch"), ("delta", f"{glyph('delta')} current-branch")):
+        for key, label in (
+            ("kpi", "KPI"),
+            ("current", "current"),
+            ("branch", "branch"),
+            ("delta", f"{glyph('delta')} current-branch"),
+        ):
             table.add_column(label, key=key)
 
     @property
@@ -41,7 +48,13 @@ class ComparePane(Vertical):
         if refresh is not None:
             refresh(keep_draft=True)
 
-    def show(self, history: list[dict], branch, branches: list[str], branch_history: list[dict] | None = None) -> None:
+    def show(
+        self,
+        history: list[dict],
+        branch,
+        branches: list[str],
+        branch_history: list[dict] | None = None,
+    ) -> None:
         """``history``: the current run; ``branch``: a :class:`~stratsim.tui.branches.Branch`
         or None; ``branch_history``: the branch's history up to at least the current
         period (stepped on with its own policy when it was kept earlier), or None while
@@ -54,7 +67,11 @@ class ComparePane(Vertical):
             return
         period = len(history)
         cur = history[period - 1] if period else None
-        other = branch_history[period - 1] if branch_history is not None and 1 <= period <= len(branch_history) else None
+        other = (
+            branch_history[period - 1]
+            if branch_history is not None and 1 <= period <= len(branch_history)
+            else None
+        )
         if period == 0:
             how = "the current run has no period yet: step it (n)"
         elif branch_history is None:

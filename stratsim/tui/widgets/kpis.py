@@ -104,10 +104,16 @@ class FitTable(DataTable):
         for digits, limit in FITS:
             rows = self.cells(digits)
             cols = [c for c in self.COLUMNS if c[2] < limit]
-            need = sum(
-                2 * self.cell_padding + max([cell_len(self._label(label)), *(cell_len(r[key]) for r in rows.values())])
-                for key, label, _ in cols
-            ) + 2  # a vertical scrollbar
+            need = (
+                sum(
+                    2 * self.cell_padding
+                    + max(
+                        [cell_len(self._label(label)), *(cell_len(r[key]) for r in rows.values())]
+                    )
+                    for key, label, _ in cols
+                )
+                + 2
+            )  # a vertical scrollbar
             choice = (rows, cols)
             if need <= width:
                 break
@@ -127,7 +133,14 @@ class KpiTable(FitTable):
     """Current period: KPI, mean, P10, P50, P90, Δ from the previous period."""
 
     DEFAULT_CSS = "KpiTable { height: auto; max-height: 100%; }"
-    COLUMNS = (("kpi", "KPI", 0), ("mean", "mean", 0), ("p10", "P10", 1), ("p50", "P50", 2), ("p90", "P90", 1), ("delta", "Δ prev", 0))
+    COLUMNS = (
+        ("kpi", "KPI", 0),
+        ("mean", "mean", 0),
+        ("p10", "P10", 1),
+        ("p50", "P50", 2),
+        ("p90", "P90", 1),
+        ("delta", "Δ prev", 0),
+    )
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -154,8 +167,14 @@ class KpiTable(FitTable):
                 row.update(dict.fromkeys(("mean", "p10", "p50", "p90", "delta"), dash))
             else:
                 s = last[k]
-                row.update({stat: value(k, s[stat], digits) for stat in ("mean", "p10", "p50", "p90")})
-                row["delta"] = signed(s["mean"] - prev[k]["mean"], digits, k) if prev is not None and k in prev else dash
+                row.update(
+                    {stat: value(k, s[stat], digits) for stat in ("mean", "p10", "p50", "p90")}
+                )
+                row["delta"] = (
+                    signed(s["mean"] - prev[k]["mean"], digits, k)
+                    if prev is not None and k in prev
+                    else dash
+                )
             out[k] = row
         return out
 
@@ -187,6 +206,10 @@ class PreviewTable(FitTable):
         for k in SHOWN:
             now = value(k, current[k]["mean"], digits) if current and k in current else dash
             nxt = value(k, draft[k]["mean"], digits) if draft and k in draft else dash
-            delta = signed(draft[k]["mean"] - baseline[k]["mean"], digits, k) if draft and baseline and k in draft and k in baseline else dash
+            delta = (
+                signed(draft[k]["mean"] - baseline[k]["mean"], digits, k)
+                if draft and baseline and k in draft and k in baseline
+                else dash
+            )
             out[k] = {"kpi": SHORT[k], "now": now, "next": nxt, "delta": delta}
         return out

@@ -86,7 +86,9 @@ def tornado_text(rows: list, base: float, width: int) -> Text:
         styles: list[str | None] = [None] * len(cells)
         cells[half] = "|"
         # the longer bar first, the shorter over it: both stay visible on the same side
-        for change, mark, style in sorted(((lo, low_mark, TORNADO_LOW), (hi, high_mark, TORNADO_HIGH)), key=lambda t: -abs(t[0])):
+        for change, mark, style in sorted(
+            ((lo, low_mark, TORNADO_LOW), (hi, high_mark, TORNADO_HIGH)), key=lambda t: -abs(t[0])
+        ):
             n = round(abs(change) / scale * half)
             for i in range(1, n + 1):
                 j = half + i if change > 0 else half - i
@@ -162,9 +164,24 @@ class SensitivityPane(Vertical):
     """
 
     BINDINGS = [
-        Binding("w", "run('tornado')", "Tornado", tooltip=f"What decides {OBJECTIVE_LABEL}: tornado of the scenario's assumptions"),
-        Binding("l", "run('line')", "Line", tooltip=f"{OBJECTIVE_LABEL} against c_share around the draft"),
-        Binding("m", "run('heat')", "Map", tooltip=f"Heat map of {OBJECTIVE_LABEL} over c_share x privacy_share"),
+        Binding(
+            "w",
+            "run('tornado')",
+            "Tornado",
+            tooltip=f"What decides {OBJECTIVE_LABEL}: tornado of the scenario's assumptions",
+        ),
+        Binding(
+            "l",
+            "run('line')",
+            "Line",
+            tooltip=f"{OBJECTIVE_LABEL} against c_share around the draft",
+        ),
+        Binding(
+            "m",
+            "run('heat')",
+            "Map",
+            tooltip=f"Heat map of {OBJECTIVE_LABEL} over c_share x privacy_share",
+        ),
         Binding("c", "stop", "Cancel", tooltip="Cancel the running analysis"),
     ]
 
@@ -198,7 +215,9 @@ class SensitivityPane(Vertical):
     # ---------------------------------------------------------------- start
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        kind = {"sens-tornado": "tornado", "sens-line": "line", "sens-heat-btn": "heat"}.get(event.button.id or "")
+        kind = {"sens-tornado": "tornado", "sens-line": "line", "sens-heat-btn": "heat"}.get(
+            event.button.id or ""
+        )
         if kind:
             self.action_run(kind)
         elif event.button.id == "sens-cancel":
@@ -236,9 +255,17 @@ class SensitivityPane(Vertical):
         self.running = kind
         self._stop.clear()
         self.query_one("#sens-cancel", Button).disabled = False
-        self.query_one("#sens-status", Static).update(f"{kind}: running on {job.paths} paths per point…")
+        self.query_one("#sens-status", Static).update(
+            f"{kind}: running on {job.paths} paths per point…"
+        )
         self.query_one("#sens-progress", ProgressBar).update(total=None, progress=0)
-        self.app.run_worker(lambda: self._work(job), thread=True, group="sensitivity", exclusive=True, exit_on_error=False)
+        self.app.run_worker(
+            lambda: self._work(job),
+            thread=True,
+            group="sensitivity",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     # --------------------------------------------------------------- worker
     def _work(self, job: Job) -> None:
@@ -256,12 +283,31 @@ class SensitivityPane(Vertical):
                     last[0] = now
                     self.post_message(AnalysisProgress(p.done, p.total))
 
-            spec = RunSpec(steps=job.scenario.simulation.horizon_months, paths=job.paths, seed=job.seed, device="cpu", **job.models)
+            spec = RunSpec(
+                steps=job.scenario.simulation.horizon_months,
+                paths=job.paths,
+                seed=job.seed,
+                device="cpu",
+                **job.models,
+            )
             stop = self._stop.is_set
             if job.kind == "tornado":
-                scenario = job.scenario.model_copy(update={"allocation": type(job.scenario.allocation).model_validate(job.decision.to_dict())})
+                scenario = job.scenario.model_copy(
+                    update={
+                        "allocation": type(job.scenario.allocation).model_validate(
+                            job.decision.to_dict()
+                        )
+                    }
+                )
                 ranges = sa.parameter_ranges(scenario)
-                ev = sa.Evaluator(scenario, [r.key for r in ranges], spec, kpi=OBJECTIVE, on_progress=progress, should_stop=stop)
+                ev = sa.Evaluator(
+                    scenario,
+                    [r.key for r in ranges],
+                    spec,
+                    kpi=OBJECTIVE,
+                    on_progress=progress,
+                    should_stop=stop,
+                )
                 result = sa.tornado(ev, ranges, list(np.linspace(0, 1, TORNADO_SHARES)))
                 self.post_message(AnalysisDone("tornado", result))
                 return
@@ -271,15 +317,33 @@ class SensitivityPane(Vertical):
             else:
                 shares = np.linspace(0, 1, HEAT_SHARES)
                 grid = [(s, p) for p in HEAT_PRIVACY for s in shares]
-                design = Design(["allocation.c_share", "allocation.privacy_share"], np.asarray(grid))
-            res = evaluate(prepare(job.scenario, design, base=job.decision), spec, on_progress=progress, should_stop=stop)
-            self.post_message(AnalysisDone(job.kind, res, extra={"draft_share": job.decision.c_share, "draft_privacy": job.decision.privacy_share}))
+                design = Design(
+                    ["allocation.c_share", "allocation.privacy_share"], np.asarray(grid)
+                )
+            res = evaluate(
+                prepare(job.scenario, design, base=job.decision),
+                spec,
+                on_progress=progress,
+                should_stop=stop,
+            )
+            self.post_message(
+                AnalysisDone(
+                    job.kind,
+                    res,
+                    extra={
+                        "draft_share": job.decision.c_share,
+                        "draft_privacy": job.decision.privacy_share,
+                    },
+                )
+            )
         except Exception as exc:  # shown in the pane, never crashes the app
             self.post_message(AnalysisDone(job.kind, error=str(exc) or type(exc).__name__))
 
     # ----------------------------------------------------------------- show
     def on_analysis_progress(self, message: AnalysisProgress) -> None:
-        self.query_one("#sens-progress", ProgressBar).update(total=message.total, progress=message.done)
+        self.query_one("#sens-progress", ProgressBar).update(
+            total=message.total, progress=message.done
+        )
 
     def on_analysis_done(self, message: AnalysisDone) -> None:
         self.running = None
@@ -307,9 +371,12 @@ class SensitivityPane(Vertical):
         self.query_one("#sens-status", Static).update(
             f"Tornado of {OBJECTIVE_LABEL} mean ({MONEY}) at the horizon: "
             f"{len(t.rows)} assumptions, largest first; top: {t.rows[0].key}. Best c_share at base "
-            f"{t.best_share_base:.1f}; " + (f"changes with {', '.join(moved[:3])}" if moved else "holds across every range")
+            f"{t.best_share_base:.1f}; "
+            + (f"changes with {', '.join(moved[:3])}" if moved else "holds across every range")
         )
-        self.query_one("#sens-tornado-text", Static).update(tornado_text(list(t.rows), t.base_kpi, self.size.width or 80))
+        self.query_one("#sens-tornado-text", Static).update(
+            tornado_text(list(t.rows), t.base_kpi, self.size.width or 80)
+        )
 
     def _show_line(self, res: Any, extra: dict) -> None:
         from .charts import value_ticks
@@ -331,7 +398,9 @@ class SensitivityPane(Vertical):
         plt.xlabel("c_share (share of the rest to To C)")
         plt.plot(x, [s["p10"] for s in stats], color="orange", marker=glyphs.marker("band"))
         plt.plot(x, [s["p90"] for s in stats], color="green", marker=glyphs.marker("band"))
-        plt.plot(x, [s["mean"] for s in stats], color="cyan+", style="bold", marker=glyphs.marker("mean"))
+        plt.plot(
+            x, [s["mean"] for s in stats], color="cyan+", style="bold", marker=glyphs.marker("mean")
+        )
         plt.vline(extra["draft_share"], "gray")
         values = [v for s in stats for v in (s["p10"], s["mean"], s["p90"]) if v == v]
         if values:
@@ -357,13 +426,24 @@ class SensitivityPane(Vertical):
             return 0 if hi == lo else min(levels - 1, int((val - lo) / (hi - lo) * levels))
 
         text = Text()
-        text.append(f"{OBJECTIVE_LABEL} mean ({MONEY}) at month {res.spec.steps}: columns c_share, rows privacy_share\n")
+        text.append(
+            f"{OBJECTIVE_LABEL} mean ({MONEY}) at month {res.spec.steps}: columns c_share, rows privacy_share\n"
+        )
         text.append("priv\\c_share " + "".join(f"{s:>8.0%}" for s in shares) + "\n")
         for p in reversed(privs):
             text.append(f"{p:>11.0%}  ")
             for s in shares:
                 val = cell[(s, p)]
-                mark = "*" if (s, p) == tuple(v[best]) else ("o" if abs(s - extra["draft_share"]) < 0.1 and abs(p - extra["draft_privacy"]) < 0.025 else " ")
+                mark = (
+                    "*"
+                    if (s, p) == tuple(v[best])
+                    else (
+                        "o"
+                        if abs(s - extra["draft_share"]) < 0.1
+                        and abs(p - extra["draft_privacy"]) < 0.025
+                        else " "
+                    )
+                )
                 # the cell ends in its level's shade: the legend's glyph (a colour alone is
                 # lost on a monochrome terminal)
                 cell_style = f"{HEAT_TEXT[level(val)]} on {HEAT_COLORS[level(val)]}"

@@ -44,7 +44,9 @@ class TrainingPane(Vertical):
         self.running = False
 
     def compose(self) -> ComposeResult:
-        yield Static("No training yet: press [b]t[/b] to choose a model and data.", id="train-title")
+        yield Static(
+            "No training yet: press [b]t[/b] to choose a model and data.", id="train-title"
+        )
         with Horizontal(id="train-progress-row"):
             yield ProgressBar(total=100, show_eta=False, id="train-progress")
         yield Static("", id="train-stats")
@@ -52,7 +54,9 @@ class TrainingPane(Vertical):
         yield Static("", id="train-metrics")
         with Horizontal(id="train-buttons"):
             yield Button("Train… (t)", id="train-start", variant="primary", compact=True)
-            yield Button("Cancel (x)", id="train-cancel", variant="error", compact=True, disabled=True)
+            yield Button(
+                "Cancel (x)", id="train-cancel", variant="error", compact=True, disabled=True
+            )
 
     # ------------------------------------------------------------------ public
     def begin(self, label: str) -> None:
@@ -75,7 +79,9 @@ class TrainingPane(Vertical):
             if name == "TrainStart":
                 stats = f"{ev.kind} on {ev.device}: {ev.n_train} train / {ev.n_val} val / {ev.n_test} test rows"
             elif name == "BatchProgress":
-                self.query_one("#train-progress", ProgressBar).update(total=ev.total_steps, progress=ev.step)
+                self.query_one("#train-progress", ProgressBar).update(
+                    total=ev.total_steps, progress=ev.step
+                )
                 stats = (
                     f"epoch {ev.epoch}/{ev.epochs}  loss {ev.loss:.4g}  "
                     f"{ev.samples_per_s / 1000:.1f}k samples/s  ETA {_duration(ev.eta_s)}"
@@ -113,8 +119,17 @@ class TrainingPane(Vertical):
         plt.clear_figure()
         plt.title("loss per epoch")
         plt.xlabel("epoch")
-        for series, label, color in ((self.train_losses, "train", "cyan"), (self.val_losses, "validation", "orange")):
+        for series, label, color in (
+            (self.train_losses, "train", "cyan"),
+            (self.val_losses, "validation", "orange"),
+        ):
             pts = series[-MAX_POINTS:]
             if pts:
-                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=color, marker="braille")
+                plt.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    label=label,
+                    color=color,
+                    marker="braille",
+                )
         widget.refresh()
