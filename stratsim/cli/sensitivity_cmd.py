@@ -96,7 +96,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     from rich.console import Console
 
     from ..engine.analysis import sensitivity as sa
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.errors import StratsimError
     from ..engine.fileio import printable
     from ..engine.outputs import table_kind, write_table
-    from ._analysis import ProgressBar, backend_kwargs, run_spec
+    from ._analysis import backend_kwargs, run_spec
     from ._common import check_outputs, refuse_clobber, set_compile, set_threads
 
     refuse_clobber({"--csv": args.csv}, {"--scenario": args.scenario})
@@ -126,6 +125,32 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads, max(spec.paths, args.chunk_paths))  # the largest chunk's paths
     set_compile(args)
     out = Console()
+    ev, result = _analyse(args, scenario, spec, ranges, samples, kw)
+    header = (f"{args.kpi} {args.stat} at month {spec.steps}; {ev.points_run} points x {spec.paths} paths, seed {spec.seed} "
+              f"(common random numbers), backend {args.backend}")  # fmt: skip
+    if args.method == "tornado":
+        frame = _print_tornado(out, result, ranges, header)
+    else:
+        frame = _print_indices(out, result, header)
+    if args.csv is not None:
+        try:
+            write_table(frame[CSV_COLUMNS[args.method]], args.csv, "csv", force=args.force)
+        except OSError as exc:
+            raise StratsimError(
+                f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}"
+            ) from None
+        print(f"wrote {printable(args.csv)} ({len(frame)} rows)", file=sys.stderr)
+    return 0
+
+
+def _analyse(args: argparse.Namespace, scenario, spec, ranges, samples: int, kw: dict):
+    """Run the chosen method (tornado, Sobol', Morris) with a progress bar; returns the
+    evaluator (its point count) and the method's result."""
+    import numpy as np
+
+    from ..engine.analysis import sensitivity as sa
+    from ._analysis import ProgressBar
+
     with ProgressBar(f"{args.method} over {len(ranges)} parameters") as bar:
         ev = sa.Evaluator(
             scenario,
@@ -148,28 +173,13 @@ def run(args: argparse.Namespace) -> int:
             result = sa.morris(
                 sa.salib_problem(ranges), ev, samples, seed=args.seed, kpi=args.kpi, stat=args.stat
             )
-    header = (f"{args.kpi} {args.stat} at month {spec.steps}; {ev.points_run} points x {spec.paths} paths, seed {spec.seed} "
-              f"(common random numbers), backend {args.backend}")  # fmt: skip
-    if args.method == "tornado":
-        frame = _print_tornado(out, result, ranges, header)
-    else:
-        frame = _print_indices(out, result, header)
-    if args.csv is not None:
-        try:
-            write_table(frame[CSV_COLUMNS[args.method]], args.csv, "csv", force=args.force)
-        except OSError as exc:
-            raise StratsimError(
-                f"--csv {printable(args.csv)}: cannot write: {exc.strerror or exc}"
-            ) from None
-        print(f"wrote {printable(args.csv)} ({len(frame)} rows)", file=sys.stderr)
-    return 0
+    return ev, result
 
 
 def _print_tornado(out, t, ranges, header: str):
     import pandas as pd
     from rich.table import Table
 
-    from ._analysis import diverging
     from ._common import fmt
 
     base = {r.key: r for r in ranges}
@@ -203,6 +213,15 @@ def _print_tornado(out, t, ranges, header: str):
                      "best_c_share_low": r.best_share_low, "best_c_share_high": r.best_share_high,
                      "best_c_share_base": t.best_share_base})  # fmt: skip
     out.print(table)
+    _print_tornado_bars(out, t, show_share)
+    return pd.DataFrame(rows)
+
+
+def _print_tornado_bars(out, t, show_share: bool) -> None:
+    """The tornado as text bars around the base case, and whether the best To C share moves."""
+    from ._analysis import diverging
+    from ._common import fmt
+
     scale = max(
         (max(abs(r.kpi_low - t.base_kpi), abs(r.kpi_high - t.base_kpi)) for r in t.rows),
         default=0.0,
@@ -228,7 +247,6 @@ def _print_tornado(out, t, ranges, header: str):
             out.print(
                 f"The best To C share ({t.best_share_base:.2f}) holds across every parameter's range"
             )
-    return pd.DataFrame(rows)
 
 
 def _ci_exceeds(values: dict[str, float]) -> bool:
