@@ -83,6 +83,7 @@ async def test_branches_survive_save_and_open(app_factory, tmp_path):
     async with reopened.run_test(size=SIZE) as pilot:
         await ready(reopened, pilot)
         assert list(reopened.branches) == ["plan A"]
+        assert reopened.compare_with == "plan A"  # Compare shows the saved branch at once
         b = reopened.branches["plan A"]
         assert (b.period, b.policy, b.decisions, b.decision) == (
             kept.period,
@@ -215,3 +216,23 @@ async def test_resimulate_changes_the_past_and_keep_changes_nothing(app_factory)
             and app.sim.history[0]["satisfaction_c"] != past[0]["satisfaction_c"]
         )
         assert "re-simulating the whole history" in "\n".join(log)
+
+
+async def test_training_result_keeps_its_line_breaks(app_factory):
+    """The training pane shows the result's lines as lines (not a literal backslash-n),
+    while control characters inside a value stay escaped."""
+    from textual.widgets import Static
+
+    from stratsim.tui.widgets.training import TrainingPane
+
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("4")
+        await pilot.pause()
+        pane = app.main.query_one(TrainingPane)
+        pane.finish("done; test R² 0.62\ncoefficients: ux 0.3\nsaved a\x1bb", progress_full=True)
+        await pilot.pause()
+        shown = str(pane.query_one("#train-metrics", Static).render())
+        assert shown.splitlines()[:2] == ["done; test R² 0.62", "coefficients: ux 0.3"]
+        assert "\\n" not in shown and "\x1b" not in shown

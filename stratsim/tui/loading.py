@@ -92,7 +92,8 @@ class EngineLoader:
         app.autosaver.stable = None
         claim, app.autosaver.startup_claim = app.autosaver.startup_claim, None
         app.autosaver.take_claim(claim)
-        app.branches, app.compare_with = session_branches(message.sim), None
+        app.branches = session_branches(message.sim)
+        app.compare_with = next(reversed(app.branches), None)  # the last kept, if any
         app.sim = message.sim
         app.dirty = message.unsaved
         app.busy = ""

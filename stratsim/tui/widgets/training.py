@@ -108,7 +108,10 @@ class TrainingPane(Vertical):
         if progress_full:
             bar = self.query_one("#train-progress", ProgressBar)
             bar.update(progress=bar.total or 100)
-        self.query_one("#train-metrics", Static).update(safe(text))
+        # line by line: a line break of the text is kept, one inside a value is escaped
+        self.query_one("#train-metrics", Static).update(
+            "\n".join(safe(line) for line in text.split("\n"))
+        )
         self.query_one("#train-cancel", Button).disabled = True
 
     # ---------------------------------------------------------------- internal
