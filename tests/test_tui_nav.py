@@ -4,7 +4,6 @@ the Run tab and the KPI heading while busy. Real engine, 200 paths."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -13,55 +12,13 @@ import pytest
 pytest.importorskip("textual")
 
 from rich.cells import cell_len  # noqa: E402
+from tui_pilot import ready, until  # noqa: E402
 
 from stratsim.format import fmt  # noqa: E402
-from stratsim.tui.app import StratsimApp, TuiOptions  # noqa: E402
 from stratsim.tui.bindings import TABS  # noqa: E402
 from stratsim.tui.screen_text import screen_text  # noqa: E402
 
 SIZE = (80, 24)
-
-
-@pytest.fixture
-def make_app(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-    def make(**kw) -> StratsimApp:
-        opts = dict(
-            paths=200,
-            device="cpu",
-            seed=0,
-            check_recovery=False,
-            autosave=False,
-            models_dir=tmp_path / "m",
-        )
-        opts.update(kw)
-        return StratsimApp(TuiOptions(**opts))
-
-    return make
-
-
-async def ready(app, pilot) -> None:
-    for _ in range(500):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if (
-            app.engine_ready
-            and not app.busy
-            and app.main is not None
-            and not app.main.panes.pending
-        ):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"app not idle: busy={app.busy!r}")
-
-
-async def until(pilot, cond, what: str, tries: int = 500) -> None:
-    for _ in range(tries):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 def header_lines(app) -> list[str]:
